@@ -1,0 +1,175 @@
+#pragma once
+/// \file
+/// Layer 4: the algebra's computations on flat buffers (levels 0..N), built
+/// on the primitives of kernels/primitives.hpp: the truncated product, exp,
+/// log, the series inverse and the antipode. Generic in the scalar T.
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include "tensig/algebra/aligned.hpp"
+#include "tensig/error.hpp"
+#include "tensig/kernels/primitives.hpp"
+#include "tensig/shape/shape.hpp"
+
+namespace tensig {
+
+namespace detail {
+/// True when x is exactly zero, derivative parts included (dual numbers
+/// overload this): used to recognise level-1 elements.
+template <class T>
+bool is_exact_zero(const T& x) {
+    return x == T(0);
+}
+} // namespace detail
+
+namespace kernels {
+
+/// True when x has level 0 equal to zero and levels >= 2 all zero (x lies in
+/// level 1, the case of the fused multiply-exponentiate).
+template <class T>
+bool is_level1(const T* x, const shape& s) {
+    if (!tensig::detail::is_exact_zero(x[0])) return false;
+    for (std::size_t i = 1 + s.dim(); i < s.size(); ++i)
+        if (!tensig::detail::is_exact_zero(x[i])) return false;
+    return s.depth() >= 1;
+}
+
+/// c = a ⊗ b, truncated at s.depth(). Levels are written from the top down,
+/// so c may be the same buffer as a or as b (not both).
+template <class T>
+void product(T* c, const T* a, const T* b, const shape& s) {
+    const std::size_t d = s.dim();
+    const T a0 = a[0], b0 = b[0];
+    std::size_t off_k = s.level_offset(s.depth()), n_k = s.level_size(s.depth());
+    for (std::size_t k = s.depth(); k >= 1; --k) {
+        // c_k = a_0 b_k + b_0 a_k (element-wise: safe in place), then the
+        // outer products a_i ⊗ b_{k-i} for 0 < i < k, which read levels < k only.
+        const T* src[2] = {b + off_k, a + off_k};
+        const T coef[2] = {a0, b0};
+        lincomb(c + off_k, n_k, src, coef, 2);
+        std::size_t off_i = 1, n_i = d;
+        for (std::size_t i = 1; i < k; ++i) {
+            const std::size_t n_rest = n_k / n_i;
+            outer_fma(c + off_k, a + off_i, n_i, b + s.level_offset(k - i), n_rest, c + off_k);
+            off_i += n_i;
+            n_i *= d;
+        }
+        n_k /= d;
+        off_k -= n_k;
+    }
+    c[0] = a0 * b0;
+}
+
+/// out = c * x element-wise over n values (in place allowed).
+template <class T>
+void scale(T* out, const T* x, std::size_t n, const T& c) {
+    const T* src[1] = {x};
+    const T coef[1] = {c};
+    lincomb(out, n, src, coef, 1);
+}
+
+/// dst = exp(x). exp(x) = e^{x_0} exp(x - x_0); the nilpotent part by
+/// Horner's scheme E = 1 + y/N, E <- 1 + (y ⊗ E)/n for n = N-1..1, or by the
+/// fused kernel when x lies in level 1. dst must not overlap x.
+template <class T>
+void exp(T* dst, const T* x, const shape& s) {
+    using std::exp;
+    const std::size_t n = s.size();
+    const T x0 = x[0];
+    if (is_level1(x, s)) {
+        std::fill(dst, dst + n, T(0));
+        dst[0] = T(1);
+        fmexp(dst, x + 1, s.dim(), s.depth());
+        return;
+    }
+    aligned_vector<T> y(x, x + n), p(n);
+    y[0] = T(0);
+    const std::size_t N = s.depth();
+    scale(dst, y.data(), n, T(1) / T(static_cast<double>(N)));
+    dst[0] = T(1);
+    for (std::size_t m = N - 1; m >= 1; --m) {
+        product(p.data(), y.data(), dst, s);
+        scale(dst, p.data(), n, T(1) / T(static_cast<double>(m)));
+        dst[0] += T(1);
+    }
+    if (!tensig::detail::is_exact_zero(x0)) scale(dst, dst, n, T(exp(x0)));
+}
+
+namespace detail_ops {
+template <class T>
+T check_level0(const T* x, const char* what) {
+    const T x0 = x[0];
+    if (tensig::detail::is_exact_zero(x0))
+        throw invalid_input(std::string(what) + " needs a nonzero level-0 coefficient (got 0)");
+    return x0;
+}
+} // namespace detail_ops
+
+/// dst = log(x) for x_0 > 0: log(x) = log(x_0) + log(1 + y), y = x/x_0 - 1,
+/// by Horner's scheme log(1+y) = y ⊗ (1 - y ⊗ (1/2 - y ⊗ (1/3 - ...))).
+/// dst must not overlap x. \throws invalid_input if x_0 is 0.
+template <class T>
+void log(T* dst, const T* x, const shape& s) {
+    using std::log;
+    const T x0 = detail_ops::check_level0(x, "log");
+    const std::size_t n = s.size(), N = s.depth();
+    aligned_vector<T> y(n), q(n);
+    scale(y.data(), x, n, T(1) / x0);
+    y[0] = T(0);
+    // q = 1/N; q <- 1/m - y ⊗ q for m = N-1..1; result y ⊗ q
+    q[0] = T(1) / T(static_cast<double>(N));
+    for (std::size_t m = N - 1; m >= 1; --m) {
+        product(dst, y.data(), q.data(), s);
+        scale(q.data(), dst, n, T(-1));
+        q[0] += T(1) / T(static_cast<double>(m));
+    }
+    product(dst, y.data(), q.data(), s);
+    dst[0] = log(x0);
+}
+
+/// dst = x^{-1}, the series inverse for x_0 != 0: with y = x/x_0 - 1,
+/// x^{-1} = (1/x_0) (1 - y + y^2 - ... ± y^N), by Horner r <- 1 - y ⊗ r.
+/// dst must not overlap x. \throws invalid_input if x_0 is 0.
+template <class T>
+void inverse(T* dst, const T* x, const shape& s) {
+    const T x0 = detail_ops::check_level0(x, "inverse");
+    const std::size_t n = s.size(), N = s.depth();
+    aligned_vector<T> y(n), r(n);
+    scale(y.data(), x, n, T(1) / x0);
+    y[0] = T(0);
+    r[0] = T(1);
+    for (std::size_t m = 0; m < N; ++m) {
+        product(dst, y.data(), r.data(), s);
+        scale(r.data(), dst, n, T(-1));
+        r[0] += T(1);
+    }
+    scale(dst, r.data(), n, T(1) / x0);
+}
+
+/// dst[w] = (-1)^{|w|} x[reverse(w)]: the antipode, which is the inverse of a
+/// group-like element (a signature), exactly and cheaply. dst must not
+/// overlap x.
+template <class T>
+void antipode(T* dst, const T* x, const shape& s) {
+    const std::size_t d = s.dim();
+    dst[0] = x[0];
+    std::size_t off = 1, n = d;
+    for (std::size_t k = 1; k <= s.depth(); ++k) {
+        const bool odd = k % 2 == 1;
+        for (std::size_t idx = 0; idx < n; ++idx) {
+            std::size_t rest = idx, rev = 0;
+            for (std::size_t p = 0; p < k; ++p) {
+                rev = rev * d + rest % d;
+                rest /= d;
+            }
+            dst[off + rev] = odd ? -x[off + idx] : x[off + idx];
+        }
+        off += n;
+        n *= d;
+    }
+}
+
+} // namespace kernels
+} // namespace tensig

@@ -1,0 +1,83 @@
+#pragma once
+/// \file
+/// Layer 4: the kernel entry points the rest of tensig calls.
+///
+/// For float and double they go to SIMD kernels compiled into the library
+/// for several instruction sets and picked at run time (xsimd's dispatch);
+/// for any other scalar (dual numbers, long double) they run the scalar twins
+/// of kernels/scalar.hpp. No other header touches SIMD.
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "tensig/kernels/scalar.hpp"
+
+namespace tensig::kernels {
+
+/// True for the scalars that have SIMD kernels in the compiled library.
+template <class T>
+struct has_simd : std::bool_constant<std::is_same_v<T, float> || std::is_same_v<T, double>> {};
+
+/// Name of the instruction set the dispatched kernels use ("fma3+avx2", "sse2", ...).
+std::string active_arch();
+
+/// Instruction sets this build has kernels for that this CPU can run, best first.
+std::vector<std::string> available_archs();
+
+/// Force the kernels of one instruction set ("" restores the automatic
+/// choice). For tests and benchmarks only: not thread-safe against
+/// concurrent kernel calls.
+/// \throws invalid_input if the name is unknown or the CPU cannot run it.
+void force_arch(const std::string& name);
+
+namespace dispatched {
+void lincomb(double* out, std::size_t n, const double* const* src, const double* coef, std::size_t nterms);
+void lincomb(float* out, std::size_t n, const float* const* src, const float* coef, std::size_t nterms);
+void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb, const double* add);
+void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
+void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
+void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
+} // namespace dispatched
+
+namespace detail {
+/// Per-thread scratch of at least n elements for the generic (non-SIMD)
+/// fmexp; grows, never shrinks, so steady-state calls do not allocate.
+template <class T>
+T* generic_scratch(std::size_t n) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
+}
+} // namespace detail
+
+/// out[i] = sum_j coef[j] * src[j][i], i < n. `out` may be one of the sources
+/// (element-wise, so in place is safe); partial overlaps are not.
+template <class T>
+void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t nterms) {
+    if constexpr (has_simd<T>::value)
+        dispatched::lincomb(out, n, src, coef, nterms);
+    else
+        scalar::lincomb(out, n, src, coef, nterms);
+}
+
+/// out[i*nb + j] = a[i] * b[j] + add[i*nb + j]; `out` may equal `add`.
+template <class T>
+void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
+    if constexpr (has_simd<T>::value)
+        dispatched::outer_fma(out, a, na, b, nb, add);
+    else
+        scalar::outer_fma(out, a, na, b, nb, add);
+}
+
+/// A <- A ⊗ exp(z) in place, z in level 1 (dim values), A levels 0..depth.
+template <class T>
+void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp(A, z, dim, depth);
+    else
+        scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
+}
+
+} // namespace tensig::kernels

@@ -1,0 +1,185 @@
+#pragma once
+/// \file
+/// The path functions on contiguous row-major buffers: what the typed
+/// front-ends of paths/signature.hpp call. Generic in T; float and double are
+/// instantiated once in the library (src/paths/signature.cpp).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "tensig/algebra/tensor.hpp"
+#include "tensig/error.hpp"
+#include "tensig/expr/evaluate.hpp"
+#include "tensig/kernels/ops.hpp"
+#include "tensig/kernels/primitives.hpp"
+#include "tensig/paths/options.hpp"
+#include "tensig/shape/shape.hpp"
+
+namespace tensig::detail {
+
+/// Value part of a scalar, for finiteness checks (dual numbers overload it).
+template <class T>
+double finite_probe(const T& x) {
+    return static_cast<double>(x);
+}
+
+/// Throw invalid_input naming the first non-finite value of a row-major
+/// array of the given shape, with its multi-index.
+template <class T>
+void check_finite(const T* p, const std::vector<std::size_t>& shape, const char* what) {
+    std::size_t n = 1;
+    for (auto k : shape) n *= k;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double v = finite_probe(p[i]);
+        if (std::isfinite(v)) continue;
+        std::vector<std::size_t> index(shape.size());
+        for (std::size_t r = shape.size(), rest = i; r-- > 0;) {
+            index[r] = rest % shape[r];
+            rest /= shape[r];
+        }
+        std::string at;
+        for (std::size_t r = 0; r < index.size(); ++r) at += (r ? ", " : "") + std::to_string(index[r]);
+        throw invalid_input(std::string(what) + " has a non-finite value (" + std::to_string(v) + ") at index (" + at +
+                            ")");
+    }
+}
+
+/// Throw not_supported for the log-signature bases that are not there yet.
+inline void check_basis(logsig_basis basis) {
+    if (basis != logsig_basis::expanded)
+        throw not_supported(std::string("log-signature basis '") + (basis == logsig_basis::words ? "words" : "lyndon") +
+                            "' is not yet supported (only 'expanded' for now; see issue 7)");
+}
+
+/// Shape checks shared by every path function.
+inline shape path_shape(std::size_t L, std::size_t d, std::size_t depth, bool basepoint) {
+    if (depth == 0) throw invalid_input("depth must be at least 1 (got 0)");
+    if (d == 0) throw invalid_input("path dimension must be at least 1 (got 0 coordinates per point)");
+    if (L == 0 && !basepoint) throw invalid_input("path is empty (0 points)");
+    return shape(d, depth);
+}
+
+/// Per-call workspace: the running signature and one increment. Reused
+/// across the paths of a batch, so the per-segment loop never allocates.
+template <class T>
+struct path_workspace {
+    explicit path_workspace(const shape& s) : acc(s), delta(s.dim()) {}
+    tensor<T> acc;
+    std::vector<T> delta;
+};
+
+/// Number of segments of a path of L points.
+inline std::size_t segment_count(std::size_t L, bool basepoint) { return basepoint ? L : (L == 0 ? 0 : L - 1); }
+
+/// ws.acc <- ws.acc ⊗ exp(Δ) for segment `seg` of the path (in the given
+/// direction): Δ_seg = x_{seg} - x_{seg-1} with x_{-1} = 0 under basepoint.
+template <class T>
+void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint, bool reversed,
+                   path_workspace<T>& ws) {
+    const shape& s = ws.acc.shape();
+    // segment `seg` goes from point (seg - 1 + bp) ... indices in the path with basepoint shift
+    const std::size_t hi = basepoint ? seg : seg + 1; // end point index in `path`
+    for (std::size_t c = 0; c < d; ++c) {
+        const T end = path[hi * d + c];
+        const T start = (basepoint && seg == 0) ? T(0) : path[(hi - 1) * d + c];
+        ws.delta[c] = reversed ? T(start - end) : T(end - start);
+    }
+    kernels::fmexp(ws.acc.data(), ws.delta.data(), d, s.depth());
+}
+
+/// Signature (levels 1..N) of one path of L points in R^d into `out`.
+template <class T>
+void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o, path_workspace<T>& ws,
+                   T* out) {
+    ws.acc.set_unit();
+    const std::size_t n = segment_count(L, o.basepoint);
+    if (!o.inverse) {
+        for (std::size_t seg = 0; seg < n; ++seg) apply_segment(path, d, seg, o.basepoint, false, ws);
+    } else {
+        // S^{-1} = exp(-Δ_n) ⊗ ... ⊗ exp(-Δ_1): the reversed path.
+        for (std::size_t seg = n; seg-- > 0;) apply_segment(path, d, seg, o.basepoint, true, ws);
+    }
+    std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
+}
+
+/// Signatures of B paths (B, L, d) into out (B, sig_length).
+template <class T>
+void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
+                     const signature_options& o, T* out) {
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    path_workspace<T> ws(s);
+    for (std::size_t b = 0; b < B; ++b) signature_one(paths + b * L * d, L, d, o, ws, out + b * s.sig_length());
+}
+
+/// Every prefix signature of one path into out (segments, sig_length).
+template <class T>
+void signature_stream_one(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
+                          T* out) {
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    path_workspace<T> ws(s);
+    ws.acc.set_unit();
+    tensor<T> inv(o.inverse ? s : shape(1, 0));
+    const std::size_t n = segment_count(L, o.basepoint), m = s.sig_length();
+    for (std::size_t seg = 0; seg < n; ++seg) {
+        apply_segment(path, d, seg, o.basepoint, false, ws);
+        const T* src = ws.acc.data();
+        if (o.inverse) {
+            kernels::antipode(inv.data(), ws.acc.data(), s);
+            src = inv.data();
+        }
+        std::copy(src + 1, src + 1 + m, out + seg * m);
+    }
+}
+
+/// Chen products of B pairs of flattened signatures (levels 1..N, level 0
+/// taken as 1): out_b = s1_b ⊗ s2_b.
+template <class T>
+void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_t d, std::size_t depth, T* out) {
+    const shape s(d, depth);
+    const std::size_t m = s.sig_length();
+    tensor<T> a(s), b(s);
+    for (std::size_t i = 0; i < B; ++i) {
+        a[0] = T(1);
+        b[0] = T(1);
+        std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
+        std::copy(s2 + i * m, s2 + (i + 1) * m, b.data() + 1);
+        kernels::product(a.data(), a.data(), b.data(), s);
+        std::copy(a.data() + 1, a.data() + 1 + m, out + i * m);
+    }
+}
+
+/// Log-signatures (expanded: levels 1..N of log S) of B paths.
+template <class T>
+void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
+                        const signature_options& o, logsig_basis basis, T* out) {
+    check_basis(basis);
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    path_workspace<T> ws(s);
+    tensor<T> l(s);
+    for (std::size_t b = 0; b < B; ++b) {
+        T* row = out + b * s.sig_length();
+        signature_one(paths + b * L * d, L, d, o, ws, row); // leaves S in ws.acc
+        kernels::log(l.data(), ws.acc.data(), s);
+        std::copy(l.data() + 1, l.data() + l.size(), out + b * s.sig_length());
+    }
+}
+
+} // namespace tensig::detail
+
+// float and double are compiled once, in the library (src/paths/signature.cpp).
+namespace tensig::detail {
+#define TENSIG_PATH_CORE_EXTERN(T)                                                                                    \
+    extern template void signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,            \
+                                            const signature_options&, T*);                                             \
+    extern template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t,                     \
+                                                 const signature_options&, T*);                                        \
+    extern template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);  \
+    extern template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,          \
+                                               const signature_options&, logsig_basis, T*);
+TENSIG_PATH_CORE_EXTERN(float)
+TENSIG_PATH_CORE_EXTERN(double)
+#undef TENSIG_PATH_CORE_EXTERN
+} // namespace tensig::detail

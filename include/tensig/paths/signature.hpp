@@ -1,0 +1,210 @@
+#pragma once
+/// \file
+/// Layer 6: signatures, prefix signatures, log-signatures and Chen products
+/// of piecewise-linear paths given as xtensor expressions.
+///
+/// A path is an expression of shape (L, d) (L points in R^d) and a batch of
+/// paths one of shape (B, L, d). Any xtensor expression of that rank works
+/// (xt::xtensor, xt::xarray, adaptors over raw memory, views); integer
+/// inputs are promoted to double. Results follow iisignature's layout: levels
+/// 1..N, each row-major with the first letter most significant.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xutils.hpp>
+
+#include "tensig/error.hpp"
+#include "tensig/paths/detail/core.hpp"
+#include "tensig/paths/options.hpp"
+#include "tensig/shape/shape.hpp"
+
+namespace tensig {
+
+namespace detail {
+
+template <class E>
+using real_t = std::conditional_t<std::is_integral_v<typename std::decay_t<E>::value_type>, double,
+                                  typename std::decay_t<E>::value_type>;
+
+/// An input array as a contiguous row-major buffer: the expression's own
+/// memory when it already is one, a copy otherwise.
+template <class T>
+struct contiguous {
+    const T* data = nullptr;
+    std::vector<std::size_t> shape;
+    xt::xarray<T> storage;
+};
+
+template <class T, class E>
+contiguous<T> make_contiguous(const xt::xexpression<E>& expr) {
+    const E& e = expr.derived_cast();
+    contiguous<T> c;
+    c.shape.assign(e.shape().begin(), e.shape().end());
+    if constexpr (std::is_same_v<typename E::value_type, T> && xt::has_data_interface<E>::value &&
+                  xt::has_strides<E>::value) {
+        bool row_major = true;
+        std::size_t stride = 1;
+        for (std::size_t i = c.shape.size(); i-- > 0;) {
+            if (c.shape[i] != 1 && static_cast<std::size_t>(e.strides()[i]) != stride) row_major = false;
+            stride *= c.shape[i];
+        }
+        if (row_major) {
+            c.data = e.data() + e.data_offset();
+            return c;
+        }
+    }
+    c.storage = e;
+    c.data = c.storage.data();
+    return c;
+}
+
+inline std::string shape_str(const std::vector<std::size_t>& sh) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < sh.size(); ++i) s += (i ? ", " : "") + std::to_string(sh[i]);
+    return s + (sh.size() == 1 ? ",)" : ")");
+}
+
+template <class E>
+constexpr std::size_t static_rank() {
+    return xt::get_rank<std::decay_t<E>>::value;
+}
+
+/// Result container: rank R with a static-rank input, xarray otherwise.
+template <class T, class E, std::size_t R>
+using result_t = std::conditional_t<static_rank<E>() == SIZE_MAX, xt::xarray<T>, xt::xtensor<T, R>>;
+
+template <class Out>
+Out make_output(const std::vector<std::size_t>& sh, std::size_t elem_size) {
+    std::size_t n = 1;
+    for (auto k : sh) n = checked_mul(n, k, "output");
+    check_fits_in_memory(n, elem_size, "an output of shape " + shape_str(sh));
+    typename Out::shape_type out_shape;
+    if constexpr (std::is_same_v<Out, xt::xarray<typename Out::value_type>>)
+        out_shape.assign(sh.begin(), sh.end());
+    else
+        std::copy(sh.begin(), sh.end(), out_shape.begin());
+    return Out(out_shape);
+}
+
+/// Checks rank, sizes and finiteness of a path or batch; returns (B, L, d).
+template <class T>
+std::array<std::size_t, 3> check_paths(const contiguous<T>& p, const char* what) {
+    const auto& sh = p.shape;
+    if (sh.size() != 2 && sh.size() != 3)
+        throw invalid_input(std::string(what) + " must have shape (L, d) or (B, L, d); got an array of rank " +
+                            std::to_string(sh.size()) + " and shape " + shape_str(sh));
+    const std::size_t B = sh.size() == 3 ? sh[0] : 1, L = sh[sh.size() - 2], d = sh.back();
+    check_finite(p.data, sh, what);
+    return {B, L, d};
+}
+
+} // namespace detail
+
+/// Signature of a path (L, d) -> (sig_length(d, N),), or of a batch
+/// (B, L, d) -> (B, sig_length(d, N)), at depth N: levels 1..N of
+/// exp(Δ_1) ⊗ ... ⊗ exp(Δ_{L-1}). A one-point path has signature 0 (that is, 1).
+/// \throws invalid_input for a wrong rank, an empty path, depth or dimension
+///   0, or a non-finite value (its index is named); size_error when the result
+///   would not fit in memory.
+template <class E>
+[[nodiscard]] auto signature(const xt::xexpression<E>& path, std::size_t depth, const signature_options& o = {}) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 2 || R == 3, "signature: a path has shape (L, d) or a batch (B, L, d)");
+    using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
+    const auto p = detail::make_contiguous<T>(path);
+    const auto [B, L, d] = detail::check_paths(p, "path");
+    const shape s = detail::path_shape(L, d, depth, o.basepoint);
+    std::vector<std::size_t> sh = {s.sig_length()};
+    if (p.shape.size() == 3) sh.insert(sh.begin(), B);
+    auto out = detail::make_output<Out>(sh, sizeof(T));
+    detail::signature_batch(p.data, B, L, d, depth, o, out.data());
+    return out;
+}
+
+/// Every prefix signature of a path (L, d): shape (L-1, sig_length), row k the
+/// signature of the first k+2 points (iisignature's `sig(path, N, 2)`); with
+/// a basepoint, L rows.
+/// \throws as `signature`; also for a batch (rank 3).
+template <class E>
+[[nodiscard]] auto signature_stream(const xt::xexpression<E>& path, std::size_t depth,
+                                    const signature_options& o = {}) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 2, "signature_stream: a path has shape (L, d)");
+    using Out = detail::result_t<T, E, 2>;
+    const auto p = detail::make_contiguous<T>(path);
+    if (p.shape.size() != 2)
+        throw invalid_input("signature_stream: path must have shape (L, d); got shape " + detail::shape_str(p.shape));
+    const auto [B, L, d] = detail::check_paths(p, "path");
+    (void)B;
+    const shape s = detail::path_shape(L, d, depth, o.basepoint);
+    auto out = detail::make_output<Out>({detail::segment_count(L, o.basepoint), s.sig_length()}, sizeof(T));
+    detail::signature_stream_one(p.data, L, d, depth, o, out.data());
+    return out;
+}
+
+/// Log-signature of a path (L, d) or a batch (B, L, d): log of the signature,
+/// in the coordinates of `basis` (only `expanded`, levels 1..N of log S,
+/// for now; the others throw not_supported).
+template <class E>
+[[nodiscard]] auto logsignature(const xt::xexpression<E>& path, std::size_t depth,
+                                logsig_basis basis = logsig_basis::expanded, const signature_options& o = {}) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 2 || R == 3, "logsignature: a path has shape (L, d) or a batch (B, L, d)");
+    using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
+    detail::check_basis(basis);
+    const auto p = detail::make_contiguous<T>(path);
+    const auto [B, L, d] = detail::check_paths(p, "path");
+    const shape s = detail::path_shape(L, d, depth, o.basepoint);
+    std::vector<std::size_t> sh = {s.sig_length()};
+    if (p.shape.size() == 3) sh.insert(sh.begin(), B);
+    auto out = detail::make_output<Out>(sh, sizeof(T));
+    detail::logsignature_batch(p.data, B, L, d, depth, o, basis, out.data());
+    return out;
+}
+
+/// Chen product of flattened signatures (levels 1..N of T^N(R^dim), level 0
+/// taken as 1): the signature of the concatenation of the two paths. Shapes
+/// (sig_length,) or (B, sig_length), both alike.
+/// \throws invalid_input when a length is not sig_length(dim, depth) or the
+///   two shapes differ.
+template <class E1, class E2>
+[[nodiscard]] auto signature_combine(const xt::xexpression<E1>& s1, const xt::xexpression<E2>& s2, std::size_t dim,
+                                     std::size_t depth) {
+    using T = detail::real_t<E1>;
+    static_assert(std::is_same_v<T, detail::real_t<E2>>, "signature_combine: both operands need one scalar type");
+    constexpr std::size_t R = detail::static_rank<E1>();
+    static_assert(R == SIZE_MAX || R == 1 || R == 2, "signature_combine: signatures have shape (m,) or (B, m)");
+    using Out = std::conditional_t<R == 2, detail::result_t<T, E1, 2>, detail::result_t<T, E1, 1>>;
+    const std::size_t m = sig_length(dim, depth);
+    const auto a = detail::make_contiguous<T>(s1);
+    const auto b = detail::make_contiguous<T>(s2);
+    for (const auto* x : {&a, &b}) {
+        if (x->shape.size() != 1 && x->shape.size() != 2)
+            throw invalid_input("signature_combine: a signature must have shape (" + std::to_string(m) +
+                                ",) or (B, " + std::to_string(m) + "); got shape " + detail::shape_str(x->shape));
+        if (x->shape.back() != m)
+            throw invalid_input("signature_combine: signatures of dimension " + std::to_string(dim) + " and depth " +
+                                std::to_string(depth) + " have length " + std::to_string(m) + "; got " +
+                                std::to_string(x->shape.back()));
+    }
+    if (a.shape != b.shape)
+        throw invalid_input("signature_combine: the two operands have different shapes " + detail::shape_str(a.shape) +
+                            " and " + detail::shape_str(b.shape));
+    const std::size_t B = a.shape.size() == 2 ? a.shape[0] : 1;
+    detail::check_finite(a.data, a.shape, "first signature");
+    detail::check_finite(b.data, b.shape, "second signature");
+    auto out = detail::make_output<Out>(a.shape, sizeof(T));
+    detail::signature_combine_batch(a.data, b.data, B, dim, depth, out.data());
+    return out;
+}
+
+} // namespace tensig

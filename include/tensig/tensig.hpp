@@ -1,0 +1,14 @@
+#pragma once
+/// \file
+/// The public API of tensig: the truncated tensor algebra, its expression
+/// templates, and signatures of paths.
+
+#include "tensig/algebra/tensor.hpp"
+#include "tensig/error.hpp"
+#include "tensig/expr/evaluate.hpp"
+#include "tensig/expr/nodes.hpp"
+#include "tensig/kernels/ops.hpp"
+#include "tensig/kernels/primitives.hpp"
+#include "tensig/paths/options.hpp"
+#include "tensig/paths/signature.hpp"
+#include "tensig/shape/shape.hpp"

@@ -1,0 +1,116 @@
+// Run-time choice of the SIMD kernels (xsimd's dispatch), and the
+// per-thread scratch they use. Compiled without architecture flags.
+#include <atomic>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "table.hpp"
+#include "tensig/error.hpp"
+#include "tensig/kernels/primitives.hpp"
+
+namespace tensig::kernels {
+
+namespace {
+
+#if defined(TENSIG_HAVE_AVX512)
+using arch_list = xsimd::arch_list<xsimd::avx512f, xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
+#else
+using arch_list = xsimd::arch_list<xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
+#endif
+
+struct table_getter {
+    template <class Arch>
+    simd::kernel_table operator()(Arch) const {
+        return simd::make_table<Arch>();
+    }
+};
+
+const simd::kernel_table& automatic_table() {
+    static const simd::kernel_table table = xsimd::dispatch<arch_list>(table_getter{})();
+    return table;
+}
+
+std::atomic<const simd::kernel_table*> forced{nullptr};
+
+const simd::kernel_table& table() {
+    const simd::kernel_table* f = forced.load(std::memory_order_relaxed);
+    return f ? *f : automatic_table();
+}
+
+template <class T>
+T* scratch(std::size_t n) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
+}
+
+struct entry {
+    const char* name;
+    bool available;
+    simd::kernel_table (*make)();
+};
+
+std::vector<entry> entries() {
+    const auto have = xsimd::available_architectures();
+    std::vector<entry> list;
+#if defined(TENSIG_HAVE_AVX512)
+    list.push_back({xsimd::avx512f::name(), have.avx512f != 0, &simd::make_table<xsimd::avx512f>});
+#endif
+    list.push_back({xsimd::fma3<xsimd::avx2>::name(), have.fma3_avx2 != 0,
+                    &simd::make_table<xsimd::fma3<xsimd::avx2>>});
+    list.push_back({xsimd::sse2::name(), have.sse2 != 0, &simd::make_table<xsimd::sse2>});
+    return list;
+}
+
+} // namespace
+
+std::string active_arch() { return table().name; }
+
+std::vector<std::string> available_archs() {
+    std::vector<std::string> names;
+    for (const auto& e : entries())
+        if (e.available) names.emplace_back(e.name);
+    return names;
+}
+
+void force_arch(const std::string& name) {
+    if (name.empty()) {
+        forced.store(nullptr);
+        return;
+    }
+    static std::deque<simd::kernel_table> tables; // stable addresses for the pointer in `forced`
+    for (const auto& e : entries()) {
+        if (name != e.name) continue;
+        if (!e.available) throw invalid_input("instruction set '" + name + "' is not supported by this CPU");
+        tables.push_back(e.make());
+        forced.store(&tables.back());
+        return;
+    }
+    throw invalid_input("unknown instruction set '" + name + "'");
+}
+
+namespace dispatched {
+void lincomb(double* out, std::size_t n, const double* const* src, const double* coef, std::size_t m) {
+    table().lincomb_d(out, n, src, coef, m);
+}
+void lincomb(float* out, std::size_t n, const float* const* src, const float* coef, std::size_t m) {
+    table().lincomb_f(out, n, src, coef, m);
+}
+void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb, const double* add) {
+    table().outer_fma_d(out, a, na, b, nb, add);
+}
+void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add) {
+    table().outer_fma_f(out, a, na, b, nb, add);
+}
+void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
+    table().fmexp_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)));
+}
+void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth) {
+    table().fmexp_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
+}
+} // namespace dispatched
+
+} // namespace tensig::kernels

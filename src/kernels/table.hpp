@@ -1,0 +1,22 @@
+#pragma once
+// The table of SIMD kernels for one instruction set; dispatch.cpp picks one.
+
+#include <cstddef>
+
+namespace tensig::kernels::simd {
+
+struct kernel_table {
+    const char* name = nullptr;
+    void (*lincomb_d)(double*, std::size_t, const double* const*, const double*, std::size_t) = nullptr;
+    void (*lincomb_f)(float*, std::size_t, const float* const*, const float*, std::size_t) = nullptr;
+    void (*outer_fma_d)(double*, const double*, std::size_t, const double*, std::size_t, const double*) = nullptr;
+    void (*outer_fma_f)(float*, const float*, std::size_t, const float*, std::size_t, const float*) = nullptr;
+    void (*fmexp_d)(double*, const double*, std::size_t, std::size_t, double*) = nullptr;
+    void (*fmexp_f)(float*, const float*, std::size_t, std::size_t, float*) = nullptr;
+};
+
+// Defined in the per-architecture translation units.
+template <class Arch>
+kernel_table make_table();
+
+} // namespace tensig::kernels::simd

@@ -1,0 +1,17 @@
+// The path functions for float and double, compiled once here so that user
+// translation units do not instantiate them (see paths/detail/core.hpp).
+#include "tensig/paths/detail/core.hpp"
+
+namespace tensig::detail {
+#define TENSIG_PATH_CORE_INSTANTIATE(T)                                                                               \
+    template void signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,                   \
+                                     const signature_options&, T*);                                                    \
+    template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t, const signature_options&, \
+                                          T*);                                                                         \
+    template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);         \
+    template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,                 \
+                                        const signature_options&, logsig_basis, T*);
+TENSIG_PATH_CORE_INSTANTIATE(float)
+TENSIG_PATH_CORE_INSTANTIATE(double)
+#undef TENSIG_PATH_CORE_INSTANTIATE
+} // namespace tensig::detail
