@@ -1,5 +1,7 @@
 #include "tensig/shape/shape.hpp"
 
+#include <limits>
+
 #include <unistd.h>
 
 namespace tensig {
@@ -14,8 +16,10 @@ std::size_t physical_memory_bytes() noexcept {
 }
 
 void check_fits_in_memory(std::size_t count, std::size_t elem_size, const std::string& what) {
-    const std::size_t bytes = checked_mul(count, elem_size, what.c_str());
     const std::size_t limit = physical_memory_bytes();
+    if (elem_size != 0 && count > std::numeric_limits<std::size_t>::max() / elem_size)
+        throw size_error(what + " would need more than 2^64 bytes, far more than this machine's memory");
+    const std::size_t bytes = count * elem_size;
     if (limit != 0 && bytes > limit) {
         const double gib = 1024.0 * 1024.0 * 1024.0;
         throw size_error(what + " would need " + std::to_string(static_cast<double>(bytes) / gib) +

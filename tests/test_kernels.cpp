@@ -1,0 +1,132 @@
+// Layer 4: every SIMD kernel, on every instruction set this CPU runs, agrees
+// with its scalar twin to rounding, on sizes around the SIMD widths.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <vector>
+
+#include "support/oracle.hpp"
+
+namespace kn = tensig::kernels;
+
+namespace {
+
+// Sizes around the register widths of SSE2 / AVX2 / AVX-512 for float and double.
+const std::vector<std::size_t> sizes = {0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 25, 31, 32, 33, 49, 65};
+
+template <class T>
+std::vector<T> random_vector(std::size_t n) {
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<T> v(n);
+    for (auto& x : v) x = T(u(oracle::rng()));
+    return v;
+}
+
+struct arch_guard {
+    explicit arch_guard(const std::string& name) { kn::force_arch(name); }
+    ~arch_guard() { kn::force_arch(""); }
+};
+
+// Tolerance: a few ulps per accumulated term.
+template <class T>
+double tol(std::size_t terms) {
+    return 8.0 * static_cast<double>(terms + 1) * oracle::eps<T>();
+}
+
+} // namespace
+
+TEST_CASE("an AVX2-capable machine gets a SIMD instruction set automatically", "[kernels]") {
+    const auto archs = kn::available_archs();
+    REQUIRE(!archs.empty());
+    CHECK(kn::active_arch() == archs.front());
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(kn::active_arch() != "sse2");
+#endif
+    CHECK_THROWS_AS(kn::force_arch("no-such-arch"), tensig::invalid_input);
+}
+
+TEMPLATE_TEST_CASE("lincomb: SIMD equals scalar", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t terms = 0; terms <= 6; ++terms) {
+            for (std::size_t n : sizes) {
+                std::vector<std::vector<T>> src(terms);
+                std::vector<const T*> ptr;
+                for (auto& s : src) {
+                    s = random_vector<T>(n);
+                    ptr.push_back(s.data());
+                }
+                const auto coef = random_vector<T>(terms);
+                std::vector<T> simd(n, T(7)), ref(n, T(7));
+                kn::lincomb(simd.data(), n, ptr.data(), coef.data(), terms);
+                kn::scalar::lincomb(ref.data(), n, ptr.data(), coef.data(), terms);
+                INFO(arch << " terms " << terms << " n " << n);
+                CHECK(oracle::max_abs_diff(simd, ref, n) <= tol<T>(terms) * static_cast<double>(terms + 1));
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("lincomb in place (out is a source)", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t n : sizes) {
+            auto a = random_vector<T>(n), b = random_vector<T>(n);
+            auto expect = a;
+            for (std::size_t i = 0; i < n; ++i) expect[i] = T(2) * a[i] - b[i];
+            const T* src[2] = {a.data(), b.data()};
+            const T coef[2] = {T(2), T(-1)};
+            kn::lincomb(a.data(), n, src, coef, 2);
+            INFO(arch << " n " << n);
+            CHECK(oracle::max_abs_diff(a, expect, n) <= tol<T>(2));
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("outer_fma: SIMD equals scalar for all row lengths", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t na : sizes) {
+            for (std::size_t nb : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33}) {
+                const auto a = random_vector<T>(na), b = random_vector<T>(nb), add = random_vector<T>(na * nb);
+                std::vector<T> simd(na * nb), ref(na * nb);
+                kn::outer_fma(simd.data(), a.data(), na, b.data(), nb, add.data());
+                kn::scalar::outer_fma(ref.data(), a.data(), na, b.data(), nb, add.data());
+                INFO(arch << " na " << na << " nb " << nb);
+                CHECK(oracle::max_abs_diff(simd, ref, na * nb) <= tol<T>(1));
+                // in place: out == add
+                auto inplace = add;
+                kn::outer_fma(inplace.data(), a.data(), na, b.data(), nb, inplace.data());
+                CHECK(oracle::max_abs_diff(inplace, ref, na * nb) <= tol<T>(1));
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the definition", "[kernels]", float, double) {
+    using T = TestType;
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {2, 7}, {3, 4}, {4, 4},
+                                                                     {5, 3}, {8, 3}, {9, 2}, {16, 2}, {17, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes) {
+            const tensig::shape s(d, N);
+            const auto A = oracle::random_tensor<T>(s);
+            const auto z = random_vector<T>(d);
+            auto simd = A, ref = A;
+            kn::fmexp(simd.data(), z.data(), d, N);
+            std::vector<T> scratch(kn::scalar::fmexp_scratch_size(d, N));
+            kn::scalar::fmexp(ref.data(), z.data(), d, N, scratch.data());
+            INFO(arch << " d " << d << " N " << N);
+            CHECK(oracle::rel_err(simd, ref, s.size()) <= tol<T>(N) * 4);
+            // the definition, in double
+            std::vector<double> a(A.data(), A.data() + s.size()), x(s.size(), 0.0);
+            for (std::size_t c = 0; c < d; ++c) x[1 + c] = static_cast<double>(z[c]);
+            const auto expect = oracle::product(a, oracle::exp_series(x, s), s);
+            CHECK(oracle::rel_err(simd, expect, s.size()) <= tol<T>(N) * 16);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+// Layer 6: signatures and friends against iisignature's values, closed forms
+// and the properties that characterise them; bad inputs.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xview.hpp>
+
+#include "support/oracle.hpp"
+
+using tensig::shape;
+
+namespace {
+// iisignature's float64 values agree with an exact computation to about 1e-12
+// relative (tensig/../shared/ref/README.md); both sides round independently.
+constexpr double ref_tol = 1e-12;
+} // namespace
+
+TEST_CASE("signature matches iisignature's sig", "[paths][reference]") {
+    for (const char* name : {"sig_L10_d2_N6", "sig_L1_d3_N4", "sig_L20_d3_N5", "sig_L2_d2_N3", "sig_L7_d5_N3"}) {
+        INFO(name);
+        const auto path = oracle::load_ref<2>(std::string(name) + "_path.npy");
+        const auto ref = oracle::load_ref<1>(std::string(name) + ".npy");
+        const std::string n(name);
+        const std::size_t depth = static_cast<std::size_t>(n.back() - '0');
+        const xt::xtensor<double, 1> s = tensig::signature(path, depth);
+        REQUIRE(s.size() == ref.size());
+        CHECK(oracle::rel_err(s, ref, s.size()) <= ref_tol);
+        // and the float version, to float precision
+        const xt::xtensor<float, 2> pf = xt::cast<float>(path);
+        const xt::xtensor<float, 1> sf = tensig::signature(pf, depth);
+        CHECK(oracle::rel_err(sf, ref, s.size()) <= 2e-5);
+    }
+}
+
+TEST_CASE("signature_stream matches iisignature's sig(path, N, 2)", "[paths][reference]") {
+    const auto path = oracle::load_ref<2>("sigprefix_L10_d2_N4_path.npy");
+    const auto ref = oracle::load_ref<2>("sigprefix_L10_d2_N4.npy");
+    const xt::xtensor<double, 2> P = tensig::signature_stream(path, 4);
+    REQUIRE(P.shape() == ref.shape());
+    CHECK(oracle::rel_err(P, ref, P.size()) <= ref_tol);
+    // the last row is the signature
+    const xt::xtensor<double, 1> s = tensig::signature(path, 4);
+    CHECK(oracle::max_abs_diff(xt::xtensor<double, 1>(xt::row(P, P.shape()[0] - 1)), s, s.size()) == 0);
+}
+
+TEST_CASE("signature_combine matches iisignature's sigcombine", "[paths][reference]") {
+    const auto s1 = oracle::load_ref<1>("sigcombine_d2_N6_sig1.npy");
+    const auto s2 = oracle::load_ref<1>("sigcombine_d2_N6_sig2.npy");
+    const auto ref = oracle::load_ref<1>("sigcombine_d2_N6_f64.npy");
+    const xt::xtensor<double, 1> c = tensig::signature_combine(s1, s2, 2, 6);
+    REQUIRE(c.shape() == ref.shape());
+    CHECK(oracle::rel_err(c, ref, c.size()) <= ref_tol);
+    // a batch of two: (s1, s2) and (s2, s1)
+    const xt::xtensor<double, 2> a = xt::stack(xt::xtuple(s1, s2)), b = xt::stack(xt::xtuple(s2, s1));
+    const xt::xtensor<double, 2> cb = tensig::signature_combine(a, b, 2, 6);
+    CHECK(oracle::max_abs_diff(xt::xtensor<double, 1>(xt::row(cb, 0)), c, c.size()) == 0);
+    const xt::xtensor<double, 1> swapped = tensig::signature_combine(s2, s1, 2, 6);
+    CHECK(oracle::max_abs_diff(xt::xtensor<double, 1>(xt::row(cb, 1)), swapped, c.size()) == 0);
+}
+
+TEST_CASE("logsignature (expanded) matches iisignature's logsig(..., 'x')", "[paths][reference]") {
+    for (const char* name : {"logsig_d2_N4", "logsig_d3_N4"}) {
+        INFO(name);
+        const auto path = oracle::load_ref<2>(std::string(name) + "_path.npy");
+        const auto ref = oracle::load_ref<1>(std::string(name) + "_expanded.npy");
+        const xt::xtensor<double, 1> l = tensig::logsignature(path, 4, tensig::logsig_basis::expanded);
+        REQUIRE(l.size() == ref.size());
+        CHECK(oracle::rel_err(l, ref, l.size()) <= ref_tol);
+    }
+    const auto path = oracle::load_ref<2>("logsig_d2_N4_path.npy");
+    CHECK_THROWS_AS(tensig::logsignature(path, 4, tensig::logsig_basis::lyndon), tensig::not_supported);
+    CHECK_THROWS_WITH(tensig::logsignature(path, 4, tensig::logsig_basis::words), Catch::Contains("not yet supported"));
+}
+
+TEST_CASE("a straight line has signature Δ^{⊗k}/k!", "[paths]") {
+    for (std::size_t d : {1, 2, 3, 5}) {
+        const std::size_t N = 5;
+        const shape s(d, N);
+        auto p = oracle::random_path(2, d);
+        const xt::xtensor<double, 1> sig = tensig::signature(p, N);
+        std::vector<double> delta(d);
+        for (std::size_t c = 0; c < d; ++c) delta[c] = p(1, c) - p(0, c);
+        double fact = 1;
+        for (std::size_t k = 1; k <= N; ++k) {
+            fact *= static_cast<double>(k);
+            for (std::size_t idx = 0; idx < s.level_size(k); ++idx) {
+                double expect = 1 / fact;
+                for (auto letter : tensig::index_to_word(idx, k, d)) expect *= delta[letter];
+                CHECK(sig[s.level_offset(k) - 1 + idx] == Approx(expect).epsilon(1e-14).margin(1e-15));
+            }
+        }
+    }
+}
+
+TEST_CASE("Chen's identity: signature of a concatenation is the product", "[paths]") {
+    for (std::size_t d : {1, 2, 3, 4}) {
+        const std::size_t N = 5;
+        const auto p = oracle::random_path(7, d);
+        const xt::xtensor<double, 2> first = xt::view(p, xt::range(0, 4), xt::all());
+        const xt::xtensor<double, 2> second = xt::view(p, xt::range(3, 7), xt::all());
+        const xt::xtensor<double, 1> whole = tensig::signature(p, N);
+        const xt::xtensor<double, 1> chen =
+            tensig::signature_combine(tensig::signature(first, N), tensig::signature(second, N), d, N);
+        CHECK(oracle::rel_err(chen, whole, whole.size()) <= 1e-13);
+        // and against the naive oracle
+        CHECK(oracle::rel_err(whole, oracle::signature(p, N), whole.size()) <= 1e-13);
+    }
+}
+
+TEST_CASE("invariance under translation and under extra points on a segment", "[paths]") {
+    const auto p = oracle::random_path(6, 3);
+    const xt::xtensor<double, 1> s = tensig::signature(p, 5);
+    const xt::xtensor<double, 2> shifted = p + xt::xtensor<double, 1>({10.0, -3.0, 0.5});
+    const xt::xtensor<double, 1> st = tensig::signature(shifted, 5);
+    CHECK(oracle::rel_err(st, s, s.size()) <= 1e-12);
+    // insert the midpoint of segment 2 and a point a third along segment 4
+    xt::xtensor<double, 2> q({8, 3});
+    std::size_t r = 0;
+    for (std::size_t j = 0; j < 6; ++j) {
+        if (j == 3) xt::row(q, r++) = 0.5 * (xt::row(p, 2) + xt::row(p, 3));
+        if (j == 5) xt::row(q, r++) = (2.0 * xt::row(p, 4) + xt::row(p, 5)) / 3.0;
+        xt::row(q, r++) = xt::row(p, j);
+    }
+    const xt::xtensor<double, 1> sq = tensig::signature(q, 5);
+    CHECK(oracle::rel_err(sq, s, s.size()) <= 1e-12);
+}
+
+TEST_CASE("reversal gives the inverse; options inverse and basepoint", "[paths]") {
+    const std::size_t d = 3, N = 4;
+    const shape sh(d, N);
+    const auto p = oracle::random_path(5, d);
+    const xt::xtensor<double, 2> rev = xt::flip(p, 0);
+    const xt::xtensor<double, 1> s = tensig::signature(p, N), sr = tensig::signature(rev, N);
+    tensig::signature_options inv;
+    inv.inverse = true;
+    const xt::xtensor<double, 1> si = tensig::signature(p, N, inv);
+    CHECK(oracle::rel_err(si, sr, s.size()) <= 1e-13);
+    // S ⊗ S^{-1} = 1
+    const xt::xtensor<double, 1> one = tensig::signature_combine(s, si, d, N);
+    CHECK(oracle::max_abs(one, one.size()) <= 1e-12);
+    // basepoint: the same as prepending the origin
+    tensig::signature_options bp;
+    bp.basepoint = true;
+    xt::xtensor<double, 2> with0 = xt::zeros<double>({6ul, d});
+    xt::view(with0, xt::range(1, 6), xt::all()) = p;
+    const xt::xtensor<double, 1> sb = tensig::signature(p, N, bp), s0 = tensig::signature(with0, N);
+    CHECK(oracle::max_abs_diff(sb, s0, s0.size()) <= 1e-14);
+    const xt::xtensor<double, 2> stream_bp = tensig::signature_stream(p, N, bp);
+    CHECK(stream_bp.shape()[0] == 5);
+    // stream with inverse: every row is the inverse of the prefix signature
+    const xt::xtensor<double, 2> st = tensig::signature_stream(p, N), sti = tensig::signature_stream(p, N, inv);
+    for (std::size_t r = 0; r < st.shape()[0]; ++r) {
+        const xt::xtensor<double, 1> prod = tensig::signature_combine(xt::xtensor<double, 1>(xt::row(st, r)),
+                                                                      xt::xtensor<double, 1>(xt::row(sti, r)), d, N);
+        CHECK(oracle::max_abs(prod, prod.size()) <= 1e-12);
+    }
+    // a one-point path has signature 1
+    const xt::xtensor<double, 2> point = {{1.0, 2.0, 3.0}};
+    const xt::xtensor<double, 1> sp = tensig::signature(point, N);
+    CHECK(oracle::max_abs(sp, sp.size()) == 0);
+}
+
+TEST_CASE("batches equal loops; any xtensor expression is accepted", "[paths]") {
+    const std::size_t B = 5, L = 9, d = 3, N = 4;
+    xt::xtensor<double, 3> batch({B, L, d});
+    for (std::size_t b = 0; b < B; ++b) xt::view(batch, b, xt::all(), xt::all()) = oracle::random_path(L, d);
+    const xt::xtensor<double, 2> S = tensig::signature(batch, N);
+    REQUIRE(S.shape()[0] == B);
+    for (std::size_t b = 0; b < B; ++b) {
+        const xt::xtensor<double, 2> p = xt::view(batch, b, xt::all(), xt::all());
+        const xt::xtensor<double, 1> s = tensig::signature(p, N);
+        CHECK(oracle::max_abs_diff(xt::xtensor<double, 1>(xt::row(S, b)), s, s.size()) == 0);
+        // a lazy view, an xarray, an adaptor over raw memory, a column-major copy, integers
+        const xt::xtensor<double, 1> sv = tensig::signature(xt::view(batch, b, xt::all(), xt::all()), N);
+        const xt::xarray<double> arr = p;
+        const xt::xarray<double> sa = tensig::signature(arr, N);
+        std::vector<double> raw(p.begin(), p.end());
+        const auto adapted = xt::adapt(raw.data(), raw.size(), xt::no_ownership(), std::array<std::size_t, 2>{L, d});
+        const xt::xtensor<double, 1> sad = tensig::signature(adapted, N);
+        xt::xtensor<double, 2, xt::layout_type::column_major> cm = p;
+        const xt::xtensor<double, 1> scm = tensig::signature(cm, N);
+        CHECK(oracle::max_abs_diff(sv, s, s.size()) == 0);
+        CHECK(oracle::max_abs_diff(sa, s, s.size()) == 0);
+        CHECK(oracle::max_abs_diff(sad, s, s.size()) == 0);
+        CHECK(oracle::max_abs_diff(scm, s, s.size()) == 0);
+    }
+    const xt::xtensor<int, 2> ints = {{0, 0}, {1, 2}, {3, 1}};
+    const xt::xtensor<double, 1> si = tensig::signature(ints, 2);
+    CHECK(si(2) == Approx(4.5));
+    // a batch of log-signatures equals the loop too
+    const xt::xtensor<double, 2> LS = tensig::logsignature(batch, N);
+    const xt::xtensor<double, 1> l0 = tensig::logsignature(xt::view(batch, 0, xt::all(), xt::all()), N);
+    CHECK(oracle::max_abs_diff(xt::xtensor<double, 1>(xt::row(LS, 0)), l0, l0.size()) == 0);
+}
+
+TEST_CASE("float and double agree to float precision on a long path", "[paths]") {
+    const auto p = oracle::random_path(200, 2, 0.1);
+    const xt::xtensor<float, 2> pf = xt::cast<float>(p);
+    const xt::xtensor<double, 1> s = tensig::signature(p, 8);
+    const xt::xtensor<float, 1> sf = tensig::signature(pf, 8);
+    CHECK(oracle::rel_err(sf, s, s.size()) <= 1e-4);
+    CHECK(oracle::rel_err(sf, s, s.size()) > 0); // really computed in float
+}
+
+TEST_CASE("bad inputs give clear errors", "[paths][errors]") {
+    auto p = oracle::random_path(4, 2);
+    CHECK_THROWS_WITH(tensig::signature(p, 0), Catch::Contains("depth must be at least 1"));
+    p(2, 1) = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH(tensig::signature(p, 3), Catch::Contains("non-finite") && Catch::Contains("(2, 1)"));
+    p(2, 1) = std::numeric_limits<double>::infinity();
+    CHECK_THROWS_AS(tensig::signature(p, 3), tensig::invalid_input);
+    const xt::xtensor<double, 2> empty = xt::zeros<double>({0ul, 2ul});
+    CHECK_THROWS_WITH(tensig::signature(empty, 3), Catch::Contains("empty"));
+    const xt::xtensor<double, 2> nodim = xt::zeros<double>({3ul, 0ul});
+    CHECK_THROWS_AS(tensig::signature(nodim, 3), tensig::invalid_input);
+    const xt::xarray<double> rank1 = xt::zeros<double>({5ul});
+    CHECK_THROWS_WITH(tensig::signature(rank1, 3), Catch::Contains("rank 1"));
+    const xt::xarray<double> rank4 = xt::zeros<double>({2ul, 2ul, 2ul, 2ul});
+    CHECK_THROWS_WITH(tensig::signature(rank4, 3), Catch::Contains("rank 4"));
+    const xt::xtensor<double, 2> small = {{0.0, 1.0, 2.0}, {1.0, 1.0, 1.0}};
+    CHECK_THROWS_AS(tensig::signature(small, 60), tensig::size_error);
+    CHECK_THROWS_WITH(tensig::signature(small, 40), Catch::Contains("memory"));
+    const xt::xtensor<double, 1> s1 = xt::zeros<double>({6ul}), s2 = xt::zeros<double>({7ul});
+    CHECK_THROWS_WITH(tensig::signature_combine(s1, s2, 2, 2), Catch::Contains("length 6"));
+    const xt::xtensor<double, 3> batch = xt::zeros<double>({2ul, 3ul, 2ul});
+    CHECK_THROWS_AS(tensig::signature_stream(xt::xarray<double>(batch), 2), tensig::invalid_input);
+}
