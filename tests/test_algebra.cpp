@@ -53,7 +53,7 @@ TEMPLATE_TEST_CASE("product equals the definition", "[algebra]", float, double) 
     }
 }
 
-TEMPLATE_TEST_CASE("product laws: associativity, distributivity, unit", "[algebra]", float, double) {
+TEMPLATE_TEST_CASE("product laws: associativity, distributivity, unit", "[algebra]", float, double, (tensig::dual<double, 3>)) {
     using T = TestType;
     for (const auto& s : shapes) {
         INFO(s.str());
@@ -89,7 +89,7 @@ TEMPLATE_TEST_CASE("exp equals the series and log inverts it", "[algebra]", floa
     }
 }
 
-TEMPLATE_TEST_CASE("exp(log x) = x for group-like x; log S is primitive-free at level 0", "[algebra]", float, double) {
+TEMPLATE_TEST_CASE("exp(log x) = x for group-like x; log S is primitive-free at level 0", "[algebra]", float, double, (tensig::dual<double, 3>)) {
     using T = TestType;
     for (const auto& s : shapes) {
         INFO(s.str());

@@ -4,6 +4,7 @@
 /// templates, and signatures of paths.
 
 #include "tensig/algebra/tensor.hpp"
+#include "tensig/autodiff/dual.hpp"
 #include "tensig/error.hpp"
 #include "tensig/expr/evaluate.hpp"
 #include "tensig/expr/nodes.hpp"

@@ -121,7 +121,10 @@ double rel_err(const A& a, const B& b, std::size_t n) {
 /// Machine epsilon of T, for tolerances stated as a multiple of it.
 template <class T>
 constexpr double eps() {
-    return static_cast<double>(std::numeric_limits<T>::epsilon());
+    if constexpr (tensig::is_dual<T>::value)
+        return static_cast<double>(std::numeric_limits<typename T::value_type>::epsilon());
+    else
+        return static_cast<double>(std::numeric_limits<T>::epsilon());
 }
 
 inline std::string data_path(const std::string& name) { return std::string(TENSIG_TEST_DATA) + "/" + name; }

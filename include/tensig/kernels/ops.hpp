@@ -9,20 +9,12 @@
 #include <string>
 
 #include "tensig/algebra/aligned.hpp"
+#include "tensig/algebra/scalar_traits.hpp"
 #include "tensig/error.hpp"
 #include "tensig/kernels/primitives.hpp"
 #include "tensig/shape/shape.hpp"
 
 namespace tensig {
-
-namespace detail {
-/// True when x is exactly zero, derivative parts included (dual numbers
-/// overload this): used to recognise level-1 elements.
-template <class T>
-bool is_exact_zero(const T& x) {
-    return x == T(0);
-}
-} // namespace detail
 
 namespace kernels {
 
@@ -30,9 +22,9 @@ namespace kernels {
 /// level 1, the case of the fused multiply-exponentiate).
 template <class T>
 bool is_level1(const T* x, const shape& s) {
-    if (!tensig::detail::is_exact_zero(x[0])) return false;
+    if (!scalar_traits<T>::is_exact_zero(x[0])) return false;
     for (std::size_t i = 1 + s.dim(); i < s.size(); ++i)
-        if (!tensig::detail::is_exact_zero(x[i])) return false;
+        if (!scalar_traits<T>::is_exact_zero(x[i])) return false;
     return s.depth() >= 1;
 }
 
@@ -94,14 +86,14 @@ void exp(T* dst, const T* x, const shape& s) {
         scale(dst, p.data(), n, T(1) / T(static_cast<double>(m)));
         dst[0] += T(1);
     }
-    if (!tensig::detail::is_exact_zero(x0)) scale(dst, dst, n, T(exp(x0)));
+    if (!scalar_traits<T>::is_exact_zero(x0)) scale(dst, dst, n, T(exp(x0)));
 }
 
 namespace detail_ops {
 template <class T>
 T check_level0(const T* x, const char* what) {
     const T x0 = x[0];
-    if (tensig::detail::is_exact_zero(x0))
+    if (scalar_traits<T>::is_exact_zero(x0))
         throw invalid_input(std::string(what) + " needs a nonzero level-0 coefficient (got 0)");
     return x0;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tensig/algebra/scalar_traits.hpp"
 #include "tensig/algebra/tensor.hpp"
 #include "tensig/error.hpp"
 #include "tensig/expr/evaluate.hpp"
@@ -20,12 +21,6 @@
 
 namespace tensig::detail {
 
-/// Value part of a scalar, for finiteness checks (dual numbers overload it).
-template <class T>
-double finite_probe(const T& x) {
-    return static_cast<double>(x);
-}
-
 /// Throw invalid_input naming the first non-finite value of a row-major
 /// array of the given shape, with its multi-index.
 template <class T>
@@ -33,8 +28,8 @@ void check_finite(const T* p, const std::vector<std::size_t>& shape, const char*
     std::size_t n = 1;
     for (auto k : shape) n *= k;
     for (std::size_t i = 0; i < n; ++i) {
-        const double v = finite_probe(p[i]);
-        if (std::isfinite(v)) continue;
+        if (scalar_traits<T>::is_finite(p[i])) continue;
+        const double v = scalar_traits<T>::value(p[i]);
         std::vector<std::size_t> index(shape.size());
         for (std::size_t r = shape.size(), rest = i; r-- > 0;) {
             index[r] = rest % shape[r];
