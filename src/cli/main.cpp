@@ -1,6 +1,8 @@
 // The `tensig` command line: signatures, log-signatures and Chen products of
 // paths stored as .npy or .csv files.
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -90,6 +92,28 @@ void run_combine(const combine_args& a) {
     tensig::io::write_array(a.output, out, single ? dtype::f32 : dtype::f64);
 }
 
+// CLI11 2.1 converts "-1" to SIZE_MAX for an unsigned option and saturates
+// out-of-range numbers silently: accept plain decimal digits that fit.
+const CLI::Validator count_check(
+    [](std::string& s) -> std::string {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+            return "'" + s + "' is not a non-negative integer";
+        errno = 0;
+        (void)std::strtoull(s.c_str(), nullptr, 10);
+        if (errno == ERANGE) return "'" + s + "' is too large";
+        return {};
+    },
+    "COUNT");
+
+// Parse errors as one line, like every other error (CLI11 adds a second
+// "Run with --help" line by default).
+std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
+    std::string what = e.what();
+    for (auto& c : what)
+        if (c == '\n') c = ' ';
+    return "tensig: error: " + what + " (see tensig --help)\n";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -97,12 +121,13 @@ int main(int argc, char** argv) {
                  "Files are .npy (float64 or float32; paths (L, d) or batches (B, L, d)) or .csv (one point per row)."};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("tensig 0.1.0"));
+    app.failure_message(one_line_failure);
 
     sig_args sa;
     auto* sig = app.add_subcommand("sig", "Signature of a path (L, d) or batch (B, L, d): levels 1..N");
     sig->add_option("INPUT", sa.input, "path file (.npy or .csv)")->required();
     sig->add_option("OUTPUT", sa.output, "result file (.npy or .csv)")->required();
-    sig->add_option("--depth,-N", sa.depth, "truncation depth N >= 1")->required();
+    sig->add_option("--depth,-N", sa.depth, "truncation depth N >= 1")->required()->check(count_check);
     sig->add_flag("--stream", sa.stream, "every prefix signature: (L-1, sig_length)");
     sig->add_flag("--basepoint", sa.basepoint, "start the path at the origin");
     sig->add_flag("--inverse", sa.inverse, "signature of the reversed path (the inverse)");
@@ -111,7 +136,7 @@ int main(int argc, char** argv) {
     auto* logsig = app.add_subcommand("logsig", "Log-signature of a path (L, d) or batch (B, L, d)");
     logsig->add_option("INPUT", la.input, "path file (.npy or .csv)")->required();
     logsig->add_option("OUTPUT", la.output, "result file (.npy or .csv)")->required();
-    logsig->add_option("--depth,-N", la.depth, "truncation depth N >= 1")->required();
+    logsig->add_option("--depth,-N", la.depth, "truncation depth N >= 1")->required()->check(count_check);
     logsig->add_option("--basis", la.basis, "coordinates: expanded (tensor), words or lyndon")
         ->check(CLI::IsMember({"expanded", "words", "lyndon"}));
     logsig->add_flag("--basepoint", la.basepoint, "start the path at the origin");
@@ -122,14 +147,19 @@ int main(int argc, char** argv) {
     combine->add_option("A", ca.a, "first signature file")->required();
     combine->add_option("B", ca.b, "second signature file")->required();
     combine->add_option("OUTPUT", ca.output, "result file")->required();
-    combine->add_option("--dim,-d", ca.dim, "path dimension d >= 1")->required();
-    combine->add_option("--depth,-N", ca.depth, "truncation depth N >= 1")->required();
+    combine->add_option("--dim,-d", ca.dim, "path dimension d >= 1")->required()->check(count_check);
+    combine->add_option("--depth,-N", ca.depth, "truncation depth N >= 1")->required()->check(count_check);
 
     app.add_subcommand("arch", "Print the SIMD instruction set the kernels use")->callback([] {
         std::cout << tensig::kernels::active_arch() << '\n';
     });
 
     try {
+        // CLI11 reports an unknown command as "A subcommand is required": name it.
+        if (argc > 1 && argv[1][0] != '-' &&
+            app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty())
+            throw CLI::ValidationError(std::string("unknown command '") + argv[1] +
+                                       "' (use sig, logsig, combine or arch)");
         app.parse(argc, argv);
         if (sig->parsed()) run_sig(sa);
         if (logsig->parsed()) run_logsig(la);
@@ -138,6 +168,9 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const std::exception& e) {
         std::cerr << "tensig: error: " << e.what() << '\n';
+        return 1;
+    } catch (...) {
+        std::cerr << "tensig: error: unknown exception\n";
         return 1;
     }
     return 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -29,6 +30,12 @@ std::string extension_of(const std::string& path) {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
     throw invalid_input(path + ": " + what);
+}
+
+// "cannot open file (No such file or directory)"; call right after the failed open.
+[[noreturn]] void fail_open(const std::string& path) {
+    const int err = errno;
+    fail(path, err ? "cannot open file (" + std::string(std::strerror(err)) + ")" : "cannot open file");
 }
 
 // ---- .npy validation (xtensor's reader trusts the header and does not check
@@ -58,8 +65,9 @@ std::string dict_value(const std::string& header, const std::string& key, const 
 }
 
 npy_header validate_npy(const std::string& path) {
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open file");
+    if (!in) fail_open(path);
     in.seekg(0, std::ios::end);
     const auto file_size = static_cast<std::uintmax_t>(in.tellg());
     in.seekg(0);
@@ -160,8 +168,9 @@ array read_npy(const std::string& path) {
 // ---- .csv ------------------------------------------------------------------------
 
 array read_csv(const std::string& path) {
+    errno = 0;
     std::ifstream in(path);
-    if (!in) fail(path, "cannot open file");
+    if (!in) fail_open(path);
     std::vector<double> values;
     std::size_t cols = 0, rows = 0, line_no = 0;
     std::string line;
@@ -169,11 +178,33 @@ array read_csv(const std::string& path) {
         ++line_no;
         if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
         for (auto& c : line)
-            if (c == ',' || c == '\t' || c == '\r' || c == ';') c = ' ';
-        std::stringstream ss(line);
-        std::string field;
+            if (c == '\r') c = ' ';
+        if (line.find_first_not_of(" \t") == std::string::npos) continue; // blank line
+        // Fields are separated by ',', ';' or tab (blanks around them are
+        // ignored), or by blanks alone. An empty field ("1,,2", "1,2," or a
+        // line of bare separators) is an error: skipping it would silently
+        // shift the columns.
+        std::vector<std::string> fields;
+        if (line.find_first_of(",;\t") != std::string::npos) {
+            std::size_t start = 0;
+            while (true) {
+                const auto sep = line.find_first_of(",;\t", start);
+                std::string f = line.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
+                const auto a = f.find_first_not_of(' ');
+                f = a == std::string::npos ? std::string() : f.substr(a, f.find_last_not_of(' ') - a + 1);
+                if (f.empty())
+                    fail(path, "line " + std::to_string(line_no) + ", column " + std::to_string(fields.size() + 1) +
+                                   ": empty field");
+                fields.push_back(f);
+                if (sep == std::string::npos) break;
+                start = sep + 1;
+            }
+        } else {
+            std::stringstream ss(line);
+            for (std::string f; ss >> f;) fields.push_back(f);
+        }
         std::size_t n = 0;
-        while (ss >> field) {
+        for (const auto& field : fields) {
             errno = 0;
             char* end = nullptr;
             const double v = std::strtod(field.c_str(), &end);
@@ -216,6 +247,8 @@ void write_csv(std::ostream& out, const xt::xarray<double>& v, const std::string
 
 array read_array(const std::string& path) {
     const std::string ext = extension_of(path);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a file");
     if (ext == ".npy") return read_npy(path);
     if (ext == ".csv" || ext == ".txt") return read_csv(path);
     fail(path, "unknown file type '" + ext + "' (use .npy or .csv)");

@@ -365,6 +365,9 @@ expect_error "truncated .npy header" 'truncated|corrupt' out.npy sig trunc_heade
 
 expect_error "missing input file" 'no-such-file\.npy.*cannot open' out.npy sig no-such-file.npy out.npy --depth 3
 
+mkdir -p adir.npy
+expect_error "a directory as input" 'adir\.npy.*directory' out.npy sig adir.npy out.npy --depth 3
+
 expect_error "depth 0" 'depth must be at least 1' out.npy sig "$REF_PATH" out.npy --depth 0
 
 write_npy d3.npy '<f8' '(2, 3)' "$(f8s 0 0 0 1 2 3)"
