@@ -1,5 +1,6 @@
 #include "tensig/shape/shape.hpp"
 
+#include <cstdio>
 #include <limits>
 
 #include <unistd.h>
@@ -22,8 +23,10 @@ void check_fits_in_memory(std::size_t count, std::size_t elem_size, const std::s
     const std::size_t bytes = count * elem_size;
     if (limit != 0 && bytes > limit) {
         const double gib = 1024.0 * 1024.0 * 1024.0;
-        throw size_error(what + " would need " + std::to_string(static_cast<double>(bytes) / gib) +
-                         " GiB, more than this machine's " + std::to_string(static_cast<double>(limit) / gib) +
+        char need[64], have[64];
+        std::snprintf(need, sizeof need, "%.3g", static_cast<double>(bytes) / gib);
+        std::snprintf(have, sizeof have, "%.3g", static_cast<double>(limit) / gib);
+        throw size_error(what + " would need " + need + " GiB, more than this machine's " + have +
                          " GiB of memory");
     }
 }

@@ -8,25 +8,7 @@
 
 #include "support/oracle.hpp"
 
-// ---- allocation counter: replaces the global operator new for this test binary.
-namespace {
-std::atomic<long> allocations{0};
-}
-void* operator new(std::size_t n) {
-    ++allocations;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t al) {
-    ++allocations;
-    const std::size_t a = static_cast<std::size_t>(al);
-    if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "support/alloc_counter.hpp"
 
 using tensig::shape;
 using tensig::tensor;
@@ -43,14 +25,14 @@ TEMPLATE_TEST_CASE("a chain of linear operations is one pass with no allocation"
     const shape s(3, 4);
     const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s), c = oracle::random_tensor<T>(s);
     tensor<T> d(s);
-    const long before = allocations.load();
+    const long before = alloc::count();
     d = a + 2 * b - c;
     d = -a + b / T(4) - 3.0 * (c - a) * 0.5;
     d += a - b;
     d -= 2 * c;
     tensig::tensor_view<T> v = d.view();
     v = a + b;
-    const long after = allocations.load();
+    const long after = alloc::count();
     CHECK(after - before == 0);
     for (std::size_t i = 0; i < s.size(); ++i) CHECK(double(d[i]) == Approx(double(a[i] + b[i])).margin(tol<T>()));
     // the value of a longer chain, against element-wise arithmetic
@@ -75,11 +57,11 @@ TEMPLATE_TEST_CASE("A *= exp(z) and A = A * exp(z) run the fused kernel without 
     tensor<T> D(s);
     B *= exp(z); // warm the per-thread scratch of the kernel
     B = A;
-    const long before = allocations.load();
+    const long before = alloc::count();
     B *= exp(z);
     C = C * exp(z);
     D = A * exp(z);
-    CHECK(allocations.load() - before == 0);
+    CHECK(alloc::count() - before == 0);
     CHECK(oracle::rel_err(B, expect, s.size()) <= tol<T>());
     CHECK(oracle::rel_err(C, expect, s.size()) <= tol<T>());
     CHECK(oracle::rel_err(D, expect, s.size()) <= tol<T>());

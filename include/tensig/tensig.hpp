@@ -4,6 +4,7 @@
 /// templates, and signatures of paths.
 
 #include "tensig/algebra/tensor.hpp"
+#include "tensig/autodiff/backward.hpp"
 #include "tensig/autodiff/dual.hpp"
 #include "tensig/error.hpp"
 #include "tensig/expr/evaluate.hpp"
@@ -11,5 +12,6 @@
 #include "tensig/kernels/ops.hpp"
 #include "tensig/kernels/primitives.hpp"
 #include "tensig/paths/options.hpp"
+#include "tensig/paths/backward.hpp"
 #include "tensig/paths/signature.hpp"
 #include "tensig/shape/shape.hpp"

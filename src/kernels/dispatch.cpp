@@ -111,6 +111,25 @@ void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth) {
     table().fmexp_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
 }
+void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v) {
+    table().matvec_d(out, M, rows, cols, v);
+}
+void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v) {
+    table().matvec_f(out, M, rows, cols, v);
+}
+void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols) {
+    table().vecmat_d(out, v, rows, M, cols);
+}
+void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols) {
+    table().vecmat_f(out, v, rows, M, cols);
+}
+void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim, std::size_t depth) {
+    table().fmexp_adjoint_d(gA, gz, A, z, dim, depth,
+                            scratch<double>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
+void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth) {
+    table().fmexp_adjoint_f(gA, gz, A, z, dim, depth, scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
 } // namespace dispatched
 
 } // namespace tensig::kernels

@@ -11,6 +11,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "table.hpp"
+#include "tensig/kernels/horner.hpp"
 
 namespace tensig::kernels::simd {
 
@@ -132,44 +133,135 @@ struct kernels {
         }
     }
 
-    // A <- A ⊗ exp(z); scratch holds scalar::fmexp_scratch_size(dim, depth).
-    static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
-        if (depth == 0) return;
-        T* zs = scratch; // zs[(m-1)*dim + b] = z[b] / m
-        for (std::size_t m = 1; m <= depth; ++m) {
-            const T inv = T(1) / static_cast<T>(m);
-            for (std::size_t b = 0; b < dim; ++b) zs[(m - 1) * dim + b] = z[b] * inv;
-        }
-        std::size_t top = 1;
-        for (std::size_t k = 1; k < depth; ++k) top *= dim;
-        T* buf[2] = {scratch + depth * dim, scratch + depth * dim + top};
+    // Horizontal sum. Not xsimd::hadd: in xsimd 8.1 its AVX-512 float version
+    // needs AVX-512DQ, which the avx512f kernels must not assume (and it is
+    // renamed in xsimd 9).
+    static T reduce_sum(const batch& x) {
+        alignas(64) T lanes[W];
+        x.store_aligned(lanes);
+        T sum = lanes[0];
+        for (std::size_t l = 1; l < W; ++l) sum += lanes[l];
+        return sum;
+    }
 
-        // offset of level k, walked down from the top
-        std::size_t level_size = top * dim, offset = 0;
-        for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim) offset += n;
-        for (std::size_t k = depth; k >= 1; --k) {
-            T* Ak = A + offset;
-            if (k == 1) {
-                for (std::size_t b = 0; b < dim; ++b) Ak[b] = A[0] * z[b] + Ak[b];
-                break;
+    // out[r] = sum_c M[r*cols + c] v[c]
+    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+        if (cols >= W) {
+            for (std::size_t r = 0; r < rows; ++r) {
+                const T* m = M + r * cols;
+                batch acc(T(0));
+                std::size_t c = 0;
+                for (; c + W <= cols; c += W) acc = xsimd::fma(batch::load_unaligned(m + c), batch::load_unaligned(v + c), acc);
+                T sum = reduce_sum(acc);
+                for (; c < cols; ++c) sum += m[c] * v[c];
+                out[r] = sum;
             }
-            T* t = buf[0];
-            const T* zk = zs + (k - 1) * dim;
-            for (std::size_t b = 0; b < dim; ++b) t[b] = A[0] * zk[b] + A[1 + b];
-            std::size_t tn = dim, level_off = 1 + dim;
-            int cur = 0;
-            for (std::size_t j = 2; j < k; ++j) {
-                T* next = buf[1 - cur];
-                outer_fma(next, t, tn, zs + (k - j) * dim, dim, A + level_off);
-                t = next;
-                cur = 1 - cur;
-                tn *= dim;
-                level_off += tn;
-            }
-            outer_fma(Ak, t, tn, z, dim, Ak);
-            level_size /= dim;
-            offset -= level_size;
+            return;
         }
+        switch (cols) { // short rows: fixed-length loops the compiler vectorises across rows
+        case 1: matvec_fixed<1>(out, M, rows, v); break;
+        case 2: matvec_fixed<2>(out, M, rows, v); break;
+        case 3: matvec_fixed<3>(out, M, rows, v); break;
+        case 4: matvec_fixed<4>(out, M, rows, v); break;
+        case 5: matvec_fixed<5>(out, M, rows, v); break;
+        case 6: matvec_fixed<6>(out, M, rows, v); break;
+        case 7: matvec_fixed<7>(out, M, rows, v); break;
+        default:
+            for (std::size_t r = 0; r < rows; ++r) {
+                T acc = T(0);
+                for (std::size_t c = 0; c < cols; ++c) acc += M[r * cols + c] * v[c];
+                out[r] = acc;
+            }
+        }
+    }
+
+    template <std::size_t C>
+    static void matvec_fixed(T* out, const T* M, std::size_t rows, const T* v) {
+        T w[C];
+        for (std::size_t c = 0; c < C; ++c) w[c] = v[c];
+        for (std::size_t r = 0; r < rows; ++r) {
+            T acc = M[r * C] * w[0];
+            for (std::size_t c = 1; c < C; ++c) acc += M[r * C + c] * w[c];
+            out[r] = acc;
+        }
+    }
+
+    // out[c] += sum_r v[r] M[r*cols + c]
+    static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+        if (cols >= W) {
+            for (std::size_t r = 0; r < rows; ++r) {
+                const batch vr(v[r]);
+                const T* m = M + r * cols;
+                std::size_t c = 0;
+                for (; c + W <= cols; c += W)
+                    xsimd::fma(vr, batch::load_unaligned(m + c), batch::load_unaligned(out + c)).store_unaligned(out + c);
+                for (; c < cols; ++c) out[c] += v[r] * m[c];
+            }
+            return;
+        }
+        std::size_t done = 0;
+        if constexpr (has_swizzle<Arch>) {
+            switch (cols) {
+            case 1: done = vecmat_narrow<1>(out, v, rows, M); break;
+            case 2: done = vecmat_narrow<2>(out, v, rows, M); break;
+            case 4: done = vecmat_narrow<4>(out, v, rows, M); break;
+            case 8:
+                if constexpr (W > 8) done = vecmat_narrow<8>(out, v, rows, M);
+                break;
+            default: break;
+            }
+        }
+        for (std::size_t r = done; r < rows; ++r)
+            for (std::size_t c = 0; c < cols; ++c) out[c] += v[r] * M[r * cols + c];
+    }
+
+    // Columns shorter than a register, D dividing W: accumulate expanded v
+    // times M over W rows at a time in D registers; lane l holds column l % D.
+    template <std::size_t D>
+    static std::size_t vecmat_narrow(T* out, const T* v, std::size_t rows, const T* M) {
+        batch acc[D];
+        for (auto& x : acc) x = batch(T(0));
+        std::size_t r = 0;
+        for (; r + W <= rows; r += W) {
+            const batch vv = batch::load_unaligned(v + r);
+            accumulate_rows<D>(vv, M + r * D, acc, std::make_index_sequence<D>{});
+        }
+        alignas(64) T lanes[W];
+        for (std::size_t i = 0; i < D; ++i) {
+            acc[i].store_aligned(lanes);
+            for (std::size_t l = 0; l < W; ++l) out[l % D] += lanes[l];
+        }
+        return r;
+    }
+
+    template <std::size_t D, std::size_t... R>
+    static void accumulate_rows(const batch& vv, const T* M, batch* acc, std::index_sequence<R...>) {
+        if constexpr (D == 1) {
+            acc[0] = xsimd::fma(vv, batch::load_unaligned(M), acc[0]);
+        } else {
+            ((acc[R] = xsimd::fma(xsimd::swizzle(vv, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()),
+                                  batch::load_unaligned(M + R * W), acc[R])),
+             ...);
+        }
+    }
+
+    struct policy {
+        static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
+            kernels::outer_fma(out, a, na, b, nb, add);
+        }
+        static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+            kernels::matvec(out, M, rows, cols, v);
+        }
+        static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+            kernels::vecmat(out, v, rows, M, cols);
+        }
+    };
+
+    static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+        horner::fmexp<policy>(A, z, dim, depth, scratch);
+    }
+    static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+        horner::fmexp_adjoint<policy>(gA, gz, A, z, dim, depth, scratch);
     }
 };
 
@@ -183,6 +275,12 @@ kernel_table make_table_for() {
     t.outer_fma_f = &kernels<Arch, float>::outer_fma;
     t.fmexp_d = &kernels<Arch, double>::fmexp;
     t.fmexp_f = &kernels<Arch, float>::fmexp;
+    t.matvec_d = &kernels<Arch, double>::matvec;
+    t.matvec_f = &kernels<Arch, float>::matvec;
+    t.vecmat_d = &kernels<Arch, double>::vecmat;
+    t.vecmat_f = &kernels<Arch, float>::vecmat;
+    t.fmexp_adjoint_d = &kernels<Arch, double>::fmexp_adjoint;
+    t.fmexp_adjoint_f = &kernels<Arch, float>::fmexp_adjoint;
     return t;
 }
 

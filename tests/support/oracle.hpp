@@ -129,9 +129,16 @@ constexpr double eps() {
 
 inline std::string data_path(const std::string& name) { return std::string(TENSIG_TEST_DATA) + "/" + name; }
 
+/// A reference array of known rank (REQUIREd, so a wrong file fails loudly).
 template <std::size_t R>
 xt::xtensor<double, R> load_ref(const std::string& name) {
-    return xt::load_npy<double>(data_path(name));
+    const auto loaded = xt::load_npy<double>(data_path(name));
+    REQUIRE(loaded.dimension() == R);
+    std::array<std::size_t, R> sh{};
+    std::copy(loaded.shape().begin(), loaded.shape().end(), sh.begin());
+    xt::xtensor<double, R> out(sh);
+    std::copy(loaded.begin(), loaded.end(), out.begin());
+    return out;
 }
 
 } // namespace oracle

@@ -39,6 +39,12 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
+void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v);
+void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v);
+void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols);
+void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols);
+void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim, std::size_t depth);
+void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth);
 } // namespace dispatched
 
 namespace detail {
@@ -78,6 +84,35 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth) {
         dispatched::fmexp(A, z, dim, depth);
     else
         scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
+}
+
+/// out[r] = sum_c M[r*cols + c] * v[c] for r < rows.
+template <class T>
+void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+    if constexpr (has_simd<T>::value)
+        dispatched::matvec(out, M, rows, cols, v);
+    else
+        scalar::matvec(out, M, rows, cols, v);
+}
+
+/// out[c] += sum_r v[r] * M[r*cols + c] for c < cols.
+template <class T>
+void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+    if constexpr (has_simd<T>::value)
+        dispatched::vecmat(out, v, rows, M, cols);
+    else
+        scalar::vecmat(out, v, rows, M, cols);
+}
+
+/// Adjoint of B = A ⊗ exp(z) (A the input of the forward step): gA holds
+/// ∂L/∂B on entry and ∂L/∂A on exit; ∂L/∂z is added to gz (dim values).
+template <class T>
+void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_adjoint(gA, gz, A, z, dim, depth);
+    else
+        scalar::fmexp_adjoint(gA, gz, A, z, dim, depth,
+                              detail::generic_scratch<T>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 
 } // namespace tensig::kernels

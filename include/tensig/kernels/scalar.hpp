@@ -6,6 +6,8 @@
 
 #include <cstddef>
 
+#include "tensig/kernels/horner.hpp"
+
 namespace tensig::kernels::scalar {
 
 /// out[i] = sum_j coef[j] * src[j][i] for i < n (out may equal any src[j]).
@@ -27,56 +29,55 @@ void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, c
     }
 }
 
-/// Scratch (in elements of T) that fmexp needs for (dim, depth).
-inline std::size_t fmexp_scratch_size(std::size_t dim, std::size_t depth) {
-    std::size_t top = 1; // dim^(depth-1)
-    for (std::size_t k = 1; k < depth; ++k) top *= dim;
-    return depth * dim + 2 * top;
+/// out[r] = sum_c M[r*cols + c] * v[c] for r < rows (a row contraction).
+template <class T>
+void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+    for (std::size_t r = 0; r < rows; ++r) {
+        T acc = T(0);
+        for (std::size_t c = 0; c < cols; ++c) acc += M[r * cols + c] * v[c];
+        out[r] = acc;
+    }
 }
 
+/// out[c] += sum_r v[r] * M[r*cols + c] for c < cols (a column contraction).
+template <class T>
+void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c) out[c] += v[r] * M[r * cols + c];
+}
+
+/// The primitives above as a policy for the algorithms of kernels/horner.hpp.
+struct policy {
+    template <class T>
+    static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
+        scalar::outer_fma(out, a, na, b, nb, add);
+    }
+    template <class T>
+    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+        scalar::matvec(out, M, rows, cols, v);
+    }
+    template <class T>
+    static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+        scalar::vecmat(out, v, rows, M, cols);
+    }
+};
+
+using horner::fmexp_adjoint_scratch_size;
+using horner::fmexp_scratch_size;
+
 /// Fused multiply-exponentiate: A <- A ⊗ exp(z), z in level 1 (dim values),
-/// A holding levels 0..depth. Levels are updated from the top down, each by
-/// Horner's scheme (DESIGN.md §1):
-///   (A ⊗ exp z)_k = (...((A_0 z/k + A_1) z/(k-1) + A_2) ... + A_{k-1}) z/1 + A_k.
+/// A holding levels 0..depth (DESIGN.md §1; algorithm in kernels/horner.hpp).
 /// `scratch` holds fmexp_scratch_size(dim, depth) elements.
 template <class T>
 void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
-    if (depth == 0) return;
-    // zs[(m-1)*dim + b] = z[b] / m
-    T* zs = scratch;
-    for (std::size_t m = 1; m <= depth; ++m)
-        for (std::size_t b = 0; b < dim; ++b) zs[(m - 1) * dim + b] = z[b] / T(static_cast<double>(m));
-    std::size_t top = 1;
-    for (std::size_t k = 1; k < depth; ++k) top *= dim;
-    T* buf[2] = {scratch + depth * dim, scratch + depth * dim + top};
+    horner::fmexp<policy>(A, z, dim, depth, scratch);
+}
 
-    auto level_ptr = [&](std::size_t j) {
-        std::size_t o = 0, n = 1;
-        for (std::size_t i = 0; i < j; ++i, n *= dim) o += n;
-        return A + o;
-    };
-    for (std::size_t k = depth; k >= 1; --k) {
-        T* Ak = level_ptr(k);
-        if (k == 1) {
-            for (std::size_t b = 0; b < dim; ++b) Ak[b] = A[0] * z[b] + Ak[b];
-            break;
-        }
-        // t_1 = A_0 z / k + A_1
-        T* t = buf[0];
-        const T* zk = zs + (k - 1) * dim;
-        const T* A1 = A + 1;
-        for (std::size_t b = 0; b < dim; ++b) t[b] = A[0] * zk[b] + A1[b];
-        std::size_t tn = dim;
-        int cur = 0;
-        for (std::size_t j = 2; j < k; ++j) {
-            T* next = buf[1 - cur];
-            outer_fma(next, t, tn, zs + (k - j) * dim, dim, level_ptr(j));
-            t = next;
-            cur = 1 - cur;
-            tn *= dim;
-        }
-        outer_fma(Ak, t, tn, z, dim, Ak);
-    }
+/// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;
+/// ∂L/∂z is added to gz. `scratch` holds fmexp_adjoint_scratch_size elements.
+template <class T>
+void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+    horner::fmexp_adjoint<policy>(gA, gz, A, z, dim, depth, scratch);
 }
 
 } // namespace tensig::kernels::scalar

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -79,17 +80,31 @@ constexpr std::size_t static_rank() {
 template <class T, class E, std::size_t R>
 using result_t = std::conditional_t<static_rank<E>() == SIZE_MAX, xt::xarray<T>, xt::xtensor<T, R>>;
 
+/// The output array, after checking that it and `work` more values of
+/// workspace fit in memory together (before allocating either).
 template <class Out>
-Out make_output(const std::vector<std::size_t>& sh, std::size_t elem_size) {
+Out make_output(const std::vector<std::size_t>& sh, std::size_t elem_size, std::size_t work = 0) {
     std::size_t n = 1;
     for (auto k : sh) n = checked_mul(n, k, "output");
-    check_fits_in_memory(n, elem_size, "an output of shape " + shape_str(sh));
+    if (work > std::numeric_limits<std::size_t>::max() - n)
+        throw size_error("an output of shape " + shape_str(sh) +
+                         " with its workspace would need more than 2^64 values, far more than this machine's memory");
+    check_fits_in_memory(n + work, elem_size,
+                         "an output of shape " + shape_str(sh) + " with its workspace");
     typename Out::shape_type out_shape;
     if constexpr (std::is_same_v<Out, xt::xarray<typename Out::value_type>>)
         out_shape.assign(sh.begin(), sh.end());
     else
         std::copy(sh.begin(), sh.end(), out_shape.begin());
     return Out(out_shape);
+}
+
+/// Values of workspace for `tensors` tensors of shape s (plus kernel scratch).
+inline std::size_t workspace_size(const shape& s, std::size_t tensors) {
+    if (tensors != 0 && s.size() > std::numeric_limits<std::size_t>::max() / tensors)
+        throw size_error("the workspace for shape " + s.str() +
+                         " would need more than 2^64 values, far more than this machine's memory");
+    return s.size() * tensors;
 }
 
 /// Checks rank, sizes and finiteness of a path or batch; returns (B, L, d).
@@ -123,7 +138,7 @@ template <class E>
     const shape s = detail::path_shape(L, d, depth, o.basepoint);
     std::vector<std::size_t> sh = {s.sig_length()};
     if (p.shape.size() == 3) sh.insert(sh.begin(), B);
-    auto out = detail::make_output<Out>(sh, sizeof(T));
+    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));
     detail::signature_batch(p.data, B, L, d, depth, o, out.data());
     return out;
 }
@@ -145,7 +160,8 @@ template <class E>
     const auto [B, L, d] = detail::check_paths(p, "path");
     (void)B;
     const shape s = detail::path_shape(L, d, depth, o.basepoint);
-    auto out = detail::make_output<Out>({detail::segment_count(L, o.basepoint), s.sig_length()}, sizeof(T));
+    auto out = detail::make_output<Out>({detail::segment_count(L, o.basepoint), s.sig_length()}, sizeof(T),
+                                        detail::workspace_size(s, 3));
     detail::signature_stream_one(p.data, L, d, depth, o, out.data());
     return out;
 }
@@ -166,7 +182,7 @@ template <class E>
     const shape s = detail::path_shape(L, d, depth, o.basepoint);
     std::vector<std::size_t> sh = {s.sig_length()};
     if (p.shape.size() == 3) sh.insert(sh.begin(), B);
-    auto out = detail::make_output<Out>(sh, sizeof(T));
+    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 6));
     detail::logsignature_batch(p.data, B, L, d, depth, o, basis, out.data());
     return out;
 }

@@ -1,0 +1,135 @@
+#pragma once
+/// \file
+/// Layer 4: the fused multiply-exponentiate and its adjoint, written once
+/// over a policy `P` of primitives (`P::outer_fma`, `P::matvec`, `P::vecmat`),
+/// so the scalar twins (kernels/scalar.hpp) and the SIMD kernels
+/// (src/kernels/simd.hpp) run the same algorithm. Pointer code only.
+
+#include <cstddef>
+
+namespace tensig::kernels::horner {
+
+/// Scratch (elements of T) for fmexp: z/m for m = 1..N, two buffers of d^(N-1).
+inline std::size_t fmexp_scratch_size(std::size_t dim, std::size_t depth) {
+    std::size_t top = 1;
+    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    return depth * dim + 2 * top;
+}
+
+/// Scratch for fmexp_adjoint: z/m, per-divisor z-gradients (N d each), the
+/// Horner terms of one level (levels 0..N-1 of a tensor) and two buffers of d^(N-1).
+inline std::size_t fmexp_adjoint_scratch_size(std::size_t dim, std::size_t depth) {
+    std::size_t top = 1, below = 0; // d^(N-1), d^0 + ... + d^(N-1)
+    for (std::size_t k = 0; k < depth; ++k) {
+        below += top;
+        if (k + 1 < depth) top *= dim;
+    }
+    return 2 * depth * dim + below + 2 * top;
+}
+
+/// A <- A ⊗ exp(z): levels N down to 1, each by Horner's scheme
+///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j (j = 1..k), A_k <- t_k.
+template <class P, class T>
+void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+    if (depth == 0) return;
+    T* zs = scratch; // zs[(m-1)*dim + b] = z[b] / m
+    for (std::size_t m = 1; m <= depth; ++m) {
+        const T inv = T(1) / T(static_cast<double>(m));
+        for (std::size_t b = 0; b < dim; ++b) zs[(m - 1) * dim + b] = z[b] * inv;
+    }
+    std::size_t top = 1;
+    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    T* buf[2] = {scratch + depth * dim, scratch + depth * dim + top};
+
+    std::size_t level_size = top * dim, offset = 0; // level N, then walked down
+    for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim) offset += n;
+    for (std::size_t k = depth; k >= 1; --k) {
+        T* Ak = A + offset;
+        if (k == 1) {
+            for (std::size_t b = 0; b < dim; ++b) Ak[b] = A[0] * z[b] + Ak[b];
+            break;
+        }
+        T* t = buf[0];
+        const T* zk = zs + (k - 1) * dim;
+        for (std::size_t b = 0; b < dim; ++b) t[b] = A[0] * zk[b] + A[1 + b];
+        std::size_t tn = dim, level_off = 1 + dim;
+        int cur = 0;
+        for (std::size_t j = 2; j < k; ++j) {
+            T* next = buf[1 - cur];
+            P::outer_fma(next, t, tn, zs + (k - j) * dim, dim, A + level_off);
+            t = next;
+            cur = 1 - cur;
+            tn *= dim;
+            level_off += tn;
+        }
+        P::outer_fma(Ak, t, tn, z, dim, Ak);
+        level_size /= dim;
+        offset -= level_size;
+    }
+}
+
+/// The adjoint of B = A ⊗ exp(z): given gA = ∂L/∂B (levels 0..N), overwrite
+/// it with ∂L/∂A and add ∂L/∂z to gz (dim values). A is the input of the
+/// forward step. Levels go up from 1, so the overwrite is safe: level k of
+/// ∂L/∂B is read before any higher level adds to it. For each level the
+/// forward Horner terms are recomputed, then run backwards:
+///   ∂L/∂A_j += t̄_j,  ∂L/∂z += t_{j-1}ᵀ t̄_j / c,  t̄_{j-1} = t̄_j · z / c  (c = k-j+1).
+template <class P, class T>
+void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+    if (depth == 0) return;
+    T* zs = scratch;                 // z / m
+    T* gzc = scratch + depth * dim;  // gradient of z per divisor c, scaled at the end
+    T* tstore = gzc + depth * dim;   // Horner terms t_0..t_{k-1} at the offsets of levels 0..k-1
+    std::size_t top = 1, below = 0;
+    for (std::size_t k = 0; k < depth; ++k) {
+        below += top;
+        if (k + 1 < depth) top *= dim;
+    }
+    T* buf[2] = {tstore + below, tstore + below + top};
+    for (std::size_t m = 1; m <= depth; ++m) {
+        const T inv = T(1) / T(static_cast<double>(m));
+        for (std::size_t b = 0; b < dim; ++b) {
+            zs[(m - 1) * dim + b] = z[b] * inv;
+            gzc[(m - 1) * dim + b] = T(0);
+        }
+    }
+    std::size_t off_k = 1, n_k = dim; // level k: offset and size
+    for (std::size_t k = 1; k <= depth; ++k) {
+        // forward: t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j for j < k
+        tstore[0] = A[0];
+        std::size_t off_j = 1, n_j = dim;
+        for (std::size_t j = 1; j < k; ++j) {
+            P::outer_fma(tstore + off_j, tstore + off_j - n_j / dim, n_j / dim, zs + (k - j) * dim, dim, A + off_j);
+            off_j += n_j;
+            n_j *= dim;
+        }
+        // backward from t̄_k = ∂L/∂B_k
+        const T* tbar = gA + off_k;
+        std::size_t rows = n_k / dim, off_prev = off_k - rows;
+        int cur = 0;
+        for (std::size_t j = k; j >= 1; --j) {
+            const std::size_t c = k - j + 1;
+            // ∂L/∂z (times c): t_{j-1}ᵀ t̄_j
+            P::vecmat(gzc + (c - 1) * dim, tstore + off_prev, rows, tbar, dim);
+            // t̄_{j-1} = t̄_j · z / c, then ∂L/∂A_{j-1} += t̄_{j-1}
+            T* next = buf[cur];
+            P::matvec(next, tbar, rows, dim, zs + (c - 1) * dim);
+            T* g = gA + off_prev;
+            for (std::size_t a = 0; a < rows; ++a) g[a] += next[a];
+            tbar = next;
+            cur = 1 - cur;
+            if (j > 1) {
+                rows /= dim;
+                off_prev -= rows;
+            }
+        }
+        off_k += n_k;
+        n_k *= dim;
+    }
+    for (std::size_t c = 1; c <= depth; ++c) {
+        const T inv = T(1) / T(static_cast<double>(c));
+        for (std::size_t b = 0; b < dim; ++b) gz[b] += gzc[(c - 1) * dim + b] * inv;
+    }
+}
+
+} // namespace tensig::kernels::horner

@@ -1,0 +1,158 @@
+#pragma once
+/// \file
+/// Layer 6, gradients of the path functions: reverse mode (vector-Jacobian
+/// products, iisignature's `sigbackprop`, `logsigbackprop`) and the full
+/// Jacobian of a signature by forward-mode dual numbers.
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tensig/autodiff/dual.hpp"
+#include "tensig/paths/detail/backward_core.hpp"
+#include "tensig/paths/signature.hpp"
+
+namespace tensig {
+
+namespace detail {
+template <class T>
+void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, std::size_t m, const char* what) {
+    const std::vector<std::size_t> expect = rank == 3 ? std::vector<std::size_t>{B, m} : std::vector<std::size_t>{m};
+    if (g.shape != expect)
+        throw invalid_input(std::string(what) + ": the gradient must have shape " + shape_str(expect) + "; got " +
+                            shape_str(g.shape));
+    check_finite(g.data, g.shape, "gradient");
+}
+
+/// (sig_length, L, d) Jacobian of one path's signature, 16 directions per
+/// forward pass of dual numbers.
+template <class T>
+void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::size_t depth,
+                            const signature_options& o, T* out) {
+    constexpr std::size_t K = 16;
+    using D = dual<T, K>;
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    const std::size_t m = s.sig_length(), n_in = L * d;
+    std::vector<D> dpath(n_in);
+    std::vector<D> sig(m);
+    path_workspace<D> ws(s);
+    for (std::size_t first = 0; first < n_in; first += K) {
+        for (std::size_t i = 0; i < n_in; ++i) {
+            dpath[i] = D(path[i]);
+            if (i >= first && i < first + K) dpath[i].d[i - first] = T(1);
+        }
+        signature_one(dpath.data(), L, d, o, ws, sig.data());
+        for (std::size_t r = 0; r < m; ++r)
+            for (std::size_t k = 0; k < K && first + k < n_in; ++k) out[r * n_in + first + k] = sig[r].d[k];
+    }
+}
+} // namespace detail
+
+/// Gradient of <grad, signature(path, depth)> with respect to the path:
+/// iisignature's `sigbackprop`. grad (sig_length,) with a path (L, d) gives
+/// (L, d); grad (B, sig_length) with paths (B, L, d) gives (B, L, d).
+/// Memory: O(sig_length) beyond the output when prefixes are rebuilt
+/// (backward_options::prefixes).
+/// \throws invalid_input for mismatched shapes, plus everything `signature` throws.
+template <class EG, class EP>
+[[nodiscard]] auto signature_backward(const xt::xexpression<EG>& grad, const xt::xexpression<EP>& path,
+                                      std::size_t depth, const signature_options& o = {},
+                                      const backward_options& bo = {}) {
+    using T = detail::real_t<EP>;
+    constexpr std::size_t R = detail::static_rank<EP>();
+    static_assert(R == SIZE_MAX || R == 2 || R == 3, "signature_backward: a path has shape (L, d) or (B, L, d)");
+    using Out = std::conditional_t<R == 3, detail::result_t<T, EP, 3>, detail::result_t<T, EP, 2>>;
+    const auto p = detail::make_contiguous<T>(path);
+    const auto [B, L, d] = detail::check_paths(p, "path");
+    const shape s = detail::path_shape(L, d, depth, o.basepoint);
+    const auto g = detail::make_contiguous<T>(grad);
+    detail::check_grad_rows(g, p.shape.size(), B, s.sig_length(), "signature_backward");
+    auto out = detail::make_output<Out>(p.shape, sizeof(T), detail::workspace_size(s, 6));
+    detail::signature_backward_batch(g.data, p.data, B, L, d, depth, o, bo, out.data());
+    return out;
+}
+
+/// Gradient of <grad, logsignature(path, depth, basis)> with respect to the
+/// path (the expanded basis for now; the others throw not_supported).
+template <class EG, class EP>
+[[nodiscard]] auto logsignature_backward(const xt::xexpression<EG>& grad, const xt::xexpression<EP>& path,
+                                         std::size_t depth, logsig_basis basis = logsig_basis::expanded,
+                                         const signature_options& o = {}, const backward_options& bo = {}) {
+    using T = detail::real_t<EP>;
+    constexpr std::size_t R = detail::static_rank<EP>();
+    static_assert(R == SIZE_MAX || R == 2 || R == 3, "logsignature_backward: a path has shape (L, d) or (B, L, d)");
+    using Out = std::conditional_t<R == 3, detail::result_t<T, EP, 3>, detail::result_t<T, EP, 2>>;
+    detail::check_basis(basis);
+    const auto p = detail::make_contiguous<T>(path);
+    const auto [B, L, d] = detail::check_paths(p, "path");
+    const shape s = detail::path_shape(L, d, depth, o.basepoint);
+    const auto g = detail::make_contiguous<T>(grad);
+    detail::check_grad_rows(g, p.shape.size(), B, s.sig_length(), "logsignature_backward");
+    auto out = detail::make_output<Out>(p.shape, sizeof(T), detail::workspace_size(s, 3 * s.depth() + 12));
+    detail::logsignature_backward_batch(g.data, p.data, B, L, d, depth, o, basis, bo, out.data());
+    return out;
+}
+
+/// Gradients of <grad, signature_combine(s1, s2)> with respect to s1 and s2
+/// (shapes (m,) or (B, m), all three alike).
+template <class EG, class E1, class E2>
+[[nodiscard]] auto signature_combine_backward(const xt::xexpression<EG>& grad, const xt::xexpression<E1>& s1,
+                                              const xt::xexpression<E2>& s2, std::size_t dim, std::size_t depth) {
+    using T = detail::real_t<E1>;
+    constexpr std::size_t R = detail::static_rank<E1>();
+    static_assert(R == SIZE_MAX || R == 1 || R == 2, "signature_combine_backward: signatures have shape (m,) or (B, m)");
+    using Out = std::conditional_t<R == 2, detail::result_t<T, E1, 2>, detail::result_t<T, E1, 1>>;
+    const std::size_t m = sig_length(dim, depth);
+    const auto g = detail::make_contiguous<T>(grad);
+    const auto a = detail::make_contiguous<T>(s1);
+    const auto b = detail::make_contiguous<T>(s2);
+    for (const auto* x : {&g, &a, &b}) {
+        if ((x->shape.size() != 1 && x->shape.size() != 2) || x->shape.back() != m)
+            throw invalid_input("signature_combine_backward: signatures of dimension " + std::to_string(dim) +
+                                " and depth " + std::to_string(depth) + " have length " + std::to_string(m) +
+                                "; got shape " + detail::shape_str(x->shape));
+        if (x->shape != a.shape)
+            throw invalid_input("signature_combine_backward: operands of different shapes " +
+                                detail::shape_str(x->shape) + " and " + detail::shape_str(a.shape));
+        detail::check_finite(x->data, x->shape, "signature_combine_backward input");
+    }
+    const std::size_t B = a.shape.size() == 2 ? a.shape[0] : 1;
+    auto g1 = detail::make_output<Out>(a.shape, sizeof(T));
+    auto g2 = detail::make_output<Out>(a.shape, sizeof(T));
+    detail::signature_combine_backward_batch(g.data, a.data, b.data, B, dim, depth, g1.data(), g2.data());
+    return std::make_pair(std::move(g1), std::move(g2));
+}
+
+/// The Jacobian of the signature of one path (L, d) with respect to its
+/// points: shape (sig_length, L, d), entry (i, j, c) = ∂sig_i/∂path(j, c).
+/// Computed forward, by dual numbers with 16 tangents (one pass per 16 path
+/// coordinates: a single pass for 8 points in R^2).
+template <class E>
+[[nodiscard]] auto signature_jacobian(const xt::xexpression<E>& path, std::size_t depth,
+                                      const signature_options& o = {}) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 2, "signature_jacobian: a path has shape (L, d)");
+    using Out = detail::result_t<T, E, 3>;
+    const auto p = detail::make_contiguous<T>(path);
+    if (p.shape.size() != 2)
+        throw invalid_input("signature_jacobian: path must have shape (L, d); got shape " +
+                            detail::shape_str(p.shape));
+    const auto [B, L, d] = detail::check_paths(p, "path");
+    (void)B;
+    const shape s = detail::path_shape(L, d, depth, o.basepoint);
+    auto out = detail::make_output<Out>({s.sig_length(), L, d}, sizeof(T), detail::workspace_size(s, 2 * 17));
+    detail::signature_jacobian_one(p.data, L, d, depth, o, out.data());
+    return out;
+}
+
+} // namespace tensig
+
+namespace tensig::detail {
+extern template void signature_jacobian_one<float>(const float*, std::size_t, std::size_t, std::size_t,
+                                                   const signature_options&, float*);
+extern template void signature_jacobian_one<double>(const double*, std::size_t, std::size_t, std::size_t,
+                                                    const signature_options&, double*);
+} // namespace tensig::detail

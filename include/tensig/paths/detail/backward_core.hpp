@@ -1,0 +1,172 @@
+#pragma once
+/// \file
+/// Backward passes of the path functions on contiguous buffers. Generic in
+/// T; float and double are instantiated once in the library.
+
+#include <cstddef>
+#include <vector>
+
+#include "tensig/algebra/aligned.hpp"
+#include "tensig/algebra/tensor.hpp"
+#include "tensig/autodiff/backward.hpp"
+#include "tensig/kernels/primitives.hpp"
+#include "tensig/paths/detail/core.hpp"
+#include "tensig/paths/options.hpp"
+
+namespace tensig {
+
+/// How the backward pass of `signature` gets the prefix signatures it needs.
+enum class prefix_mode {
+    /// `store` while all prefixes fit in `backward_options::store_budget_bytes`, else `rebuild`.
+    automatic,
+    /// A_{j-1} = A_j ⊗ exp(-Δ_j): extra memory O(sig_length), independent of the
+    /// path length; loses some accuracy on long rough paths (docs/gradients.md).
+    rebuild,
+    /// Keep every prefix from the forward pass: exact, memory O(L · sig_length).
+    store
+};
+
+/// Options of the backward passes.
+struct backward_options {
+    prefix_mode prefixes = prefix_mode::automatic;
+    /// Memory the `automatic` mode may spend on stored prefixes, per path.
+    std::size_t store_budget_bytes = std::size_t(32) << 20;
+};
+
+namespace detail {
+
+/// Workspace of the signature's backward pass, reused across a batch.
+template <class T>
+struct backward_workspace {
+    explicit backward_workspace(const shape& s) : fwd(s), grad(s), gz(s.dim()) {}
+    path_workspace<T> fwd;
+    tensor<T> grad;
+    std::vector<T> gz;
+    aligned_vector<T> prefixes;
+};
+
+/// Step i (0-based, in the order the forward pass multiplies) of the signature
+/// of a path with n segments: its segment, and the sign of its increment.
+inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) { return inverse ? n - 1 - i : i; }
+
+/// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
+/// path; G holds levels 1..N. `out` is overwritten.
+template <class T>
+void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                            const backward_options& bo, backward_workspace<T>& ws, T* out) {
+    const shape& s = ws.grad.shape();
+    const std::size_t n = segment_count(L, o.basepoint), size = s.size();
+    const bool store = bo.prefixes == prefix_mode::store ||
+                       (bo.prefixes == prefix_mode::automatic && n * size * sizeof(T) <= bo.store_budget_bytes);
+    if (store && ws.prefixes.size() < n * size) ws.prefixes.resize(n * size);
+    std::fill(out, out + L * d, T(0));
+    // forward, keeping the prefixes if asked
+    auto& A = ws.fwd.acc;
+    A.set_unit();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (store) std::copy(A.data(), A.data() + size, ws.prefixes.data() + i * size);
+        apply_segment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd);
+    }
+    // backward
+    ws.grad[0] = T(0);
+    std::copy(G, G + s.sig_length(), ws.grad.data() + 1);
+    std::vector<T> neg(d);
+    for (std::size_t i = n; i-- > 0;) {
+        const std::size_t seg = step_segment(i, n, o.inverse);
+        // the increment of this step is ws.fwd.delta after apply_segment; recompute it
+        const std::size_t hi = o.basepoint ? seg : seg + 1;
+        const bool from_origin = o.basepoint && seg == 0;
+        for (std::size_t c = 0; c < d; ++c) {
+            const T end = path[hi * d + c];
+            const T start = from_origin ? T(0) : path[(hi - 1) * d + c];
+            ws.fwd.delta[c] = o.inverse ? T(start - end) : T(end - start);
+            neg[c] = -ws.fwd.delta[c];
+        }
+        const T* prev;
+        if (store) {
+            prev = ws.prefixes.data() + i * size;
+        } else {
+            kernels::fmexp(A.data(), neg.data(), d, s.depth()); // A_{i} -> A_{i-1}
+            prev = A.data();
+        }
+        std::fill(ws.gz.begin(), ws.gz.end(), T(0));
+        kernels::fmexp_adjoint(ws.grad.data(), ws.gz.data(), prev, ws.fwd.delta.data(), d, s.depth());
+        const T sign = o.inverse ? T(-1) : T(1);
+        for (std::size_t c = 0; c < d; ++c) {
+            out[hi * d + c] += sign * ws.gz[c];
+            if (!from_origin) out[(hi - 1) * d + c] -= sign * ws.gz[c];
+        }
+    }
+}
+
+/// Batched: G (B, sig_length), paths (B, L, d) -> out (B, L, d).
+template <class T>
+void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::size_t L, std::size_t d,
+                              std::size_t depth, const signature_options& o, const backward_options& bo, T* out) {
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    if (bo.prefixes == prefix_mode::store)
+        check_fits_in_memory(checked_mul(segment_count(L, o.basepoint), s.size(), "stored prefixes"), sizeof(T),
+                             "the stored prefix signatures of a path of " + std::to_string(L) + " points");
+    backward_workspace<T> ws(s);
+    for (std::size_t b = 0; b < B; ++b)
+        signature_backward_one(G + b * s.sig_length(), paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+}
+
+/// Gradients of <G, s1 ⊗ s2> with respect to flattened signatures s1, s2 (B pairs).
+template <class T>
+void signature_combine_backward_batch(const T* G, const T* s1, const T* s2, std::size_t B, std::size_t d,
+                                      std::size_t depth, T* g1, T* g2) {
+    const shape s(d, depth);
+    const std::size_t m = s.sig_length();
+    tensor<T> a(s), b(s), g(s), ga(s), gb(s);
+    for (std::size_t i = 0; i < B; ++i) {
+        a[0] = b[0] = T(1);
+        g[0] = T(0);
+        std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
+        std::copy(s2 + i * m, s2 + (i + 1) * m, b.data() + 1);
+        std::copy(G + i * m, G + (i + 1) * m, g.data() + 1);
+        ga.set_zero();
+        gb.set_zero();
+        vjp::product(ga.data(), gb.data(), a.data(), b.data(), g.data(), s);
+        std::copy(ga.data() + 1, ga.data() + 1 + m, g1 + i * m);
+        std::copy(gb.data() + 1, gb.data() + 1 + m, g2 + i * m);
+    }
+}
+
+/// Gradient of <G, logsignature(path)> (expanded basis) for B paths.
+template <class T>
+void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std::size_t L, std::size_t d,
+                                 std::size_t depth, const signature_options& o, logsig_basis basis,
+                                 const backward_options& bo, T* out) {
+    check_basis(basis);
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    backward_workspace<T> ws(s);
+    tensor<T> gl(s), gs(s);
+    std::vector<T> sig(s.sig_length());
+    for (std::size_t b = 0; b < B; ++b) {
+        signature_one(paths + b * L * d, L, d, o, ws.fwd, sig.data()); // S in ws.fwd.acc
+        gl[0] = T(0);
+        std::copy(G + b * s.sig_length(), G + (b + 1) * s.sig_length(), gl.data() + 1);
+        gs.set_zero();
+        vjp::log(gs.data(), ws.fwd.acc.data(), gl.data(), s);
+        signature_backward_one(gs.data() + 1, paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+    }
+}
+
+} // namespace detail
+} // namespace tensig
+
+namespace tensig::detail {
+#define TENSIG_BACKWARD_CORE_EXTERN(T)                                                                                \
+    extern template void signature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,       \
+                                                     std::size_t, const signature_options&, const backward_options&,   \
+                                                     T*);                                                              \
+    extern template void signature_combine_backward_batch<T>(const T*, const T*, const T*, std::size_t, std::size_t,  \
+                                                             std::size_t, T*, T*);                                     \
+    extern template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,    \
+                                                        std::size_t, const signature_options&, logsig_basis,           \
+                                                        const backward_options&, T*);
+TENSIG_BACKWARD_CORE_EXTERN(float)
+TENSIG_BACKWARD_CORE_EXTERN(double)
+#undef TENSIG_BACKWARD_CORE_EXTERN
+} // namespace tensig::detail
