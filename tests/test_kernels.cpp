@@ -130,3 +130,57 @@ TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the de
         }
     }
 }
+
+TEMPLATE_TEST_CASE("matvec and vecmat: SIMD equals scalar for all row lengths", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t rows : sizes) {
+            for (std::size_t cols : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33}) {
+                INFO(arch << " rows " << rows << " cols " << cols);
+                const auto M = random_vector<T>(rows * cols), v = random_vector<T>(cols), w = random_vector<T>(rows);
+                std::vector<T> simd(rows), ref(rows);
+                kn::matvec(simd.data(), M.data(), rows, cols, v.data());
+                kn::scalar::matvec(ref.data(), M.data(), rows, cols, v.data());
+                CHECK(oracle::max_abs_diff(simd, ref, rows) <= tol<T>(cols));
+                auto acc = random_vector<T>(cols);
+                auto acc_ref = acc;
+                kn::vecmat(acc.data(), w.data(), rows, M.data(), cols);
+                kn::scalar::vecmat(acc_ref.data(), w.data(), rows, M.data(), cols);
+                CHECK(oracle::max_abs_diff(acc, acc_ref, cols) <= tol<T>(rows));
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("fmexp_adjoint: SIMD equals scalar, and is the transpose of fmexp", "[kernels]", float, double) {
+    using T = TestType;
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 7}, {3, 4}, {4, 4},
+                                                                     {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes) {
+            INFO(arch << " d " << d << " N " << N);
+            const tensig::shape s(d, N);
+            const auto A = oracle::random_tensor<T>(s), G = oracle::random_tensor<T>(s);
+            const auto z = random_vector<T>(d);
+            auto gA = G, gA_ref = G;
+            std::vector<T> gz(d, T(0)), gz_ref(d, T(0));
+            kn::fmexp_adjoint(gA.data(), gz.data(), A.data(), z.data(), d, N);
+            std::vector<T> scratch(kn::scalar::fmexp_adjoint_scratch_size(d, N));
+            kn::scalar::fmexp_adjoint(gA_ref.data(), gz_ref.data(), A.data(), z.data(), d, N, scratch.data());
+            CHECK(oracle::rel_err(gA, gA_ref, s.size()) <= tol<T>(N) * 8);
+            CHECK(oracle::rel_err(gz, gz_ref, d) <= tol<T>(s.size()) * 8);
+            // transpose: <G, fmexp(A)> is linear in A, so <gA, V> = <G, V ⊗ exp(z)>
+            const auto V = oracle::random_tensor<T>(s);
+            auto VE = V;
+            kn::fmexp(VE.data(), z.data(), d, N);
+            double lhs = 0, rhs = 0;
+            for (std::size_t i = 0; i < s.size(); ++i) {
+                lhs += double(gA[i]) * double(V[i]);
+                rhs += double(G[i]) * double(VE[i]);
+            }
+            CHECK(lhs == Approx(rhs).epsilon(tol<T>(s.size())).margin(tol<T>(s.size())));
+        }
+    }
+}

@@ -92,6 +92,30 @@ void run_combine(const combine_args& a) {
     tensig::io::write_array(a.output, out, single ? dtype::f32 : dtype::f64);
 }
 
+struct backward_args {
+    std::string grad, input, output, basis = "expanded";
+    std::size_t depth = 0;
+    bool basepoint = false, inverse = false, logsig = false;
+};
+
+// The gradient of <GRAD, sig(INPUT)> (or logsig) with respect to the path:
+// iisignature's sigbackprop / logsigbackprop.
+void run_backward(const backward_args& a) {
+    const auto basis = parse_basis(a.basis);
+    const auto g = tensig::io::read_array(a.grad);
+    const auto in = tensig::io::read_array(a.input);
+    tensig::signature_options o;
+    o.basepoint = a.basepoint;
+    o.inverse = a.inverse;
+    const auto out = in_precision(in, [&](const auto& x) {
+        using T = typename std::decay_t<decltype(x)>::value_type;
+        const xt::xarray<T> gx = xt::cast<T>(g.values);
+        return a.logsig ? xt::xarray<T>(tensig::logsignature_backward(gx, x, a.depth, basis, o))
+                        : xt::xarray<T>(tensig::signature_backward(gx, x, a.depth, o));
+    });
+    tensig::io::write_array(a.output, out, in.type);
+}
+
 // CLI11 2.1 converts "-1" to SIZE_MAX for an unsigned option and saturates
 // out-of-range numbers silently: accept plain decimal digits that fit.
 const CLI::Validator count_check(
@@ -150,6 +174,30 @@ int main(int argc, char** argv) {
     combine->add_option("--dim,-d", ca.dim, "path dimension d >= 1")->required()->check(count_check);
     combine->add_option("--depth,-N", ca.depth, "truncation depth N >= 1")->required()->check(count_check);
 
+    backward_args ba;
+    auto* sigb = app.add_subcommand(
+        "sig-backward", "Gradient of <GRAD, sig(INPUT)> with respect to the path (iisignature's sigbackprop)");
+    sigb->add_option("GRAD", ba.grad, "gradient with respect to the signature: (sig_length,) or (B, sig_length)")
+        ->required();
+    sigb->add_option("INPUT", ba.input, "path file (L, d) or (B, L, d)")->required();
+    sigb->add_option("OUTPUT", ba.output, "gradient with respect to the path, shaped like INPUT")->required();
+    sigb->add_option("--depth,-N", ba.depth, "truncation depth N >= 1")->required()->check(count_check);
+    sigb->add_flag("--basepoint", ba.basepoint, "start the path at the origin");
+    sigb->add_flag("--inverse", ba.inverse, "signature of the reversed path");
+
+    backward_args la_b;
+    la_b.logsig = true;
+    auto* logsigb = app.add_subcommand("logsig-backward",
+                                       "Gradient of <GRAD, logsig(INPUT)> with respect to the path");
+    logsigb->add_option("GRAD", la_b.grad, "gradient with respect to the log-signature")->required();
+    logsigb->add_option("INPUT", la_b.input, "path file (L, d) or (B, L, d)")->required();
+    logsigb->add_option("OUTPUT", la_b.output, "gradient with respect to the path, shaped like INPUT")->required();
+    logsigb->add_option("--depth,-N", la_b.depth, "truncation depth N >= 1")->required()->check(count_check);
+    logsigb->add_option("--basis", la_b.basis, "coordinates: expanded (tensor), words or lyndon")
+        ->check(CLI::IsMember({"expanded", "words", "lyndon"}));
+    logsigb->add_flag("--basepoint", la_b.basepoint, "start the path at the origin");
+    logsigb->add_flag("--inverse", la_b.inverse, "log-signature of the reversed path");
+
     app.add_subcommand("arch", "Print the SIMD instruction set the kernels use")->callback([] {
         std::cout << tensig::kernels::active_arch() << '\n';
     });
@@ -159,11 +207,13 @@ int main(int argc, char** argv) {
         if (argc > 1 && argv[1][0] != '-' &&
             app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty())
             throw CLI::ValidationError(std::string("unknown command '") + argv[1] +
-                                       "' (use sig, logsig, combine or arch)");
+                                       "' (use sig, logsig, combine, sig-backward, logsig-backward or arch)");
         app.parse(argc, argv);
         if (sig->parsed()) run_sig(sa);
         if (logsig->parsed()) run_logsig(la);
         if (combine->parsed()) run_combine(ca);
+        if (sigb->parsed()) run_backward(ba);
+        if (logsigb->parsed()) run_backward(la_b);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const std::exception& e) {

@@ -271,6 +271,19 @@ run_ok "logsig (default basis)" logsig --depth 4 "$DATA/logsig_d2_N4_path.npy" l
 cmp -s logsig.csv logsig_default.csv || fail "logsig (default basis)" "differs from --basis expanded"
 pass "logsig --basis expanded matches iisignature's logsig(..., 'x')"
 
+run_ok "sig-backward" sig-backward "$DATA/sigbackprop_L10_d2_N6_deriv.npy" "$DATA/sigbackprop_L10_d2_N6_path.npy" \
+    sigback.npy --depth 6
+expect_npy "sig-backward" sigback.npy '<f8' '(10, 2)'
+npy_values sigback.npy >got.txt
+npy_values "$DATA/sigbackprop_L10_d2_N6_f64.npy" >ref.txt
+compare "sig-backward" got.txt ref.txt 1e-10 1e-13
+pass "sig-backward matches iisignature's sigbackprop"
+
+run_ok "logsig-backward (expanded)" logsig-backward "$DATA/sigbackprop_L10_d2_N6_deriv.npy" \
+    "$DATA/sigbackprop_L10_d2_N6_path.npy" logsigback.npy --depth 6
+expect_npy "logsig-backward (expanded)" logsigback.npy '<f8' '(10, 2)'
+pass "logsig-backward (expanded basis) runs and keeps the path's shape"
+
 # ---- closed forms and identities ---------------------------------------------------
 
 # A straight line: level k is Δ^{⊗k}/k!, here Δ = (1, 2), depth 3.
