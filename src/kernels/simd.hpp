@@ -20,6 +20,11 @@ namespace tensig::kernels::simd {
 template <class Arch>
 constexpr bool has_swizzle = std::is_base_of<xsimd::avx, Arch>::value;
 
+// The architecture of half-width registers, for rows shorter than a full
+// register (SSE inside AVX2 code is VEX-encoded: no transition penalty).
+template <class Arch>
+using half_arch = std::conditional_t<std::is_base_of<xsimd::avx, Arch>::value, xsimd::sse4_2, void>;
+
 // Mask that expands lanes: lane l of block r reads source lane (r*W + l) / D.
 template <class U, std::size_t D, std::size_t R>
 struct expand_gen {
@@ -100,8 +105,35 @@ struct kernels {
             default: break;
             }
         }
+        if constexpr (!std::is_void_v<half_arch<Arch>>) {
+            // rows of at least half a register (d = 3 with AVX2 doubles, 5..7
+            // with AVX2 floats): the broadcast path with half-width registers
+            using half = xsimd::batch<T, half_arch<Arch>>;
+            if (done == 0 && nb >= half::size) {
+                for (std::size_t i = 0; i < na; ++i) {
+                    const half ai(a[i]);
+                    T* o = out + i * nb;
+                    const T* p = add + i * nb;
+                    std::size_t j = 0;
+                    for (; j + half::size <= nb; j += half::size)
+                        xsimd::fma(ai, half::load_unaligned(b + j), half::load_unaligned(p + j)).store_unaligned(o + j);
+                    for (; j < nb; ++j) o[j] = a[i] * b[j] + p[j];
+                }
+                return;
+            }
+        }
+        if (done == 0 && nb == 3) return outer_fma_fixed<3>(out, a, na, b, add);
         for (std::size_t i = done; i < na; ++i)
             for (std::size_t j = 0; j < nb; ++j) out[i * nb + j] = a[i] * b[j] + add[i * nb + j];
+    }
+
+    // Short rows of a length known at compile time, unrolled.
+    template <std::size_t D>
+    static void outer_fma_fixed(T* out, const T* a, std::size_t na, const T* b, const T* add) {
+        T w[D];
+        for (std::size_t j = 0; j < D; ++j) w[j] = b[j];
+        for (std::size_t i = 0; i < na; ++i)
+            for (std::size_t j = 0; j < D; ++j) out[i * D + j] = a[i] * w[j] + add[i * D + j];
     }
 
     // Rows shorter than a register, D dividing W: W rows (W*D outputs, D

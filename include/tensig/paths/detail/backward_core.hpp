@@ -42,6 +42,7 @@ struct backward_workspace {
     path_workspace<T> fwd;
     tensor<T> grad;
     std::vector<T> gz;
+    std::vector<T> neg;
     aligned_vector<T> prefixes;
 };
 
@@ -49,44 +50,55 @@ struct backward_workspace {
 /// of a path with n segments: its segment, and the sign of its increment.
 inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) { return inverse ? n - 1 - i : i; }
 
-/// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
-/// path; G holds levels 1..N. `out` is overwritten.
+/// Whether the backward pass of a path with n segments stores its prefixes.
+inline bool stores_prefixes(const backward_options& bo, std::size_t n, std::size_t size, std::size_t elem) {
+    return bo.prefixes == prefix_mode::store ||
+           (bo.prefixes == prefix_mode::automatic && n * size * elem <= bo.store_budget_bytes);
+}
+
+/// The forward half of the backward pass: leaves the signature (levels
+/// 0..N) in ws.fwd.acc and, when `store`, every prefix in ws.prefixes.
 template <class T>
-void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
-                            const backward_options& bo, backward_workspace<T>& ws, T* out) {
-    const shape& s = ws.grad.shape();
-    const std::size_t n = segment_count(L, o.basepoint), size = s.size();
-    const bool store = bo.prefixes == prefix_mode::store ||
-                       (bo.prefixes == prefix_mode::automatic && n * size * sizeof(T) <= bo.store_budget_bytes);
+void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                                    bool store, backward_workspace<T>& ws) {
+    const std::size_t n = segment_count(L, o.basepoint), size = ws.grad.shape().size();
     if (store && ws.prefixes.size() < n * size) ws.prefixes.resize(n * size);
-    std::fill(out, out + L * d, T(0));
-    // forward, keeping the prefixes if asked
     auto& A = ws.fwd.acc;
     A.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
         if (store) std::copy(A.data(), A.data() + size, ws.prefixes.data() + i * size);
         apply_segment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd);
     }
-    // backward
+}
+
+/// The backward half: from G = ∂L/∂S (levels 1..N) and the state left by
+/// signature_forward_for_backward (with the same `store`), write ∂L/∂path
+/// (L, d) into `out`. Consumes ws.fwd.acc when rebuilding.
+template <class T>
+void signature_backward_from(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                             bool store, backward_workspace<T>& ws, T* out) {
+    const shape& s = ws.grad.shape();
+    const std::size_t n = segment_count(L, o.basepoint), size = s.size();
+    std::fill(out, out + L * d, T(0));
+    auto& A = ws.fwd.acc;
     ws.grad[0] = T(0);
     std::copy(G, G + s.sig_length(), ws.grad.data() + 1);
-    std::vector<T> neg(d);
+    if (ws.neg.size() < d) ws.neg.resize(d);
     for (std::size_t i = n; i-- > 0;) {
         const std::size_t seg = step_segment(i, n, o.inverse);
-        // the increment of this step is ws.fwd.delta after apply_segment; recompute it
         const std::size_t hi = o.basepoint ? seg : seg + 1;
         const bool from_origin = o.basepoint && seg == 0;
         for (std::size_t c = 0; c < d; ++c) {
             const T end = path[hi * d + c];
             const T start = from_origin ? T(0) : path[(hi - 1) * d + c];
             ws.fwd.delta[c] = o.inverse ? T(start - end) : T(end - start);
-            neg[c] = -ws.fwd.delta[c];
+            ws.neg[c] = -ws.fwd.delta[c];
         }
         const T* prev;
         if (store) {
             prev = ws.prefixes.data() + i * size;
         } else {
-            kernels::fmexp(A.data(), neg.data(), d, s.depth()); // A_{i} -> A_{i-1}
+            kernels::fmexp(A.data(), ws.neg.data(), d, s.depth()); // A_i -> A_{i-1}
             prev = A.data();
         }
         std::fill(ws.gz.begin(), ws.gz.end(), T(0));
@@ -97,6 +109,16 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
             if (!from_origin) out[(hi - 1) * d + c] -= sign * ws.gz[c];
         }
     }
+}
+
+/// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
+/// path; G holds levels 1..N. `out` is overwritten.
+template <class T>
+void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                            const backward_options& bo, backward_workspace<T>& ws, T* out) {
+    const bool store = stores_prefixes(bo, segment_count(L, o.basepoint), ws.grad.shape().size(), sizeof(T));
+    signature_forward_for_backward(path, L, d, o, store, ws);
+    signature_backward_from(G, path, L, d, o, store, ws, out);
 }
 
 /// Batched: G (B, sig_length), paths (B, L, d) -> out (B, L, d).
