@@ -125,6 +125,29 @@ void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std
 void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth) {
     table().fmexp_adjoint_f(gA, gz, A, z, dim, depth, scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
+void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
+               std::size_t depth) {
+    table().fmexp_jvp_d(Bdot, A, z, zdot, dim, depth, scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+}
+void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim, std::size_t depth) {
+    table().fmexp_jvp_f(Bdot, A, z, zdot, dim, depth, scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+}
+void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record) {
+    table().fmexp_record_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)), record);
+}
+void fmexp_record(float* A, const float* z, std::size_t dim, std::size_t depth, float* record) {
+    table().fmexp_record_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)), record);
+}
+void fmexp_adjoint_recorded(double* gA, double* gz, const double* record, const double* z, std::size_t dim,
+                            std::size_t depth) {
+    table().fmexp_adjoint_recorded_d(gA, gz, record, z, dim, depth,
+                                     scratch<double>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
+void fmexp_adjoint_recorded(float* gA, float* gz, const float* record, const float* z, std::size_t dim,
+                            std::size_t depth) {
+    table().fmexp_adjoint_recorded_f(gA, gz, record, z, dim, depth,
+                                     scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
 } // namespace dispatched
 
 } // namespace tensig::kernels

@@ -295,6 +295,17 @@ struct kernels {
     static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
         horner::fmexp_adjoint<policy>(gA, gz, A, z, dim, depth, scratch);
     }
+    static void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+                          T* scratch) {
+        horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch);
+    }
+    static void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record) {
+        horner::fmexp<policy>(A, z, dim, depth, scratch, record);
+    }
+    static void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size_t dim,
+                                       std::size_t depth, T* scratch) {
+        horner::fmexp_adjoint<policy>(gA, gz, static_cast<const T*>(nullptr), z, dim, depth, scratch, record);
+    }
 };
 
 template <class Arch>
@@ -313,6 +324,12 @@ kernel_table make_table_for() {
     t.vecmat_f = &kernels<Arch, float>::vecmat;
     t.fmexp_adjoint_d = &kernels<Arch, double>::fmexp_adjoint;
     t.fmexp_adjoint_f = &kernels<Arch, float>::fmexp_adjoint;
+    t.fmexp_jvp_d = &kernels<Arch, double>::fmexp_jvp;
+    t.fmexp_jvp_f = &kernels<Arch, float>::fmexp_jvp;
+    t.fmexp_record_d = &kernels<Arch, double>::fmexp_record;
+    t.fmexp_record_f = &kernels<Arch, float>::fmexp_record;
+    t.fmexp_adjoint_recorded_d = &kernels<Arch, double>::fmexp_adjoint_recorded;
+    t.fmexp_adjoint_recorded_f = &kernels<Arch, float>::fmexp_adjoint_recorded;
     return t;
 }
 

@@ -20,6 +20,15 @@ struct kernel_table {
     void (*fmexp_adjoint_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
                             double*) = nullptr;
     void (*fmexp_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_jvp_d)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
+                        double*) = nullptr;
+    void (*fmexp_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_record_d)(double*, const double*, std::size_t, std::size_t, double*, double*) = nullptr;
+    void (*fmexp_record_f)(float*, const float*, std::size_t, std::size_t, float*, float*) = nullptr;
+    void (*fmexp_adjoint_recorded_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
+                                     double*) = nullptr;
+    void (*fmexp_adjoint_recorded_f)(float*, float*, const float*, const float*, std::size_t, std::size_t,
+                                     float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

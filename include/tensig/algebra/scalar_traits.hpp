@@ -17,6 +17,8 @@ struct scalar_traits {
     static bool is_finite(const T& x) { return std::isfinite(static_cast<double>(x)); }
     /// The value as a double, for messages.
     static double value(const T& x) { return static_cast<double>(x); }
+    /// a * b + c, the scalar kernels' one operation (dual numbers fuse it).
+    static T fma(const T& a, const T& b, const T& c) { return a * b + c; }
 };
 
 } // namespace tensig

@@ -152,6 +152,13 @@ struct scalar_traits<dual<T, K>> {
     }
     static bool is_finite(const dual<T, K>& x) { return tensig::isfinite(x); }
     static double value(const dual<T, K>& x) { return static_cast<double>(x.v); }
+    /// a b + c in one pass over the tangents, with no temporaries.
+    static dual<T, K> fma(const dual<T, K>& a, const dual<T, K>& b, const dual<T, K>& c) {
+        dual<T, K> r;
+        r.v = a.v * b.v + c.v;
+        for (std::size_t i = 0; i < K; ++i) r.d[i] = a.d[i] * b.v + a.v * b.d[i] + c.d[i];
+        return r;
+    }
 };
 
 } // namespace tensig

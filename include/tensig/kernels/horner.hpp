@@ -27,10 +27,25 @@ inline std::size_t fmexp_adjoint_scratch_size(std::size_t dim, std::size_t depth
     return 2 * depth * dim + below + 2 * top;
 }
 
+/// Size of the record of one fmexp: for each level k = 1..N its Horner terms
+/// t_0..t_{k-1}, laid out like levels 0..k-1 of a tensor; about one
+/// signature's size (sum over k of d^0 + ... + d^(k-1)).
+inline std::size_t fmexp_record_size(std::size_t dim, std::size_t depth) {
+    std::size_t total = 0, below = 0, n = 1; // below = d^0 + ... + d^(k-1)
+    for (std::size_t k = 1; k <= depth; ++k) {
+        below += n;
+        n *= dim;
+        total += below;
+    }
+    return total;
+}
+
 /// A <- A ⊗ exp(z): levels N down to 1, each by Horner's scheme
 ///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j (j = 1..k), A_k <- t_k.
+/// With `record` non-null, the Horner terms are written there (see
+/// fmexp_record_size) for fmexp_adjoint, instead of to scratch.
 template <class P, class T>
-void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record = nullptr) {
     if (depth == 0) return;
     T* zs = scratch; // zs[(m-1)*dim + b] = z[b] / m
     for (std::size_t m = 1; m <= depth; ++m) {
@@ -43,19 +58,27 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
 
     std::size_t level_size = top * dim, offset = 0; // level N, then walked down
     for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim) offset += n;
+    // record block of level k starts after the blocks of levels 1..k-1
+    std::size_t record_off = record ? fmexp_record_size(dim, depth) : 0;
     for (std::size_t k = depth; k >= 1; --k) {
         T* Ak = A + offset;
+        T* rec = nullptr;
+        if (record) {
+            record_off -= offset; // the block of level k has d^0 + ... + d^(k-1) = offset entries
+            rec = record + record_off;
+            rec[0] = A[0];
+        }
         if (k == 1) {
             for (std::size_t b = 0; b < dim; ++b) Ak[b] = A[0] * z[b] + Ak[b];
             break;
         }
-        T* t = buf[0];
+        T* t = rec ? rec + 1 : buf[0];
         const T* zk = zs + (k - 1) * dim;
         for (std::size_t b = 0; b < dim; ++b) t[b] = A[0] * zk[b] + A[1 + b];
         std::size_t tn = dim, level_off = 1 + dim;
         int cur = 0;
         for (std::size_t j = 2; j < k; ++j) {
-            T* next = buf[1 - cur];
+            T* next = rec ? rec + level_off : buf[1 - cur];
             P::outer_fma(next, t, tn, zs + (k - j) * dim, dim, A + level_off);
             t = next;
             cur = 1 - cur;
@@ -74,8 +97,11 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
 /// ∂L/∂B is read before any higher level adds to it. For each level the
 /// forward Horner terms are recomputed, then run backwards:
 ///   ∂L/∂A_j += t̄_j,  ∂L/∂z += t_{j-1}ᵀ t̄_j / c,  t̄_{j-1} = t̄_j · z / c  (c = k-j+1).
+/// With `record` (from fmexp on the same A and z) the Horner terms are read
+/// from it instead of being recomputed, and A is not used.
 template <class P, class T>
-void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch,
+                   const T* record = nullptr) {
     if (depth == 0) return;
     T* zs = scratch;                 // z / m
     T* gzc = scratch + depth * dim;  // gradient of z per divisor c, scaled at the end
@@ -94,14 +120,22 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
         }
     }
     std::size_t off_k = 1, n_k = dim; // level k: offset and size
+    std::size_t record_off = 0;
     for (std::size_t k = 1; k <= depth; ++k) {
-        // forward: t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j for j < k
-        tstore[0] = A[0];
-        std::size_t off_j = 1, n_j = dim;
-        for (std::size_t j = 1; j < k; ++j) {
-            P::outer_fma(tstore + off_j, tstore + off_j - n_j / dim, n_j / dim, zs + (k - j) * dim, dim, A + off_j);
-            off_j += n_j;
-            n_j *= dim;
+        const T* terms = tstore;
+        if (record) {
+            terms = record + record_off; // block of level k: off_k entries
+            record_off += off_k;
+        } else {
+            // forward: t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j for j < k
+            tstore[0] = A[0];
+            std::size_t off_j = 1, n_j = dim;
+            for (std::size_t j = 1; j < k; ++j) {
+                P::outer_fma(tstore + off_j, tstore + off_j - n_j / dim, n_j / dim, zs + (k - j) * dim, dim,
+                             A + off_j);
+                off_j += n_j;
+                n_j *= dim;
+            }
         }
         // backward from t̄_k = ∂L/∂B_k
         const T* tbar = gA + off_k;
@@ -110,7 +144,7 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
         for (std::size_t j = k; j >= 1; --j) {
             const std::size_t c = k - j + 1;
             // ∂L/∂z (times c): t_{j-1}ᵀ t̄_j
-            P::vecmat(gzc + (c - 1) * dim, tstore + off_prev, rows, tbar, dim);
+            P::vecmat(gzc + (c - 1) * dim, terms + off_prev, rows, tbar, dim);
             // t̄_{j-1} = t̄_j · z / c, then ∂L/∂A_{j-1} += t̄_{j-1}
             T* next = buf[cur];
             P::matvec(next, tbar, rows, dim, zs + (c - 1) * dim);
@@ -129,6 +163,69 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
     for (std::size_t c = 1; c <= depth; ++c) {
         const T inv = T(1) / T(static_cast<double>(c));
         for (std::size_t b = 0; b < dim; ++b) gz[b] += gzc[(c - 1) * dim + b] * inv;
+    }
+}
+
+/// Scratch for fmexp_jvp: z/m and ż/m (N d each), a zero row, and the Horner
+/// terms t and ṫ of one level in ping-pong pairs (4 buffers of d^(N-1)).
+inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth) {
+    std::size_t top = 1;
+    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    return 2 * depth * dim + 5 * top * dim;
+}
+
+/// The derivative of B = A ⊗ exp(z) along ż, with A held fixed:
+/// Bdot = A ⊗ Dexp(z)[ż], by differentiating Horner's scheme,
+///   ṫ_0 = 0, ṫ_j = ṫ_{j-1} ⊗ z/c + t_{j-1} ⊗ ż/c  (c = k-j+1),  Ḃ_k = ṫ_k.
+/// Bdot holds levels 0..N (level 0 is 0).
+template <class P, class T>
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth, T* scratch) {
+    if (depth == 0) return;
+    T* zs = scratch;
+    T* zds = scratch + depth * dim;
+    std::size_t top = 1;
+    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    const std::size_t cap = top * dim;
+    T* zero = zds + depth * dim;
+    T* t[2] = {zero + cap, zero + 2 * cap};
+    T* td[2] = {zero + 3 * cap, zero + 4 * cap};
+    for (std::size_t i = 0; i < cap; ++i) zero[i] = T(0);
+    for (std::size_t m = 1; m <= depth; ++m) {
+        const T inv = T(1) / T(static_cast<double>(m));
+        for (std::size_t b = 0; b < dim; ++b) {
+            zs[(m - 1) * dim + b] = z[b] * inv;
+            zds[(m - 1) * dim + b] = zdot[b] * inv;
+        }
+    }
+    Bdot[0] = T(0);
+    std::size_t off_k = 1, n_k = dim;
+    for (std::size_t k = 1; k <= depth; ++k) {
+        // j = 1: t_1 = A_0 z/k + A_1, ṫ_1 = A_0 ż/k
+        const T* zk = zs + (k - 1) * dim;
+        const T* zdk = zds + (k - 1) * dim;
+        T* out_t = k == 1 ? nullptr : t[0];
+        T* out_td = k == 1 ? Bdot + off_k : td[0];
+        for (std::size_t b = 0; b < dim; ++b) {
+            if (out_t) out_t[b] = A[0] * zk[b] + A[1 + b];
+            out_td[b] = A[0] * zdk[b];
+        }
+        std::size_t tn = dim, level_off = 1 + dim;
+        int cur = 0;
+        for (std::size_t j = 2; j <= k; ++j) {
+            const std::size_t c = k - j + 1;
+            T* td_next = j == k ? Bdot + off_k : td[1 - cur];
+            // ṫ_j = t_{j-1} ⊗ ż/c + ṫ_{j-1} ⊗ z/c
+            P::outer_fma(td_next, t[cur], tn, zds + (c - 1) * dim, dim, zero);
+            P::outer_fma(td_next, td[cur], tn, zs + (c - 1) * dim, dim, td_next);
+            if (j < k) {
+                P::outer_fma(t[1 - cur], t[cur], tn, zs + (c - 1) * dim, dim, A + level_off);
+                cur = 1 - cur;
+                tn *= dim;
+                level_off += tn;
+            }
+        }
+        off_k += n_k;
+        n_k *= dim;
     }
 }
 

@@ -45,6 +45,15 @@ void vecmat(double* out, const double* v, std::size_t rows, const double* M, std
 void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols);
 void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth);
+void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
+               std::size_t depth);
+void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim, std::size_t depth);
+void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record);
+void fmexp_record(float* A, const float* z, std::size_t dim, std::size_t depth, float* record);
+void fmexp_adjoint_recorded(double* gA, double* gz, const double* record, const double* z, std::size_t dim,
+                            std::size_t depth);
+void fmexp_adjoint_recorded(float* gA, float* gz, const float* record, const float* z, std::size_t dim,
+                            std::size_t depth);
 } // namespace dispatched
 
 namespace detail {
@@ -113,6 +122,39 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
     else
         scalar::fmexp_adjoint(gA, gz, A, z, dim, depth,
                               detail::generic_scratch<T>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
+
+/// Bdot = A ⊗ Dexp(z)[zdot]: the derivative of A ⊗ exp(z) along zdot with A
+/// fixed (levels 0..depth).
+template <class T>
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_jvp(Bdot, A, z, zdot, dim, depth);
+    else
+        scalar::fmexp_jvp(Bdot, A, z, zdot, dim, depth,
+                          detail::generic_scratch<T>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+}
+
+/// fmexp that also writes its Horner terms to `record`
+/// (scalar::fmexp_record_size(dim, depth) values) for fmexp_adjoint_recorded.
+template <class T>
+void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* record) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_record(A, z, dim, depth, record);
+    else
+        scalar::fmexp_record(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)),
+                             record);
+}
+
+/// The adjoint of the fmexp that wrote `record`: as fmexp_adjoint, without
+/// recomputing the forward terms (one kernel's work less).
+template <class T>
+void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_adjoint_recorded(gA, gz, record, z, dim, depth);
+    else
+        scalar::fmexp_adjoint_recorded(gA, gz, record, z, dim, depth,
+                                       detail::generic_scratch<T>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 
 } // namespace tensig::kernels

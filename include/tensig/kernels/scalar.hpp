@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "tensig/algebra/scalar_traits.hpp"
 #include "tensig/kernels/horner.hpp"
 
 namespace tensig::kernels::scalar {
@@ -25,7 +26,7 @@ template <class T>
 void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
     for (std::size_t i = 0; i < na; ++i) {
         const T ai = a[i];
-        for (std::size_t j = 0; j < nb; ++j) out[i * nb + j] = ai * b[j] + add[i * nb + j];
+        for (std::size_t j = 0; j < nb; ++j) out[i * nb + j] = scalar_traits<T>::fma(ai, b[j], add[i * nb + j]);
     }
 }
 
@@ -63,6 +64,8 @@ struct policy {
 };
 
 using horner::fmexp_adjoint_scratch_size;
+using horner::fmexp_jvp_scratch_size;
+using horner::fmexp_record_size;
 using horner::fmexp_scratch_size;
 
 /// Fused multiply-exponentiate: A <- A ⊗ exp(z), z in level 1 (dim values),
@@ -78,6 +81,26 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
 template <class T>
 void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
     horner::fmexp_adjoint<policy>(gA, gz, A, z, dim, depth, scratch);
+}
+
+/// fmexp that also writes its Horner terms to `record` (fmexp_record_size).
+template <class T>
+void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record) {
+    horner::fmexp<policy>(A, z, dim, depth, scratch, record);
+}
+
+/// fmexp_adjoint reading the Horner terms from a record of fmexp_record
+/// instead of recomputing them from A.
+template <class T>
+void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size_t dim, std::size_t depth,
+                            T* scratch) {
+    horner::fmexp_adjoint<policy>(gA, gz, static_cast<const T*>(nullptr), z, dim, depth, scratch, record);
+}
+
+/// Bdot = A ⊗ Dexp(z)[zdot] (the derivative of A ⊗ exp(z) along zdot).
+template <class T>
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth, T* scratch) {
+    horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch);
 }
 
 } // namespace tensig::kernels::scalar

@@ -22,7 +22,9 @@ enum class prefix_mode {
     /// A_{j-1} = A_j ⊗ exp(-Δ_j): extra memory O(sig_length), independent of the
     /// path length; loses some accuracy on long rough paths (docs/gradients.md).
     rebuild,
-    /// Keep every prefix from the forward pass: exact, memory O(L · sig_length).
+    /// Keep what the adjoint needs from the forward pass (each segment's
+    /// Horner terms, about one signature's size): exact, memory O(L · sig_length),
+    /// and the fastest (the adjoint need not recompute them).
     store
 };
 
@@ -50,10 +52,13 @@ struct backward_workspace {
 /// of a path with n segments: its segment, and the sign of its increment.
 inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) { return inverse ? n - 1 - i : i; }
 
-/// Whether the backward pass of a path with n segments stores its prefixes.
-inline bool stores_prefixes(const backward_options& bo, std::size_t n, std::size_t size, std::size_t elem) {
+/// Whether the backward pass of a path with n segments stores the forward
+/// pass's Horner terms (about one signature's size per segment).
+inline bool stores_prefixes(const backward_options& bo, std::size_t n, std::size_t dim, std::size_t depth,
+                            std::size_t elem) {
     return bo.prefixes == prefix_mode::store ||
-           (bo.prefixes == prefix_mode::automatic && n * size * elem <= bo.store_budget_bytes);
+           (bo.prefixes == prefix_mode::automatic &&
+            n * kernels::scalar::fmexp_record_size(dim, depth) * elem <= bo.store_budget_bytes);
 }
 
 /// The forward half of the backward pass: leaves the signature (levels
@@ -61,13 +66,18 @@ inline bool stores_prefixes(const backward_options& bo, std::size_t n, std::size
 template <class T>
 void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d, const signature_options& o,
                                     bool store, backward_workspace<T>& ws) {
-    const std::size_t n = segment_count(L, o.basepoint), size = ws.grad.shape().size();
-    if (store && ws.prefixes.size() < n * size) ws.prefixes.resize(n * size);
+    const shape& s = ws.grad.shape();
+    const std::size_t n = segment_count(L, o.basepoint), rec = kernels::scalar::fmexp_record_size(d, s.depth());
+    if (store && ws.prefixes.size() < n * rec) ws.prefixes.resize(n * rec);
     auto& A = ws.fwd.acc;
     A.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
-        if (store) std::copy(A.data(), A.data() + size, ws.prefixes.data() + i * size);
-        apply_segment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd);
+        if (store) {
+            segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd.delta.data());
+            kernels::fmexp_record(A.data(), ws.fwd.delta.data(), d, s.depth(), ws.prefixes.data() + i * rec);
+        } else {
+            apply_segment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd);
+        }
     }
 }
 
@@ -78,7 +88,7 @@ template <class T>
 void signature_backward_from(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
                              bool store, backward_workspace<T>& ws, T* out) {
     const shape& s = ws.grad.shape();
-    const std::size_t n = segment_count(L, o.basepoint), size = s.size();
+    const std::size_t n = segment_count(L, o.basepoint), rec = kernels::scalar::fmexp_record_size(d, s.depth());
     std::fill(out, out + L * d, T(0));
     auto& A = ws.fwd.acc;
     ws.grad[0] = T(0);
@@ -94,15 +104,14 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
             ws.fwd.delta[c] = o.inverse ? T(start - end) : T(end - start);
             ws.neg[c] = -ws.fwd.delta[c];
         }
-        const T* prev;
+        std::fill(ws.gz.begin(), ws.gz.end(), T(0));
         if (store) {
-            prev = ws.prefixes.data() + i * size;
+            kernels::fmexp_adjoint_recorded(ws.grad.data(), ws.gz.data(), ws.prefixes.data() + i * rec,
+                                            ws.fwd.delta.data(), d, s.depth());
         } else {
             kernels::fmexp(A.data(), ws.neg.data(), d, s.depth()); // A_i -> A_{i-1}
-            prev = A.data();
+            kernels::fmexp_adjoint(ws.grad.data(), ws.gz.data(), A.data(), ws.fwd.delta.data(), d, s.depth());
         }
-        std::fill(ws.gz.begin(), ws.gz.end(), T(0));
-        kernels::fmexp_adjoint(ws.grad.data(), ws.gz.data(), prev, ws.fwd.delta.data(), d, s.depth());
         const T sign = o.inverse ? T(-1) : T(1);
         for (std::size_t c = 0; c < d; ++c) {
             out[hi * d + c] += sign * ws.gz[c];
@@ -116,7 +125,7 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
 template <class T>
 void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
                             const backward_options& bo, backward_workspace<T>& ws, T* out) {
-    const bool store = stores_prefixes(bo, segment_count(L, o.basepoint), ws.grad.shape().size(), sizeof(T));
+    const bool store = stores_prefixes(bo, segment_count(L, o.basepoint), d, ws.grad.shape().depth(), sizeof(T));
     signature_forward_for_backward(path, L, d, o, store, ws);
     signature_backward_from(G, path, L, d, o, store, ws, out);
 }
@@ -127,7 +136,9 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
                               std::size_t depth, const signature_options& o, const backward_options& bo, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     if (bo.prefixes == prefix_mode::store)
-        check_fits_in_memory(checked_mul(segment_count(L, o.basepoint), s.size(), "stored prefixes"), sizeof(T),
+        check_fits_in_memory(checked_mul(segment_count(L, o.basepoint), kernels::scalar::fmexp_record_size(d, depth),
+                                         "stored prefixes"),
+                             sizeof(T),
                              "the stored prefix signatures of a path of " + std::to_string(L) + " points");
     backward_workspace<T> ws(s);
     for (std::size_t b = 0; b < B; ++b)

@@ -69,19 +69,25 @@ struct path_workspace {
 /// Number of segments of a path of L points.
 inline std::size_t segment_count(std::size_t L, bool basepoint) { return basepoint ? L : (L == 0 ? 0 : L - 1); }
 
+/// The increment of segment `seg` (reversed: negated) into `delta`:
+/// Δ_seg = x_hi - x_{hi-1}, with the origin before the first point under basepoint.
+template <class T>
+void segment_increment(const T* path, std::size_t d, std::size_t seg, bool basepoint, bool reversed, T* delta) {
+    const std::size_t hi = basepoint ? seg : seg + 1;
+    for (std::size_t c = 0; c < d; ++c) {
+        const T end = path[hi * d + c];
+        const T start = (basepoint && seg == 0) ? T(0) : path[(hi - 1) * d + c];
+        delta[c] = reversed ? T(start - end) : T(end - start);
+    }
+}
+
 /// ws.acc <- ws.acc ⊗ exp(Δ) for segment `seg` of the path (in the given
 /// direction): Δ_seg = x_{seg} - x_{seg-1} with x_{-1} = 0 under basepoint.
 template <class T>
 void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint, bool reversed,
                    path_workspace<T>& ws) {
     const shape& s = ws.acc.shape();
-    // segment `seg` goes from point (seg - 1 + bp) ... indices in the path with basepoint shift
-    const std::size_t hi = basepoint ? seg : seg + 1; // end point index in `path`
-    for (std::size_t c = 0; c < d; ++c) {
-        const T end = path[hi * d + c];
-        const T start = (basepoint && seg == 0) ? T(0) : path[(hi - 1) * d + c];
-        ws.delta[c] = reversed ? T(start - end) : T(end - start);
-    }
+    segment_increment(path, d, seg, basepoint, reversed, ws.delta.data());
     kernels::fmexp(ws.acc.data(), ws.delta.data(), d, s.depth());
 }
 

@@ -1,0 +1,127 @@
+#pragma once
+/// \file
+/// Layer 7: recover a path from its signature.
+///
+/// `invert(target, dim, depth, options)` runs one of three methods:
+/// - `adam`: Adam on the published loss from the chosen start (the
+///   published experiment);
+/// - `lm`: Levenberg–Marquardt with the exact Jacobian from the chosen start;
+/// - `automatic` (the default): the insertion start polished by LM; if that
+///   does not reach machine precision, an Adam warm-up from zeros then LM,
+///   then LM from seeded random starts, keeping the best.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "tensig/inversion/init.hpp"
+#include "tensig/inversion/loss.hpp"
+#include "tensig/inversion/optimizers.hpp"
+
+namespace tensig {
+
+enum class invert_method { automatic, adam, lm };
+enum class invert_init { insertion, random, zeros };
+
+struct invert_options {
+    std::size_t points = 8;                        ///< K, points of the recovered path
+    invert_method method = invert_method::automatic;
+    invert_init init = invert_init::insertion;     ///< start of `adam` and `lm` (auto chooses its own)
+    std::uint64_t seed = 0;                        ///< for random starts
+    adam_options adam;                             ///< Adam settings (the notebook's by default)
+    lm_options lm;                                 ///< LM settings
+    /// `automatic` stops as soon as a route reaches this loss (log mean r^2):
+    /// residuals of about 1e-13 relative, well inside what recovers paths to 1e-8.
+    double exact_loss = -55;
+    std::size_t warmup_steps = 1500;               ///< Adam steps before LM in the second route
+    double warmup_lr = 1e-2;                       ///< their learning rate
+    std::size_t random_starts = 6;                 ///< LM from this many seeded random starts, third route
+};
+
+struct invert_result {
+    xt::xtensor<double, 2> path;      ///< the recovered points (K, d), as optimised (not translated or reduced)
+    double loss = std::numeric_limits<double>::quiet_NaN(); ///< log(mean((w (s - sig))^2)) at `path`
+    std::size_t iterations = 0;       ///< optimiser steps over all routes tried
+    double seconds = 0;               ///< wall time
+    std::string route;                ///< which route produced `path`, e.g. "insertion+lm"
+    std::vector<double> history;      ///< loss before each step of the winning route
+};
+
+namespace detail {
+template <class T>
+std::vector<T> start_points(invert_init init, const xt::xtensor<T, 1>& target, std::size_t dim, std::size_t depth,
+                            std::size_t K, std::uint64_t seed) {
+    switch (init) {
+    case invert_init::random: return init_random<T>(K, dim, seed);
+    case invert_init::zeros: return init_zeros<T>(K, dim);
+    default: return init_insertion(target.data(), target.size(), dim, depth, K, depth >= 2 ? depth : 0);
+    }
+}
+
+inline const char* init_name(invert_init i) {
+    return i == invert_init::random ? "random" : i == invert_init::zeros ? "zeros" : "insertion";
+}
+} // namespace detail
+
+/// Recover a path of `options.points` points whose depth-`depth` signature is
+/// `target` (levels 1..depth of T^depth(R^dim)).
+/// \throws invalid_input for a target of the wrong length or with non-finite
+///   values, fewer than 2 points, or an insertion start with depth < 2.
+template <class T>
+invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size_t depth,
+                     const invert_options& o = {}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    signature_loss<T> loss(target, dim, depth, o.points);
+    invert_result best;
+    std::vector<T> best_x;
+    auto consider = [&](const std::vector<T>& x, const optimizer_report& rep, std::string route) {
+        best.iterations += rep.iterations;
+        if (best_x.empty() || rep.loss < best.loss || !(best.loss == best.loss)) {
+            best.loss = rep.loss;
+            best.route = std::move(route);
+            best.history = rep.history;
+            best_x = x;
+        }
+        return best.loss <= o.exact_loss;
+    };
+    if (o.method == invert_method::adam || o.method == invert_method::lm) {
+        auto x = detail::start_points(o.init, target, dim, depth, o.points, o.seed);
+        const bool adam = o.method == invert_method::adam;
+        const auto rep = adam ? tensig::adam(loss, x, o.adam) : levenberg_marquardt(loss, x, o.lm);
+        consider(x, rep, std::string(detail::init_name(o.init)) + (adam ? "+adam" : "+lm"));
+    } else {
+        bool done = false;
+        if (depth >= 2) { // route 1: insertion start, LM
+            auto x = init_insertion(target.data(), target.size(), dim, depth, o.points);
+            done = consider(x, levenberg_marquardt(loss, x, o.lm), "insertion+lm");
+        }
+        if (!done) { // route 2: Adam warm-up from zeros, then LM
+            auto x = init_zeros<T>(o.points, dim);
+            adam_options warm = o.adam;
+            warm.iterations = o.warmup_steps;
+            warm.lr = o.warmup_lr;
+            warm.clip = 1.0;
+            auto rep = tensig::adam(loss, x, warm);
+            const auto lm = levenberg_marquardt(loss, x, o.lm);
+            rep.iterations += lm.iterations;
+            rep.loss = lm.loss;
+            rep.history.insert(rep.history.end(), lm.history.begin(), lm.history.end());
+            done = consider(x, rep, "zeros+adam+lm");
+        }
+        for (std::size_t k = 0; !done && k < o.random_starts; ++k) { // route 3: seeded random starts
+            auto x = init_random<T>(o.points, dim, o.seed + 1000003 * (k + 1));
+            done = consider(x, levenberg_marquardt(loss, x, o.lm), "random" + std::to_string(k) + "+lm");
+        }
+    }
+    best.path = xt::xtensor<double, 2>::from_shape({o.points, dim});
+    std::copy(best_x.begin(), best_x.end(), best.path.begin());
+    best.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return best;
+}
+
+} // namespace tensig

@@ -1,0 +1,121 @@
+#pragma once
+/// \file
+/// Layer 7: the objective of signature inversion (seed-inversion.md).
+///
+/// For a target signature s (levels 1..N) and a candidate path x of K points,
+/// the published loss is
+///     loss(x) = log( mean_i ( w_i (s_i - sig(x)_i) )^2 ),
+/// with w_i the level of entry i (for d = 2 exactly the notebook's
+/// floor(log2(i + 1)); for other d tensig uses "weight = level"). Its
+/// gradient comes from the backward layer; its residuals
+/// r = w ⊙ (sig(x) - s) and their Jacobian from dual numbers.
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "tensig/error.hpp"
+#include "tensig/paths/backward.hpp"
+#include "tensig/paths/detail/backward_core.hpp"
+#include "tensig/paths/signature.hpp"
+
+namespace tensig {
+
+/// w_i = level of entry i of a flattened signature (levels 1..N).
+template <class T>
+std::vector<T> level_weights(std::size_t dim, std::size_t depth) {
+    const shape s(dim, depth);
+    std::vector<T> w;
+    w.reserve(s.sig_length());
+    for (std::size_t k = 1; k <= depth; ++k) w.insert(w.end(), s.level_size(k), T(static_cast<double>(k)));
+    return w;
+}
+
+/// The level-weighted log-MSE between a target signature and the signature
+/// of a path of `points` points in R^dim. Holds its workspaces, so repeated
+/// evaluations do not allocate. Not thread-safe (one per thread).
+template <class T>
+class signature_loss {
+  public:
+    /// \throws invalid_input if target's length is not sig_length(dim, depth),
+    ///   it has non-finite values, or points < 2.
+    signature_loss(const xt::xtensor<T, 1>& target, std::size_t dim, std::size_t depth, std::size_t points)
+        : target_(target), weights_(level_weights<T>(dim, depth)), dim_(dim), depth_(depth), points_(points),
+          ws_(shape(dim, depth)), sig_(target.size()), grad_sig_(target.size()) {
+        if (target.size() != sig_length(dim, depth))
+            throw invalid_input("inversion target has length " + std::to_string(target.size()) +
+                                "; a signature of dimension " + std::to_string(dim) + " and depth " +
+                                std::to_string(depth) + " has " + std::to_string(sig_length(dim, depth)));
+        detail::check_finite(target.data(), {target.size()}, "inversion target");
+        if (points < 2) throw invalid_input("an inversion needs at least 2 points (got " + std::to_string(points) + ")");
+    }
+
+    std::size_t dim() const { return dim_; }
+    std::size_t depth() const { return depth_; }
+    std::size_t points() const { return points_; }
+    std::size_t size() const { return target_.size(); }
+    const xt::xtensor<T, 1>& target() const { return target_; }
+    const std::vector<T>& weights() const { return weights_; }
+
+    /// loss(x) for a path (points, dim) given as a contiguous buffer.
+    T value(const T* x) {
+        detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
+        return std::log(mse());
+    }
+
+    /// loss(x), and its gradient with respect to the points in `grad`
+    /// (points * dim values).
+    T value_and_gradient(const T* x, T* grad) {
+        const bool store = detail::stores_prefixes({}, points_ - 1, dim_, depth_, sizeof(T));
+        detail::signature_forward_for_backward(x, points_, dim_, {}, store, ws_);
+        std::copy(ws_.fwd.acc.data() + 1, ws_.fwd.acc.data() + ws_.fwd.acc.size(), sig_.begin());
+        const T m = mse();
+        // d log(mse) / d sig_i = 2 w_i^2 (sig_i - s_i) / (n mse)
+        const T scale = T(2) / (T(static_cast<double>(size())) * m);
+        for (std::size_t i = 0; i < size(); ++i)
+            grad_sig_[i] = scale * weights_[i] * weights_[i] * (sig_[i] - target_[i]);
+        detail::signature_backward_from(grad_sig_.data(), x, points_, dim_, {}, store, ws_, grad);
+        return std::log(m);
+    }
+
+    /// Residuals r = w ⊙ (sig(x) - s) (size() values) and, if J is not null,
+    /// their Jacobian (size() x points*dim, row-major) by dual numbers.
+    void residuals(const T* x, T* r, T* J = nullptr) {
+        if (J) {
+            detail::signature_jacobian_one(x, points_, dim_, depth_, {}, J);
+            const std::size_t n = points_ * dim_;
+            for (std::size_t i = 0; i < size(); ++i)
+                for (std::size_t j = 0; j < n; ++j) J[i * n + j] *= weights_[i];
+        }
+        detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
+        for (std::size_t i = 0; i < size(); ++i) r[i] = weights_[i] * (sig_[i] - target_[i]);
+    }
+
+    /// The published loss from residuals: log(mean(r^2)).
+    T loss_from_residuals(const T* r) const {
+        T acc = T(0);
+        for (std::size_t i = 0; i < size(); ++i) acc += r[i] * r[i];
+        return std::log(acc / T(static_cast<double>(size())));
+    }
+
+  private:
+    T mse() const {
+        T acc = T(0);
+        for (std::size_t i = 0; i < size(); ++i) {
+            const T e = weights_[i] * (target_[i] - sig_[i]);
+            acc += e * e;
+        }
+        return acc / T(static_cast<double>(size()));
+    }
+
+    xt::xtensor<T, 1> target_;
+    std::vector<T> weights_;
+    std::size_t dim_, depth_, points_;
+    detail::backward_workspace<T> ws_;
+    std::vector<T> sig_, grad_sig_;
+};
+
+} // namespace tensig
