@@ -75,7 +75,11 @@ optimizer_report adam(signature_loss<T>& loss, std::vector<T>& x, const adam_opt
 /// (dual numbers). The first point is held fixed: a signature does not see
 /// translations, so those directions are removed rather than damped.
 struct lm_options {
-    std::size_t iterations = 200;
+    std::size_t iterations = 600;
+    /// Give up when the loss has improved by less than `stall_gain` over the
+    /// last `stall_window` iterations (a local minimum); 0 disables.
+    std::size_t stall_window = 150;
+    double stall_gain = 0.5;
     /// Stop when the relative step is below this.
     double step_tolerance = 1e-15;
     /// Stop when the published loss log(mean r^2) falls below this (machine
@@ -134,6 +138,9 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         rep.history.push_back(static_cast<double>(loss.loss_from_residuals(r.data())));
         rep.iterations = it + 1;
         if (rep.history.back() < o.loss_floor) break;
+        if (o.stall_window > 0 && it >= o.stall_window &&
+            rep.history[it - o.stall_window] - rep.history.back() < o.stall_gain)
+            break;
         if (fresh) { // H = JᵀJ and g = Jᵀr over the free columns (d..n_all)
             std::fill(H.begin(), H.end(), T(0));
             std::fill(g.begin(), g.end(), T(0));

@@ -1,0 +1,114 @@
+// Layer 7: the published loss and its derivatives, the starts, the
+// optimisers, and the experiment's targets (seed-inversion.md, issue 4).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "support/oracle.hpp"
+
+namespace pd = tensig::pendigits;
+
+namespace {
+xt::xtensor<double, 1> signature_of(const xt::xtensor<double, 2>& p, std::size_t depth) {
+    return tensig::signature(p, depth);
+}
+} // namespace
+
+TEST_CASE("level weights are the notebook's floor(log2(i + 1)) for d = 2", "[inversion]") {
+    const auto w = tensig::level_weights<double>(2, 12);
+    REQUIRE(w.size() == 8190);
+    for (std::size_t i = 1; i <= 8190; ++i) CHECK(w[i - 1] == std::floor(std::log2(double(i + 1))));
+    const auto w3 = tensig::level_weights<double>(3, 3);
+    CHECK(w3 == std::vector<double>{1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+                                    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3});
+}
+
+TEST_CASE("the loss, its gradient and its residual Jacobian agree with differences", "[inversion]") {
+    const auto target_path = oracle::random_path(6, 3, 0.5);
+    const auto target = signature_of(target_path, 4);
+    tensig::signature_loss<double> loss(target, 3, 4, 5);
+    auto x = tensig::init_random<double>(5, 3, 7);
+    std::vector<double> g(x.size()), r(loss.size()), J(loss.size() * x.size());
+    const double l = loss.value_and_gradient(x.data(), g.data());
+    CHECK(l == Approx(loss.value(x.data())).epsilon(1e-15));
+    loss.residuals(x.data(), r.data(), J.data());
+    CHECK(loss.loss_from_residuals(r.data()) == Approx(l).epsilon(1e-14));
+    const double h = 1e-5;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        auto xp = x, xm = x;
+        xp[i] += h;
+        xm[i] -= h;
+        const double fd = (loss.value(xp.data()) - loss.value(xm.data())) / (2 * h);
+        CHECK(g[i] == Approx(fd).epsilon(1e-6).margin(1e-8));
+        std::vector<double> rp(loss.size()), rm(loss.size());
+        loss.residuals(xp.data(), rp.data());
+        loss.residuals(xm.data(), rm.data());
+        for (std::size_t k = 0; k < loss.size(); k += 5)
+            CHECK(J[k * x.size() + i] == Approx((rp[k] - rm[k]) / (2 * h)).epsilon(1e-6).margin(1e-8));
+    }
+}
+
+TEST_CASE("bad inversion inputs are refused", "[inversion][errors]") {
+    const xt::xtensor<double, 1> short_target = xt::zeros<double>({10ul});
+    CHECK_THROWS_WITH(tensig::invert(short_target, 2, 3), Catch::Contains("length 10"));
+    xt::xtensor<double, 1> nan_target = xt::zeros<double>({14ul});
+    nan_target(3) = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH(tensig::invert(nan_target, 2, 3), Catch::Contains("non-finite"));
+    tensig::invert_options one;
+    one.points = 1;
+    CHECK_THROWS_WITH(tensig::invert(xt::xtensor<double, 1>(xt::zeros<double>({14ul})), 2, 3, one),
+                      Catch::Contains("at least 2 points"));
+    CHECK_THROWS_AS(tensig::init_insertion(nan_target.data(), 14, 2, 3, 4, 5), tensig::invalid_input);
+}
+
+TEST_CASE("the insertion start recovers a straight line exactly", "[inversion]") {
+    const xt::xtensor<double, 2> line = {{0.0, 0.0}, {0.6, -0.8}};
+    const auto s = signature_of(line, 6);
+    const auto x = tensig::init_insertion(s.data(), s.size(), 2, 6, 5);
+    // five points equally spaced on the segment from the origin
+    for (std::size_t k = 0; k < 5; ++k) {
+        CHECK(x[2 * k] == Approx(0.6 * double(k) / 4).margin(1e-12));
+        CHECK(x[2 * k + 1] == Approx(-0.8 * double(k) / 4).margin(1e-12));
+    }
+}
+
+TEST_CASE("fidelity: the original paper's run on the three (zeros, Adam 2e-3, clip 1)", "[inversion][seed]") {
+    const auto three = pd::to_path(pd::builtin_rows()[1]);
+    tensig::invert_options o;
+    o.method = tensig::invert_method::adam;
+    o.init = tensig::invert_init::zeros;
+    o.adam.clip = 1.0;
+    o.adam.iterations = 1001;
+    const auto r = tensig::invert(signature_of(three, 12), 2, 12, o);
+    REQUIRE(r.history.size() == 1001);
+    CHECK(r.history[0] == Approx(-1.7569).margin(0.02));
+    CHECK(r.history[1000] == Approx(-6.9453).margin(0.02));
+}
+
+TEST_CASE("published Adam settings on the zero beat the notebook's -6.41", "[inversion][seed]") {
+    const auto zero = pd::to_path(pd::builtin_rows()[0]);
+    tensig::invert_options o;
+    o.method = tensig::invert_method::adam;
+    o.init = tensig::invert_init::random;
+    o.seed = 0;
+    const auto r = tensig::invert(signature_of(zero, 12), 2, 12, o);
+    REQUIRE(r.history.size() == 5000);
+    CHECK(r.history[0] > 1.5); // a random start is far: the notebook printed 2.13
+    CHECK(r.loss <= -6.41);
+    // deterministic: the same seed gives the same path
+    const auto again = tensig::invert(signature_of(zero, 12), 2, 12, o);
+    CHECK(oracle::max_abs_diff(again.path, r.path, r.path.size()) == 0);
+}
+
+TEST_CASE("auto recovers the zero, three, six and eight exactly", "[inversion][seed]") {
+    for (const auto& row : pd::builtin_rows()) {
+        INFO("digit " << row.label << " (pendigits.tes line " << row.line << ")");
+        const auto p = pd::to_path(row);
+        const auto r = tensig::invert(signature_of(p, 12), 2, 12);
+        INFO("route " << r.route << ", loss " << r.loss << ", " << r.iterations << " iterations");
+        const auto err = tensig::compare_paths(r.path, p);
+        CHECK(err.hausdorff <= 1e-8);
+        CHECK(r.loss <= -55);
+    }
+}
