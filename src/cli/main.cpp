@@ -8,10 +8,13 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xio.hpp>
+#include <xtensor/xview.hpp>
 
 #include "tensig/io/io.hpp"
+#include "tensig/io/svg.hpp"
 #include "tensig/kernels/primitives.hpp"
 #include "tensig/tensig.hpp"
 
@@ -90,6 +93,97 @@ void run_combine(const combine_args& a) {
         out = tensig::signature_combine(s1.values, s2.values, a.dim, a.depth);
     }
     tensig::io::write_array(a.output, out, single ? dtype::f32 : dtype::f64);
+}
+
+struct invert_args {
+    std::string input, output, history, plot, method = "auto", init = "insertion";
+    std::size_t depth = 0, dim = 0, points = 8, iterations = 0;
+    double lr = 2e-3, clip = 0;
+    std::uint64_t seed = 0;
+    bool raw = false;
+};
+
+// Recover a path from a signature (or from the signature of a given path,
+// which is then the reference for the path error).
+void run_invert(const invert_args& a) {
+    const auto in = tensig::io::read_array(a.input);
+    const auto& v = in.values;
+    xt::xtensor<double, 1> target;
+    xt::xtensor<double, 2> reference;
+    bool have_reference = false;
+    std::size_t dim = a.dim;
+    if (v.dimension() == 2) { // a path (L, d)
+        reference = v;
+        have_reference = true;
+        if (dim != 0 && dim != reference.shape()[1])
+            throw tensig::invalid_input("--dim " + std::to_string(dim) + " disagrees with the path's dimension " +
+                                        std::to_string(reference.shape()[1]));
+        dim = reference.shape()[1];
+        target = tensig::signature(reference, a.depth);
+    } else if (v.dimension() == 1) { // a flattened signature
+        if (dim == 0) throw tensig::invalid_input("INPUT is a signature: --dim is required");
+        if (v.size() != tensig::sig_length(dim, a.depth))
+            throw tensig::invalid_input("INPUT has " + std::to_string(v.size()) + " values; a signature of dimension " +
+                                        std::to_string(dim) + " and depth " + std::to_string(a.depth) + " has " +
+                                        std::to_string(tensig::sig_length(dim, a.depth)));
+        target = v;
+    } else {
+        throw tensig::invalid_input("INPUT must be a path (L, d) or a signature (sig_length,); got an array of rank " +
+                                    std::to_string(v.dimension()));
+    }
+    if (!a.plot.empty() && dim != 2) throw tensig::invalid_input("--plot draws 2-D paths only (dimension is " +
+                                                                 std::to_string(dim) + ")");
+    tensig::invert_options o;
+    o.points = a.points;
+    o.seed = a.seed;
+    o.method = a.method == "adam" ? tensig::invert_method::adam
+               : a.method == "lm" ? tensig::invert_method::lm
+                                  : tensig::invert_method::automatic;
+    o.init = a.init == "random" ? tensig::invert_init::random
+             : a.init == "zeros" ? tensig::invert_init::zeros
+                                 : tensig::invert_init::insertion;
+    o.adam.lr = a.lr;
+    o.adam.clip = a.clip;
+    if (a.iterations > 0) {
+        o.adam.iterations = a.iterations;
+        o.lm.iterations = a.iterations;
+    }
+    const auto r = tensig::invert(target, dim, a.depth, o);
+
+    // translate to the reference's start (or the origin), reduce unless --raw
+    xt::xtensor<double, 1> start = xt::zeros<double>({dim});
+    if (have_reference) start = xt::row(reference, 0);
+    xt::xtensor<double, 2> out = tensig::translate_start(r.path, start);
+    if (!a.raw) out = tensig::tree_reduce(out);
+    tensig::io::write_array(a.output, xt::xarray<double>(out), in.type);
+    if (!a.history.empty())
+        tensig::io::write_array(a.history, xt::xarray<double>(xt::adapt(r.history, {r.history.size()})));
+    if (!a.plot.empty()) {
+        std::vector<tensig::io::svg_path> paths;
+        if (have_reference) {
+            tensig::io::svg_path p;
+            p.points = reference;
+            p.width = 4;
+            p.label = "original";
+            paths.push_back(p);
+        }
+        tensig::io::svg_path p;
+        p.points = out;
+        p.colour = "#1f77b4";
+        p.width = 2;
+        p.dashed = true;
+        p.label = "recovered (" + r.route + ")";
+        paths.push_back(p);
+        tensig::io::write_svg(a.plot, paths, "Signature inversion, depth " + std::to_string(a.depth));
+    }
+    std::printf("loss %.6g after %zu iterations (route %s), %.3f s\n", r.loss, r.iterations, r.route.c_str(),
+                r.seconds);
+    if (have_reference) {
+        const auto e = tensig::compare_paths(r.path, reference);
+        std::printf("path error (translated, tree-reduced): Hausdorff %.3g", e.hausdorff);
+        if (e.same_count) std::printf(", max point error %.3g", e.max_point_error);
+        std::printf("\n");
+    }
 }
 
 struct backward_args {
@@ -198,6 +292,30 @@ int main(int argc, char** argv) {
     logsigb->add_flag("--basepoint", la_b.basepoint, "start the path at the origin");
     logsigb->add_flag("--inverse", la_b.inverse, "log-signature of the reversed path");
 
+    invert_args ia;
+    auto* inv = app.add_subcommand("invert", "Recover a path from its signature (or from a path's signature)");
+    inv->add_option("INPUT", ia.input, "a path (L, d) (its signature is the target and it is the reference) or a "
+                                       "signature (sig_length,) (then --dim is required)")
+        ->required();
+    inv->add_option("OUTPUT", ia.output, "the recovered path, translated to the reference's start (or the origin), "
+                                         "tree-reduced unless --raw")
+        ->required();
+    inv->add_option("--depth,-N", ia.depth, "signature depth N >= 1")->required()->check(count_check);
+    inv->add_option("--dim,-d", ia.dim, "path dimension (required when INPUT is a signature)")->check(count_check);
+    inv->add_option("--points,-K", ia.points, "points of the recovered path (default 8)")->check(count_check);
+    inv->add_option("--method", ia.method, "auto (default), adam or lm")->check(CLI::IsMember({"auto", "adam", "lm"}));
+    inv->add_option("--init", ia.init, "start of adam/lm: insertion (default), random or zeros")
+        ->check(CLI::IsMember({"insertion", "random", "zeros"}));
+    inv->add_option("--iterations", ia.iterations, "Adam steps or LM iterations (default 5000 / 600)")
+        ->check(count_check);
+    inv->add_option("--lr", ia.lr, "Adam learning rate (default 2e-3)")->check(CLI::PositiveNumber);
+    inv->add_option("--clip", ia.clip, "clip Adam's gradient to this infinity norm (default: none)")
+        ->check(CLI::NonNegativeNumber);
+    inv->add_option("--seed", ia.seed, "seed of the random start (default 0)");
+    inv->add_option("--history", ia.history, "write the loss before each step (.npy or .csv)");
+    inv->add_option("--plot", ia.plot, "write an SVG figure (2-D paths)");
+    inv->add_flag("--raw", ia.raw, "write the points as optimised, not tree-reduced");
+
     app.add_subcommand("arch", "Print the SIMD instruction set the kernels use")->callback([] {
         std::cout << tensig::kernels::active_arch() << '\n';
     });
@@ -207,12 +325,13 @@ int main(int argc, char** argv) {
         if (argc > 1 && argv[1][0] != '-' &&
             app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty())
             throw CLI::ValidationError(std::string("unknown command '") + argv[1] +
-                                       "' (use sig, logsig, combine, sig-backward, logsig-backward or arch)");
+                                       "' (use sig, logsig, combine, sig-backward, logsig-backward, invert or arch)");
         app.parse(argc, argv);
         if (sig->parsed()) run_sig(sa);
         if (logsig->parsed()) run_logsig(la);
         if (combine->parsed()) run_combine(ca);
         if (sigb->parsed()) run_backward(ba);
+        if (inv->parsed()) run_invert(ia);
         if (logsigb->parsed()) run_backward(la_b);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);

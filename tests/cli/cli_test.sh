@@ -284,6 +284,20 @@ run_ok "logsig-backward (expanded)" logsig-backward "$DATA/sigbackprop_L10_d2_N6
 expect_npy "logsig-backward (expanded)" logsigback.npy '<f8' '(10, 2)'
 pass "logsig-backward (expanded basis) runs and keeps the path's shape"
 
+printf '29,97\n0,57\n22,10\n68,0\n100,40\n83,90\n37,100\n12,57\n' >zero_raw.csv
+run_ok "invert a path (raw PenDigits zero)" invert zero_raw.csv inv.csv --depth 12 --plot inv.svg --history hist.npy
+grep -q "Hausdorff" run.out || fail "invert" "no path error printed"
+awk '/Hausdorff/ { for (i = 1; i <= NF; ++i) if ($i == "Hausdorff") { v = $(i + 1); sub(",", "", v); exit !(v + 0 < 1e-8) } }' \
+    run.out || fail "invert" "path not recovered: $(cat run.out)"
+[[ $(wc -l <inv.csv) -eq 8 ]] || fail "invert" "expected 8 points, got $(wc -l <inv.csv)"
+grep -q "<svg" inv.svg || fail "invert --plot" "no SVG written"
+[[ $(npy_descr hist.npy) == '<f8' ]] || fail "invert --history" "no float64 history written"
+pass "invert recovers the raw PenDigits zero exactly, writes the figure and the loss history"
+
+run_ok "invert a signature" sig zero_raw.csv zero_sig.npy --depth 6
+run_ok "invert a signature (--dim)" invert zero_sig.npy inv_from_sig.csv --depth 6 --dim 2 --points 8
+pass "invert takes a flattened signature with --dim"
+
 # ---- closed forms and identities ---------------------------------------------------
 
 # A straight line: level k is Δ^{⊗k}/k!, here Δ = (1, 2), depth 3.

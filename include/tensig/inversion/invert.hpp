@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -41,7 +42,29 @@ struct invert_options {
     std::size_t warmup_steps = 1500;               ///< Adam steps before LM in the second route
     double warmup_lr = 1e-2;                       ///< their learning rate
     std::size_t random_starts = 6;                 ///< LM from this many seeded random starts, third route
+    /// When the target's scale estimate (see signature_scale) lies outside
+    /// [1, 16], solve for the path scaled to scale 5 and scale the result
+    /// back: signatures of raw data (say PenDigits' 0..100) span too many
+    /// orders of magnitude for the optimisers otherwise.
+    bool rescale = true;
 };
+
+/// A scale estimate of the path behind a signature: max over levels k of
+/// (k! ||S_k||)^(1/k), which is |Δ| for a straight line and tends to the
+/// length for smooth paths as k grows (Hambly & Lyons).
+template <class T>
+double signature_scale(const T* sig, std::size_t dim, std::size_t depth) {
+    const shape s(dim, depth);
+    double rho = 0, fact = 1;
+    for (std::size_t k = 1; k <= depth; ++k) {
+        fact *= static_cast<double>(k);
+        double n2 = 0;
+        const T* level = sig + s.level_offset(k) - 1;
+        for (std::size_t i = 0; i < s.level_size(k); ++i) n2 += static_cast<double>(level[i]) * static_cast<double>(level[i]);
+        rho = std::max(rho, std::pow(fact * std::sqrt(n2), 1.0 / static_cast<double>(k)));
+    }
+    return rho;
+}
 
 struct invert_result {
     xt::xtensor<double, 2> path;      ///< the recovered points (K, d), as optimised (not translated or reduced)
@@ -76,7 +99,20 @@ template <class T>
 invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size_t depth,
                      const invert_options& o = {}) {
     const auto t0 = std::chrono::steady_clock::now();
-    signature_loss<T> loss(target, dim, depth, o.points);
+    signature_loss<T> original_loss(target, dim, depth, o.points); // validates the target
+    // rescale the problem when the target's scale is far from 1 (see invert_options::rescale)
+    const double rho = signature_scale(target.data(), dim, depth);
+    const double lambda = (o.rescale && rho > 0 && (rho < 1 || rho > 16)) ? 5.0 / rho : 1.0;
+    xt::xtensor<T, 1> scaled = target;
+    if (lambda != 1.0) {
+        const shape sh(dim, depth);
+        double f = 1;
+        for (std::size_t k = 1; k <= depth; ++k) {
+            f *= lambda;
+            for (std::size_t i = 0; i < sh.level_size(k); ++i) scaled[sh.level_offset(k) - 1 + i] *= T(f);
+        }
+    }
+    signature_loss<T> loss(scaled, dim, depth, o.points);
     invert_result best;
     std::vector<T> best_x;
     auto consider = [&](const std::vector<T>& x, const optimizer_report& rep, std::string route) {
@@ -92,12 +128,14 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
     if (o.method == invert_method::adam || o.method == invert_method::lm) {
         auto x = detail::start_points(o.init, target, dim, depth, o.points, o.seed);
         const bool adam = o.method == invert_method::adam;
+        if (o.init == invert_init::insertion)
+            x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
         const auto rep = adam ? tensig::adam(loss, x, o.adam) : levenberg_marquardt(loss, x, o.lm);
         consider(x, rep, std::string(detail::init_name(o.init)) + (adam ? "+adam" : "+lm"));
     } else {
         bool done = false;
         if (depth >= 2) { // route 1: insertion start, LM
-            auto x = init_insertion(target.data(), target.size(), dim, depth, o.points);
+            auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
             done = consider(x, levenberg_marquardt(loss, x, o.lm), "insertion+lm");
         }
         if (!done) { // route 2: Adam warm-up from zeros, then LM
@@ -119,7 +157,11 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         }
     }
     best.path = xt::xtensor<double, 2>::from_shape({o.points, dim});
-    std::copy(best_x.begin(), best_x.end(), best.path.begin());
+    for (std::size_t i = 0; i < best_x.size(); ++i) best.path.data()[i] = static_cast<double>(best_x[i]) / lambda;
+    if (lambda != 1.0) { // report the loss of the problem as given
+        for (std::size_t i = 0; i < best_x.size(); ++i) best_x[i] = T(best.path.data()[i]);
+        best.loss = static_cast<double>(original_loss.value(best_x.data()));
+    }
     best.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return best;
 }
