@@ -18,6 +18,8 @@
 #include "tensig/inversion/tree_reduce.hpp"
 #include "tensig/kernels/ops.hpp"
 #include "tensig/kernels/primitives.hpp"
+#include "tensig/parallel/invert_batch.hpp"
+#include "tensig/parallel/parallel.hpp"
 #include "tensig/paths/options.hpp"
 #include "tensig/paths/backward.hpp"
 #include "tensig/paths/signature.hpp"

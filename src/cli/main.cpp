@@ -1,26 +1,41 @@
 // The `tensig` command line: signatures, log-signatures and Chen products of
 // paths stored as .npy or .csv files.
+#include <algorithm>
 #include <cerrno>
+#include <limits>
+#include <map>
 #include <cstdio>
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <exception>
 #include <iostream>
 #include <string>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xio.hpp>
+#include <xtensor/xmanipulation.hpp>
 #include <xtensor/xview.hpp>
 
 #include "tensig/io/io.hpp"
 #include "tensig/io/svg.hpp"
 #include "tensig/kernels/primitives.hpp"
+#include "tensig/parallel/invert_batch.hpp"
+#include "tensig/parallel/parallel.hpp"
 #include "tensig/tensig.hpp"
 
 namespace {
 
 using tensig::io::dtype;
+
+// --threads, accepted by every command (0: all cores).
+std::size_t threads_option = 0;
+// --quiet: no progress bar.
+bool quiet_option = false;
 
 struct sig_args {
     std::string input, output;
@@ -54,6 +69,7 @@ void run_sig(const sig_args& a) {
     tensig::signature_options o;
     o.basepoint = a.basepoint;
     o.inverse = a.inverse;
+    o.threads = threads_option;
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         return a.stream ? xt::xarray<T>(tensig::signature_stream(x, a.depth, o))
@@ -74,6 +90,7 @@ void run_logsig(const logsig_args& a) {
     tensig::signature_options o;
     o.basepoint = a.basepoint;
     o.inverse = a.inverse;
+    o.threads = threads_option;
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         return xt::xarray<T>(tensig::logsignature(x, a.depth, basis, o));
@@ -88,51 +105,43 @@ void run_combine(const combine_args& a) {
     xt::xarray<double> out;
     if (single) {
         const xt::xarray<float> x = xt::cast<float>(s1.values), y = xt::cast<float>(s2.values);
-        out = xt::cast<double>(xt::xarray<float>(tensig::signature_combine(x, y, a.dim, a.depth)));
+        out = xt::cast<double>(xt::xarray<float>(tensig::signature_combine(x, y, a.dim, a.depth, threads_option)));
     } else {
-        out = tensig::signature_combine(s1.values, s2.values, a.dim, a.depth);
+        out = tensig::signature_combine(s1.values, s2.values, a.dim, a.depth, threads_option);
     }
     tensig::io::write_array(a.output, out, single ? dtype::f32 : dtype::f64);
 }
 
 struct invert_args {
-    std::string input, output, history, plot, method = "auto", init = "insertion";
+    std::string input, output, history, plot, report, method = "auto", init = "insertion";
     std::size_t depth = 0, dim = 0, points = 8, iterations = 0;
     double lr = 2e-3, clip = 0;
     std::uint64_t seed = 0;
     bool raw = false;
 };
 
-// Recover a path from a signature (or from the signature of a given path,
-// which is then the reference for the path error).
-void run_invert(const invert_args& a) {
-    const auto in = tensig::io::read_array(a.input);
-    const auto& v = in.values;
-    xt::xtensor<double, 1> target;
-    xt::xtensor<double, 2> reference;
-    bool have_reference = false;
-    std::size_t dim = a.dim;
-    if (v.dimension() == 2) { // a path (L, d)
-        reference = v;
-        have_reference = true;
-        if (dim != 0 && dim != reference.shape()[1])
-            throw tensig::invalid_input("--dim " + std::to_string(dim) + " disagrees with the path's dimension " +
-                                        std::to_string(reference.shape()[1]));
-        dim = reference.shape()[1];
-        target = tensig::signature(reference, a.depth);
-    } else if (v.dimension() == 1) { // a flattened signature
-        if (dim == 0) throw tensig::invalid_input("INPUT is a signature: --dim is required");
-        if (v.size() != tensig::sig_length(dim, a.depth))
-            throw tensig::invalid_input("INPUT has " + std::to_string(v.size()) + " values; a signature of dimension " +
-                                        std::to_string(dim) + " and depth " + std::to_string(a.depth) + " has " +
-                                        std::to_string(tensig::sig_length(dim, a.depth)));
-        target = v;
-    } else {
-        throw tensig::invalid_input("INPUT must be a path (L, d) or a signature (sig_length,); got an array of rank " +
-                                    std::to_string(v.dimension()));
+// A progress bar on stderr, only when stderr is a terminal and not --quiet.
+class progress_bar {
+  public:
+    explicit progress_bar(const std::string& what) : what_(what), on_(!quiet_option && ::isatty(2)) {}
+    void operator()(std::size_t done, std::size_t total) {
+        if (!on_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (done < total && now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        const std::size_t width = 30, filled = total ? width * done / total : width;
+        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", what_.c_str(), std::string(filled, '#').c_str(),
+                     std::string(width - filled, ' ').c_str(), done, total);
+        if (done == total) std::fprintf(stderr, "\n");
     }
-    if (!a.plot.empty() && dim != 2) throw tensig::invalid_input("--plot draws 2-D paths only (dimension is " +
-                                                                 std::to_string(dim) + ")");
+
+  private:
+    std::string what_;
+    bool on_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+tensig::invert_options make_invert_options(const invert_args& a) {
     tensig::invert_options o;
     o.points = a.points;
     o.seed = a.seed;
@@ -148,41 +157,271 @@ void run_invert(const invert_args& a) {
         o.adam.iterations = a.iterations;
         o.lm.iterations = a.iterations;
     }
-    const auto r = tensig::invert(target, dim, a.depth, o);
+    return o;
+}
 
-    // translate to the reference's start (or the origin), reduce unless --raw
-    xt::xtensor<double, 1> start = xt::zeros<double>({dim});
-    if (have_reference) start = xt::row(reference, 0);
-    xt::xtensor<double, 2> out = tensig::translate_start(r.path, start);
-    if (!a.raw) out = tensig::tree_reduce(out);
-    tensig::io::write_array(a.output, xt::xarray<double>(out), in.type);
-    if (!a.history.empty())
-        tensig::io::write_array(a.history, xt::xarray<double>(xt::adapt(r.history, {r.history.size()})));
-    if (!a.plot.empty()) {
-        std::vector<tensig::io::svg_path> paths;
-        if (have_reference) {
-            tensig::io::svg_path p;
-            p.points = reference;
-            p.width = 4;
-            p.label = "original";
-            paths.push_back(p);
-        }
-        tensig::io::svg_path p;
-        p.points = out;
-        p.colour = "#1f77b4";
-        p.width = 2;
-        p.dashed = true;
-        p.label = "recovered (" + r.route + ")";
-        paths.push_back(p);
-        tensig::io::write_svg(a.plot, paths, "Signature inversion, depth " + std::to_string(a.depth));
+// One CSV row per item of a batch inversion.
+void write_report(const std::string& file, const std::vector<tensig::invert_item>& items,
+                  const std::vector<std::string>& extra_header = {},
+                  const std::vector<std::vector<std::string>>& extra = {}) {
+    std::ofstream out(file);
+    if (!out) throw std::runtime_error(file + ": cannot open for writing");
+    out << "index";
+    for (const auto& h : extra_header) out << ',' << h;
+    out << ",ok,converged,loss,iterations,seconds,route,hausdorff,max_point_error,error\n";
+    char buf[64];
+    auto num = [&](double v) {
+        std::snprintf(buf, sizeof buf, "%.6g", v);
+        return std::string(buf);
+    };
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& it = items[i];
+        out << i;
+        if (i < extra.size())
+            for (const auto& e : extra[i]) out << ',' << e;
+        std::string err = it.error;
+        for (auto& c : err)
+            if (c == ',' || c == '\n' || c == '"') c = ' ';
+        out << ',' << it.ok << ',' << it.converged << ',' << num(it.result.loss) << ',' << it.result.iterations << ','
+            << num(it.result.seconds) << ',' << it.result.route << ','
+            << (it.hausdorff >= 0 ? num(it.hausdorff) : "") << ','
+            << (it.max_point_error >= 0 ? num(it.max_point_error) : "") << ',' << err << '\n';
     }
-    std::printf("loss %.6g after %zu iterations (route %s), %.3f s\n", r.loss, r.iterations, r.route.c_str(),
-                r.seconds);
-    if (have_reference) {
-        const auto e = tensig::compare_paths(r.path, reference);
-        std::printf("path error (translated, tree-reduced): Hausdorff %.3g", e.hausdorff);
-        if (e.same_count) std::printf(", max point error %.3g", e.max_point_error);
-        std::printf("\n");
+    if (!out) throw std::runtime_error(file + ": write failed");
+}
+
+// Recover paths from signatures (or from the signatures of given paths,
+// which are then the references for the path error): one or a batch.
+void run_invert(const invert_args& a) {
+    const auto in = tensig::io::read_array(a.input);
+    const auto& v = in.values;
+    std::size_t dim = a.dim;
+    // Is INPUT paths (rank 2 (L, d) or rank 3 (B, L, d)) or signatures
+    // (rank 1 (m,) or rank 2 (B, m) with --dim and m = sig_length)?
+    const bool signatures = v.dimension() == 1 || (v.dimension() == 2 && dim != 0 && v.shape()[1] != dim &&
+                                                   v.shape()[1] == tensig::sig_length(dim, a.depth));
+    if (v.dimension() == 0 || v.dimension() > 3)
+        throw tensig::invalid_input("INPUT must be paths (L, d) or (B, L, d), or signatures (m,) or (B, m); got an "
+                                    "array of rank " + std::to_string(v.dimension()));
+    xt::xtensor<double, 2> targets;
+    xt::xtensor<double, 3> references;
+    const bool batch = v.dimension() == 3 || (signatures && v.dimension() == 2);
+    if (signatures) {
+        if (dim == 0) throw tensig::invalid_input("INPUT is a signature: --dim is required");
+        const std::size_t m = tensig::sig_length(dim, a.depth);
+        if (v.shape().back() != m)
+            throw tensig::invalid_input("INPUT rows have " + std::to_string(v.shape().back()) +
+                                        " values; a signature of dimension " + std::to_string(dim) + " and depth " +
+                                        std::to_string(a.depth) + " has " + std::to_string(m));
+        targets = xt::reshape_view(v, {v.size() / m, m});
+    } else {
+        const std::size_t d = v.shape().back();
+        if (dim != 0 && dim != d)
+            throw tensig::invalid_input("--dim " + std::to_string(dim) + " disagrees with the path's dimension " +
+                                        std::to_string(d));
+        dim = d;
+        const std::size_t L = v.shape()[v.dimension() - 2], B = v.dimension() == 3 ? v.shape()[0] : 1;
+        references = xt::reshape_view(v, {B, L, d});
+        tensig::signature_options so;
+        so.threads = threads_option;
+        targets = tensig::signature(references, a.depth, so);
+    }
+    if (!a.plot.empty() && dim != 2)
+        throw tensig::invalid_input("--plot draws 2-D paths only (dimension is " + std::to_string(dim) + ")");
+    if (batch && !a.history.empty()) throw tensig::invalid_input("--history is for a single inversion");
+    const bool have_reference = !signatures;
+
+    tensig::invert_batch_options bo;
+    bo.invert = make_invert_options(a);
+    bo.threads = threads_option;
+    progress_bar bar("inverting");
+    if (batch) bo.progress = [&](std::size_t done, std::size_t total) { bar(done, total); };
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto items = tensig::invert_batch(targets, dim, a.depth, bo, have_reference ? &references : nullptr);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // outputs: translated to the reference's start (or the origin)
+    const std::size_t B = items.size(), K = a.points;
+    auto placed = [&](std::size_t i) {
+        xt::xtensor<double, 1> start = xt::zeros<double>({dim});
+        if (have_reference) start = xt::view(references, i, 0, xt::all());
+        return tensig::translate_start(items[i].result.path, start);
+    };
+    for (const auto& it : items)
+        if (!it.ok && !batch) throw tensig::invalid_input(it.error);
+    if (batch) {
+        xt::xtensor<double, 3> out = xt::zeros<double>({B, K, dim});
+        for (std::size_t i = 0; i < B; ++i)
+            if (items[i].ok) xt::view(out, i, xt::all(), xt::all()) = placed(i);
+        tensig::io::write_array(a.output, xt::xarray<double>(out), in.type);
+    } else {
+        xt::xtensor<double, 2> out = placed(0);
+        if (!a.raw) out = tensig::tree_reduce(out);
+        tensig::io::write_array(a.output, xt::xarray<double>(out), in.type);
+        if (!a.history.empty()) {
+            const auto& h = items[0].result.history;
+            tensig::io::write_array(a.history, xt::xarray<double>(xt::adapt(h, {h.size()})));
+        }
+    }
+    if (!a.report.empty()) write_report(a.report, items);
+    if (!a.plot.empty()) {
+        std::vector<std::vector<tensig::io::svg_path>> panels;
+        std::vector<std::string> captions;
+        for (std::size_t i = 0; i < std::min<std::size_t>(B, 48); ++i) {
+            std::vector<tensig::io::svg_path> panel;
+            if (have_reference) {
+                tensig::io::svg_path p;
+                p.points = xt::view(references, i, xt::all(), xt::all());
+                p.width = 4;
+                p.label = "original";
+                panel.push_back(p);
+            }
+            tensig::io::svg_path p;
+            p.points = tensig::tree_reduce(placed(i));
+            p.colour = "#1f77b4";
+            p.width = 2;
+            p.dashed = true;
+            p.label = "recovered";
+            panel.push_back(p);
+            panels.push_back(panel);
+            captions.push_back(std::to_string(i) + ": " + items[i].result.route);
+        }
+        if (B == 1)
+            tensig::io::write_svg(a.plot, panels[0], "Signature inversion, depth " + std::to_string(a.depth));
+        else
+            tensig::io::write_svg_grid(a.plot, panels, 6, captions);
+    }
+    if (!batch) {
+        const auto& r = items[0].result;
+        std::printf("loss %.6g after %zu iterations (route %s), %.3f s\n", r.loss, r.iterations, r.route.c_str(),
+                    r.seconds);
+        if (have_reference) {
+            std::printf("path error (translated, tree-reduced): Hausdorff %.3g", items[0].hausdorff);
+            if (items[0].max_point_error >= 0) std::printf(", max point error %.3g", items[0].max_point_error);
+            std::printf("\n");
+        }
+    } else {
+        std::size_t ok = 0, exact = 0;
+        for (const auto& it : items) {
+            ok += it.ok;
+            exact += it.converged;
+        }
+        std::printf("%zu inversions in %.2f s (%.1f per second): %zu converged, %zu failed\n", B, wall,
+                    static_cast<double>(B) / wall, exact, B - ok);
+    }
+}
+
+struct pendigits_args {
+    std::string file, report, plot;
+    std::size_t depth = 12, points = 8, limit = 0, per_class = 0;
+    std::uint64_t seed = 0;
+};
+
+double quantile(std::vector<double> v, double q) {
+    if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+    std::sort(v.begin(), v.end());
+    const double pos = q * static_cast<double>(v.size() - 1);
+    const std::size_t i = static_cast<std::size_t>(pos);
+    const double f = pos - static_cast<double>(i);
+    return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+// Invert every row of a PenDigits file (or the built-in set) and summarise.
+void run_pendigits(const pendigits_args& a) {
+    std::vector<tensig::pendigits::row> rows;
+    std::string source;
+    if (a.file.empty()) {
+        rows = tensig::pendigits::builtin_rows();
+        const auto curves = tensig::pendigits::generated_curves();
+        rows.insert(rows.end(), curves.begin(), curves.end());
+        source = "the built-in set (4 PenDigits rows, " + std::to_string(curves.size()) + " generated curves)";
+    } else {
+        rows = tensig::pendigits::read(a.file);
+        source = a.file;
+    }
+    if (a.per_class > 0) {
+        std::map<int, std::size_t> taken;
+        std::vector<tensig::pendigits::row> kept;
+        for (const auto& r : rows)
+            if (taken[r.label]++ < a.per_class) kept.push_back(r);
+        rows.swap(kept);
+    }
+    if (a.limit > 0 && rows.size() > a.limit) rows.resize(a.limit);
+    if (rows.empty()) throw tensig::invalid_input(source + ": no rows to invert");
+    const std::size_t B = rows.size();
+    xt::xtensor<double, 3> paths = xt::zeros<double>({B, std::size_t(8), std::size_t(2)});
+    for (std::size_t i = 0; i < B; ++i) xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
+    tensig::signature_options so;
+    so.threads = threads_option;
+    const xt::xtensor<double, 2> targets = tensig::signature(paths, a.depth, so);
+
+    tensig::invert_batch_options bo;
+    bo.invert.points = a.points;
+    bo.invert.seed = a.seed;
+    bo.threads = threads_option;
+    progress_bar bar("inverting");
+    bo.progress = [&](std::size_t done, std::size_t total) { bar(done, total); };
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto items = tensig::invert_batch(targets, 2, a.depth, bo, &paths);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::size_t threads = threads_option ? threads_option : tensig::parallel::hardware_threads();
+
+    std::printf("PenDigits inversion: %s\n%zu rows, depth %zu, %zu points, auto strategy, %zu threads\n\n",
+                source.c_str(), B, a.depth, a.points, threads);
+    std::printf("%-6s %6s %10s %10s %11s %11s %11s\n", "digit", "rows", "exact", "<= 1e-2", "median H", "p95 H",
+                "median loss");
+    std::map<int, std::vector<std::size_t>> by_label;
+    for (std::size_t i = 0; i < B; ++i) by_label[rows[i].label].push_back(i);
+    auto line = [&](const std::string& name, const std::vector<std::size_t>& idx) {
+        std::vector<double> h, loss;
+        std::size_t exact = 0, close = 0;
+        for (auto i : idx) {
+            const double hd = items[i].ok ? items[i].hausdorff : std::numeric_limits<double>::infinity();
+            h.push_back(hd);
+            loss.push_back(items[i].result.loss);
+            exact += hd <= 1e-6;
+            close += hd <= 1e-2;
+        }
+        const double n = static_cast<double>(idx.size());
+        std::printf("%-6s %6zu %9.1f%% %9.1f%% %11.3g %11.3g %11.2f\n", name.c_str(), idx.size(), 100.0 * exact / n,
+                    100.0 * close / n, quantile(h, 0.5), quantile(h, 0.95), quantile(loss, 0.5));
+    };
+    std::vector<std::size_t> all;
+    for (const auto& [label, idx] : by_label) {
+        line(label < 0 ? "curve" : std::to_string(label), idx);
+        all.insert(all.end(), idx.begin(), idx.end());
+    }
+    line("all", all);
+    std::printf("\nwall time %.2f s: %.2f inversions per second, %.2f per thread\n", wall,
+                static_cast<double>(B) / wall, static_cast<double>(B) / wall / static_cast<double>(threads));
+    std::printf("(exact: Hausdorff distance <= 1e-6 after translating and exact tree reduction)\n");
+
+    if (!a.report.empty()) {
+        std::vector<std::vector<std::string>> extra;
+        for (const auto& r : rows) extra.push_back({std::to_string(r.line), std::to_string(r.label)});
+        write_report(a.report, items, {"line", "label"}, extra);
+    }
+    if (!a.plot.empty()) {
+        std::vector<std::vector<tensig::io::svg_path>> panels;
+        std::vector<std::string> captions;
+        for (std::size_t i = 0; i < std::min<std::size_t>(B, 48); ++i) {
+            tensig::io::svg_path orig, rec;
+            orig.points = xt::view(paths, i, xt::all(), xt::all());
+            orig.width = 4;
+            orig.label = "original";
+            const xt::xtensor<double, 1> start = xt::view(paths, i, 0, xt::all());
+            rec.points = tensig::tree_reduce(tensig::translate_start(items[i].result.path, start));
+            rec.colour = "#1f77b4";
+            rec.width = 2;
+            rec.dashed = true;
+            rec.label = "recovered";
+            panels.push_back({orig, rec});
+            char cap[64];
+            std::snprintf(cap, sizeof cap, "%s  H=%.1e", rows[i].label < 0 ? "curve" : std::to_string(rows[i].label).c_str(),
+                          items[i].hausdorff);
+            captions.push_back(cap);
+        }
+        tensig::io::write_svg_grid(a.plot, panels, 8, captions);
     }
 }
 
@@ -201,6 +440,7 @@ void run_backward(const backward_args& a) {
     tensig::signature_options o;
     o.basepoint = a.basepoint;
     o.inverse = a.inverse;
+    o.threads = threads_option;
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         const xt::xarray<T> gx = xt::cast<T>(g.values);
@@ -240,6 +480,10 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("tensig 0.1.0"));
     app.failure_message(one_line_failure);
+    app.fallthrough();
+    app.add_option("--threads", threads_option, "threads for every command that does work (default: all cores)")
+        ->check(count_check);
+    app.add_flag("--quiet,-q", quiet_option, "no progress bar");
 
     sig_args sa;
     auto* sig = app.add_subcommand("sig", "Signature of a path (L, d) or batch (B, L, d): levels 1..N");
@@ -314,7 +558,21 @@ int main(int argc, char** argv) {
     inv->add_option("--seed", ia.seed, "seed of the random start (default 0)");
     inv->add_option("--history", ia.history, "write the loss before each step (.npy or .csv)");
     inv->add_option("--plot", ia.plot, "write an SVG figure (2-D paths)");
-    inv->add_flag("--raw", ia.raw, "write the points as optimised, not tree-reduced");
+    inv->add_flag("--raw", ia.raw, "write the points as optimised, not tree-reduced (batches are never reduced)");
+    inv->add_option("--report", ia.report, "write one CSV row per item (loss, route, time, path error)");
+
+    pendigits_args pa;
+    auto* pen = app.add_subcommand("pendigits", "Invert every row of a PenDigits file (or the built-in set) and "
+                                                "summarise the recovery per digit");
+    pen->add_option("FILE", pa.file, "pendigits.tra / pendigits.tes (UCI format); default: the built-in set")
+        ->check(CLI::ExistingFile);
+    pen->add_option("--depth,-N", pa.depth, "signature depth (default 12)")->check(count_check);
+    pen->add_option("--points,-K", pa.points, "points of the recovered paths (default 8)")->check(count_check);
+    pen->add_option("--limit", pa.limit, "invert only the first N rows")->check(count_check);
+    pen->add_option("--per-class", pa.per_class, "invert only the first N rows of each digit")->check(count_check);
+    pen->add_option("--seed", pa.seed, "seed of the random starts (default 0)");
+    pen->add_option("--report", pa.report, "write one CSV row per item");
+    pen->add_option("--plot", pa.plot, "write an SVG grid of originals and recoveries (first 48 rows)");
 
     app.add_subcommand("arch", "Print the SIMD instruction set the kernels use")->callback([] {
         std::cout << tensig::kernels::active_arch() << '\n';
@@ -325,13 +583,14 @@ int main(int argc, char** argv) {
         if (argc > 1 && argv[1][0] != '-' &&
             app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty())
             throw CLI::ValidationError(std::string("unknown command '") + argv[1] +
-                                       "' (use sig, logsig, combine, sig-backward, logsig-backward, invert or arch)");
+                                       "' (use sig, logsig, combine, sig-backward, logsig-backward, invert, pendigits or arch)");
         app.parse(argc, argv);
         if (sig->parsed()) run_sig(sa);
         if (logsig->parsed()) run_logsig(la);
         if (combine->parsed()) run_combine(ca);
         if (sigb->parsed()) run_backward(ba);
         if (inv->parsed()) run_invert(ia);
+        if (pen->parsed()) run_pendigits(pa);
         if (logsigb->parsed()) run_backward(la_b);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);

@@ -8,7 +8,8 @@ namespace tensig::detail {
                                      const signature_options&, T*);                                                    \
     template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t, const signature_options&, \
                                           T*);                                                                         \
-    template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);         \
+    template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*,          \
+                                             std::size_t);                                                             \
     template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,                 \
                                         const signature_options&, logsig_basis, T*);
 TENSIG_PATH_CORE_INSTANTIATE(float)

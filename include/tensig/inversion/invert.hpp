@@ -6,9 +6,10 @@
 /// - `adam`: Adam on the published loss from the chosen start (the
 ///   published experiment);
 /// - `lm`: Levenberg–Marquardt with the exact Jacobian from the chosen start;
-/// - `automatic` (the default): the insertion start polished by LM; if that
-///   does not reach machine precision, an Adam warm-up from zeros then LM,
-///   then LM from seeded random starts, keeping the best.
+/// - `automatic` (the default): routes tried in turn until one reaches
+///   machine precision, keeping the best: the insertion start polished by LM
+///   through increasing depths (continuation), then by LM at full depth; an
+///   Adam warm-up from zeros then LM; seeded random starts with continuation.
 
 #include <chrono>
 #include <cstddef>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 #include "tensig/inversion/init.hpp"
 #include "tensig/inversion/loss.hpp"
@@ -41,7 +43,11 @@ struct invert_options {
     double exact_loss = -55;
     std::size_t warmup_steps = 1500;               ///< Adam steps before LM in the second route
     double warmup_lr = 1e-2;                       ///< their learning rate
-    std::size_t random_starts = 6;                 ///< LM from this many seeded random starts, third route
+    std::size_t random_starts = 6;                 ///< LM from this many seeded random starts, last route
+    /// Depth at which the continuation routes start: LM on the signature
+    /// truncated at this depth, then at depth + 2, ..., then the full depth
+    /// (low depths have fewer local minima and cost little). 0 disables.
+    std::size_t continuation_depth = 4;
     /// When the target's scale estimate (see signature_scale) lies outside
     /// [1, 16], solve for the path scaled to scale 5 and scale the result
     /// back: signatures of raw data (say PenDigits' 0..100) span too many
@@ -72,6 +78,7 @@ struct invert_result {
     std::size_t iterations = 0;       ///< optimiser steps over all routes tried
     double seconds = 0;               ///< wall time
     std::string route;                ///< which route produced `path`, e.g. "insertion+lm"
+    bool exact = false;               ///< the (rescaled) loss reached invert_options::exact_loss
     std::vector<double> history;      ///< loss before each step of the winning route
 };
 
@@ -125,6 +132,21 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         }
         return best.loss <= o.exact_loss;
     };
+    // LM through increasing depths, from the start in x (see continuation_depth)
+    auto continuation = [&](std::vector<T>& x) {
+        optimizer_report total;
+        for (std::size_t k = o.continuation_depth; k < depth; k += 2) {
+            const xt::xtensor<T, 1> truncated = xt::view(scaled, xt::range(0, sig_length(dim, k)));
+            signature_loss<T> coarse(truncated, dim, k, o.points);
+            total.iterations += levenberg_marquardt(coarse, x, o.lm).iterations;
+        }
+        const auto fine = levenberg_marquardt(loss, x, o.lm);
+        total.iterations += fine.iterations;
+        total.loss = fine.loss;
+        total.history = fine.history;
+        return total;
+    };
+    const bool use_continuation = o.continuation_depth >= 2 && o.continuation_depth < depth;
     if (o.method == invert_method::adam || o.method == invert_method::lm) {
         auto x = detail::start_points(o.init, target, dim, depth, o.points, o.seed);
         const bool adam = o.method == invert_method::adam;
@@ -134,7 +156,11 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         consider(x, rep, std::string(detail::init_name(o.init)) + (adam ? "+adam" : "+lm"));
     } else {
         bool done = false;
-        if (depth >= 2) { // route 1: insertion start, LM
+        if (depth >= 2 && use_continuation) { // route 1: insertion start, LM through increasing depths
+            auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
+            done = consider(x, continuation(x), "insertion+lm(depth " + std::to_string(o.continuation_depth) + "..)");
+        }
+        if (!done && depth >= 2) { // route 2: insertion start, LM at full depth
             auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
             done = consider(x, levenberg_marquardt(loss, x, o.lm), "insertion+lm");
         }
@@ -151,11 +177,13 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
             rep.history.insert(rep.history.end(), lm.history.begin(), lm.history.end());
             done = consider(x, rep, "zeros+adam+lm");
         }
-        for (std::size_t k = 0; !done && k < o.random_starts; ++k) { // route 3: seeded random starts
+        for (std::size_t k = 0; !done && k < o.random_starts; ++k) { // route 4: seeded random starts
             auto x = init_random<T>(o.points, dim, o.seed + 1000003 * (k + 1));
-            done = consider(x, levenberg_marquardt(loss, x, o.lm), "random" + std::to_string(k) + "+lm");
+            done = use_continuation ? consider(x, continuation(x), "random" + std::to_string(k) + "+lm(depths)")
+                                    : consider(x, levenberg_marquardt(loss, x, o.lm), "random" + std::to_string(k) + "+lm");
         }
     }
+    best.exact = best.loss <= o.exact_loss;
     best.path = xt::xtensor<double, 2>::from_shape({o.points, dim});
     for (std::size_t i = 0; i < best_x.size(); ++i) best.path.data()[i] = static_cast<double>(best_x[i]) / lambda;
     if (lambda != 1.0) { // report the loss of the problem as given

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <utility>
 #include <cstddef>
 #include <fstream>
 #include <sstream>
@@ -50,6 +52,32 @@ inline std::vector<row> builtin_rows() {
         {{100, 100, 79, 80, 54, 59, 32, 38, 21, 16, 50, 0, 79, 16, 0, 16}, 6, 21},
         {{88, 92, 2, 99, 16, 66, 94, 37, 70, 0, 0, 24, 42, 65, 100, 100}, 8, 1},
     };
+}
+
+/// A few generated 8-point curves in [0, 100]^2 (label -1): arcs, a spiral,
+/// a wave, a zigzag, a loop; with builtin_rows() they make the built-in set
+/// that `tensig pendigits` inverts when given no file.
+inline std::vector<row> generated_curves() {
+    std::vector<row> rows;
+    auto add = [&](auto&& f) {
+        row r;
+        r.label = -1;
+        for (std::size_t j = 0; j < 8; ++j) {
+            const double t = static_cast<double>(j) / 7.0;
+            const auto [x, y] = f(t);
+            r.values[2 * j] = std::round(50 + 50 * x);
+            r.values[2 * j + 1] = std::round(50 + 50 * y);
+        }
+        rows.push_back(r);
+    };
+    const double pi = 3.14159265358979323846;
+    add([&](double t) { return std::pair{std::cos(pi * t), std::sin(pi * t)}; });                 // half circle
+    add([&](double t) { return std::pair{std::cos(1.6 * pi * t), std::sin(1.6 * pi * t)}; });     // most of a circle
+    add([&](double t) { return std::pair{t * std::cos(3 * pi * t), t * std::sin(3 * pi * t)}; }); // spiral
+    add([&](double t) { return std::pair{2 * t - 1, 0.8 * std::sin(2 * pi * t)}; });              // wave
+    add([&](double t) { return std::pair{2 * t - 1, (static_cast<int>(7 * t + 0.5) % 2) ? 0.6 : -0.6}; }); // zigzag
+    add([&](double t) { return std::pair{std::sin(2 * pi * t), std::sin(4 * pi * t) / 2}; });     // figure eight
+    return rows;
 }
 
 /// Read a file in the UCI format (17 comma-separated integers per line: 16

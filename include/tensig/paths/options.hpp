@@ -1,4 +1,6 @@
 #pragma once
+
+#include <cstddef>
 /// \file
 /// Options of the path functions.
 
@@ -12,6 +14,9 @@ struct signature_options {
     /// Return the signature of the reversed path, which is the inverse
     /// (antipode) of the signature.
     bool inverse = false;
+    /// Threads for batches and long paths (0: all cores, 1: the calling
+    /// thread only). Results are bit-identical for every value.
+    std::size_t threads = 0;
 };
 
 /// Coordinates of a log-signature (DESIGN.md §1).

@@ -194,7 +194,7 @@ template <class E>
 ///   two shapes differ.
 template <class E1, class E2>
 [[nodiscard]] auto signature_combine(const xt::xexpression<E1>& s1, const xt::xexpression<E2>& s2, std::size_t dim,
-                                     std::size_t depth) {
+                                     std::size_t depth, std::size_t threads = 0) {
     using T = detail::real_t<E1>;
     static_assert(std::is_same_v<T, detail::real_t<E2>>, "signature_combine: both operands need one scalar type");
     constexpr std::size_t R = detail::static_rank<E1>();
@@ -219,7 +219,7 @@ template <class E1, class E2>
     detail::check_finite(a.data, a.shape, "first signature");
     detail::check_finite(b.data, b.shape, "second signature");
     auto out = detail::make_output<Out>(a.shape, sizeof(T));
-    detail::signature_combine_batch(a.data, b.data, B, dim, depth, out.data());
+    detail::signature_combine_batch(a.data, b.data, B, dim, depth, out.data(), threads);
     return out;
 }
 

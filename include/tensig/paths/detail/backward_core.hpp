@@ -140,9 +140,11 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
                                          "stored prefixes"),
                              sizeof(T),
                              "the stored prefix signatures of a path of " + std::to_string(L) + " points");
-    backward_workspace<T> ws(s);
-    for (std::size_t b = 0; b < B; ++b)
-        signature_backward_one(G + b * s.sig_length(), paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
+        backward_workspace<T> ws(s);
+        for (std::size_t b = b0; b < b1; ++b)
+            signature_backward_one(G + b * s.sig_length(), paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+    });
 }
 
 /// Gradients of <G, s1 ⊗ s2> with respect to flattened signatures s1, s2 (B pairs).
@@ -151,8 +153,9 @@ void signature_combine_backward_batch(const T* G, const T* s1, const T* s2, std:
                                       std::size_t depth, T* g1, T* g2) {
     const shape s(d, depth);
     const std::size_t m = s.sig_length();
+    parallel::for_chunks(B, batch_grain(B, 0), 0, [&](std::size_t i0, std::size_t i1) {
     tensor<T> a(s), b(s), g(s), ga(s), gb(s);
-    for (std::size_t i = 0; i < B; ++i) {
+    for (std::size_t i = i0; i < i1; ++i) {
         a[0] = b[0] = T(1);
         g[0] = T(0);
         std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
@@ -164,6 +167,7 @@ void signature_combine_backward_batch(const T* G, const T* s1, const T* s2, std:
         std::copy(ga.data() + 1, ga.data() + 1 + m, g1 + i * m);
         std::copy(gb.data() + 1, gb.data() + 1 + m, g2 + i * m);
     }
+    });
 }
 
 /// Gradient of <G, logsignature(path)> (expanded basis) for B paths.
@@ -173,10 +177,11 @@ void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std:
                                  const backward_options& bo, T* out) {
     check_basis(basis);
     const shape s = path_shape(L, d, depth, o.basepoint);
+    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
     backward_workspace<T> ws(s);
     tensor<T> gl(s), gs(s);
     std::vector<T> sig(s.sig_length());
-    for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t b = b0; b < b1; ++b) {
         signature_one(paths + b * L * d, L, d, o, ws.fwd, sig.data()); // S in ws.fwd.acc
         gl[0] = T(0);
         std::copy(G + b * s.sig_length(), G + (b + 1) * s.sig_length(), gl.data() + 1);
@@ -184,6 +189,7 @@ void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std:
         vjp::log(gs.data(), ws.fwd.acc.data(), gl.data(), s);
         signature_backward_one(gs.data() + 1, paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
     }
+    });
 }
 
 } // namespace detail

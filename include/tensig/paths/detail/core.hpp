@@ -16,6 +16,7 @@
 #include "tensig/expr/evaluate.hpp"
 #include "tensig/kernels/ops.hpp"
 #include "tensig/kernels/primitives.hpp"
+#include "tensig/parallel/parallel.hpp"
 #include "tensig/paths/options.hpp"
 #include "tensig/shape/shape.hpp"
 
@@ -106,13 +107,70 @@ void signature_one(const T* path, std::size_t L, std::size_t d, const signature_
     std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
 
-/// Signatures of B paths (B, L, d) into out (B, sig_length).
+/// Segments from which one path's signature is computed by the parallel
+/// Chen reduction rather than in one sequential sweep.
+inline constexpr std::size_t long_path_segments = 4096;
+
+/// Signature of one long path by a tree reduction of Chen products: the
+/// steps are cut into pieces fixed by their number alone (never by the
+/// thread count), each piece's signature is computed on its own, and the
+/// pieces are multiplied pairwise, level by level, in a fixed order. So the
+/// result is bit-identical for any number of threads, and equal to the
+/// sequential sweep to rounding.
+template <class T>
+void signature_long(const T* path, std::size_t L, std::size_t d, const shape& s, const signature_options& o,
+                    T* out) {
+    const std::size_t n = segment_count(L, o.basepoint), size = s.size();
+    const std::size_t pieces = std::min<std::size_t>(256, (n + 1023) / 1024);
+    aligned_vector<T> acc(pieces * size);
+    parallel::for_chunks(pieces, 1, o.threads, [&](std::size_t p0, std::size_t p1) {
+        path_workspace<T> ws(s);
+        for (std::size_t p = p0; p < p1; ++p) {
+            ws.acc.set_unit();
+            const std::size_t i0 = n * p / pieces, i1 = n * (p + 1) / pieces;
+            for (std::size_t i = i0; i < i1; ++i) {
+                const std::size_t seg = o.inverse ? n - 1 - i : i;
+                apply_segment(path, d, seg, o.basepoint, o.inverse, ws);
+            }
+            std::copy(ws.acc.data(), ws.acc.data() + size, acc.data() + p * size);
+        }
+    });
+    for (std::size_t stride = 1; stride < pieces; stride *= 2) {
+        const std::size_t pairs = (pieces + 2 * stride - 1) / (2 * stride);
+        parallel::for_chunks(pairs, 1, o.threads, [&](std::size_t q0, std::size_t q1) {
+            for (std::size_t q = q0; q < q1; ++q) {
+                const std::size_t left = 2 * stride * q, right = left + stride;
+                if (right < pieces)
+                    kernels::product(acc.data() + left * size, acc.data() + left * size, acc.data() + right * size, s);
+            }
+        });
+    }
+    std::copy(acc.data() + 1, acc.data() + size, out);
+}
+
+/// Items per chunk of a batch: enough work per chunk to amortise its
+/// workspace, small enough to balance threads. (Items are independent, so
+/// the chunking never changes a result.)
+inline std::size_t batch_grain(std::size_t B, std::size_t threads) {
+    const std::size_t t = threads == 0 ? parallel::hardware_threads() : threads;
+    return std::max<std::size_t>(1, B / (8 * t));
+}
+
+/// Signatures of B paths (B, L, d) into out (B, sig_length), the batch in
+/// parallel; a single long path by the parallel Chen reduction.
 template <class T>
 void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
                      const signature_options& o, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
-    path_workspace<T> ws(s);
-    for (std::size_t b = 0; b < B; ++b) signature_one(paths + b * L * d, L, d, o, ws, out + b * s.sig_length());
+    if (B == 1 && segment_count(L, o.basepoint) >= long_path_segments) {
+        signature_long(paths, L, d, s, o, out);
+        return;
+    }
+    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
+        path_workspace<T> ws(s);
+        for (std::size_t b = b0; b < b1; ++b)
+            signature_one(paths + b * L * d, L, d, o, ws, out + b * s.sig_length());
+    });
 }
 
 /// Every prefix signature of one path into out (segments, sig_length).
@@ -138,18 +196,21 @@ void signature_stream_one(const T* path, std::size_t L, std::size_t d, std::size
 /// Chen products of B pairs of flattened signatures (levels 1..N, level 0
 /// taken as 1): out_b = s1_b ⊗ s2_b.
 template <class T>
-void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_t d, std::size_t depth, T* out) {
+void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_t d, std::size_t depth, T* out,
+                             std::size_t threads = 0) {
     const shape s(d, depth);
     const std::size_t m = s.sig_length();
-    tensor<T> a(s), b(s);
-    for (std::size_t i = 0; i < B; ++i) {
-        a[0] = T(1);
-        b[0] = T(1);
-        std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
-        std::copy(s2 + i * m, s2 + (i + 1) * m, b.data() + 1);
-        kernels::product(a.data(), a.data(), b.data(), s);
-        std::copy(a.data() + 1, a.data() + 1 + m, out + i * m);
-    }
+    parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t i0, std::size_t i1) {
+        tensor<T> a(s), b(s);
+        for (std::size_t i = i0; i < i1; ++i) {
+            a[0] = T(1);
+            b[0] = T(1);
+            std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
+            std::copy(s2 + i * m, s2 + (i + 1) * m, b.data() + 1);
+            kernels::product(a.data(), a.data(), b.data(), s);
+            std::copy(a.data() + 1, a.data() + 1 + m, out + i * m);
+        }
+    });
 }
 
 /// Log-signatures (expanded: levels 1..N of log S) of B paths.
@@ -158,14 +219,22 @@ void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_
                         const signature_options& o, logsig_basis basis, T* out) {
     check_basis(basis);
     const shape s = path_shape(L, d, depth, o.basepoint);
-    path_workspace<T> ws(s);
-    tensor<T> l(s);
-    for (std::size_t b = 0; b < B; ++b) {
-        T* row = out + b * s.sig_length();
-        signature_one(paths + b * L * d, L, d, o, ws, row); // leaves S in ws.acc
-        kernels::log(l.data(), ws.acc.data(), s);
-        std::copy(l.data() + 1, l.data() + l.size(), out + b * s.sig_length());
-    }
+    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
+        path_workspace<T> ws(s);
+        tensor<T> l(s);
+        for (std::size_t b = b0; b < b1; ++b) {
+            T* row = out + b * s.sig_length();
+            if (B == 1 && segment_count(L, o.basepoint) >= long_path_segments) {
+                signature_long(paths, L, d, s, o, row);
+                ws.acc[0] = T(1);
+                std::copy(row, row + s.sig_length(), ws.acc.data() + 1);
+            } else {
+                signature_one(paths + b * L * d, L, d, o, ws, row); // leaves S in ws.acc
+            }
+            kernels::log(l.data(), ws.acc.data(), s);
+            std::copy(l.data() + 1, l.data() + l.size(), row);
+        }
+    });
 }
 
 } // namespace tensig::detail
@@ -177,7 +246,8 @@ namespace tensig::detail {
                                             const signature_options&, T*);                                             \
     extern template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t,                     \
                                                  const signature_options&, T*);                                        \
-    extern template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);  \
+    extern template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*,    \
+                                                    std::size_t);                                                      \
     extern template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,          \
                                                const signature_options&, logsig_basis, T*);
 TENSIG_PATH_CORE_EXTERN(float)
