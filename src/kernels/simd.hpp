@@ -31,6 +31,26 @@ struct expand_gen {
     static constexpr U get(std::size_t index, std::size_t size) { return static_cast<U>((R * size + index) / D); }
 };
 
+// Lane l reads lane l ^ X (pairwise swaps for horizontal sums in groups).
+template <class U, std::size_t X>
+struct xor_gen {
+    static constexpr U get(std::size_t index, std::size_t) { return static_cast<U>(index ^ X); }
+};
+
+// Block K of W/D lanes gathers the group sums held in lanes D*j.
+template <class U, std::size_t D, std::size_t K>
+struct gather_gen {
+    static constexpr U get(std::size_t index, std::size_t size) {
+        return (index / (size / D)) == K ? static_cast<U>(D * (index - K * (size / D))) : U(0);
+    }
+};
+
+// True on block K of W/D lanes.
+template <std::size_t D, std::size_t K>
+struct block_gen {
+    static constexpr bool get(std::size_t index, std::size_t size) { return (index / (size / D)) == K; }
+};
+
 template <class Arch, class T>
 struct kernels {
     using batch = xsimd::batch<T, Arch>;
@@ -178,6 +198,17 @@ struct kernels {
 
     // out[r] = sum_c M[r*cols + c] v[c]
     static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+        if (cols == W) { // rows exactly a register long (d = 4 in AVX2 double): W rows, one horizontal add
+            const batch vv = batch::load_unaligned(v);
+            std::size_t r = 0;
+            for (; r + W <= rows; r += W) {
+                batch p[W];
+                for (std::size_t i = 0; i < W; ++i) p[i] = batch::load_unaligned(M + (r + i) * W) * vv;
+                xsimd::haddp(p).store_unaligned(out + r);
+            }
+            for (; r < rows; ++r) out[r] = reduce_sum(batch::load_unaligned(M + r * W) * vv);
+            return;
+        }
         if (cols >= W) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const T* m = M + r * cols;
@@ -189,6 +220,16 @@ struct kernels {
                 out[r] = sum;
             }
             return;
+        }
+        if constexpr (has_swizzle<Arch>) {
+            std::size_t done = 0;
+            if (cols == 2) done = matvec_narrow<2>(out, M, rows, v);
+            if constexpr (W > 4)
+                if (cols == 4) done = matvec_narrow<4>(out, M, rows, v);
+            if (done > 0) {
+                if (done < rows) matvec(out + done, M + done * cols, rows - done, cols, v);
+                return;
+            }
         }
         switch (cols) { // short rows: fixed-length loops the compiler vectorises across rows
         case 1: matvec_fixed<1>(out, M, rows, v); break;
@@ -207,6 +248,40 @@ struct kernels {
         }
     }
 
+    // Rows shorter than a register, D dividing W: W rows (D registers) at a
+    // time; each register's products are summed in groups of D lanes by
+    // swizzles, and the W sums gathered into one register.
+    template <std::size_t D>
+    static std::size_t matvec_narrow(T* out, const T* M, std::size_t rows, const T* v) {
+        static_assert(W % D == 0 && D >= 2 && D <= 4, "row length must divide the register width");
+        alignas(64) T pattern[W];
+        for (std::size_t l = 0; l < W; ++l) pattern[l] = v[l % D];
+        const batch vp = batch::load_aligned(pattern);
+        std::size_t r = 0;
+        for (; r + W <= rows; r += W)
+            gather_sums<D>(M + r * D, vp, std::make_index_sequence<D>{}).store_unaligned(out + r);
+        return r;
+    }
+
+    template <std::size_t D>
+    static batch group_sum(batch p) {
+        p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 1>>());
+        if constexpr (D == 4) p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 2>>());
+        return p;
+    }
+
+    template <std::size_t D, std::size_t... K>
+    static batch gather_sums(const T* M, const batch& vp, std::index_sequence<K...>) {
+        batch s[D] = {group_sum<D>(batch::load_unaligned(M + K * W) * vp)...};
+        batch res = xsimd::swizzle(s[0], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, 0>>());
+        ((res = K == 0 ? res
+                       : xsimd::select(xsimd::make_batch_bool_constant<batch, block_gen<D, K>>(),
+                                       xsimd::swizzle(s[K], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, K>>()),
+                                       res)),
+         ...);
+        return res;
+    }
+
     template <std::size_t C>
     static void matvec_fixed(T* out, const T* M, std::size_t rows, const T* v) {
         T w[C];
@@ -220,6 +295,12 @@ struct kernels {
 
     // out[c] += sum_r v[r] M[r*cols + c]
     static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+        if (cols == W) { // one register accumulates every row
+            batch acc = batch::load_unaligned(out);
+            for (std::size_t r = 0; r < rows; ++r) acc = xsimd::fma(batch(v[r]), batch::load_unaligned(M + r * W), acc);
+            acc.store_unaligned(out);
+            return;
+        }
         if (cols >= W) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const batch vr(v[r]);
@@ -251,16 +332,19 @@ struct kernels {
     // times M over W rows at a time in D registers; lane l holds column l % D.
     template <std::size_t D>
     static std::size_t vecmat_narrow(T* out, const T* v, std::size_t rows, const T* M) {
-        batch acc[D];
-        for (auto& x : acc) x = batch(T(0));
+        // two independent sets of accumulators hide the FMA latency
+        batch acc[D], acc2[D];
+        for (std::size_t i = 0; i < D; ++i) acc[i] = acc2[i] = batch(T(0));
         std::size_t r = 0;
-        for (; r + W <= rows; r += W) {
-            const batch vv = batch::load_unaligned(v + r);
-            accumulate_rows<D>(vv, M + r * D, acc, std::make_index_sequence<D>{});
+        for (; r + 2 * W <= rows; r += 2 * W) {
+            accumulate_rows<D>(batch::load_unaligned(v + r), M + r * D, acc, std::make_index_sequence<D>{});
+            accumulate_rows<D>(batch::load_unaligned(v + r + W), M + (r + W) * D, acc2, std::make_index_sequence<D>{});
         }
+        for (; r + W <= rows; r += W)
+            accumulate_rows<D>(batch::load_unaligned(v + r), M + r * D, acc, std::make_index_sequence<D>{});
         alignas(64) T lanes[W];
         for (std::size_t i = 0; i < D; ++i) {
-            acc[i].store_aligned(lanes);
+            (acc[i] + acc2[i]).store_aligned(lanes);
             for (std::size_t l = 0; l < W; ++l) out[l % D] += lanes[l];
         }
         return r;

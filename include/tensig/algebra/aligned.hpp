@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace tensig {
@@ -37,5 +38,30 @@ struct aligned_allocator {
 
 template <class T>
 using aligned_vector = std::vector<T, aligned_allocator<T>>;
+
+/// aligned_allocator whose resize() leaves trivial values uninitialised: for
+/// scratch that is always written before it is read, where zeroing would
+/// cost as much as the work.
+template <class T>
+struct scratch_allocator : aligned_allocator<T> {
+    using value_type = T;
+    template <class U>
+    struct rebind {
+        using other = scratch_allocator<U>;
+    };
+    scratch_allocator() noexcept = default;
+    template <class U>
+    scratch_allocator(const scratch_allocator<U>&) noexcept {}
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        if constexpr (sizeof...(Args) == 0)
+            ::new (static_cast<void*>(p)) U;
+        else
+            ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
+template <class T>
+using scratch_vector = std::vector<T, scratch_allocator<T>>;
 
 } // namespace tensig

@@ -45,7 +45,7 @@ struct backward_workspace {
     tensor<T> grad;
     std::vector<T> gz;
     std::vector<T> neg;
-    aligned_vector<T> prefixes;
+    scratch_vector<T> prefixes; // stored Horner terms: written before read
 };
 
 /// Step i (0-based, in the order the forward pass multiplies) of the signature

@@ -1,0 +1,328 @@
+// Kernel benchmarks (Google Benchmark). Every figure comes with a baseline in
+// the same run, so docs/benchmarks.md can quote ratios:
+//
+// - fmexp<T>/{dispatched,scalar,<arch>}/d:D/N:N: the fused
+//   multiply-exponentiate A <- A ⊗ exp(z), the SIMD kernel picked at run time
+//   vs its scalar twin (kernels/scalar.hpp, compiled here with default flags)
+//   vs each instruction set forced with kernels::force_arch.
+// - fma_peak/<T>/<isa>: the FMA throughput of one core (independent fused
+//   multiply-adds in registers), the ceiling the FLOP rates are compared with.
+// - expr_chain<T>/{lazy,eager,eager_prealloc,hand_loop,copy}/N:N on tensors
+//   of dimension 2 and depth N (N = 19: 2^20 - 1 coefficients): the lazy
+//   `d = a + 2*b - c` vs an eager version with temporaries vs a plain copy loop
+//   (the memory-bandwidth baseline).
+//
+// FLOP count of one fmexp (DESIGN.md §1): sum_{k=1..N} sum_{j=1..k} d^j
+// multiply-adds, an FMA counting as 2 FLOPs.
+
+#include <algorithm>
+#include <cstddef>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <immintrin.h>
+
+#include <benchmark/benchmark.h>
+
+#include <tensig/tensig.hpp>
+
+namespace {
+
+using tensig::aligned_vector;
+namespace kernels = tensig::kernels;
+
+/// Multiply-adds of one fused multiply-exponentiate: sum_{k=1..N} sum_{j=1..k} d^j.
+double fmexp_madds(std::size_t d, std::size_t N) {
+    double total = 0;
+    for (std::size_t k = 1; k <= N; ++k) {
+        double p = 1;
+        for (std::size_t j = 1; j <= k; ++j) {
+            p *= double(d);
+            total += p;
+        }
+    }
+    return total;
+}
+
+template <class T> const char* type_name() {
+    return sizeof(T) == 8 ? "double" : "float";
+}
+
+// ---- fused multiply-exponentiate --------------------------------------------------
+
+enum class fmexp_impl { dispatched, scalar, forced };
+
+/// A <- A ⊗ exp(z), then A <- A ⊗ exp(-z): two calls per iteration that bring
+/// A back to where it was (up to rounding), so the values stay bounded however
+/// many iterations run. A starts as the signature of a few random segments,
+/// so every level is dense.
+template <class T>
+void bm_fmexp(benchmark::State& state, std::size_t d, std::size_t N, fmexp_impl impl,
+              const std::string& arch) {
+    const tensig::shape s(d, N);
+    std::mt19937_64 rng(20240601);
+    std::uniform_real_distribution<double> unif(-0.5, 0.5);
+    tensig::tensor<T> A = tensig::tensor<T>::unit(s);
+    std::vector<T> z(d), mz(d);
+    for (int seg = 0; seg < 3; ++seg) {
+        for (auto& v : z)
+            v = T(unif(rng));
+        kernels::scalar::fmexp(A.data(), z.data(), d, N,
+                               std::vector<T>(kernels::scalar::fmexp_scratch_size(d, N)).data());
+    }
+    for (std::size_t i = 0; i < d; ++i) {
+        z[i] = T(0.3 * unif(rng));
+        mz[i] = -z[i];
+    }
+    std::vector<T> scratch(kernels::scalar::fmexp_scratch_size(d, N));
+
+    if (impl == fmexp_impl::forced) kernels::force_arch(arch);
+    state.SetLabel(impl == fmexp_impl::scalar ? "scalar twin" : kernels::active_arch());
+    T* a = A.data();
+    for (auto _ : state) {
+        if (impl == fmexp_impl::scalar) {
+            kernels::scalar::fmexp(a, z.data(), d, N, scratch.data());
+            kernels::scalar::fmexp(a, mz.data(), d, N, scratch.data());
+        } else {
+            kernels::fmexp(a, z.data(), d, N);
+            kernels::fmexp(a, mz.data(), d, N);
+        }
+        benchmark::DoNotOptimize(a);
+        benchmark::ClobberMemory();
+    }
+    if (impl == fmexp_impl::forced) kernels::force_arch("");
+
+    const double calls = 2.0 * double(state.iterations());
+    state.SetItemsProcessed(static_cast<std::int64_t>(calls));
+    state.counters["FLOP/s"] =
+        benchmark::Counter(2.0 * fmexp_madds(d, N) * calls, benchmark::Counter::kIsRate);
+    state.counters["flops"] = 2.0 * 2.0 * fmexp_madds(d, N); // per iteration (two calls), for bench/report.py
+}
+
+// ---- the FMA peak of one core --------------------------------------------------
+
+// Acc independent accumulators x <- x * m + c (x converges to c / (1 - m):
+// no overflow, no denormals). Enough accumulators to cover latency x ports.
+__attribute__((target("avx2,fma"))) double peak_avx2_double(std::int64_t iters) {
+    constexpr int Acc = 12;
+    __m256d x[Acc];
+    for (int j = 0; j < Acc; ++j)
+        x[j] = _mm256_set1_pd(0.001 * j);
+    const __m256d m = _mm256_set1_pd(0.999999), c = _mm256_set1_pd(1e-7);
+    for (std::int64_t i = 0; i < iters; ++i)
+        for (int j = 0; j < Acc; ++j)
+            x[j] = _mm256_fmadd_pd(x[j], m, c);
+    __m256d sum = x[0];
+    for (int j = 1; j < Acc; ++j)
+        sum = _mm256_add_pd(sum, x[j]);
+    alignas(32) double out[4];
+    _mm256_store_pd(out, sum);
+    return out[0] + out[1] + out[2] + out[3];
+}
+
+__attribute__((target("avx2,fma"))) double peak_avx2_float(std::int64_t iters) {
+    constexpr int Acc = 12;
+    __m256 x[Acc];
+    for (int j = 0; j < Acc; ++j)
+        x[j] = _mm256_set1_ps(0.001f * float(j));
+    const __m256 m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-5f);
+    for (std::int64_t i = 0; i < iters; ++i)
+        for (int j = 0; j < Acc; ++j)
+            x[j] = _mm256_fmadd_ps(x[j], m, c);
+    __m256 sum = x[0];
+    for (int j = 1; j < Acc; ++j)
+        sum = _mm256_add_ps(sum, x[j]);
+    alignas(32) float out[8];
+    _mm256_store_ps(out, sum);
+    double r = 0;
+    for (float v : out)
+        r += v;
+    return r;
+}
+
+__attribute__((target("avx512f"))) double peak_avx512_double(std::int64_t iters) {
+    constexpr int Acc = 16;
+    __m512d x[Acc];
+    for (int j = 0; j < Acc; ++j)
+        x[j] = _mm512_set1_pd(0.001 * j);
+    const __m512d m = _mm512_set1_pd(0.999999), c = _mm512_set1_pd(1e-7);
+    for (std::int64_t i = 0; i < iters; ++i)
+        for (int j = 0; j < Acc; ++j)
+            x[j] = _mm512_fmadd_pd(x[j], m, c);
+    __m512d sum = x[0];
+    for (int j = 1; j < Acc; ++j)
+        sum = _mm512_add_pd(sum, x[j]);
+    alignas(64) double out[8];
+    _mm512_store_pd(out, sum); // not _mm512_reduce_add_pd: g++ 12 warns inside it
+    double r = 0;
+    for (double v : out)
+        r += v;
+    return r;
+}
+
+__attribute__((target("avx512f"))) double peak_avx512_float(std::int64_t iters) {
+    constexpr int Acc = 16;
+    __m512 x[Acc];
+    for (int j = 0; j < Acc; ++j)
+        x[j] = _mm512_set1_ps(0.001f * float(j));
+    const __m512 m = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-5f);
+    for (std::int64_t i = 0; i < iters; ++i)
+        for (int j = 0; j < Acc; ++j)
+            x[j] = _mm512_fmadd_ps(x[j], m, c);
+    __m512 sum = x[0];
+    for (int j = 1; j < Acc; ++j)
+        sum = _mm512_add_ps(sum, x[j]);
+    alignas(64) float out[16];
+    _mm512_store_ps(out, sum);
+    double r = 0;
+    for (float v : out)
+        r += v;
+    return r;
+}
+
+/// `flops_per_inner` = accumulators * lanes * 2.
+void bm_fma_peak(benchmark::State& state, double (*kernel)(std::int64_t), double flops_per_inner) {
+    constexpr std::int64_t inner = 1 << 16;
+    for (auto _ : state) {
+        double r = kernel(inner);
+        benchmark::DoNotOptimize(r);
+    }
+    state.counters["FLOP/s"] = benchmark::Counter(
+        flops_per_inner * double(inner) * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["flops"] = flops_per_inner * double(inner);
+}
+
+// ---- expression chain --------------------------------------------------------------
+
+enum class chain_impl { lazy, eager, eager_prealloc, hand_loop, copy };
+
+/// d = a + 2*b - c on tensors of dimension 2 and depth N. Bytes are counted
+/// as the useful traffic (STREAM convention): 3 reads + 1 write per
+/// coefficient for the chain whatever the implementation, so the bytes/s of
+/// two implementations compare like their speeds; 1 read + 1 write for the copy.
+template <class T> void bm_expr_chain(benchmark::State& state, chain_impl impl) {
+    const tensig::shape s(2, static_cast<std::size_t>(state.range(0)));
+    const std::size_t n = s.size();
+    tensig::tensor<T> a(s), b(s), c(s), d(s);
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> unif(-1, 1);
+    for (std::size_t i = 0; i < n; ++i) {
+        a[i] = T(unif(rng));
+        b[i] = T(unif(rng));
+        c[i] = T(unif(rng));
+        d[i] = T(0);
+    }
+    tensig::tensor<T> t1(s), t2(s); // eager_prealloc's temporaries
+    for (auto _ : state) {
+        switch (impl) {
+        case chain_impl::lazy:
+            d = a + 2 * b - c; // one pass, no temporary
+            break;
+        case chain_impl::eager: {
+            // What a library without expression templates does: a new
+            // temporary per operator, each a separate pass over memory.
+            tensig::tensor<T> e1 = 2 * b;
+            tensig::tensor<T> e2 = a + e1;
+            d = e2 - c;
+            break;
+        }
+        case chain_impl::eager_prealloc:
+            // The same passes into temporaries allocated once, outside the loop.
+            t1 = 2 * b;
+            t2 = a + t1;
+            d = t2 - c;
+            break;
+        case chain_impl::hand_loop: {
+            // The fused loop by hand, compiled here with default flags.
+            const T *pa = a.data(), *pb = b.data(), *pc = c.data();
+            T* pd = d.data();
+            for (std::size_t i = 0; i < n; ++i)
+                pd[i] = pa[i] + T(2) * pb[i] - pc[i];
+            break;
+        }
+        case chain_impl::copy: {
+            const T* pa = a.data();
+            T* pd = d.data();
+            for (std::size_t i = 0; i < n; ++i)
+                pd[i] = pa[i];
+            break;
+        }
+        }
+        T* p = d.data();
+        benchmark::DoNotOptimize(p);
+        benchmark::ClobberMemory();
+    }
+    const double per_iter = (impl == chain_impl::copy ? 2.0 : 4.0) * double(n) * sizeof(T);
+    state.SetBytesProcessed(static_cast<std::int64_t>(per_iter * double(state.iterations())));
+    state.counters["coefficients"] = double(n);
+    state.counters["bytes"] = per_iter;
+}
+
+/// The fastest repetition: with --benchmark_repetitions, the figure least
+/// disturbed by other processes on a shared machine.
+double min_of(const std::vector<double>& v) {
+    return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end());
+}
+
+const bool registered = [] {
+    const std::size_t shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}};
+    const auto archs = kernels::available_archs();
+    auto add_fmexp = [&](auto tag) {
+        using T = decltype(tag);
+        for (const auto& dn : shapes) {
+            const std::size_t d = dn[0], N = dn[1];
+            const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
+            const std::string base = std::string("fmexp<") + type_name<T>() + ">/";
+            benchmark::RegisterBenchmark((base + "dispatched" + suffix).c_str(), [=](benchmark::State& st) {
+                bm_fmexp<T>(st, d, N, fmexp_impl::dispatched, "");
+            })->ComputeStatistics("min", min_of);
+            benchmark::RegisterBenchmark((base + "scalar" + suffix).c_str(), [=](benchmark::State& st) {
+                bm_fmexp<T>(st, d, N, fmexp_impl::scalar, "");
+            })->ComputeStatistics("min", min_of);
+            for (const auto& arch : archs)
+                benchmark::RegisterBenchmark((base + arch + suffix).c_str(), [=](benchmark::State& st) {
+                    bm_fmexp<T>(st, d, N, fmexp_impl::forced, arch);
+                })->ComputeStatistics("min", min_of);
+        }
+    };
+    add_fmexp(double{});
+    add_fmexp(float{});
+
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        benchmark::RegisterBenchmark("fma_peak/double/avx2", bm_fma_peak, &peak_avx2_double, 12.0 * 4 * 2)
+            ->ComputeStatistics("min", min_of);
+        benchmark::RegisterBenchmark("fma_peak/float/avx2", bm_fma_peak, &peak_avx2_float, 12.0 * 8 * 2)
+            ->ComputeStatistics("min", min_of);
+    }
+    if (__builtin_cpu_supports("avx512f")) {
+        benchmark::RegisterBenchmark("fma_peak/double/avx512f", bm_fma_peak, &peak_avx512_double,
+                                     16.0 * 8 * 2)
+            ->ComputeStatistics("min", min_of);
+        benchmark::RegisterBenchmark("fma_peak/float/avx512f", bm_fma_peak, &peak_avx512_float, 16.0 * 16 * 2)
+            ->ComputeStatistics("min", min_of);
+    }
+
+    const std::pair<const char*, chain_impl> chains[] = {{"lazy", chain_impl::lazy},
+                                                         {"eager", chain_impl::eager},
+                                                         {"eager_prealloc", chain_impl::eager_prealloc},
+                                                         {"hand_loop", chain_impl::hand_loop},
+                                                         {"copy", chain_impl::copy}};
+    for (const auto& [name, impl] : chains) {
+        const chain_impl i = impl;
+        benchmark::RegisterBenchmark((std::string("expr_chain<double>/") + name).c_str(),
+                                     [i](benchmark::State& st) { bm_expr_chain<double>(st, i); })
+            ->ArgName("N")
+            ->Arg(19)
+            ->Arg(22)
+            ->ComputeStatistics("min", min_of);
+        benchmark::RegisterBenchmark((std::string("expr_chain<float>/") + name).c_str(),
+                                     [i](benchmark::State& st) { bm_expr_chain<float>(st, i); })
+            ->ArgName("N")
+            ->Arg(19)
+            ->ComputeStatistics("min", min_of);
+    }
+    return true;
+}();
+
+} // namespace

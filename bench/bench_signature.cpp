@@ -1,0 +1,149 @@
+// tensig::signature and signature_backward on the standard shapes
+// (B, L, d, N), one thread and all cores, float64 and float32, on seeded
+// random walks (Google Benchmark; wall-clock time).
+//
+// - signature<T>/B:../L:../d:../N:../threads:1|all     kernels picked at run time
+// - signature_backward<double>/.../threads:1|all       the gradient (sigbackprop)
+// - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
+//
+// Counters: FLOP/s counts the fused multiply-exponentiate of every segment,
+// B (L-1) sum_{k=1..N} sum_{j=1..k} d^j multiply-adds, an FMA as 2 FLOPs
+// (DESIGN.md §1); segments/s is B (L-1) per call. The time includes
+// everything a user's call does (input checks, output allocation).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <xtensor/xtensor.hpp>
+
+#include <tensig/tensig.hpp>
+
+namespace {
+
+struct bench_shape {
+    std::size_t B, L, d, N;
+};
+
+// The standard shapes of docs/benchmarks.md (iisignature's reference set).
+constexpr bench_shape shapes[] = {
+    {1, 8, 2, 12}, {128, 128, 4, 6}, {32, 256, 8, 4}, {1, 10000, 3, 5}, {64, 64, 2, 10}};
+
+double fmexp_madds(std::size_t d, std::size_t N) {
+    double total = 0;
+    for (std::size_t k = 1; k <= N; ++k) {
+        double p = 1;
+        for (std::size_t j = 1; j <= k; ++j) {
+            p *= double(d);
+            total += p;
+        }
+    }
+    return total;
+}
+
+/// B random walks of L points in R^d with N(0, 1/L) increments (so every
+/// path has length about sqrt(d) whatever L: values stay in range in float32).
+template <class T> xt::xtensor<T, 3> random_paths(const bench_shape& sh, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal(0.0, 1.0 / std::sqrt(double(sh.L)));
+    xt::xtensor<T, 3> p = xt::zeros<T>({sh.B, sh.L, sh.d});
+    for (std::size_t b = 0; b < sh.B; ++b)
+        for (std::size_t c = 0; c < sh.d; ++c) {
+            double x = 0;
+            for (std::size_t i = 0; i < sh.L; ++i) {
+                if (i > 0) x += normal(rng);
+                p(b, i, c) = T(x);
+            }
+        }
+    return p;
+}
+
+enum class pass { forward, backward };
+
+template <class T>
+void bm_signature(benchmark::State& state, bench_shape sh, const std::string& arch, std::size_t threads, pass which) {
+    const auto paths = random_paths<T>(sh, 12345);
+    if (!arch.empty()) tensig::kernels::force_arch(arch);
+    state.SetLabel(tensig::kernels::active_arch());
+    tensig::signature_options o;
+    o.threads = threads;
+    const xt::xtensor<T, 2> grad = xt::ones<T>({sh.B, tensig::sig_length(sh.d, sh.N)});
+    for (auto _ : state) {
+        if (which == pass::forward) {
+            auto sig = tensig::signature(paths, sh.N, o);
+            T* p = sig.data();
+            benchmark::DoNotOptimize(p);
+        } else {
+            auto g = tensig::signature_backward(grad, paths, sh.N, o);
+            T* p = g.data();
+            benchmark::DoNotOptimize(p);
+        }
+        benchmark::ClobberMemory();
+    }
+    if (!arch.empty()) tensig::kernels::force_arch("");
+    const double segments = double(sh.B) * double(sh.L - 1) * double(state.iterations());
+    state.SetItemsProcessed(static_cast<std::int64_t>(segments));
+    state.counters["FLOP/s"] =
+        benchmark::Counter(2.0 * fmexp_madds(sh.d, sh.N) * segments, benchmark::Counter::kIsRate);
+    // per iteration, for bench/report.py
+    state.counters["flops"] = 2.0 * fmexp_madds(sh.d, sh.N) * double(sh.B) * double(sh.L - 1);
+}
+
+std::string shape_name(const bench_shape& sh) {
+    return "B:" + std::to_string(sh.B) + "/L:" + std::to_string(sh.L) + "/d:" + std::to_string(sh.d) +
+           "/N:" + std::to_string(sh.N);
+}
+
+benchmark::TimeUnit unit_for(const bench_shape& sh) {
+    const double flops = double(sh.B) * double(sh.L) * fmexp_madds(sh.d, sh.N);
+    return flops < 1e7 ? benchmark::kMicrosecond : benchmark::kMillisecond;
+}
+
+/// The fastest repetition: with --benchmark_repetitions, the figure least
+/// disturbed by other processes on a shared machine.
+double min_of(const std::vector<double>& v) {
+    return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end());
+}
+
+const bool registered = [] {
+    for (const auto& sh : shapes) {
+        for (std::size_t threads : {std::size_t(1), std::size_t(0)}) {
+            const std::string t = threads == 1 ? "/threads:1" : "/threads:all";
+            benchmark::RegisterBenchmark(("signature<double>/" + shape_name(sh) + t).c_str(),
+                                         [sh, threads](benchmark::State& st) {
+                                             bm_signature<double>(st, sh, "", threads, pass::forward);
+                                         })
+                ->Unit(unit_for(sh))
+                ->UseRealTime()
+                ->ComputeStatistics("min", min_of);
+            benchmark::RegisterBenchmark(("signature<float>/" + shape_name(sh) + t).c_str(),
+                                         [sh, threads](benchmark::State& st) {
+                                             bm_signature<float>(st, sh, "", threads, pass::forward);
+                                         })
+                ->Unit(unit_for(sh))
+                ->UseRealTime()
+                ->ComputeStatistics("min", min_of);
+            benchmark::RegisterBenchmark(("signature_backward<double>/" + shape_name(sh) + t).c_str(),
+                                         [sh, threads](benchmark::State& st) {
+                                             bm_signature<double>(st, sh, "", threads, pass::backward);
+                                         })
+                ->Unit(unit_for(sh))
+                ->UseRealTime()
+                ->ComputeStatistics("min", min_of);
+        }
+    }
+    for (const auto& arch : tensig::kernels::available_archs())
+        for (const auto& sh : shapes)
+            benchmark::RegisterBenchmark(
+                ("signature<double>/" + arch + "/" + shape_name(sh)).c_str(),
+                [sh, arch](benchmark::State& st) { bm_signature<double>(st, sh, arch, 1, pass::forward); })
+                ->Unit(unit_for(sh))
+                ->ComputeStatistics("min", min_of);
+    return true;
+}();
+
+} // namespace
