@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -164,8 +164,7 @@ tensig::invert_options make_invert_options(const invert_args& a) {
 void write_report(const std::string& file, const std::vector<tensig::invert_item>& items,
                   const std::vector<std::string>& extra_header = {},
                   const std::vector<std::vector<std::string>>& extra = {}) {
-    std::ofstream out(file);
-    if (!out) throw std::runtime_error(file + ": cannot open for writing");
+    std::ostringstream out;
     out << "index";
     for (const auto& h : extra_header) out << ',' << h;
     out << ",ok,converged,loss,iterations,seconds,route,hausdorff,max_point_error,error\n";
@@ -187,7 +186,29 @@ void write_report(const std::string& file, const std::vector<tensig::invert_item
             << (it.hausdorff >= 0 ? num(it.hausdorff) : "") << ','
             << (it.max_point_error >= 0 ? num(it.max_point_error) : "") << ',' << err << '\n';
     }
-    if (!out) throw std::runtime_error(file + ": write failed");
+    tensig::io::write_file(file, out.str());
+}
+
+// One panel of a figure: the original (solid, thick; if any) and the
+// recovery (dashed).
+std::vector<tensig::io::svg_path> comparison_panel(const xt::xtensor<double, 2>* original,
+                                                   const xt::xtensor<double, 2>& recovered, const std::string& label) {
+    std::vector<tensig::io::svg_path> panel;
+    if (original) {
+        tensig::io::svg_path p;
+        p.points = *original;
+        p.width = 4;
+        p.label = "original";
+        panel.push_back(p);
+    }
+    tensig::io::svg_path p;
+    p.points = recovered;
+    p.colour = "#1f77b4";
+    p.width = 2;
+    p.dashed = true;
+    p.label = label;
+    panel.push_back(p);
+    return panel;
 }
 
 // Recover paths from signatures (or from the signatures of given paths,
@@ -268,22 +289,10 @@ void run_invert(const invert_args& a) {
         std::vector<std::vector<tensig::io::svg_path>> panels;
         std::vector<std::string> captions;
         for (std::size_t i = 0; i < std::min<std::size_t>(B, 48); ++i) {
-            std::vector<tensig::io::svg_path> panel;
-            if (have_reference) {
-                tensig::io::svg_path p;
-                p.points = xt::view(references, i, xt::all(), xt::all());
-                p.width = 4;
-                p.label = "original";
-                panel.push_back(p);
-            }
-            tensig::io::svg_path p;
-            p.points = tensig::tree_reduce(placed(i));
-            p.colour = "#1f77b4";
-            p.width = 2;
-            p.dashed = true;
-            p.label = "recovered";
-            panel.push_back(p);
-            panels.push_back(panel);
+            const xt::xtensor<double, 2> ref = have_reference ? xt::xtensor<double, 2>(xt::view(references, i, xt::all(), xt::all()))
+                                                              : xt::xtensor<double, 2>();
+            panels.push_back(comparison_panel(have_reference ? &ref : nullptr, tensig::tree_reduce(placed(i)),
+                                              "recovered (" + items[i].result.route + ")"));
             captions.push_back(std::to_string(i) + ": " + items[i].result.route);
         }
         if (B == 1)
@@ -405,17 +414,10 @@ void run_pendigits(const pendigits_args& a) {
         std::vector<std::vector<tensig::io::svg_path>> panels;
         std::vector<std::string> captions;
         for (std::size_t i = 0; i < std::min<std::size_t>(B, 48); ++i) {
-            tensig::io::svg_path orig, rec;
-            orig.points = xt::view(paths, i, xt::all(), xt::all());
-            orig.width = 4;
-            orig.label = "original";
-            const xt::xtensor<double, 1> start = xt::view(paths, i, 0, xt::all());
-            rec.points = tensig::tree_reduce(tensig::translate_start(items[i].result.path, start));
-            rec.colour = "#1f77b4";
-            rec.width = 2;
-            rec.dashed = true;
-            rec.label = "recovered";
-            panels.push_back({orig, rec});
+            const xt::xtensor<double, 2> orig = xt::view(paths, i, xt::all(), xt::all());
+            const xt::xtensor<double, 1> start = xt::row(orig, 0);
+            panels.push_back(comparison_panel(&orig, tensig::tree_reduce(tensig::translate_start(items[i].result.path, start)),
+                                              "recovered"));
             char cap[64];
             std::snprintf(cap, sizeof cap, "%s  H=%.1e", rows[i].label < 0 ? "curve" : std::to_string(rows[i].label).c_str(),
                           items[i].hausdorff);

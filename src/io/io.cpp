@@ -254,26 +254,12 @@ array read_array(const std::string& path) {
     fail(path, "unknown file type '" + ext + "' (use .npy or .csv)");
 }
 
-void write_array(const std::string& path, const xt::xarray<double>& values, dtype type) {
-    const std::string ext = extension_of(path);
-    if (ext != ".npy" && ext != ".csv" && ext != ".txt") fail(path, "unknown file type '" + ext + "' (use .npy or .csv)");
+void write_file(const std::string& path, const std::string& content) {
     const std::string tmp = path + ".tmp-tensig";
     {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) throw std::runtime_error(path + ": cannot open for writing");
-        if (ext == ".npy") {
-            const std::string bytes = type == dtype::f32 ? xt::dump_npy(xt::xarray<float>(xt::cast<float>(values)))
-                                                         : xt::dump_npy(values);
-            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        } else {
-            try {
-                write_csv(out, values, path);
-            } catch (...) {
-                out.close();
-                std::remove(tmp.c_str());
-                throw;
-            }
-        }
+        out.write(content.data(), static_cast<std::streamsize>(content.size()));
         if (!out) {
             out.close();
             std::remove(tmp.c_str());
@@ -285,6 +271,19 @@ void write_array(const std::string& path, const xt::xarray<double>& values, dtyp
     if (ec) {
         std::remove(tmp.c_str());
         throw std::runtime_error(path + ": cannot write (" + ec.message() + ")");
+    }
+}
+
+void write_array(const std::string& path, const xt::xarray<double>& values, dtype type) {
+    const std::string ext = extension_of(path);
+    if (ext != ".npy" && ext != ".csv" && ext != ".txt") fail(path, "unknown file type '" + ext + "' (use .npy or .csv)");
+    if (ext == ".npy") {
+        write_file(path, type == dtype::f32 ? xt::dump_npy(xt::xarray<float>(xt::cast<float>(values)))
+                                            : xt::dump_npy(values));
+    } else {
+        std::ostringstream out;
+        write_csv(out, values, path);
+        write_file(path, out.str());
     }
 }
 

@@ -1,5 +1,7 @@
 #include "tensig/io/svg.hpp"
 
+#include "tensig/io/io.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -146,26 +148,6 @@ void draw_legend(std::ostream& os, const std::vector<const svg_path*>& entries, 
            << "\" font-family=\"sans-serif\" font-size=\"12\">" << escape(entries[k]->label) << "</text>\n";
     }
     os << "</g>\n";
-}
-
-void write_file(const std::string& file, const std::string& text) {
-    const std::string tmp = file + ".tmp-tensig";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) throw std::runtime_error(file + ": cannot open for writing");
-        out.write(text.data(), static_cast<std::streamsize>(text.size()));
-        if (!out) {
-            out.close();
-            std::remove(tmp.c_str());
-            throw std::runtime_error(file + ": write failed");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) {
-        std::remove(tmp.c_str());
-        throw std::runtime_error(file + ": cannot write (" + ec.message() + ")");
-    }
 }
 
 void open_svg(std::ostream& os, double w, double h) {

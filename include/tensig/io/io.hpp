@@ -36,4 +36,9 @@ array read_array(const std::string& path);
 ///   std::runtime_error if the file cannot be written.
 void write_array(const std::string& path, const xt::xarray<double>& values, dtype type = dtype::f64);
 
+/// Write `content` to `path` through a temporary name and a rename, so a
+/// failure leaves neither a partial file nor the temporary.
+/// \throws std::runtime_error if the file cannot be written.
+void write_file(const std::string& path, const std::string& content);
+
 } // namespace tensig::io
