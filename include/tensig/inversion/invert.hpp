@@ -8,7 +8,8 @@
 /// - `lm`: Levenberg–Marquardt with the exact Jacobian from the chosen start;
 /// - `automatic` (the default): routes tried in turn until one reaches
 ///   machine precision, keeping the best: the insertion start polished by LM
-///   through increasing depths (continuation), then by LM at full depth; an
+///   through increasing depths (continuation), then by LM at full depth; the
+///   same with two more points than asked for, reduced and padded back; an
 ///   Adam warm-up from zeros then LM; seeded random starts with continuation.
 
 #include <chrono>
@@ -25,6 +26,7 @@
 #include "tensig/inversion/init.hpp"
 #include "tensig/inversion/loss.hpp"
 #include "tensig/inversion/optimizers.hpp"
+#include "tensig/inversion/tree_reduce.hpp"
 
 namespace tensig {
 
@@ -48,6 +50,9 @@ struct invert_options {
     /// truncated at this depth, then at depth + 2, ..., then the full depth
     /// (low depths have fewer local minima and cost little). 0 disables.
     std::size_t continuation_depth = 4;
+    /// The over-parametrised route solves with K + extra_points points, then
+    /// reduces and pads back to K. 0 disables.
+    std::size_t extra_points = 2;
     /// When the target's scale estimate (see signature_scale) lies outside
     /// [1, 16], solve for the path scaled to scale 5 and scale the result
     /// back: signatures of raw data (say PenDigits' 0..100) span too many
@@ -93,6 +98,38 @@ std::vector<T> start_points(invert_init init, const xt::xtensor<T, 1>& target, s
     }
 }
 
+/// K points on the polyline `path` (at most K rows): its vertices, with the
+/// longest segments split at their midpoints until there are K (the
+/// signature does not change).
+template <class T>
+std::vector<T> pad_points(const xt::xtensor<T, 2>& path, std::size_t K) {
+    const std::size_t d = path.shape()[1];
+    std::vector<std::vector<T>> pts;
+    for (std::size_t j = 0; j < path.shape()[0]; ++j) pts.emplace_back(&path(j, 0), &path(j, 0) + d);
+    while (pts.size() < K) {
+        std::size_t longest = 0;
+        T best = T(-1);
+        for (std::size_t j = 0; j + 1 < pts.size(); ++j) {
+            T len = T(0);
+            for (std::size_t c = 0; c < d; ++c) len += (pts[j + 1][c] - pts[j][c]) * (pts[j + 1][c] - pts[j][c]);
+            if (len > best) {
+                best = len;
+                longest = j;
+            }
+        }
+        std::vector<T> mid(d);
+        if (pts.size() == 1) {
+            mid = pts[0];
+        } else {
+            for (std::size_t c = 0; c < d; ++c) mid[c] = (pts[longest][c] + pts[longest + 1][c]) / T(2);
+        }
+        pts.insert(pts.begin() + static_cast<std::ptrdiff_t>(std::min(longest + 1, pts.size())), mid);
+    }
+    std::vector<T> x;
+    for (const auto& p : pts) x.insert(x.end(), p.begin(), p.end());
+    return x;
+}
+
 inline const char* init_name(invert_init i) {
     return i == invert_init::random ? "random" : i == invert_init::zeros ? "zeros" : "insertion";
 }
@@ -133,19 +170,20 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         return best.loss <= o.exact_loss;
     };
     // LM through increasing depths, from the start in x (see continuation_depth)
-    auto continuation = [&](std::vector<T>& x) {
+    auto continuation_with = [&](std::vector<T>& x, signature_loss<T>& full, std::size_t points) {
         optimizer_report total;
         for (std::size_t k = o.continuation_depth; k < depth; k += 2) {
             const xt::xtensor<T, 1> truncated = xt::view(scaled, xt::range(0, sig_length(dim, k)));
-            signature_loss<T> coarse(truncated, dim, k, o.points);
+            signature_loss<T> coarse(truncated, dim, k, points);
             total.iterations += levenberg_marquardt(coarse, x, o.lm).iterations;
         }
-        const auto fine = levenberg_marquardt(loss, x, o.lm);
+        const auto fine = levenberg_marquardt(full, x, o.lm);
         total.iterations += fine.iterations;
         total.loss = fine.loss;
         total.history = fine.history;
         return total;
     };
+    auto continuation = [&](std::vector<T>& x) { return continuation_with(x, loss, o.points); };
     const bool use_continuation = o.continuation_depth >= 2 && o.continuation_depth < depth;
     if (o.method == invert_method::adam || o.method == invert_method::lm) {
         auto x = detail::start_points(o.init, target, dim, depth, o.points, o.seed);
@@ -164,7 +202,32 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
             auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
             done = consider(x, levenberg_marquardt(loss, x, o.lm), "insertion+lm");
         }
-        if (!done) { // route 2: Adam warm-up from zeros, then LM
+        if (!done && depth >= 2 && use_continuation && o.extra_points > 0) {
+            // route 3: more points than asked for (an over-parametrised problem
+            // has fewer spurious minima); an exact solution reduces to at most
+            // K points (the reduced path is unique), which are padded back to K
+            // by splitting the longest segments and polished
+            const std::size_t K2 = o.points + o.extra_points;
+            signature_loss<T> wide(scaled, dim, depth, K2);
+            auto x2 = init_insertion(scaled.data(), scaled.size(), dim, depth, K2);
+            auto rep = continuation_with(x2, wide, K2);
+            if (rep.loss <= o.exact_loss) {
+                xt::xtensor<T, 2> p2 = xt::xtensor<T, 2>::from_shape({K2, dim});
+                std::copy(x2.begin(), x2.end(), p2.begin());
+                const xt::xtensor<T, 2> reduced = tree_reduce(p2, T(1e-9));
+                if (reduced.shape()[0] <= o.points) {
+                    auto x = detail::pad_points(reduced, o.points);
+                    const auto polish = levenberg_marquardt(loss, x, o.lm);
+                    rep.iterations += polish.iterations;
+                    rep.loss = polish.loss;
+                    rep.history = polish.history;
+                    done = consider(x, rep, "insertion+lm(" + std::to_string(K2) + " points, reduced)");
+                }
+            } else {
+                best.iterations += rep.iterations;
+            }
+        }
+        if (!done) { // route 4: Adam warm-up from zeros, then LM
             auto x = init_zeros<T>(o.points, dim);
             adam_options warm = o.adam;
             warm.iterations = o.warmup_steps;
@@ -177,7 +240,7 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
             rep.history.insert(rep.history.end(), lm.history.begin(), lm.history.end());
             done = consider(x, rep, "zeros+adam+lm");
         }
-        for (std::size_t k = 0; !done && k < o.random_starts; ++k) { // route 4: seeded random starts
+        for (std::size_t k = 0; !done && k < o.random_starts; ++k) { // route 5: seeded random starts
             auto x = init_random<T>(o.points, dim, o.seed + 1000003 * (k + 1));
             done = use_continuation ? consider(x, continuation(x), "random" + std::to_string(k) + "+lm(depths)")
                                     : consider(x, levenberg_marquardt(loss, x, o.lm), "random" + std::to_string(k) + "+lm");

@@ -86,6 +86,10 @@ struct lm_options {
     /// precision is about -70 for O(1) signatures).
     double loss_floor = -66;
     double initial_damping = 1e-3;
+    /// Marquardt scaling uses max(H_aa, damping_floor * max_b H_bb): a floor
+    /// keeps nearly flat directions (points sliding along a straight stretch,
+    /// where the signature barely changes) from taking wild steps.
+    double damping_floor = 1e-12;
 };
 
 namespace detail {
@@ -163,7 +167,8 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         T hmax = T(0);
         for (std::size_t a = 0; a < p; ++a) hmax = std::max(hmax, H[a * p + a]);
         std::vector<T> A = H;
-        for (std::size_t a = 0; a < p; ++a) A[a * p + a] += lambda * std::max(H[a * p + a], T(1e-12) * hmax);
+        const T floor = T(o.damping_floor) * hmax;
+        for (std::size_t a = 0; a < p; ++a) A[a * p + a] += lambda * std::max(H[a * p + a], floor);
         for (std::size_t a = 0; a < p; ++a) step[a] = -g[a];
         if (!detail::cholesky_solve(A, step, p)) {
             lambda *= nu;
@@ -184,7 +189,7 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         // gain ratio: actual / predicted decrease, predicted = ½ stepᵀ(λ D step - g)
         T predicted = T(0);
         for (std::size_t a = 0; a < p; ++a)
-            predicted += step[a] * (lambda * std::max(H[a * p + a], T(1e-12) * hmax) * step[a] - g[a]);
+            predicted += step[a] * (lambda * std::max(H[a * p + a], floor) * step[a] - g[a]);
         predicted /= T(2);
         const T rho = predicted > T(0) ? (cost - new_cost) / predicted : T(-1);
         if (rho > T(0) && std::isfinite(static_cast<double>(new_cost))) {
