@@ -37,11 +37,12 @@ def load(path):
             b["FLOP/s"] = b["flops"] / b["t"]
         if "bytes" in b:
             b["bytes_per_second"] = b["bytes"] / b["t"]
+        name = b["run_name"].removesuffix("/real_time")  # added by UseRealTime()
         if b.get("run_type") == "aggregate":
             if b.get("aggregate_name") in aggs:
-                aggs[b["aggregate_name"]][b["run_name"]] = b
+                aggs[b["aggregate_name"]][name] = b
         else:
-            runs.setdefault(b["run_name"], b)
+            runs.setdefault(name, b)
     runs.update(aggs["median"])
     runs.update(aggs["min"])
     return data["context"], runs
@@ -128,10 +129,12 @@ def main(kpath, spath):
     w("")
 
     # ---- signature
-    def sig(T, shape, arch=None):
+    def sig(T, shape, arch=None, threads="1", kind="signature"):
+        """The entry of one signature benchmark; names without /threads: are
+        the forced-isa runs (always one thread) and older runs."""
         B, L, d, N = shape
-        key = f"signature<{T}>/" + (arch + "/" if arch else "") + f"B:{B}/L:{L}/d:{d}/N:{N}"
-        return s.get(key)
+        key = f"{kind}<{T}>/" + (arch + "/" if arch else "") + f"B:{B}/L:{L}/d:{d}/N:{N}"
+        return s.get(f"{key}/threads:{threads}") or (s.get(key) if threads == "1" else None)
 
     w("### signature, single thread, kernels chosen at run time\n")
     w("| (B, L, d, N) | float64 | GFLOP/s | % of peak | float32 | f32 speed-up | iisignature (quoted) | "
@@ -145,6 +148,22 @@ def main(kpath, spath):
           f"{fmt_t(b32['t'])} | {b64['t'] / b32['t']:.2f}x | {fmt_t(IISIG[shape])} | {r:.1f}x | "
           f"{'yes' if r >= 5 else 'no'} | ≤ {fmt_t(TARGET6[shape])} | {'yes' if b64['t'] <= TARGET6[shape] else 'no'} |")
     w("")
+
+    if any(sig("double", shape, kind="signature_backward") for shape in IISIG):
+        w("### signature forward and backward, float64, one thread and all cores\n")
+        w("| (B, L, d, N) | forward, 1 thread | forward, all cores | speed-up | backward, 1 thread | "
+          "backward, all cores | speed-up | backward / forward (1 thread) | issue 6: ≤ 2.5x |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for shape in IISIG:
+            f1, fa = sig("double", shape), sig("double", shape, threads="all")
+            b1, ba = (sig("double", shape, threads=x, kind="signature_backward") for x in ("1", "all"))
+            if not (f1 and fa and b1 and ba):
+                continue
+            ratio = b1["t"] / f1["t"]
+            w(f"| {shape} | {fmt_t(f1['t'])} | {fmt_t(fa['t'])} | {f1['t'] / fa['t']:.2f}x | {fmt_t(b1['t'])} | "
+              f"{fmt_t(ba['t'])} | {b1['t'] / ba['t']:.2f}x | {ratio:.2f}x | {'yes' if ratio <= 2.5 else 'no'} |")
+        w("")
+
     sarchs = sorted({m.group(1) for n in s for m in [re.match(r"signature<double>/([^B][^/]*)/B:", n)] if m})
     w("### signature, float64, each instruction set forced\n")
     w("| (B, L, d, N) | " + " | ".join(sarchs) + " | best | best vs iisignature | best meets issue 6 |")
