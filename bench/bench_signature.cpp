@@ -3,7 +3,8 @@
 // random walks (Google Benchmark; wall-clock time).
 //
 // - signature<T>/B:../L:../d:../N:../threads:1|all     kernels picked at run time
-// - signature_backward<double>/.../threads:1|all       the gradient (sigbackprop)
+// - signature_backward<double>/.../threads:1|all       the gradient (sigbackprop), forward included
+// - backward_sweep<double>/...                         the reverse sweep alone (forward untimed)
 // - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
 //
 // Counters: FLOP/s counts the fused multiply-exponentiate of every segment,
@@ -93,6 +94,27 @@ void bm_signature(benchmark::State& state, bench_shape sh, const std::string& ar
     state.counters["flops"] = 2.0 * fmexp_madds(sh.d, sh.N) * double(sh.B) * double(sh.L - 1);
 }
 
+/// The reverse sweep alone, as in training after the forward pass: the
+/// forward half (which keeps the Horner terms) runs outside the timed region.
+void bm_backward_sweep(benchmark::State& state, bench_shape sh) {
+    const auto paths = random_paths<double>(sh, 12345);
+    const tensig::shape s(sh.d, sh.N);
+    const std::vector<double> grad(s.sig_length(), 1.0);
+    std::vector<double> out(sh.L * sh.d);
+    tensig::detail::backward_workspace<double> ws(s);
+    const tensig::signature_options o;
+    for (auto _ : state) {
+        for (std::size_t b = 0; b < sh.B; ++b) {
+            const double* p = paths.data() + b * sh.L * sh.d;
+            state.PauseTiming();
+            tensig::detail::signature_forward_for_backward(p, sh.L, sh.d, o, true, ws);
+            state.ResumeTiming();
+            tensig::detail::signature_backward_from(grad.data(), p, sh.L, sh.d, o, true, ws, out.data());
+        }
+        benchmark::DoNotOptimize(out.data());
+    }
+}
+
 std::string shape_name(const bench_shape& sh) {
     return "B:" + std::to_string(sh.B) + "/L:" + std::to_string(sh.L) + "/d:" + std::to_string(sh.d) +
            "/N:" + std::to_string(sh.N);
@@ -136,6 +158,11 @@ const bool registered = [] {
                 ->ComputeStatistics("min", min_of);
         }
     }
+    for (const auto& sh : {shapes[0], shapes[1]})
+        benchmark::RegisterBenchmark(("backward_sweep<double>/" + shape_name(sh)).c_str(),
+                                     [sh](benchmark::State& st) { bm_backward_sweep(st, sh); })
+            ->Unit(unit_for(sh))
+            ->ComputeStatistics("min", min_of);
     for (const auto& arch : tensig::kernels::available_archs())
         for (const auto& sh : shapes)
             benchmark::RegisterBenchmark(

@@ -50,8 +50,9 @@ struct invert_options {
     /// truncated at this depth, then at depth + 2, ..., then the full depth
     /// (low depths have fewer local minima and cost little). 0 disables.
     std::size_t continuation_depth = 4;
-    /// The over-parametrised route solves with K + extra_points points, then
-    /// reduces and pads back to K. 0 disables.
+    /// The over-parametrised routes solve with K + e points for e =
+    /// extra_points, 2, 3 and 4 times it, then reduce and pad back to K. 0
+    /// disables them.
     std::size_t extra_points = 2;
     /// When the target's scale estimate (see signature_scale) lies outside
     /// [1, 16], solve for the path scaled to scale 5 and scale the result
@@ -202,12 +203,15 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
             auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
             done = consider(x, levenberg_marquardt(loss, x, o.lm), "insertion+lm");
         }
-        if (!done && depth >= 2 && use_continuation && o.extra_points > 0) {
-            // route 3: more points than asked for (an over-parametrised problem
-            // has fewer spurious minima); an exact solution reduces to at most
-            // K points (the reduced path is unique), which are padded back to K
-            // by splitting the longest segments and polished
-            const std::size_t K2 = o.points + o.extra_points;
+        // route 3: more points than asked for, K + e for e = extra, 2 extra, 3
+        // extra, 4 extra (an over-parametrised problem has fewer spurious
+        // minima); an exact solution reduces to at most K points (the reduced
+        // path is unique), which are padded back to K by splitting the longest
+        // segments and polished
+        for (std::size_t step = 1; step <= 4; ++step) {
+            const std::size_t extra = step * o.extra_points;
+            if (done || !(depth >= 2 && use_continuation && extra > 0)) break;
+            const std::size_t K2 = o.points + extra;
             signature_loss<T> wide(scaled, dim, depth, K2);
             auto x2 = init_insertion(scaled.data(), scaled.size(), dim, depth, K2);
             auto rep = continuation_with(x2, wide, K2);
