@@ -38,7 +38,8 @@ void BM_Auto(benchmark::State& state) {
         route = r.route;
         benchmark::DoNotOptimize(r);
     }
-    state.SetLabel("digit " + std::to_string(tensig::pendigits::builtin_rows()[state.range(0)].label) + ", " + route);
+    state.SetLabel("digit " + std::to_string(tensig::pendigits::builtin_rows()[state.range(0)].label) + ", " +
+                   route);
 }
 BENCHMARK(BM_Auto)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 
@@ -46,7 +47,8 @@ BENCHMARK(BM_Auto)->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
 struct pieces {
     pieces() : loss(target_of(0), 2, 12, 8), x(16), g(16), r(8190), J(8190 * 16) {
         const auto p = tensig::pendigits::to_path(tensig::pendigits::builtin_rows()[0]);
-        for (std::size_t i = 0; i < 16; ++i) x[i] = p.data()[i] + 0.01 * static_cast<double>(i % 3);
+        for (std::size_t i = 0; i < 16; ++i)
+            x[i] = p.data()[i] + 0.01 * static_cast<double>(i % 3);
     }
     tensig::signature_loss<double> loss;
     std::vector<double> x, g, r, J;
@@ -54,13 +56,15 @@ struct pieces {
 
 void BM_Forward(benchmark::State& state) {
     pieces p;
-    for (auto _ : state) benchmark::DoNotOptimize(p.loss.value(p.x.data()));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(p.loss.value(p.x.data()));
 }
 BENCHMARK(BM_Forward)->Unit(benchmark::kMicrosecond);
 
 void BM_AdamStep(benchmark::State& state) {
     pieces p;
-    for (auto _ : state) benchmark::DoNotOptimize(p.loss.value_and_gradient(p.x.data(), p.g.data()));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(p.loss.value_and_gradient(p.x.data(), p.g.data()));
 }
 BENCHMARK(BM_AdamStep)->Unit(benchmark::kMicrosecond);
 

@@ -66,7 +66,8 @@ template <class T> xt::xtensor<T, 3> random_paths(const bench_shape& sh, unsigne
 enum class pass { forward, backward };
 
 template <class T>
-void bm_signature(benchmark::State& state, bench_shape sh, const std::string& arch, std::size_t threads, pass which) {
+void bm_signature(benchmark::State& state, bench_shape sh, const std::string& arch, std::size_t threads,
+                  pass which) {
     const auto paths = random_paths<T>(sh, 12345);
     if (!arch.empty()) tensig::kernels::force_arch(arch);
     state.SetLabel(tensig::kernels::active_arch());

@@ -37,7 +37,8 @@ void usage(std::FILE* f) {
 
 // The recovered points moved to the original's start, then exactly
 // tree-reduced: what is compared and drawn.
-xt::xtensor<double, 2> presentable(const xt::xtensor<double, 2>& recovered, const xt::xtensor<double, 2>& original) {
+xt::xtensor<double, 2> presentable(const xt::xtensor<double, 2>& recovered,
+                                   const xt::xtensor<double, 2>& original) {
     const xt::xtensor<double, 1> start = xt::row(original, 0);
     return tensig::tree_reduce(tensig::translate_start(recovered, start));
 }
@@ -80,8 +81,9 @@ int main(int argc, char** argv) try {
     const xt::xtensor<double, 2> original = tensig::pendigits::to_path(row);
     const std::size_t depth = 12;
     const xt::xtensor<double, 1> target = tensig::signature(original, depth);
-    std::printf("Target: the depth-%zu signature (%zu numbers) of the PenDigits zero (pendigits.tes line %zu)\n\n",
-                depth, target.size(), row.line);
+    std::printf(
+        "Target: the depth-%zu signature (%zu numbers) of the PenDigits zero (pendigits.tes line %zu)\n\n",
+        depth, target.size(), row.line);
 
     // 1. the published experiment
     tensig::invert_options published;
@@ -123,7 +125,8 @@ int main(int argc, char** argv) try {
     std::printf("\nFigure: %s\n", plot.c_str());
 
     if (!(err.hausdorff <= 1e-8)) {
-        std::fprintf(stderr, "seed_inversion: the default strategy did not recover the path (Hausdorff %.3g)\n",
+        std::fprintf(stderr,
+                     "seed_inversion: the default strategy did not recover the path (Hausdorff %.3g)\n",
                      err.hausdorff);
         return 1;
     }

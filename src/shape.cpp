@@ -71,7 +71,8 @@ std::size_t logsig_length(std::size_t dim, std::size_t depth) {
             const int mu = moebius(m);
             if (mu == 0) continue;
             std::size_t p = 1;
-            for (std::size_t i = 0; i < k / m; ++i) p *= dim;
+            for (std::size_t i = 0; i < k / m; ++i)
+                p *= dim;
             (mu > 0 ? plus : minus) += p;
         }
         total = detail::checked_add(total, (plus - minus) / k, "logsig_length");
@@ -83,8 +84,8 @@ std::size_t word_to_index(const std::vector<std::size_t>& word, std::size_t dim)
     std::size_t index = 0;
     for (std::size_t pos = 0; pos < word.size(); ++pos) {
         if (word[pos] >= dim)
-            throw invalid_input("word letter " + std::to_string(word[pos]) + " at position " + std::to_string(pos) +
-                                " is not below the dimension " + std::to_string(dim));
+            throw invalid_input("word letter " + std::to_string(word[pos]) + " at position " +
+                                std::to_string(pos) + " is not below the dimension " + std::to_string(dim));
         index = detail::checked_add(detail::checked_mul(index, dim, "word index"), word[pos], "word index");
     }
     return index;

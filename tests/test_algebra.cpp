@@ -8,13 +8,13 @@ using tensig::shape;
 using tensig::tensor;
 
 namespace {
-const std::vector<shape> shapes = {shape(1, 4), shape(2, 1), shape(2, 4), shape(3, 3), shape(4, 3), shape(5, 2)};
+const std::vector<shape> shapes = {shape(1, 4), shape(2, 1), shape(2, 4),
+                                   shape(3, 3), shape(4, 3), shape(5, 2)};
 
 // Relative tolerance for results built from a few products of O(1) tensors:
 // each coefficient sums at most (N+1) d^N-ish products, so errors stay a few
 // hundred ulps.
-template <class T>
-double tol() {
+template <class T> double tol() {
     return 500 * oracle::eps<T>();
 }
 } // namespace
@@ -26,7 +26,8 @@ TEMPLATE_TEST_CASE("tensor: shape, levels, words, unit", "[algebra]", float, dou
     CHECK(t.dim() == 3);
     CHECK(t.depth() == 2);
     CHECK(reinterpret_cast<std::uintptr_t>(t.data()) % 64 == 0);
-    for (std::size_t i = 0; i < t.size(); ++i) CHECK(t[i] == T(0));
+    for (std::size_t i = 0; i < t.size(); ++i)
+        CHECK(t[i] == T(0));
     t.at({2, 1}) = T(5);
     CHECK(t.level(2)[2 * 3 + 1] == T(5));
     CHECK(t[1 + 3 + 7] == T(5));
@@ -53,11 +54,13 @@ TEMPLATE_TEST_CASE("product equals the definition", "[algebra]", float, double) 
     }
 }
 
-TEMPLATE_TEST_CASE("product laws: associativity, distributivity, unit", "[algebra]", float, double, (tensig::dual<double, 3>)) {
+TEMPLATE_TEST_CASE("product laws: associativity, distributivity, unit", "[algebra]", float, double,
+                   (tensig::dual<double, 3>)) {
     using T = TestType;
     for (const auto& s : shapes) {
         INFO(s.str());
-        const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s), c = oracle::random_tensor<T>(s);
+        const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s),
+                   c = oracle::random_tensor<T>(s);
         const tensor<T> ab_c = (a * b) * c, a_bc = a * (b * c);
         CHECK(oracle::rel_err(ab_c, a_bc, s.size()) <= tol<T>());
         const tensor<T> left = a * (b + c), right = a * b + a * c;
@@ -85,11 +88,13 @@ TEMPLATE_TEST_CASE("exp equals the series and log inverts it", "[algebra]", floa
         // exp(x) with x_0 != 0 is e^{x_0} exp(x - x_0)
         a[0] = T(0.3);
         const tensor<T> e2 = exp(a);
-        for (std::size_t i = 0; i < s.size(); ++i) CHECK(double(e2[i]) == Approx(std::exp(0.3) * double(e[i])).epsilon(tol<T>()).margin(tol<T>()));
+        for (std::size_t i = 0; i < s.size(); ++i)
+            CHECK(double(e2[i]) == Approx(std::exp(0.3) * double(e[i])).epsilon(tol<T>()).margin(tol<T>()));
     }
 }
 
-TEMPLATE_TEST_CASE("exp(log x) = x for group-like x; log S is primitive-free at level 0", "[algebra]", float, double, (tensig::dual<double, 3>)) {
+TEMPLATE_TEST_CASE("exp(log x) = x for group-like x; log S is primitive-free at level 0", "[algebra]", float,
+                   double, (tensig::dual<double, 3>)) {
     using T = TestType;
     for (const auto& s : shapes) {
         INFO(s.str());
@@ -101,8 +106,8 @@ TEMPLATE_TEST_CASE("exp(log x) = x for group-like x; log S is primitive-free at 
     }
 }
 
-TEMPLATE_TEST_CASE("inverse: x * inverse(x) = inverse(x) * x = 1; antipode inverts group-like x", "[algebra]", float,
-                   double) {
+TEMPLATE_TEST_CASE("inverse: x * inverse(x) = inverse(x) * x = 1; antipode inverts group-like x", "[algebra]",
+                   float, double) {
     using T = TestType;
     for (const auto& s : shapes) {
         INFO(s.str());

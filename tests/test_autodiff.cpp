@@ -24,17 +24,18 @@ double richardson(const std::function<double(double)>& f, double h = 1e-3) {
     return (4 * D(h / 2) - D(h)) / 3;
 }
 
-template <class A, class B>
-double dot(const A& a, const B& b, std::size_t n) {
+template <class A, class B> double dot(const A& a, const B& b, std::size_t n) {
     double s = 0;
-    for (std::size_t i = 0; i < n; ++i) s += double(a[i]) * double(b[i]);
+    for (std::size_t i = 0; i < n; ++i)
+        s += double(a[i]) * double(b[i]);
     return s;
 }
 
 xt::xtensor<double, 1> random_vec(std::size_t n) {
     std::uniform_real_distribution<double> u(-1, 1);
     xt::xtensor<double, 1> v = xt::zeros<double>({n});
-    for (auto& x : v) x = u(oracle::rng());
+    for (auto& x : v)
+        x = u(oracle::rng());
     return v;
 }
 
@@ -76,7 +77,8 @@ TEST_CASE("duals through the algebra give exact directional derivatives", "[auto
     // product rule: d(a ⊗ b) = da ⊗ b + a ⊗ db
     const tensor<D> C = A * B;
     const tensor<double> expect = da * b + a * db;
-    for (std::size_t i = 0; i < s.size(); ++i) CHECK(C[i].d[0] == Approx(expect[i]).margin(1e-13));
+    for (std::size_t i = 0; i < s.size(); ++i)
+        CHECK(C[i].d[0] == Approx(expect[i]).margin(1e-13));
     // exp and log along a direction, against differences
     A[0] = D(0.0);
     const tensor<D> E = exp(A);
@@ -93,7 +95,7 @@ TEST_CASE("duals through the algebra give exact directional derivatives", "[auto
 
 TEST_CASE("signature_jacobian (dual numbers) equals central differences", "[autodiff][paths]") {
     const std::vector<std::pair<std::size_t, std::size_t>> cases = {{1, 8}, {2, 1}, {2, 4}, {2, 8}, {3, 2},
-                                                                     {3, 5}, {4, 1}, {4, 4}, {5, 3}};
+                                                                    {3, 5}, {4, 1}, {4, 4}, {5, 3}};
     for (auto [d, N] : cases) {
         INFO("d " << d << " N " << N);
         const auto p = oracle::random_path(4, d, 0.7);
@@ -121,8 +123,8 @@ TEST_CASE("signature_jacobian (dual numbers) equals central differences", "[auto
 }
 
 TEST_CASE("signature_backward equals Jᵀg, for every option", "[autodiff][paths]") {
-    const std::vector<std::pair<std::size_t, std::size_t>> cases = {{1, 6}, {2, 1}, {2, 5}, {2, 8}, {3, 4},
-                                                                     {4, 3}, {5, 3}, {5, 2}};
+    const std::vector<std::pair<std::size_t, std::size_t>> cases = {{1, 6}, {2, 1}, {2, 5}, {2, 8},
+                                                                    {3, 4}, {4, 3}, {5, 3}, {5, 2}};
     for (auto [d, N] : cases) {
         for (int opt = 0; opt < 4; ++opt) {
             tensig::signature_options o;
@@ -141,7 +143,8 @@ TEST_CASE("signature_backward equals Jᵀg, for every option", "[autodiff][paths
                 for (std::size_t j = 0; j < 5; ++j)
                     for (std::size_t c = 0; c < d; ++c) {
                         double jt = 0;
-                        for (std::size_t r = 0; r < m; ++r) jt += J(r, j, c) * g(r);
+                        for (std::size_t r = 0; r < m; ++r)
+                            jt += J(r, j, c) * g(r);
                         CHECK(gp(j, c) == Approx(jt).epsilon(1e-11).margin(1e-11));
                     }
             }
@@ -156,8 +159,8 @@ TEST_CASE("signature_backward matches iisignature's sigbackprop", "[autodiff][re
     const xt::xtensor<double, 2> g = tensig::signature_backward(deriv, path, 6);
     REQUIRE(g.shape() == ref.shape());
     CHECK(oracle::rel_err(g, ref, g.size()) <= 1e-10);
-    const xt::xtensor<float, 2> gf = tensig::signature_backward(xt::xtensor<float, 1>(xt::cast<float>(deriv)),
-                                                                xt::xtensor<float, 2>(xt::cast<float>(path)), 6);
+    const xt::xtensor<float, 2> gf = tensig::signature_backward(
+        xt::xtensor<float, 1>(xt::cast<float>(deriv)), xt::xtensor<float, 2>(xt::cast<float>(path)), 6);
     CHECK(oracle::rel_err(gf, ref, g.size()) <= 1e-4);
 }
 
@@ -196,27 +199,30 @@ TEST_CASE("every algebra operation's backward matches differences", "[autodiff][
         };
         // product
         const auto [ga, gb] = tensig::product_backward(g, a, b);
-        CHECK(dot(ga, va, n) + dot(gb, vb, n) ==
-              Approx(along([&](double t) { return tensor<double>((a + t * va) * (b + t * vb)); })).epsilon(fd_tol));
+        CHECK(dot(ga, va, n) + dot(gb, vb, n) == Approx(along([&](double t) {
+                                                     return tensor<double>((a + t * va) * (b + t * vb));
+                                                 })).epsilon(fd_tol));
         // fused multiply-exponentiate
         const std::vector<double> z = {0.3, -0.5, 0.2}, vz = {0.7, 0.1, -0.4};
         std::vector<double> zz(z.begin(), z.begin() + s.dim()), vzz(vz.begin(), vz.begin() + s.dim());
         const auto [gA, gz] = tensig::fmexp_backward(g, a, zz);
         CHECK(dot(gA, va, n) + dot(gz, vzz, s.dim()) == Approx(along([&](double t) {
-                                                                  std::vector<double> zt(zz);
-                                                                  for (std::size_t c = 0; c < zt.size(); ++c)
-                                                                      zt[c] += t * vzz[c];
-                                                                  tensor<double> A = a + t * va;
-                                                                  A *= exp(tensor<double>::from_level1(s, zt));
-                                                                  return A;
-                                                              })).epsilon(fd_tol));
+                                                            std::vector<double> zt(zz);
+                                                            for (std::size_t c = 0; c < zt.size(); ++c)
+                                                                zt[c] += t * vzz[c];
+                                                            tensor<double> A = a + t * va;
+                                                            A *= exp(tensor<double>::from_level1(s, zt));
+                                                            return A;
+                                                        })).epsilon(fd_tol));
         // exp (general x, x_0 != 0), log and inverse (x_0 = 1.2), antipode
         const tensor<double> ge = tensig::exp_backward(g, a);
-        CHECK(dot(ge, va, n) == Approx(along([&](double t) { return tensor<double>(exp(a + t * va)); })).epsilon(fd_tol));
+        CHECK(dot(ge, va, n) ==
+              Approx(along([&](double t) { return tensor<double>(exp(a + t * va)); })).epsilon(fd_tol));
         auto x = a;
         x[0] = 1.2;
         const tensor<double> gl = tensig::log_backward(g, x), gi = tensig::inverse_backward(g, x);
-        CHECK(dot(gl, va, n) == Approx(along([&](double t) { return tensor<double>(log(x + t * va)); })).epsilon(fd_tol));
+        CHECK(dot(gl, va, n) ==
+              Approx(along([&](double t) { return tensor<double>(log(x + t * va)); })).epsilon(fd_tol));
         CHECK(dot(gi, va, n) ==
               Approx(along([&](double t) { return tensor<double>(inverse(x + t * va)); })).epsilon(fd_tol));
         const tensor<double> gap = tensig::antipode_backward(g);
@@ -236,7 +242,8 @@ TEST_CASE("logsignature_backward and signature_combine_backward match difference
         return dot(g, l, m);
     });
     CHECK(dot(gp, v, p.size()) == Approx(fd).epsilon(fd_tol));
-    CHECK_THROWS_AS(tensig::logsignature_backward(g, p, N, tensig::logsig_basis::lyndon), tensig::not_supported);
+    CHECK_THROWS_AS(tensig::logsignature_backward(g, p, N, tensig::logsig_basis::lyndon),
+                    tensig::not_supported);
 
     const xt::xtensor<double, 1> s1 = tensig::signature(p, N), s2 = tensig::signature(v, N);
     const auto v1 = random_vec(m), v2 = random_vec(m);
@@ -275,9 +282,11 @@ TEST_CASE("rebuilt prefixes stay accurate on long rough paths (L = 10000)", "[au
     std::normal_distribution<double> g(0, 1.0);
     xt::xtensor<double, 2> p = xt::zeros<double>({L, d});
     for (std::size_t j = 1; j < half; ++j)
-        for (std::size_t c = 0; c < d; ++c) p(j, c) = p(j - 1, c) + g(oracle::rng());
+        for (std::size_t c = 0; c < d; ++c)
+            p(j, c) = p(j - 1, c) + g(oracle::rng());
     for (std::size_t j = half; j < L; ++j)
-        for (std::size_t c = 0; c < d; ++c) p(j, c) = p(L - 1 - j, c);
+        for (std::size_t c = 0; c < d; ++c)
+            p(j, c) = p(L - 1 - j, c);
     const auto G = random_vec(tensig::sig_length(d, N));
     tensig::backward_options rebuild, store;
     rebuild.prefixes = tensig::prefix_mode::rebuild;
@@ -288,11 +297,13 @@ TEST_CASE("rebuilt prefixes stay accurate on long rough paths (L = 10000)", "[au
     CHECK(oracle::max_abs_diff(gr, gs, gr.size()) / oracle::max_abs(gs, gs.size()) <= 1e-11);
 }
 
-TEST_CASE("one forward pass of dual<double, 16> gives the 8190 x 16 Jacobian of the zero", "[autodiff][dual]") {
+TEST_CASE("one forward pass of dual<double, 16> gives the 8190 x 16 Jacobian of the zero",
+          "[autodiff][dual]") {
     const auto p = tensig::pendigits::to_path(tensig::pendigits::builtin_rows()[0]);
     using D = dual<double, 16>;
     xt::xtensor<D, 2> dp = xt::xtensor<D, 2>::from_shape({8, 2});
-    for (std::size_t i = 0; i < 16; ++i) dp.data()[i] = D::variable(p.data()[i], i);
+    for (std::size_t i = 0; i < 16; ++i)
+        dp.data()[i] = D::variable(p.data()[i], i);
     const xt::xtensor<D, 1> sd = tensig::signature(dp, 12);
     const xt::xtensor<double, 3> J = tensig::signature_jacobian(p, 12);
     REQUIRE(sd.size() == 8190);
@@ -305,5 +316,6 @@ TEST_CASE("one forward pass of dual<double, 16> gives the 8190 x 16 Jacobian of 
         }
     CHECK(err <= 1e-13 * scale);
     const xt::xtensor<double, 1> s = tensig::signature(p, 12);
-    for (std::size_t r = 0; r < 8190; r += 97) CHECK(sd(r).v == Approx(s(r)).epsilon(1e-14).margin(1e-16));
+    for (std::size_t r = 0; r < 8190; r += 97)
+        CHECK(sd(r).v == Approx(s(r)).epsilon(1e-14).margin(1e-16));
 }

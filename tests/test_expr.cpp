@@ -14,8 +14,7 @@ using tensig::shape;
 using tensig::tensor;
 
 namespace {
-template <class T>
-double tol() {
+template <class T> double tol() {
     return 500 * oracle::eps<T>();
 }
 } // namespace
@@ -23,7 +22,8 @@ double tol() {
 TEMPLATE_TEST_CASE("a chain of linear operations is one pass with no allocation", "[expr]", float, double) {
     using T = TestType;
     const shape s(3, 4);
-    const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s), c = oracle::random_tensor<T>(s);
+    const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s),
+               c = oracle::random_tensor<T>(s);
     tensor<T> d(s);
     const long before = alloc::count();
     d = a + 2 * b - c;
@@ -34,20 +34,22 @@ TEMPLATE_TEST_CASE("a chain of linear operations is one pass with no allocation"
     v = a + b;
     const long after = alloc::count();
     CHECK(after - before == 0);
-    for (std::size_t i = 0; i < s.size(); ++i) CHECK(double(d[i]) == Approx(double(a[i] + b[i])).margin(tol<T>()));
+    for (std::size_t i = 0; i < s.size(); ++i)
+        CHECK(double(d[i]) == Approx(double(a[i] + b[i])).margin(tol<T>()));
     // the value of a longer chain, against element-wise arithmetic
     d = a + 2 * b - c;
     d = -a + b / T(4) - 3.0 * (c - a) * 0.5;
     d += a - b;
     d -= 2 * c;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        const double expect = -double(a[i]) + double(b[i]) / 4 - 1.5 * (double(c[i]) - double(a[i])) + double(a[i]) -
-                              double(b[i]) - 2 * double(c[i]);
+        const double expect = -double(a[i]) + double(b[i]) / 4 - 1.5 * (double(c[i]) - double(a[i])) +
+                              double(a[i]) - double(b[i]) - 2 * double(c[i]);
         CHECK(double(d[i]) == Approx(expect).margin(tol<T>() * 10));
     }
 }
 
-TEMPLATE_TEST_CASE("A *= exp(z) and A = A * exp(z) run the fused kernel without allocating", "[expr]", float, double) {
+TEMPLATE_TEST_CASE("A *= exp(z) and A = A * exp(z) run the fused kernel without allocating", "[expr]", float,
+                   double) {
     using T = TestType;
     const shape s(2, 6);
     auto A = oracle::random_group_like<T>(s);
@@ -147,11 +149,13 @@ TEST_CASE("auto expressions over temporaries hold them by value", "[expr]") {
 TEST_CASE("views compute in memory someone else owns", "[expr]") {
     const shape s(2, 3);
     std::vector<double> rows(3 * s.size(), 0.0);
-    tensig::tensor_view<double> r0(rows.data(), s), r1(rows.data() + s.size(), s), r2(rows.data() + 2 * s.size(), s);
+    tensig::tensor_view<double> r0(rows.data(), s), r1(rows.data() + s.size(), s),
+        r2(rows.data() + 2 * s.size(), s);
     r0.set_unit();
     r1 = oracle::random_group_like<double>(s);
     r2 = r0 * r1 + r1;
-    for (std::size_t i = 0; i < s.size(); ++i) CHECK(r2[i] == Approx(2 * r1[i]));
+    for (std::size_t i = 0; i < s.size(); ++i)
+        CHECK(r2[i] == Approx(2 * r1[i]));
     const tensig::tensor_view<const double> c(rows.data() + s.size(), s);
     const tensor<double> copy = c * 1.0;
     CHECK(oracle::max_abs_diff(copy, r1, s.size()) == 0);

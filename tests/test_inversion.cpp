@@ -18,10 +18,11 @@ xt::xtensor<double, 1> signature_of(const xt::xtensor<double, 2>& p, std::size_t
 TEST_CASE("level weights are the notebook's floor(log2(i + 1)) for d = 2", "[inversion]") {
     const auto w = tensig::level_weights<double>(2, 12);
     REQUIRE(w.size() == 8190);
-    for (std::size_t i = 1; i <= 8190; ++i) CHECK(w[i - 1] == std::floor(std::log2(double(i + 1))));
+    for (std::size_t i = 1; i <= 8190; ++i)
+        CHECK(w[i - 1] == std::floor(std::log2(double(i + 1))));
     const auto w3 = tensig::level_weights<double>(3, 3);
-    CHECK(w3 == std::vector<double>{1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-                                    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3});
+    CHECK(w3 == std::vector<double>{1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+                                    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3});
 }
 
 TEST_CASE("the loss, its gradient and its residual Jacobian agree with differences", "[inversion]") {

@@ -14,11 +14,11 @@ namespace {
 // Sizes around the register widths of SSE2 / AVX2 / AVX-512 for float and double.
 const std::vector<std::size_t> sizes = {0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 25, 31, 32, 33, 49, 65};
 
-template <class T>
-std::vector<T> random_vector(std::size_t n) {
+template <class T> std::vector<T> random_vector(std::size_t n) {
     std::uniform_real_distribution<double> u(-1, 1);
     std::vector<T> v(n);
-    for (auto& x : v) x = T(u(oracle::rng()));
+    for (auto& x : v)
+        x = T(u(oracle::rng()));
     return v;
 }
 
@@ -28,8 +28,7 @@ struct arch_guard {
 };
 
 // Tolerance: a few ulps per accumulated term.
-template <class T>
-double tol(std::size_t terms) {
+template <class T> double tol(std::size_t terms) {
     return 8.0 * static_cast<double>(terms + 1) * oracle::eps<T>();
 }
 
@@ -75,7 +74,8 @@ TEMPLATE_TEST_CASE("lincomb in place (out is a source)", "[kernels]", float, dou
         for (std::size_t n : sizes) {
             auto a = random_vector<T>(n), b = random_vector<T>(n);
             auto expect = a;
-            for (std::size_t i = 0; i < n; ++i) expect[i] = T(2) * a[i] - b[i];
+            for (std::size_t i = 0; i < n; ++i)
+                expect[i] = T(2) * a[i] - b[i];
             const T* src[2] = {a.data(), b.data()};
             const T coef[2] = {T(2), T(-1)};
             kn::lincomb(a.data(), n, src, coef, 2);
@@ -91,7 +91,8 @@ TEMPLATE_TEST_CASE("outer_fma: SIMD equals scalar for all row lengths", "[kernel
         arch_guard g(arch);
         for (std::size_t na : sizes) {
             for (std::size_t nb : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33}) {
-                const auto a = random_vector<T>(na), b = random_vector<T>(nb), add = random_vector<T>(na * nb);
+                const auto a = random_vector<T>(na), b = random_vector<T>(nb),
+                           add = random_vector<T>(na * nb);
                 std::vector<T> simd(na * nb), ref(na * nb);
                 kn::outer_fma(simd.data(), a.data(), na, b.data(), nb, add.data());
                 kn::scalar::outer_fma(ref.data(), a.data(), na, b.data(), nb, add.data());
@@ -106,10 +107,11 @@ TEMPLATE_TEST_CASE("outer_fma: SIMD equals scalar for all row lengths", "[kernel
     }
 }
 
-TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the definition", "[kernels]", float, double) {
+TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the definition", "[kernels]", float,
+                   double) {
     using T = TestType;
-    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {2, 7}, {3, 4}, {4, 4},
-                                                                     {5, 3}, {8, 3}, {9, 2}, {16, 2}, {17, 2}};
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {
+        {1, 5}, {2, 1}, {2, 2}, {2, 7}, {3, 4}, {4, 4}, {5, 3}, {8, 3}, {9, 2}, {16, 2}, {17, 2}};
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         for (auto [d, N] : shapes) {
@@ -124,7 +126,8 @@ TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the de
             CHECK(oracle::rel_err(simd, ref, s.size()) <= tol<T>(N) * 4);
             // the definition, in double
             std::vector<double> a(A.data(), A.data() + s.size()), x(s.size(), 0.0);
-            for (std::size_t c = 0; c < d; ++c) x[1 + c] = static_cast<double>(z[c]);
+            for (std::size_t c = 0; c < d; ++c)
+                x[1 + c] = static_cast<double>(z[c]);
             const auto expect = oracle::product(a, oracle::exp_series(x, s), s);
             CHECK(oracle::rel_err(simd, expect, s.size()) <= tol<T>(N) * 16);
         }
@@ -138,7 +141,8 @@ TEMPLATE_TEST_CASE("matvec and vecmat: SIMD equals scalar for all row lengths", 
         for (std::size_t rows : sizes) {
             for (std::size_t cols : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33}) {
                 INFO(arch << " rows " << rows << " cols " << cols);
-                const auto M = random_vector<T>(rows * cols), v = random_vector<T>(cols), w = random_vector<T>(rows);
+                const auto M = random_vector<T>(rows * cols), v = random_vector<T>(cols),
+                           w = random_vector<T>(rows);
                 std::vector<T> simd(rows), ref(rows);
                 kn::matvec(simd.data(), M.data(), rows, cols, v.data());
                 kn::scalar::matvec(ref.data(), M.data(), rows, cols, v.data());
@@ -153,9 +157,10 @@ TEMPLATE_TEST_CASE("matvec and vecmat: SIMD equals scalar for all row lengths", 
     }
 }
 
-TEMPLATE_TEST_CASE("fmexp_adjoint: SIMD equals scalar, and is the transpose of fmexp", "[kernels]", float, double) {
+TEMPLATE_TEST_CASE("fmexp_adjoint: SIMD equals scalar, and is the transpose of fmexp", "[kernels]", float,
+                   double) {
     using T = TestType;
-    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 7}, {3, 4}, {4, 4},
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 7},  {3, 4}, {4, 4},
                                                                      {5, 3}, {8, 3}, {16, 2}, {17, 2}};
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);

@@ -21,7 +21,8 @@ tensig::signature_options with_threads(std::size_t t) {
 TEST_CASE("batched path functions are bit-identical for any thread count", "[parallel]") {
     const std::size_t B = 37, L = 20, d = 3, N = 4;
     xt::xtensor<double, 3> paths({B, L, d});
-    for (std::size_t b = 0; b < B; ++b) xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path(L, d, 0.3);
+    for (std::size_t b = 0; b < B; ++b)
+        xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path(L, d, 0.3);
     const xt::xtensor<double, 2> s1 = tensig::signature(paths, N, with_threads(1));
     const xt::xtensor<double, 2> s2 = tensig::signature(paths, N, with_threads(2));
     const xt::xtensor<double, 2> s0 = tensig::signature(paths, N, with_threads(0));
@@ -29,8 +30,10 @@ TEST_CASE("batched path functions are bit-identical for any thread count", "[par
     CHECK(bool(s1 == s2));
     CHECK(bool(s1 == s0));
     CHECK(bool(s1 == s3));
-    const xt::xtensor<double, 2> l1 = tensig::logsignature(paths, N, tensig::logsig_basis::expanded, with_threads(1));
-    const xt::xtensor<double, 2> l2 = tensig::logsignature(paths, N, tensig::logsig_basis::expanded, with_threads(2));
+    const xt::xtensor<double, 2> l1 =
+        tensig::logsignature(paths, N, tensig::logsig_basis::expanded, with_threads(1));
+    const xt::xtensor<double, 2> l2 =
+        tensig::logsignature(paths, N, tensig::logsig_basis::expanded, with_threads(2));
     CHECK(bool(l1 == l2));
     const xt::xtensor<double, 3> g1 = tensig::signature_backward(s1, paths, N, with_threads(1));
     const xt::xtensor<double, 3> g2 = tensig::signature_backward(s1, paths, N, with_threads(2));
@@ -60,11 +63,13 @@ TEST_CASE("a long path's signature by parallel Chen reduction", "[parallel]") {
     CHECK(oracle::max_abs(one, one.size()) <= 1e-9);
 }
 
-TEST_CASE("invert_batch: deterministic per item, failures isolated, progress and cancellation", "[parallel][inversion]") {
+TEST_CASE("invert_batch: deterministic per item, failures isolated, progress and cancellation",
+          "[parallel][inversion]") {
     const auto rows = tensig::pendigits::builtin_rows();
     const std::size_t B = 5;
     xt::xtensor<double, 3> paths({B, std::size_t(8), std::size_t(2)});
-    for (std::size_t i = 0; i < 4; ++i) xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
+    for (std::size_t i = 0; i < 4; ++i)
+        xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
     xt::view(paths, 4, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[0]);
     xt::xtensor<double, 2> targets = tensig::signature(paths, 12);
     targets(4, 7) = std::numeric_limits<double>::quiet_NaN(); // one bad item
@@ -92,15 +97,18 @@ TEST_CASE("invert_batch: deterministic per item, failures isolated, progress and
     o.threads = 1;
     o.progress = nullptr;
     const auto b = tensig::invert_batch(targets, 2, 12, o, &paths);
-    for (std::size_t i = 0; i < 4; ++i) CHECK(bool(a[i].result.path == b[i].result.path));
+    for (std::size_t i = 0; i < 4; ++i)
+        CHECK(bool(a[i].result.path == b[i].result.path));
     // cancelled before starting: every item reports it
     std::atomic<bool> cancel{true};
     o.cancel = &cancel;
     const auto c = tensig::invert_batch(targets, 2, 12, o);
-    for (const auto& item : c) CHECK(item.error == "cancelled");
+    for (const auto& item : c)
+        CHECK(item.error == "cancelled");
 }
 
-TEST_CASE("PenDigits rows: the file named by TENSIG_PENDIGITS, or the built-in set", "[parallel][inversion]") {
+TEST_CASE("PenDigits rows: the file named by TENSIG_PENDIGITS, or the built-in set",
+          "[parallel][inversion]") {
     std::vector<tensig::pendigits::row> rows;
     if (const char* file = std::getenv("TENSIG_PENDIGITS")) {
         const auto all = tensig::pendigits::read(file);
@@ -113,12 +121,15 @@ TEST_CASE("PenDigits rows: the file named by TENSIG_PENDIGITS, or the built-in s
     }
     const std::size_t B = rows.size();
     xt::xtensor<double, 3> paths({B, std::size_t(8), std::size_t(2)});
-    for (std::size_t i = 0; i < B; ++i) xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
+    for (std::size_t i = 0; i < B; ++i)
+        xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
     const xt::xtensor<double, 2> targets = tensig::signature(paths, 12);
     const auto items = tensig::invert_batch(targets, 2, 12, {}, &paths);
     std::size_t exact = 0;
-    for (const auto& it : items) exact += it.ok && it.hausdorff <= 1e-6;
-    CHECK(exact >= B / 2); // the notebook's zero and most neighbours; docs/benchmarks.md has the full data set
+    for (const auto& it : items)
+        exact += it.ok && it.hausdorff <= 1e-6;
+    CHECK(exact >=
+          B / 2); // the notebook's zero and most neighbours; docs/benchmarks.md has the full data set
     CHECK(items.front().hausdorff <= 1e-8);
 }
 

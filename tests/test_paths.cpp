@@ -21,7 +21,8 @@ constexpr double ref_tol = 1e-12;
 } // namespace
 
 TEST_CASE("signature matches iisignature's sig", "[paths][reference]") {
-    for (const char* name : {"sig_L10_d2_N6", "sig_L1_d3_N4", "sig_L20_d3_N5", "sig_L2_d2_N3", "sig_L7_d5_N3"}) {
+    for (const char* name :
+         {"sig_L10_d2_N6", "sig_L1_d3_N4", "sig_L20_d3_N5", "sig_L2_d2_N3", "sig_L7_d5_N3"}) {
         INFO(name);
         const auto path = oracle::load_ref<2>(std::string(name) + "_path.npy");
         const auto ref = oracle::load_ref<1>(std::string(name) + ".npy");
@@ -74,7 +75,8 @@ TEST_CASE("logsignature (expanded) matches iisignature's logsig(..., 'x')", "[pa
     }
     const auto path = oracle::load_ref<2>("logsig_d2_N4_path.npy");
     CHECK_THROWS_AS(tensig::logsignature(path, 4, tensig::logsig_basis::lyndon), tensig::not_supported);
-    CHECK_THROWS_WITH(tensig::logsignature(path, 4, tensig::logsig_basis::words), Catch::Contains("not yet supported"));
+    CHECK_THROWS_WITH(tensig::logsignature(path, 4, tensig::logsig_basis::words),
+                      Catch::Contains("not yet supported"));
 }
 
 TEST_CASE("a straight line has signature Δ^{⊗k}/k!", "[paths]") {
@@ -84,13 +86,15 @@ TEST_CASE("a straight line has signature Δ^{⊗k}/k!", "[paths]") {
         auto p = oracle::random_path(2, d);
         const xt::xtensor<double, 1> sig = tensig::signature(p, N);
         std::vector<double> delta(d);
-        for (std::size_t c = 0; c < d; ++c) delta[c] = p(1, c) - p(0, c);
+        for (std::size_t c = 0; c < d; ++c)
+            delta[c] = p(1, c) - p(0, c);
         double fact = 1;
         for (std::size_t k = 1; k <= N; ++k) {
             fact *= static_cast<double>(k);
             for (std::size_t idx = 0; idx < s.level_size(k); ++idx) {
                 double expect = 1 / fact;
-                for (auto letter : tensig::index_to_word(idx, k, d)) expect *= delta[letter];
+                for (auto letter : tensig::index_to_word(idx, k, d))
+                    expect *= delta[letter];
                 CHECK(sig[s.level_offset(k) - 1 + idx] == Approx(expect).epsilon(1e-14).margin(1e-15));
             }
         }
@@ -153,10 +157,11 @@ TEST_CASE("reversal gives the inverse; options inverse and basepoint", "[paths]"
     const xt::xtensor<double, 2> stream_bp = tensig::signature_stream(p, N, bp);
     CHECK(stream_bp.shape()[0] == 5);
     // stream with inverse: every row is the inverse of the prefix signature
-    const xt::xtensor<double, 2> st = tensig::signature_stream(p, N), sti = tensig::signature_stream(p, N, inv);
+    const xt::xtensor<double, 2> st = tensig::signature_stream(p, N),
+                                 sti = tensig::signature_stream(p, N, inv);
     for (std::size_t r = 0; r < st.shape()[0]; ++r) {
-        const xt::xtensor<double, 1> prod = tensig::signature_combine(xt::xtensor<double, 1>(xt::row(st, r)),
-                                                                      xt::xtensor<double, 1>(xt::row(sti, r)), d, N);
+        const xt::xtensor<double, 1> prod = tensig::signature_combine(
+            xt::xtensor<double, 1>(xt::row(st, r)), xt::xtensor<double, 1>(xt::row(sti, r)), d, N);
         CHECK(oracle::max_abs(prod, prod.size()) <= 1e-12);
     }
     // a one-point path has signature 1
@@ -168,7 +173,8 @@ TEST_CASE("reversal gives the inverse; options inverse and basepoint", "[paths]"
 TEST_CASE("batches equal loops; any xtensor expression is accepted", "[paths]") {
     const std::size_t B = 5, L = 9, d = 3, N = 4;
     xt::xtensor<double, 3> batch({B, L, d});
-    for (std::size_t b = 0; b < B; ++b) xt::view(batch, b, xt::all(), xt::all()) = oracle::random_path(L, d);
+    for (std::size_t b = 0; b < B; ++b)
+        xt::view(batch, b, xt::all(), xt::all()) = oracle::random_path(L, d);
     const xt::xtensor<double, 2> S = tensig::signature(batch, N);
     REQUIRE(S.shape()[0] == B);
     for (std::size_t b = 0; b < B; ++b) {
@@ -180,7 +186,8 @@ TEST_CASE("batches equal loops; any xtensor expression is accepted", "[paths]") 
         const xt::xarray<double> arr = p;
         const xt::xarray<double> sa = tensig::signature(arr, N);
         std::vector<double> raw(p.begin(), p.end());
-        const auto adapted = xt::adapt(raw.data(), raw.size(), xt::no_ownership(), std::array<std::size_t, 2>{L, d});
+        const auto adapted =
+            xt::adapt(raw.data(), raw.size(), xt::no_ownership(), std::array<std::size_t, 2>{L, d});
         const xt::xtensor<double, 1> sad = tensig::signature(adapted, N);
         xt::xtensor<double, 2, xt::layout_type::column_major> cm = p;
         const xt::xtensor<double, 1> scm = tensig::signature(cm, N);

@@ -34,7 +34,8 @@ TEST_CASE("shape offsets and sizes", "[shape]") {
     CHECK(s.sig_length() == s.size() - 1);
     for (std::size_t k = 0; k <= 4; ++k) {
         std::size_t p = 1;
-        for (std::size_t i = 0; i < k; ++i) p *= 3;
+        for (std::size_t i = 0; i < k; ++i)
+            p *= 3;
         CHECK(s.level_size(k) == p);
         CHECK(s.level_offset(k + 1) == s.level_offset(k) + p);
     }
@@ -58,7 +59,8 @@ TEST_CASE("word and index conversions are inverse and row-major", "[shape]") {
     CHECK(tensig::word_to_index({}, 3) == 0);
     for (std::size_t level = 0; level <= 4; ++level) {
         const std::size_t n = shape(3, level).level_size(level);
-        for (std::size_t i = 0; i < n; ++i) CHECK(tensig::word_to_index(tensig::index_to_word(i, level, 3), 3) == i);
+        for (std::size_t i = 0; i < n; ++i)
+            CHECK(tensig::word_to_index(tensig::index_to_word(i, level, 3), 3) == i);
     }
     const shape s(2, 3);
     CHECK(tensig::word_to_flat({}, s) == 0);

@@ -20,7 +20,7 @@
 #include "tensig/kernels/primitives.hpp"
 #include "tensig/parallel/invert_batch.hpp"
 #include "tensig/parallel/parallel.hpp"
-#include "tensig/paths/options.hpp"
 #include "tensig/paths/backward.hpp"
+#include "tensig/paths/options.hpp"
 #include "tensig/paths/signature.hpp"
 #include "tensig/shape/shape.hpp"

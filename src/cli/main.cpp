@@ -2,14 +2,14 @@
 // paths stored as .npy or .csv files.
 #include <algorithm>
 #include <cerrno>
-#include <limits>
-#include <map>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <exception>
 #include <iostream>
+#include <limits>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include <unistd.h>
@@ -55,8 +55,7 @@ struct combine_args {
 };
 
 // Run `f` on the input converted to float or double, as stored.
-template <class F>
-xt::xarray<double> in_precision(const tensig::io::array& in, F&& f) {
+template <class F> xt::xarray<double> in_precision(const tensig::io::array& in, F&& f) {
     if (in.type == dtype::f32) {
         const xt::xarray<float> x = xt::cast<float>(in.values);
         return xt::cast<double>(f(x));
@@ -105,7 +104,8 @@ void run_combine(const combine_args& a) {
     xt::xarray<double> out;
     if (single) {
         const xt::xarray<float> x = xt::cast<float>(s1.values), y = xt::cast<float>(s2.values);
-        out = xt::cast<double>(xt::xarray<float>(tensig::signature_combine(x, y, a.dim, a.depth, threads_option)));
+        out = xt::cast<double>(
+            xt::xarray<float>(tensig::signature_combine(x, y, a.dim, a.depth, threads_option)));
     } else {
         out = tensig::signature_combine(s1.values, s2.values, a.dim, a.depth, threads_option);
     }
@@ -148,7 +148,7 @@ tensig::invert_options make_invert_options(const invert_args& a) {
     o.method = a.method == "adam" ? tensig::invert_method::adam
                : a.method == "lm" ? tensig::invert_method::lm
                                   : tensig::invert_method::automatic;
-    o.init = a.init == "random" ? tensig::invert_init::random
+    o.init = a.init == "random"  ? tensig::invert_init::random
              : a.init == "zeros" ? tensig::invert_init::zeros
                                  : tensig::invert_init::insertion;
     o.adam.lr = a.lr;
@@ -166,7 +166,8 @@ void write_report(const std::string& file, const std::vector<tensig::invert_item
                   const std::vector<std::vector<std::string>>& extra = {}) {
     std::ostringstream out;
     out << "index";
-    for (const auto& h : extra_header) out << ',' << h;
+    for (const auto& h : extra_header)
+        out << ',' << h;
     out << ",ok,converged,loss,iterations,seconds,route,hausdorff,max_point_error,error\n";
     char buf[64];
     auto num = [&](double v) {
@@ -177,12 +178,13 @@ void write_report(const std::string& file, const std::vector<tensig::invert_item
         const auto& it = items[i];
         out << i;
         if (i < extra.size())
-            for (const auto& e : extra[i]) out << ',' << e;
+            for (const auto& e : extra[i])
+                out << ',' << e;
         std::string err = it.error;
         for (auto& c : err)
             if (c == ',' || c == '\n' || c == '"') c = ' ';
-        out << ',' << it.ok << ',' << it.converged << ',' << num(it.result.loss) << ',' << it.result.iterations << ','
-            << num(it.result.seconds) << ',' << it.result.route << ','
+        out << ',' << it.ok << ',' << it.converged << ',' << num(it.result.loss) << ','
+            << it.result.iterations << ',' << num(it.result.seconds) << ',' << it.result.route << ','
             << (it.hausdorff >= 0 ? num(it.hausdorff) : "") << ','
             << (it.max_point_error >= 0 ? num(it.max_point_error) : "") << ',' << err << '\n';
     }
@@ -192,7 +194,8 @@ void write_report(const std::string& file, const std::vector<tensig::invert_item
 // One panel of a figure: the original (solid, thick; if any) and the
 // recovery (dashed).
 std::vector<tensig::io::svg_path> comparison_panel(const xt::xtensor<double, 2>* original,
-                                                   const xt::xtensor<double, 2>& recovered, const std::string& label) {
+                                                   const xt::xtensor<double, 2>& recovered,
+                                                   const std::string& label) {
     std::vector<tensig::io::svg_path> panel;
     if (original) {
         tensig::io::svg_path p;
@@ -222,8 +225,10 @@ void run_invert(const invert_args& a) {
     const bool signatures = v.dimension() == 1 || (v.dimension() == 2 && dim != 0 && v.shape()[1] != dim &&
                                                    v.shape()[1] == tensig::sig_length(dim, a.depth));
     if (v.dimension() == 0 || v.dimension() > 3)
-        throw tensig::invalid_input("INPUT must be paths (L, d) or (B, L, d), or signatures (m,) or (B, m); got an "
-                                    "array of rank " + std::to_string(v.dimension()));
+        throw tensig::invalid_input(
+            "INPUT must be paths (L, d) or (B, L, d), or signatures (m,) or (B, m); got an "
+            "array of rank " +
+            std::to_string(v.dimension()));
     xt::xtensor<double, 2> targets;
     xt::xtensor<double, 3> references;
     const bool batch = v.dimension() == 3 || (signatures && v.dimension() == 2);
@@ -231,15 +236,15 @@ void run_invert(const invert_args& a) {
         if (dim == 0) throw tensig::invalid_input("INPUT is a signature: --dim is required");
         const std::size_t m = tensig::sig_length(dim, a.depth);
         if (v.shape().back() != m)
-            throw tensig::invalid_input("INPUT rows have " + std::to_string(v.shape().back()) +
-                                        " values; a signature of dimension " + std::to_string(dim) + " and depth " +
-                                        std::to_string(a.depth) + " has " + std::to_string(m));
+            throw tensig::invalid_input(
+                "INPUT rows have " + std::to_string(v.shape().back()) + " values; a signature of dimension " +
+                std::to_string(dim) + " and depth " + std::to_string(a.depth) + " has " + std::to_string(m));
         targets = xt::reshape_view(v, {v.size() / m, m});
     } else {
         const std::size_t d = v.shape().back();
         if (dim != 0 && dim != d)
-            throw tensig::invalid_input("--dim " + std::to_string(dim) + " disagrees with the path's dimension " +
-                                        std::to_string(d));
+            throw tensig::invalid_input("--dim " + std::to_string(dim) +
+                                        " disagrees with the path's dimension " + std::to_string(d));
         dim = d;
         const std::size_t L = v.shape()[v.dimension() - 2], B = v.dimension() == 3 ? v.shape()[0] : 1;
         references = xt::reshape_view(v, {B, L, d});
@@ -258,7 +263,8 @@ void run_invert(const invert_args& a) {
     progress_bar bar("inverting");
     if (batch) bo.progress = [&](std::size_t done, std::size_t total) { bar(done, total); };
     const auto t0 = std::chrono::steady_clock::now();
-    const auto items = tensig::invert_batch(targets, dim, a.depth, bo, have_reference ? &references : nullptr);
+    const auto items =
+        tensig::invert_batch(targets, dim, a.depth, bo, have_reference ? &references : nullptr);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // outputs: translated to the reference's start (or the origin)
@@ -289,8 +295,9 @@ void run_invert(const invert_args& a) {
         std::vector<std::vector<tensig::io::svg_path>> panels;
         std::vector<std::string> captions;
         for (std::size_t i = 0; i < std::min<std::size_t>(B, 48); ++i) {
-            const xt::xtensor<double, 2> ref = have_reference ? xt::xtensor<double, 2>(xt::view(references, i, xt::all(), xt::all()))
-                                                              : xt::xtensor<double, 2>();
+            const xt::xtensor<double, 2> ref =
+                have_reference ? xt::xtensor<double, 2>(xt::view(references, i, xt::all(), xt::all()))
+                               : xt::xtensor<double, 2>();
             panels.push_back(comparison_panel(have_reference ? &ref : nullptr, tensig::tree_reduce(placed(i)),
                                               "recovered (" + items[i].result.route + ")"));
             captions.push_back(std::to_string(i) + ": " + items[i].result.route);
@@ -302,11 +309,12 @@ void run_invert(const invert_args& a) {
     }
     if (!batch) {
         const auto& r = items[0].result;
-        std::printf("loss %.6g after %zu iterations (route %s), %.3f s\n", r.loss, r.iterations, r.route.c_str(),
-                    r.seconds);
+        std::printf("loss %.6g after %zu iterations (route %s), %.3f s\n", r.loss, r.iterations,
+                    r.route.c_str(), r.seconds);
         if (have_reference) {
             std::printf("path error (translated, tree-reduced): Hausdorff %.3g", items[0].hausdorff);
-            if (items[0].max_point_error >= 0) std::printf(", max point error %.3g", items[0].max_point_error);
+            if (items[0].max_point_error >= 0)
+                std::printf(", max point error %.3g", items[0].max_point_error);
             std::printf("\n");
         }
     } else {
@@ -343,7 +351,8 @@ void run_pendigits(const pendigits_args& a) {
         rows = tensig::pendigits::builtin_rows();
         const auto curves = tensig::pendigits::generated_curves();
         rows.insert(rows.end(), curves.begin(), curves.end());
-        source = "the built-in set (4 PenDigits rows, " + std::to_string(curves.size()) + " generated curves)";
+        source =
+            "the built-in set (4 PenDigits rows, " + std::to_string(curves.size()) + " generated curves)";
     } else {
         rows = tensig::pendigits::read(a.file);
         source = a.file;
@@ -359,7 +368,8 @@ void run_pendigits(const pendigits_args& a) {
     if (rows.empty()) throw tensig::invalid_input(source + ": no rows to invert");
     const std::size_t B = rows.size();
     xt::xtensor<double, 3> paths = xt::zeros<double>({B, std::size_t(8), std::size_t(2)});
-    for (std::size_t i = 0; i < B; ++i) xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
+    for (std::size_t i = 0; i < B; ++i)
+        xt::view(paths, i, xt::all(), xt::all()) = tensig::pendigits::to_path(rows[i]);
     tensig::signature_options so;
     so.threads = threads_option;
     const xt::xtensor<double, 2> targets = tensig::signature(paths, a.depth, so);
@@ -377,10 +387,11 @@ void run_pendigits(const pendigits_args& a) {
 
     std::printf("PenDigits inversion: %s\n%zu rows, depth %zu, %zu points, auto strategy, %zu threads\n\n",
                 source.c_str(), B, a.depth, a.points, threads);
-    std::printf("%-6s %6s %10s %10s %11s %11s %11s\n", "digit", "rows", "exact", "<= 1e-2", "median H", "p95 H",
-                "median loss");
+    std::printf("%-6s %6s %10s %10s %11s %11s %11s\n", "digit", "rows", "exact", "<= 1e-2", "median H",
+                "p95 H", "median loss");
     std::map<int, std::vector<std::size_t>> by_label;
-    for (std::size_t i = 0; i < B; ++i) by_label[rows[i].label].push_back(i);
+    for (std::size_t i = 0; i < B; ++i)
+        by_label[rows[i].label].push_back(i);
     auto line = [&](const std::string& name, const std::vector<std::size_t>& idx) {
         std::vector<double> h, loss;
         std::size_t exact = 0, close = 0;
@@ -392,8 +403,9 @@ void run_pendigits(const pendigits_args& a) {
             close += hd <= 1e-2;
         }
         const double n = static_cast<double>(idx.size());
-        std::printf("%-6s %6zu %9.1f%% %9.1f%% %11.3g %11.3g %11.2f\n", name.c_str(), idx.size(), 100.0 * exact / n,
-                    100.0 * close / n, quantile(h, 0.5), quantile(h, 0.95), quantile(loss, 0.5));
+        std::printf("%-6s %6zu %9.1f%% %9.1f%% %11.3g %11.3g %11.2f\n", name.c_str(), idx.size(),
+                    100.0 * exact / n, 100.0 * close / n, quantile(h, 0.5), quantile(h, 0.95),
+                    quantile(loss, 0.5));
     };
     std::vector<std::size_t> all;
     for (const auto& [label, idx] : by_label) {
@@ -407,7 +419,8 @@ void run_pendigits(const pendigits_args& a) {
 
     if (!a.report.empty()) {
         std::vector<std::vector<std::string>> extra;
-        for (const auto& r : rows) extra.push_back({std::to_string(r.line), std::to_string(r.label)});
+        for (const auto& r : rows)
+            extra.push_back({std::to_string(r.line), std::to_string(r.label)});
         write_report(a.report, items, {"line", "label"}, extra);
     }
     if (!a.plot.empty()) {
@@ -416,10 +429,12 @@ void run_pendigits(const pendigits_args& a) {
         for (std::size_t i = 0; i < std::min<std::size_t>(B, 48); ++i) {
             const xt::xtensor<double, 2> orig = xt::view(paths, i, xt::all(), xt::all());
             const xt::xtensor<double, 1> start = xt::row(orig, 0);
-            panels.push_back(comparison_panel(&orig, tensig::tree_reduce(tensig::translate_start(items[i].result.path, start)),
-                                              "recovered"));
+            panels.push_back(comparison_panel(
+                &orig, tensig::tree_reduce(tensig::translate_start(items[i].result.path, start)),
+                "recovered"));
             char cap[64];
-            std::snprintf(cap, sizeof cap, "%s  H=%.1e", rows[i].label < 0 ? "curve" : std::to_string(rows[i].label).c_str(),
+            std::snprintf(cap, sizeof cap, "%s  H=%.1e",
+                          rows[i].label < 0 ? "curve" : std::to_string(rows[i].label).c_str(),
                           items[i].hausdorff);
             captions.push_back(cap);
         }
@@ -478,12 +493,14 @@ std::string one_line_failure(const CLI::App*, const CLI::Error& e) {
 
 int main(int argc, char** argv) {
     CLI::App app{"tensig: signatures, log-signatures and Chen products of paths.\n"
-                 "Files are .npy (float64 or float32; paths (L, d) or batches (B, L, d)) or .csv (one point per row)."};
+                 "Files are .npy (float64 or float32; paths (L, d) or batches (B, L, d)) or .csv (one point "
+                 "per row)."};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("tensig 0.1.0"));
     app.failure_message(one_line_failure);
     app.fallthrough();
-    app.add_option("--threads", threads_option, "threads for every command that does work (default: all cores)")
+    app.add_option("--threads", threads_option,
+                   "threads for every command that does work (default: all cores)")
         ->check(count_check);
     app.add_flag("--quiet,-q", quiet_option, "no progress bar");
 
@@ -516,8 +533,10 @@ int main(int argc, char** argv) {
 
     backward_args ba;
     auto* sigb = app.add_subcommand(
-        "sig-backward", "Gradient of <GRAD, sig(INPUT)> with respect to the path (iisignature's sigbackprop)");
-    sigb->add_option("GRAD", ba.grad, "gradient with respect to the signature: (sig_length,) or (B, sig_length)")
+        "sig-backward",
+        "Gradient of <GRAD, sig(INPUT)> with respect to the path (iisignature's sigbackprop)");
+    sigb->add_option("GRAD", ba.grad,
+                     "gradient with respect to the signature: (sig_length,) or (B, sig_length)")
         ->required();
     sigb->add_option("INPUT", ba.input, "path file (L, d) or (B, L, d)")->required();
     sigb->add_option("OUTPUT", ba.output, "gradient with respect to the path, shaped like INPUT")->required();
@@ -527,11 +546,12 @@ int main(int argc, char** argv) {
 
     backward_args la_b;
     la_b.logsig = true;
-    auto* logsigb = app.add_subcommand("logsig-backward",
-                                       "Gradient of <GRAD, logsig(INPUT)> with respect to the path");
+    auto* logsigb =
+        app.add_subcommand("logsig-backward", "Gradient of <GRAD, logsig(INPUT)> with respect to the path");
     logsigb->add_option("GRAD", la_b.grad, "gradient with respect to the log-signature")->required();
     logsigb->add_option("INPUT", la_b.input, "path file (L, d) or (B, L, d)")->required();
-    logsigb->add_option("OUTPUT", la_b.output, "gradient with respect to the path, shaped like INPUT")->required();
+    logsigb->add_option("OUTPUT", la_b.output, "gradient with respect to the path, shaped like INPUT")
+        ->required();
     logsigb->add_option("--depth,-N", la_b.depth, "truncation depth N >= 1")->required()->check(count_check);
     logsigb->add_option("--basis", la_b.basis, "coordinates: expanded (tensor), words or lyndon")
         ->check(CLI::IsMember({"expanded", "words", "lyndon"}));
@@ -539,17 +559,22 @@ int main(int argc, char** argv) {
     logsigb->add_flag("--inverse", la_b.inverse, "log-signature of the reversed path");
 
     invert_args ia;
-    auto* inv = app.add_subcommand("invert", "Recover a path from its signature (or from a path's signature)");
-    inv->add_option("INPUT", ia.input, "a path (L, d) (its signature is the target and it is the reference) or a "
-                                       "signature (sig_length,) (then --dim is required)")
+    auto* inv =
+        app.add_subcommand("invert", "Recover a path from its signature (or from a path's signature)");
+    inv->add_option("INPUT", ia.input,
+                    "a path (L, d) (its signature is the target and it is the reference) or a "
+                    "signature (sig_length,) (then --dim is required)")
         ->required();
-    inv->add_option("OUTPUT", ia.output, "the recovered path, translated to the reference's start (or the origin), "
-                                         "tree-reduced unless --raw")
+    inv->add_option("OUTPUT", ia.output,
+                    "the recovered path, translated to the reference's start (or the origin), "
+                    "tree-reduced unless --raw")
         ->required();
     inv->add_option("--depth,-N", ia.depth, "signature depth N >= 1")->required()->check(count_check);
-    inv->add_option("--dim,-d", ia.dim, "path dimension (required when INPUT is a signature)")->check(count_check);
+    inv->add_option("--dim,-d", ia.dim, "path dimension (required when INPUT is a signature)")
+        ->check(count_check);
     inv->add_option("--points,-K", ia.points, "points of the recovered path (default 8)")->check(count_check);
-    inv->add_option("--method", ia.method, "auto (default), adam or lm")->check(CLI::IsMember({"auto", "adam", "lm"}));
+    inv->add_option("--method", ia.method, "auto (default), adam or lm")
+        ->check(CLI::IsMember({"auto", "adam", "lm"}));
     inv->add_option("--init", ia.init, "start of adam/lm: insertion (default), random or zeros")
         ->check(CLI::IsMember({"insertion", "random", "zeros"}));
     inv->add_option("--iterations", ia.iterations, "Adam steps or LM iterations (default 5000 / 600)")
@@ -560,18 +585,22 @@ int main(int argc, char** argv) {
     inv->add_option("--seed", ia.seed, "seed of the random start (default 0)");
     inv->add_option("--history", ia.history, "write the loss before each step (.npy or .csv)");
     inv->add_option("--plot", ia.plot, "write an SVG figure (2-D paths)");
-    inv->add_flag("--raw", ia.raw, "write the points as optimised, not tree-reduced (batches are never reduced)");
+    inv->add_flag("--raw", ia.raw,
+                  "write the points as optimised, not tree-reduced (batches are never reduced)");
     inv->add_option("--report", ia.report, "write one CSV row per item (loss, route, time, path error)");
 
     pendigits_args pa;
-    auto* pen = app.add_subcommand("pendigits", "Invert every row of a PenDigits file (or the built-in set) and "
-                                                "summarise the recovery per digit");
+    auto* pen =
+        app.add_subcommand("pendigits", "Invert every row of a PenDigits file (or the built-in set) and "
+                                        "summarise the recovery per digit");
     pen->add_option("FILE", pa.file, "pendigits.tra / pendigits.tes (UCI format); default: the built-in set")
         ->check(CLI::ExistingFile);
     pen->add_option("--depth,-N", pa.depth, "signature depth (default 12)")->check(count_check);
-    pen->add_option("--points,-K", pa.points, "points of the recovered paths (default 8)")->check(count_check);
+    pen->add_option("--points,-K", pa.points, "points of the recovered paths (default 8)")
+        ->check(count_check);
     pen->add_option("--limit", pa.limit, "invert only the first N rows")->check(count_check);
-    pen->add_option("--per-class", pa.per_class, "invert only the first N rows of each digit")->check(count_check);
+    pen->add_option("--per-class", pa.per_class, "invert only the first N rows of each digit")
+        ->check(count_check);
     pen->add_option("--seed", pa.seed, "seed of the random starts (default 0)");
     pen->add_option("--report", pa.report, "write one CSV row per item");
     pen->add_option("--plot", pa.plot, "write an SVG grid of originals and recoveries (first 48 rows)");
@@ -584,8 +613,9 @@ int main(int argc, char** argv) {
         // CLI11 reports an unknown command as "A subcommand is required": name it.
         if (argc > 1 && argv[1][0] != '-' &&
             app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty())
-            throw CLI::ValidationError(std::string("unknown command '") + argv[1] +
-                                       "' (use sig, logsig, combine, sig-backward, logsig-backward, invert, pendigits or arch)");
+            throw CLI::ValidationError(
+                std::string("unknown command '") + argv[1] +
+                "' (use sig, logsig, combine, sig-backward, logsig-backward, invert, pendigits or arch)");
         app.parse(argc, argv);
         if (sig->parsed()) run_sig(sa);
         if (logsig->parsed()) run_logsig(la);

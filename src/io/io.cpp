@@ -24,7 +24,8 @@ namespace {
 
 std::string extension_of(const std::string& path) {
     std::string ext = std::filesystem::path(path).extension().string();
-    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : ext)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return ext;
 }
 
@@ -53,14 +54,16 @@ std::string dict_value(const std::string& header, const std::string& key, const 
     const auto colon = header.find(':', k);
     if (colon == std::string::npos) fail(path, "corrupt .npy header near '" + key + "'");
     std::size_t start = colon + 1;
-    while (start < header.size() && header[start] == ' ') ++start;
+    while (start < header.size() && header[start] == ' ')
+        ++start;
     std::size_t end = start;
     if (start < header.size() && header[start] == '(') {
         end = header.find(')', start);
         if (end == std::string::npos) fail(path, "corrupt .npy header: unterminated shape");
         return header.substr(start, end - start + 1);
     }
-    while (end < header.size() && header[end] != ',' && header[end] != '}') ++end;
+    while (end < header.size() && header[end] != ',' && header[end] != '}')
+        ++end;
     return header.substr(start, end - start);
 }
 
@@ -123,21 +126,24 @@ npy_header validate_npy(const std::string& path) {
     else if (h.descr == "<f4" || h.descr == "<i4")
         word = 4;
     else
-        fail(path, "unsupported .npy dtype '" + h.descr + "' (use little-endian float64, float32, int64 or int32)");
+        fail(path,
+             "unsupported .npy dtype '" + h.descr + "' (use little-endian float64, float32, int64 or int32)");
     std::size_t count = 1;
-    for (auto k : h.shape) count = detail::checked_mul(count, k, (path + ": array").c_str());
-    detail::check_fits_in_memory(count, sizeof(double), path + ": an array of " + std::to_string(count) + " values");
+    for (auto k : h.shape)
+        count = detail::checked_mul(count, k, (path + ": array").c_str());
+    detail::check_fits_in_memory(count, sizeof(double),
+                                 path + ": an array of " + std::to_string(count) + " values");
     const std::uintmax_t expected = prefix + header_len + static_cast<std::uintmax_t>(count) * word;
     if (file_size < expected)
         fail(path, "truncated .npy data: the header promises " + std::to_string(count) + " values (" +
-                       std::to_string(expected) + " bytes) but the file has " + std::to_string(file_size) + " bytes");
+                       std::to_string(expected) + " bytes) but the file has " + std::to_string(file_size) +
+                       " bytes");
     if (file_size > expected)
         fail(path, "corrupt .npy file: " + std::to_string(file_size - expected) + " bytes after the data");
     return h;
 }
 
-template <class T>
-xt::xarray<double> load_as_double(const std::string& path) {
+template <class T> xt::xarray<double> load_as_double(const std::string& path) {
     auto loaded = xt::load_npy<T>(path);
     xt::xarray<double> out = xt::cast<double>(loaded);
     return out;
@@ -189,19 +195,21 @@ array read_csv(const std::string& path) {
             std::size_t start = 0;
             while (true) {
                 const auto sep = line.find_first_of(",;\t", start);
-                std::string f = line.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
+                std::string f =
+                    line.substr(start, sep == std::string::npos ? std::string::npos : sep - start);
                 const auto a = f.find_first_not_of(' ');
                 f = a == std::string::npos ? std::string() : f.substr(a, f.find_last_not_of(' ') - a + 1);
                 if (f.empty())
-                    fail(path, "line " + std::to_string(line_no) + ", column " + std::to_string(fields.size() + 1) +
-                                   ": empty field");
+                    fail(path, "line " + std::to_string(line_no) + ", column " +
+                                   std::to_string(fields.size() + 1) + ": empty field");
                 fields.push_back(f);
                 if (sep == std::string::npos) break;
                 start = sep + 1;
             }
         } else {
             std::stringstream ss(line);
-            for (std::string f; ss >> f;) fields.push_back(f);
+            for (std::string f; ss >> f;)
+                fields.push_back(f);
         }
         std::size_t n = 0;
         for (const auto& field : fields) {
@@ -209,8 +217,8 @@ array read_csv(const std::string& path) {
             char* end = nullptr;
             const double v = std::strtod(field.c_str(), &end);
             if (end == field.c_str() || *end != '\0')
-                fail(path, "line " + std::to_string(line_no) + ", column " + std::to_string(n + 1) + ": '" + field +
-                               "' is not a number");
+                fail(path, "line " + std::to_string(line_no) + ", column " + std::to_string(n + 1) + ": '" +
+                               field + "' is not a number");
             values.push_back(v);
             ++n;
         }
@@ -218,8 +226,8 @@ array read_csv(const std::string& path) {
         if (rows == 0)
             cols = n;
         else if (n != cols)
-            fail(path, "line " + std::to_string(line_no) + " has " + std::to_string(n) + " values, the rows before " +
-                           std::to_string(cols));
+            fail(path, "line " + std::to_string(line_no) + " has " + std::to_string(n) +
+                           " values, the rows before " + std::to_string(cols));
         ++rows;
     }
     if (rows == 0) fail(path, "no data (empty CSV file)");
@@ -229,8 +237,9 @@ array read_csv(const std::string& path) {
 }
 
 void write_csv(std::ostream& out, const xt::xarray<double>& v, const std::string& path) {
-    if (v.dimension() > 2) fail(path, "CSV holds arrays of rank 1 or 2; this result has rank " +
-                                          std::to_string(v.dimension()) + " (write .npy instead)");
+    if (v.dimension() > 2)
+        fail(path, "CSV holds arrays of rank 1 or 2; this result has rank " + std::to_string(v.dimension()) +
+                       " (write .npy instead)");
     const std::size_t rows = v.dimension() == 2 ? v.shape()[0] : 1;
     const std::size_t cols = v.dimension() == 0 ? 1 : v.shape().back();
     char buf[32];
@@ -276,7 +285,8 @@ void write_file(const std::string& path, const std::string& content) {
 
 void write_array(const std::string& path, const xt::xarray<double>& values, dtype type) {
     const std::string ext = extension_of(path);
-    if (ext != ".npy" && ext != ".csv" && ext != ".txt") fail(path, "unknown file type '" + ext + "' (use .npy or .csv)");
+    if (ext != ".npy" && ext != ".csv" && ext != ".txt")
+        fail(path, "unknown file type '" + ext + "' (use .npy or .csv)");
     if (ext == ".npy") {
         write_file(path, type == dtype::f32 ? xt::dump_npy(xt::xarray<float>(xt::cast<float>(values)))
                                             : xt::dump_npy(values));

@@ -2,8 +2,7 @@
 #include "simd.hpp"
 
 namespace tensig::kernels::simd {
-template <>
-kernel_table make_table<xsimd::sse2>() {
+template <> kernel_table make_table<xsimd::sse2>() {
     return make_table_for<xsimd::sse2>();
 }
 } // namespace tensig::kernels::simd

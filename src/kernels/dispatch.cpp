@@ -20,10 +20,7 @@ namespace {
 using arch_list = xsimd::arch_list<xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
 
 struct table_getter {
-    template <class Arch>
-    simd::kernel_table operator()(Arch) const {
-        return simd::make_table<Arch>();
-    }
+    template <class Arch> simd::kernel_table operator()(Arch) const { return simd::make_table<Arch>(); }
 };
 
 const simd::kernel_table& automatic_table() {
@@ -38,8 +35,7 @@ const simd::kernel_table& table() {
     return f ? *f : automatic_table();
 }
 
-template <class T>
-T* scratch(std::size_t n) {
+template <class T> T* scratch(std::size_t n) {
     thread_local std::vector<T> buffer;
     if (buffer.size() < n) buffer.resize(n);
     return buffer.data();
@@ -54,15 +50,17 @@ struct entry {
 std::vector<entry> entries() {
     const auto have = xsimd::available_architectures();
     std::vector<entry> list;
-    list.push_back({xsimd::fma3<xsimd::avx2>::name(), have.fma3_avx2 != 0,
-                    &simd::make_table<xsimd::fma3<xsimd::avx2>>});
+    list.push_back(
+        {xsimd::fma3<xsimd::avx2>::name(), have.fma3_avx2 != 0, &simd::make_table<xsimd::fma3<xsimd::avx2>>});
     list.push_back({xsimd::sse2::name(), have.sse2 != 0, &simd::make_table<xsimd::sse2>});
     return list;
 }
 
 } // namespace
 
-std::string active_arch() { return table().name; }
+std::string active_arch() {
+    return table().name;
+}
 
 std::vector<std::string> available_archs() {
     std::vector<std::string> names;
@@ -94,7 +92,8 @@ void lincomb(double* out, std::size_t n, const double* const* src, const double*
 void lincomb(float* out, std::size_t n, const float* const* src, const float* coef, std::size_t m) {
     table().lincomb_f(out, n, src, coef, m);
 }
-void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb, const double* add) {
+void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb,
+               const double* add) {
     table().outer_fma_d(out, a, na, b, nb, add);
 }
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add) {
@@ -118,19 +117,24 @@ void vecmat(double* out, const double* v, std::size_t rows, const double* M, std
 void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols) {
     table().vecmat_f(out, v, rows, M, cols);
 }
-void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim, std::size_t depth) {
+void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim,
+                   std::size_t depth) {
     table().fmexp_adjoint_d(gA, gz, A, z, dim, depth,
                             scratch<double>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth) {
-    table().fmexp_adjoint_f(gA, gz, A, z, dim, depth, scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+    table().fmexp_adjoint_f(gA, gz, A, z, dim, depth,
+                            scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                std::size_t depth) {
-    table().fmexp_jvp_d(Bdot, A, z, zdot, dim, depth, scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+    table().fmexp_jvp_d(Bdot, A, z, zdot, dim, depth,
+                        scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth)));
 }
-void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim, std::size_t depth) {
-    table().fmexp_jvp_f(Bdot, A, z, zdot, dim, depth, scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
+               std::size_t depth) {
+    table().fmexp_jvp_f(Bdot, A, z, zdot, dim, depth,
+                        scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
 }
 void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record) {
     table().fmexp_record_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)), record);

@@ -17,8 +17,7 @@ namespace tensig::kernels::simd {
 
 // Architectures with a compile-time swizzle for float and double (AVX and
 // later); SSE2 has none in xsimd 8.1.
-template <class Arch>
-constexpr bool has_swizzle = std::is_base_of<xsimd::avx, Arch>::value;
+template <class Arch> constexpr bool has_swizzle = std::is_base_of<xsimd::avx, Arch>::value;
 
 // The architecture of half-width registers, for rows shorter than a full
 // register (SSE inside AVX2 code is VEX-encoded: no transition penalty).
@@ -26,33 +25,30 @@ template <class Arch>
 using half_arch = std::conditional_t<std::is_base_of<xsimd::avx, Arch>::value, xsimd::sse4_2, void>;
 
 // Mask that expands lanes: lane l of block r reads source lane (r*W + l) / D.
-template <class U, std::size_t D, std::size_t R>
-struct expand_gen {
-    static constexpr U get(std::size_t index, std::size_t size) { return static_cast<U>((R * size + index) / D); }
+template <class U, std::size_t D, std::size_t R> struct expand_gen {
+    static constexpr U get(std::size_t index, std::size_t size) {
+        return static_cast<U>((R * size + index) / D);
+    }
 };
 
 // Lane l reads lane l ^ X (pairwise swaps for horizontal sums in groups).
-template <class U, std::size_t X>
-struct xor_gen {
+template <class U, std::size_t X> struct xor_gen {
     static constexpr U get(std::size_t index, std::size_t) { return static_cast<U>(index ^ X); }
 };
 
 // Block K of W/D lanes gathers the group sums held in lanes D*j.
-template <class U, std::size_t D, std::size_t K>
-struct gather_gen {
+template <class U, std::size_t D, std::size_t K> struct gather_gen {
     static constexpr U get(std::size_t index, std::size_t size) {
         return (index / (size / D)) == K ? static_cast<U>(D * (index - K * (size / D))) : U(0);
     }
 };
 
 // True on block K of W/D lanes.
-template <std::size_t D, std::size_t K>
-struct block_gen {
+template <std::size_t D, std::size_t K> struct block_gen {
     static constexpr bool get(std::size_t index, std::size_t size) { return (index / (size / D)) == K; }
 };
 
-template <class Arch, class T>
-struct kernels {
+template <class Arch, class T> struct kernels {
     using batch = xsimd::batch<T, Arch>;
     using mask_int = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
     using mask_batch = xsimd::batch<mask_int, Arch>;
@@ -61,14 +57,23 @@ struct kernels {
     static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t m) {
         std::size_t i = 0;
         if (m == 0) {
-            for (; i < n; ++i) out[i] = T(0);
+            for (; i < n; ++i)
+                out[i] = T(0);
             return;
         }
         switch (m) { // the common short chains get the terms in registers
-        case 1: lincomb_fixed<1>(out, n, src, coef, i); break;
-        case 2: lincomb_fixed<2>(out, n, src, coef, i); break;
-        case 3: lincomb_fixed<3>(out, n, src, coef, i); break;
-        case 4: lincomb_fixed<4>(out, n, src, coef, i); break;
+        case 1:
+            lincomb_fixed<1>(out, n, src, coef, i);
+            break;
+        case 2:
+            lincomb_fixed<2>(out, n, src, coef, i);
+            break;
+        case 3:
+            lincomb_fixed<3>(out, n, src, coef, i);
+            break;
+        case 4:
+            lincomb_fixed<4>(out, n, src, coef, i);
+            break;
         default:
             for (; i + W <= n; i += W) {
                 batch acc = batch(coef[0]) * batch::load_unaligned(src[0] + i);
@@ -79,7 +84,8 @@ struct kernels {
         }
         for (; i < n; ++i) {
             T acc = coef[0] * src[0][i];
-            for (std::size_t j = 1; j < m; ++j) acc += coef[j] * src[j][i];
+            for (std::size_t j = 1; j < m; ++j)
+                acc += coef[j] * src[j][i];
             out[i] = acc;
         }
     }
@@ -94,7 +100,8 @@ struct kernels {
         }
         for (; i + W <= n; i += W) {
             batch acc = c[0] * batch::load_unaligned(s[0] + i);
-            for (std::size_t j = 1; j < M; ++j) acc = xsimd::fma(c[j], batch::load_unaligned(s[j] + i), acc);
+            for (std::size_t j = 1; j < M; ++j)
+                acc = xsimd::fma(c[j], batch::load_unaligned(s[j] + i), acc);
             acc.store_unaligned(out + i);
         }
     }
@@ -108,21 +115,30 @@ struct kernels {
                 const T* p = add + i * nb;
                 std::size_t j = 0;
                 for (; j + W <= nb; j += W)
-                    xsimd::fma(ai, batch::load_unaligned(b + j), batch::load_unaligned(p + j)).store_unaligned(o + j);
-                for (; j < nb; ++j) o[j] = a[i] * b[j] + p[j];
+                    xsimd::fma(ai, batch::load_unaligned(b + j), batch::load_unaligned(p + j))
+                        .store_unaligned(o + j);
+                for (; j < nb; ++j)
+                    o[j] = a[i] * b[j] + p[j];
             }
             return;
         }
         std::size_t done = 0;
         if constexpr (has_swizzle<Arch>) {
             switch (nb) {
-            case 1: done = outer_fma_narrow<1>(out, a, na, b, add); break;
-            case 2: done = outer_fma_narrow<2>(out, a, na, b, add); break;
-            case 4: done = outer_fma_narrow<4>(out, a, na, b, add); break;
+            case 1:
+                done = outer_fma_narrow<1>(out, a, na, b, add);
+                break;
+            case 2:
+                done = outer_fma_narrow<2>(out, a, na, b, add);
+                break;
+            case 4:
+                done = outer_fma_narrow<4>(out, a, na, b, add);
+                break;
             case 8:
                 if constexpr (W > 8) done = outer_fma_narrow<8>(out, a, na, b, add);
                 break;
-            default: break;
+            default:
+                break;
             }
         }
         if constexpr (!std::is_void_v<half_arch<Arch>>) {
@@ -136,24 +152,29 @@ struct kernels {
                     const T* p = add + i * nb;
                     std::size_t j = 0;
                     for (; j + half::size <= nb; j += half::size)
-                        xsimd::fma(ai, half::load_unaligned(b + j), half::load_unaligned(p + j)).store_unaligned(o + j);
-                    for (; j < nb; ++j) o[j] = a[i] * b[j] + p[j];
+                        xsimd::fma(ai, half::load_unaligned(b + j), half::load_unaligned(p + j))
+                            .store_unaligned(o + j);
+                    for (; j < nb; ++j)
+                        o[j] = a[i] * b[j] + p[j];
                 }
                 return;
             }
         }
         if (done == 0 && nb == 3) return outer_fma_fixed<3>(out, a, na, b, add);
         for (std::size_t i = done; i < na; ++i)
-            for (std::size_t j = 0; j < nb; ++j) out[i * nb + j] = a[i] * b[j] + add[i * nb + j];
+            for (std::size_t j = 0; j < nb; ++j)
+                out[i * nb + j] = a[i] * b[j] + add[i * nb + j];
     }
 
     // Short rows of a length known at compile time, unrolled.
     template <std::size_t D>
     static void outer_fma_fixed(T* out, const T* a, std::size_t na, const T* b, const T* add) {
         T w[D];
-        for (std::size_t j = 0; j < D; ++j) w[j] = b[j];
+        for (std::size_t j = 0; j < D; ++j)
+            w[j] = b[j];
         for (std::size_t i = 0; i < na; ++i)
-            for (std::size_t j = 0; j < D; ++j) out[i * D + j] = a[i] * w[j] + add[i * D + j];
+            for (std::size_t j = 0; j < D; ++j)
+                out[i * D + j] = a[i] * w[j] + add[i * D + j];
     }
 
     // Rows shorter than a register, D dividing W: W rows (W*D outputs, D
@@ -163,7 +184,8 @@ struct kernels {
     static std::size_t outer_fma_narrow(T* out, const T* a, std::size_t na, const T* b, const T* add) {
         static_assert(W % D == 0, "row length must divide the register width");
         alignas(64) T pattern[W];
-        for (std::size_t l = 0; l < W; ++l) pattern[l] = b[l % D];
+        for (std::size_t l = 0; l < W; ++l)
+            pattern[l] = b[l % D];
         const batch bp = batch::load_aligned(pattern);
         std::size_t i = 0;
         for (; i + W <= na; i += W) {
@@ -174,12 +196,14 @@ struct kernels {
     }
 
     template <std::size_t D, std::size_t... R>
-    static void expand_rows(const batch& av, const batch& bp, T* out, const T* add, std::index_sequence<R...>) {
+    static void expand_rows(const batch& av, const batch& bp, T* out, const T* add,
+                            std::index_sequence<R...>) {
         if constexpr (D == 1) {
             xsimd::fma(av, bp, batch::load_unaligned(add)).store_unaligned(out);
         } else {
-            (xsimd::fma(xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()), bp,
-                        batch::load_unaligned(add + R * W))
+            (xsimd::fma(
+                 xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()), bp,
+                 batch::load_unaligned(add + R * W))
                  .store_unaligned(out + R * W),
              ...);
         }
@@ -192,7 +216,8 @@ struct kernels {
         alignas(64) T lanes[W];
         x.store_aligned(lanes);
         T sum = lanes[0];
-        for (std::size_t l = 1; l < W; ++l) sum += lanes[l];
+        for (std::size_t l = 1; l < W; ++l)
+            sum += lanes[l];
         return sum;
     }
 
@@ -203,10 +228,12 @@ struct kernels {
             std::size_t r = 0;
             for (; r + W <= rows; r += W) {
                 batch p[W];
-                for (std::size_t i = 0; i < W; ++i) p[i] = batch::load_unaligned(M + (r + i) * W) * vv;
+                for (std::size_t i = 0; i < W; ++i)
+                    p[i] = batch::load_unaligned(M + (r + i) * W) * vv;
                 xsimd::haddp(p).store_unaligned(out + r);
             }
-            for (; r < rows; ++r) out[r] = reduce_sum(batch::load_unaligned(M + r * W) * vv);
+            for (; r < rows; ++r)
+                out[r] = reduce_sum(batch::load_unaligned(M + r * W) * vv);
             return;
         }
         if (cols >= W) {
@@ -214,9 +241,11 @@ struct kernels {
                 const T* m = M + r * cols;
                 batch acc(T(0));
                 std::size_t c = 0;
-                for (; c + W <= cols; c += W) acc = xsimd::fma(batch::load_unaligned(m + c), batch::load_unaligned(v + c), acc);
+                for (; c + W <= cols; c += W)
+                    acc = xsimd::fma(batch::load_unaligned(m + c), batch::load_unaligned(v + c), acc);
                 T sum = reduce_sum(acc);
-                for (; c < cols; ++c) sum += m[c] * v[c];
+                for (; c < cols; ++c)
+                    sum += m[c] * v[c];
                 out[r] = sum;
             }
             return;
@@ -232,17 +261,32 @@ struct kernels {
             }
         }
         switch (cols) { // short rows: fixed-length loops the compiler vectorises across rows
-        case 1: matvec_fixed<1>(out, M, rows, v); break;
-        case 2: matvec_fixed<2>(out, M, rows, v); break;
-        case 3: matvec_fixed<3>(out, M, rows, v); break;
-        case 4: matvec_fixed<4>(out, M, rows, v); break;
-        case 5: matvec_fixed<5>(out, M, rows, v); break;
-        case 6: matvec_fixed<6>(out, M, rows, v); break;
-        case 7: matvec_fixed<7>(out, M, rows, v); break;
+        case 1:
+            matvec_fixed<1>(out, M, rows, v);
+            break;
+        case 2:
+            matvec_fixed<2>(out, M, rows, v);
+            break;
+        case 3:
+            matvec_fixed<3>(out, M, rows, v);
+            break;
+        case 4:
+            matvec_fixed<4>(out, M, rows, v);
+            break;
+        case 5:
+            matvec_fixed<5>(out, M, rows, v);
+            break;
+        case 6:
+            matvec_fixed<6>(out, M, rows, v);
+            break;
+        case 7:
+            matvec_fixed<7>(out, M, rows, v);
+            break;
         default:
             for (std::size_t r = 0; r < rows; ++r) {
                 T acc = T(0);
-                for (std::size_t c = 0; c < cols; ++c) acc += M[r * cols + c] * v[c];
+                for (std::size_t c = 0; c < cols; ++c)
+                    acc += M[r * cols + c] * v[c];
                 out[r] = acc;
             }
         }
@@ -255,7 +299,8 @@ struct kernels {
     static std::size_t matvec_narrow(T* out, const T* M, std::size_t rows, const T* v) {
         static_assert(W % D == 0 && D >= 2 && D <= 4, "row length must divide the register width");
         alignas(64) T pattern[W];
-        for (std::size_t l = 0; l < W; ++l) pattern[l] = v[l % D];
+        for (std::size_t l = 0; l < W; ++l)
+            pattern[l] = v[l % D];
         const batch vp = batch::load_aligned(pattern);
         std::size_t r = 0;
         for (; r + W <= rows; r += W)
@@ -263,32 +308,36 @@ struct kernels {
         return r;
     }
 
-    template <std::size_t D>
-    static batch group_sum(batch p) {
+    template <std::size_t D> static batch group_sum(batch p) {
         p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 1>>());
-        if constexpr (D == 4) p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 2>>());
+        if constexpr (D == 4)
+            p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 2>>());
         return p;
     }
 
     template <std::size_t D, std::size_t... K>
     static batch gather_sums(const T* M, const batch& vp, std::index_sequence<K...>) {
         batch s[D] = {group_sum<D>(batch::load_unaligned(M + K * W) * vp)...};
-        batch res = xsimd::swizzle(s[0], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, 0>>());
+        batch res =
+            xsimd::swizzle(s[0], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, 0>>());
         ((res = K == 0 ? res
-                       : xsimd::select(xsimd::make_batch_bool_constant<batch, block_gen<D, K>>(),
-                                       xsimd::swizzle(s[K], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, K>>()),
-                                       res)),
+                       : xsimd::select(
+                             xsimd::make_batch_bool_constant<batch, block_gen<D, K>>(),
+                             xsimd::swizzle(
+                                 s[K], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, K>>()),
+                             res)),
          ...);
         return res;
     }
 
-    template <std::size_t C>
-    static void matvec_fixed(T* out, const T* M, std::size_t rows, const T* v) {
+    template <std::size_t C> static void matvec_fixed(T* out, const T* M, std::size_t rows, const T* v) {
         T w[C];
-        for (std::size_t c = 0; c < C; ++c) w[c] = v[c];
+        for (std::size_t c = 0; c < C; ++c)
+            w[c] = v[c];
         for (std::size_t r = 0; r < rows; ++r) {
             T acc = M[r * C] * w[0];
-            for (std::size_t c = 1; c < C; ++c) acc += M[r * C + c] * w[c];
+            for (std::size_t c = 1; c < C; ++c)
+                acc += M[r * C + c] * w[c];
             out[r] = acc;
         }
     }
@@ -297,7 +346,8 @@ struct kernels {
     static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
         if (cols == W) { // one register accumulates every row
             batch acc = batch::load_unaligned(out);
-            for (std::size_t r = 0; r < rows; ++r) acc = xsimd::fma(batch(v[r]), batch::load_unaligned(M + r * W), acc);
+            for (std::size_t r = 0; r < rows; ++r)
+                acc = xsimd::fma(batch(v[r]), batch::load_unaligned(M + r * W), acc);
             acc.store_unaligned(out);
             return;
         }
@@ -307,25 +357,35 @@ struct kernels {
                 const T* m = M + r * cols;
                 std::size_t c = 0;
                 for (; c + W <= cols; c += W)
-                    xsimd::fma(vr, batch::load_unaligned(m + c), batch::load_unaligned(out + c)).store_unaligned(out + c);
-                for (; c < cols; ++c) out[c] += v[r] * m[c];
+                    xsimd::fma(vr, batch::load_unaligned(m + c), batch::load_unaligned(out + c))
+                        .store_unaligned(out + c);
+                for (; c < cols; ++c)
+                    out[c] += v[r] * m[c];
             }
             return;
         }
         std::size_t done = 0;
         if constexpr (has_swizzle<Arch>) {
             switch (cols) {
-            case 1: done = vecmat_narrow<1>(out, v, rows, M); break;
-            case 2: done = vecmat_narrow<2>(out, v, rows, M); break;
-            case 4: done = vecmat_narrow<4>(out, v, rows, M); break;
+            case 1:
+                done = vecmat_narrow<1>(out, v, rows, M);
+                break;
+            case 2:
+                done = vecmat_narrow<2>(out, v, rows, M);
+                break;
+            case 4:
+                done = vecmat_narrow<4>(out, v, rows, M);
+                break;
             case 8:
                 if constexpr (W > 8) done = vecmat_narrow<8>(out, v, rows, M);
                 break;
-            default: break;
+            default:
+                break;
             }
         }
         for (std::size_t r = done; r < rows; ++r)
-            for (std::size_t c = 0; c < cols; ++c) out[c] += v[r] * M[r * cols + c];
+            for (std::size_t c = 0; c < cols; ++c)
+                out[c] += v[r] * M[r * cols + c];
     }
 
     // Columns shorter than a register, D dividing W: accumulate expanded v
@@ -334,18 +394,21 @@ struct kernels {
     static std::size_t vecmat_narrow(T* out, const T* v, std::size_t rows, const T* M) {
         // two independent sets of accumulators hide the FMA latency
         batch acc[D], acc2[D];
-        for (std::size_t i = 0; i < D; ++i) acc[i] = acc2[i] = batch(T(0));
+        for (std::size_t i = 0; i < D; ++i)
+            acc[i] = acc2[i] = batch(T(0));
         std::size_t r = 0;
         for (; r + 2 * W <= rows; r += 2 * W) {
             accumulate_rows<D>(batch::load_unaligned(v + r), M + r * D, acc, std::make_index_sequence<D>{});
-            accumulate_rows<D>(batch::load_unaligned(v + r + W), M + (r + W) * D, acc2, std::make_index_sequence<D>{});
+            accumulate_rows<D>(batch::load_unaligned(v + r + W), M + (r + W) * D, acc2,
+                               std::make_index_sequence<D>{});
         }
         for (; r + W <= rows; r += W)
             accumulate_rows<D>(batch::load_unaligned(v + r), M + r * D, acc, std::make_index_sequence<D>{});
         alignas(64) T lanes[W];
         for (std::size_t i = 0; i < D; ++i) {
             (acc[i] + acc2[i]).store_aligned(lanes);
-            for (std::size_t l = 0; l < W; ++l) out[l % D] += lanes[l];
+            for (std::size_t l = 0; l < W; ++l)
+                out[l % D] += lanes[l];
         }
         return r;
     }
@@ -355,8 +418,9 @@ struct kernels {
         if constexpr (D == 1) {
             acc[0] = xsimd::fma(vv, batch::load_unaligned(M), acc[0]);
         } else {
-            ((acc[R] = xsimd::fma(xsimd::swizzle(vv, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()),
-                                  batch::load_unaligned(M + R * W), acc[R])),
+            ((acc[R] = xsimd::fma(
+                  xsimd::swizzle(vv, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()),
+                  batch::load_unaligned(M + R * W), acc[R])),
              ...);
         }
     }
@@ -376,7 +440,8 @@ struct kernels {
     static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
         horner::fmexp<policy>(A, z, dim, depth, scratch);
     }
-    static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+    static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth,
+                              T* scratch) {
         horner::fmexp_adjoint<policy>(gA, gz, A, z, dim, depth, scratch);
     }
     static void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
@@ -392,8 +457,7 @@ struct kernels {
     }
 };
 
-template <class Arch>
-kernel_table make_table_for() {
+template <class Arch> kernel_table make_table_for() {
     kernel_table t;
     t.name = Arch::name();
     t.lincomb_d = &kernels<Arch, double>::lincomb;

@@ -9,7 +9,8 @@ struct kernel_table {
     const char* name = nullptr;
     void (*lincomb_d)(double*, std::size_t, const double* const*, const double*, std::size_t) = nullptr;
     void (*lincomb_f)(float*, std::size_t, const float* const*, const float*, std::size_t) = nullptr;
-    void (*outer_fma_d)(double*, const double*, std::size_t, const double*, std::size_t, const double*) = nullptr;
+    void (*outer_fma_d)(double*, const double*, std::size_t, const double*, std::size_t,
+                        const double*) = nullptr;
     void (*outer_fma_f)(float*, const float*, std::size_t, const float*, std::size_t, const float*) = nullptr;
     void (*fmexp_d)(double*, const double*, std::size_t, std::size_t, double*) = nullptr;
     void (*fmexp_f)(float*, const float*, std::size_t, std::size_t, float*) = nullptr;
@@ -19,10 +20,12 @@ struct kernel_table {
     void (*vecmat_f)(float*, const float*, std::size_t, const float*, std::size_t) = nullptr;
     void (*fmexp_adjoint_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
                             double*) = nullptr;
-    void (*fmexp_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t,
+                            float*) = nullptr;
     void (*fmexp_jvp_d)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
                         double*) = nullptr;
-    void (*fmexp_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
+                        float*) = nullptr;
     void (*fmexp_record_d)(double*, const double*, std::size_t, std::size_t, double*, double*) = nullptr;
     void (*fmexp_record_f)(float*, const float*, std::size_t, std::size_t, float*, float*) = nullptr;
     void (*fmexp_adjoint_recorded_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
@@ -32,7 +35,6 @@ struct kernel_table {
 };
 
 // Defined in the per-architecture translation units.
-template <class Arch>
-kernel_table make_table();
+template <class Arch> kernel_table make_table();
 
 } // namespace tensig::kernels::simd

@@ -10,8 +10,9 @@
 
 namespace tensig {
 
-std::vector<invert_item> invert_batch(const xt::xtensor<double, 2>& targets, std::size_t dim, std::size_t depth,
-                                      const invert_batch_options& options, const xt::xtensor<double, 3>* references) {
+std::vector<invert_item> invert_batch(const xt::xtensor<double, 2>& targets, std::size_t dim,
+                                      std::size_t depth, const invert_batch_options& options,
+                                      const xt::xtensor<double, 3>* references) {
     const std::size_t B = targets.shape()[0];
     if (references && references->shape()[0] != B)
         throw invalid_input("invert_batch: " + std::to_string(B) + " targets but " +

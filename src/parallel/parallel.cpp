@@ -21,7 +21,8 @@ void for_chunks(std::size_t n, std::size_t grain, std::size_t threads,
     grain = std::max<std::size_t>(grain, 1);
     if (threads == 0) threads = hardware_threads();
     if (threads == 1 || n <= grain) {
-        for (std::size_t b = 0; b < n; b += grain) body(b, std::min(n, b + grain));
+        for (std::size_t b = 0; b < n; b += grain)
+            body(b, std::min(n, b + grain));
         return;
     }
     oneapi::tbb::task_arena arena(static_cast<int>(threads));

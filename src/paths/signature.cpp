@@ -3,14 +3,14 @@
 #include "tensig/paths/detail/core.hpp"
 
 namespace tensig::detail {
-#define TENSIG_PATH_CORE_INSTANTIATE(T)                                                                               \
-    template void signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,                   \
-                                     const signature_options&, T*);                                                    \
-    template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t, const signature_options&, \
-                                          T*);                                                                         \
-    template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*,          \
-                                             std::size_t);                                                             \
-    template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,                 \
+#define TENSIG_PATH_CORE_INSTANTIATE(T)                                                                      \
+    template void signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,           \
+                                     const signature_options&, T*);                                          \
+    template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t,                   \
+                                          const signature_options&, T*);                                     \
+    template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*,  \
+                                             std::size_t);                                                   \
+    template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,        \
                                         const signature_options&, logsig_basis, T*);
 TENSIG_PATH_CORE_INSTANTIATE(float)
 TENSIG_PATH_CORE_INSTANTIATE(double)
@@ -20,15 +20,16 @@ TENSIG_PATH_CORE_INSTANTIATE(double)
 #include "tensig/paths/backward.hpp"
 
 namespace tensig::detail {
-#define TENSIG_BACKWARD_CORE_INSTANTIATE(T)                                                                           \
-    template void signature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, std::size_t, \
-                                              const signature_options&, const backward_options&, T*);                  \
-    template void signature_combine_backward_batch<T>(const T*, const T*, const T*, std::size_t, std::size_t,         \
-                                                      std::size_t, T*, T*);                                            \
-    template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,           \
-                                                 std::size_t, const signature_options&, logsig_basis,                  \
-                                                 const backward_options&, T*);                                         \
-    template void signature_jacobian_one<T>(const T*, std::size_t, std::size_t, std::size_t,                          \
+#define TENSIG_BACKWARD_CORE_INSTANTIATE(T)                                                                  \
+    template void signature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,     \
+                                              std::size_t, const signature_options&,                         \
+                                              const backward_options&, T*);                                  \
+    template void signature_combine_backward_batch<T>(const T*, const T*, const T*, std::size_t,             \
+                                                      std::size_t, std::size_t, T*, T*);                     \
+    template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,  \
+                                                 std::size_t, const signature_options&, logsig_basis,        \
+                                                 const backward_options&, T*);                               \
+    template void signature_jacobian_one<T>(const T*, std::size_t, std::size_t, std::size_t,                 \
                                             const signature_options&, T*);
 TENSIG_BACKWARD_CORE_INSTANTIATE(float)
 TENSIG_BACKWARD_CORE_INSTANTIATE(double)

@@ -19,10 +19,12 @@ std::vector<double> straight_line(const std::vector<double>& delta, std::size_t 
     for (std::size_t k = 1; k <= depth; ++k) {
         std::vector<double> next;
         for (double a : level)
-            for (double b : delta) next.push_back(a * b);
+            for (double b : delta)
+                next.push_back(a * b);
         level = next;
         factorial *= static_cast<double>(k);
-        for (double v : level) out.push_back(v / factorial);
+        for (double v : level)
+            out.push_back(v / factorial);
     }
     return out;
 }
@@ -53,7 +55,8 @@ int main() {
         // intermediate points on the segment (which change nothing).
         const std::size_t depth = 6;
         const std::vector<double> delta = {1.0, -2.0, 0.5};
-        const xt::xtensor<double, 2> path = {{0.0, 0.0, 0.0}, {0.25, -0.5, 0.125}, {0.75, -1.5, 0.375}, {1.0, -2.0, 0.5}};
+        const xt::xtensor<double, 2> path = {
+            {0.0, 0.0, 0.0}, {0.25, -0.5, 0.125}, {0.75, -1.5, 0.375}, {1.0, -2.0, 0.5}};
         const auto expected = straight_line(delta, depth);
 
         const auto s = tensig::signature(path, depth);

@@ -28,7 +28,8 @@ std::vector<T> product(const std::vector<T>& a, const std::vector<T>& b, const t
             const std::size_t na = s.level_size(i), nb = s.level_size(k - i);
             for (std::size_t u = 0; u < na; ++u)
                 for (std::size_t v = 0; v < nb; ++v)
-                    c[s.level_offset(k) + u * nb + v] += a[s.level_offset(i) + u] * b[s.level_offset(k - i) + v];
+                    c[s.level_offset(k) + u * nb + v] +=
+                        a[s.level_offset(i) + u] * b[s.level_offset(k - i) + v];
         }
     }
     (void)d;
@@ -36,8 +37,7 @@ std::vector<T> product(const std::vector<T>& a, const std::vector<T>& b, const t
 }
 
 /// exp by the plain series sum_{n=0..N} x^n / n!.
-template <class T>
-std::vector<T> exp_series(const std::vector<T>& x, const tensig::shape& s) {
+template <class T> std::vector<T> exp_series(const std::vector<T>& x, const tensig::shape& s) {
     std::vector<T> result(s.size(), T(0)), power(s.size(), T(0));
     power[0] = T(1);
     result[0] = T(1);
@@ -45,7 +45,8 @@ std::vector<T> exp_series(const std::vector<T>& x, const tensig::shape& s) {
     for (std::size_t n = 1; n <= s.depth(); ++n) {
         power = product(power, x, s);
         fact *= T(static_cast<double>(n));
-        for (std::size_t i = 0; i < s.size(); ++i) result[i] += power[i] / fact;
+        for (std::size_t i = 0; i < s.size(); ++i)
+            result[i] += power[i] / fact;
     }
     return result;
 }
@@ -58,7 +59,8 @@ inline std::vector<double> signature(const xt::xtensor<double, 2>& path, std::si
     S[0] = 1;
     for (std::size_t j = 1; j < L; ++j) {
         std::vector<double> x(s.size(), 0.0);
-        for (std::size_t c = 0; c < d; ++c) x[1 + c] = path(j, c) - path(j - 1, c);
+        for (std::size_t c = 0; c < d; ++c)
+            x[1 + c] = path(j, c) - path(j - 1, c);
         S = product(S, exp_series(x, s), s);
     }
     return std::vector<double>(S.begin() + 1, S.end());
@@ -69,11 +71,11 @@ inline std::mt19937_64& rng() {
     return gen;
 }
 
-template <class T>
-tensig::tensor<T> random_tensor(const tensig::shape& s, double scale = 1.0) {
+template <class T> tensig::tensor<T> random_tensor(const tensig::shape& s, double scale = 1.0) {
     std::uniform_real_distribution<double> u(-scale, scale);
     tensig::tensor<T> t(s);
-    for (std::size_t i = 0; i < s.size(); ++i) t[i] = T(u(rng()));
+    for (std::size_t i = 0; i < s.size(); ++i)
+        t[i] = T(u(rng()));
     return t;
 }
 
@@ -84,54 +86,54 @@ tensig::tensor<T> random_group_like(const tensig::shape& s, std::size_t points =
     tensig::tensor<T> t = tensig::tensor<T>::unit(s);
     std::vector<T> z(s.dim());
     for (std::size_t p = 0; p < points; ++p) {
-        for (auto& v : z) v = T(u(rng()));
+        for (auto& v : z)
+            v = T(u(rng()));
         t *= tensig::exp(tensig::tensor<T>::from_level1(s, z));
     }
     return t;
 }
 
-template <class T = double>
-xt::xtensor<T, 2> random_path(std::size_t L, std::size_t d, double scale = 1.0) {
+template <class T = double> xt::xtensor<T, 2> random_path(std::size_t L, std::size_t d, double scale = 1.0) {
     std::normal_distribution<double> g(0.0, scale);
     xt::xtensor<T, 2> p({L, d});
-    for (auto& v : p) v = T(g(rng()));
+    for (auto& v : p)
+        v = T(g(rng()));
     return p;
 }
 
-template <class A, class B>
-double max_abs_diff(const A& a, const B& b, std::size_t n) {
+template <class A, class B> double max_abs_diff(const A& a, const B& b, std::size_t n) {
     double m = 0;
-    for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::abs(double(a[i]) - double(b[i])));
+    for (std::size_t i = 0; i < n; ++i)
+        m = std::max(m, std::abs(double(a[i]) - double(b[i])));
     return m;
 }
 
-template <class A>
-double max_abs(const A& a, std::size_t n) {
+template <class A> double max_abs(const A& a, std::size_t n) {
     double m = 0;
-    for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::abs(double(a[i])));
+    for (std::size_t i = 0; i < n; ++i)
+        m = std::max(m, std::abs(double(a[i])));
     return m;
 }
 
 /// Relative max-norm error |a - b|_inf / max(1, |b|_inf).
-template <class A, class B>
-double rel_err(const A& a, const B& b, std::size_t n) {
+template <class A, class B> double rel_err(const A& a, const B& b, std::size_t n) {
     return max_abs_diff(a, b, n) / std::max(1.0, max_abs(b, n));
 }
 
 /// Machine epsilon of T, for tolerances stated as a multiple of it.
-template <class T>
-constexpr double eps() {
+template <class T> constexpr double eps() {
     if constexpr (tensig::is_dual<T>::value)
         return static_cast<double>(std::numeric_limits<typename T::value_type>::epsilon());
     else
         return static_cast<double>(std::numeric_limits<T>::epsilon());
 }
 
-inline std::string data_path(const std::string& name) { return std::string(TENSIG_TEST_DATA) + "/" + name; }
+inline std::string data_path(const std::string& name) {
+    return std::string(TENSIG_TEST_DATA) + "/" + name;
+}
 
 /// A reference array of known rank (REQUIREd, so a wrong file fails loudly).
-template <std::size_t R>
-xt::xtensor<double, R> load_ref(const std::string& name) {
+template <std::size_t R> xt::xtensor<double, R> load_ref(const std::string& name) {
     const auto loaded = xt::load_npy<double>(data_path(name));
     REQUIRE(loaded.dimension() == R);
     std::array<std::size_t, R> sh{};

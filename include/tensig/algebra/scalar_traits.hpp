@@ -8,8 +8,7 @@
 
 namespace tensig {
 
-template <class T>
-struct scalar_traits {
+template <class T> struct scalar_traits {
     /// True when x is exactly zero (derivative parts included, for duals):
     /// used to recognise elements that lie in level 1.
     static bool is_exact_zero(const T& x) { return x == T(0); }

@@ -24,22 +24,18 @@ namespace tensig {
 
 namespace detail {
 // Defined in expr/evaluate.hpp.
-template <class T, class E>
-void assign(T* dst, const shape& s, const E& e);
-template <class T, class E>
-void add_assign(T* dst, const shape& s, const E& e, const T& sign);
-template <class T, class E>
-void multiply_assign(T* dst, const shape& s, const E& e);
-template <class T>
-void scale_in_place(T* dst, std::size_t n, const T& c);
+template <class T, class E> void assign(T* dst, const shape& s, const E& e);
+template <class T, class E> void add_assign(T* dst, const shape& s, const E& e, const T& sign);
+template <class T, class E> void multiply_assign(T* dst, const shape& s, const E& e);
+template <class T> void scale_in_place(T* dst, std::size_t n, const T& c);
 } // namespace detail
 
 /// The coefficients of one level k of a tensor: d^k values, words in
 /// row-major order. A non-owning span.
-template <class T>
-class level_view {
+template <class T> class level_view {
   public:
-    level_view(T* data, std::size_t size, std::size_t level) noexcept : data_(data), size_(size), level_(level) {}
+    level_view(T* data, std::size_t size, std::size_t level) noexcept
+        : data_(data), size_(size), level_(level) {}
     T* data() const noexcept { return data_; }
     std::size_t size() const noexcept { return size_; }
     std::size_t level() const noexcept { return level_; }
@@ -56,8 +52,7 @@ class level_view {
 /// Shared interface of tensor and tensor_view (CRTP): element access by flat
 /// index, by level, by word, and the assignment operators that evaluate
 /// expressions. `Derived` provides `data()` and `shape()`.
-template <class Derived, class T>
-class dense_base : public expr_base<Derived> {
+template <class Derived, class T> class dense_base : public expr_base<Derived> {
   public:
     using value_type = std::remove_const_t<T>;
     static constexpr node_kind kind = node_kind::leaf;
@@ -99,22 +94,19 @@ class dense_base : public expr_base<Derived> {
         self().data()[0] = value_type(1);
     }
 
-    template <class E>
-    Derived& operator+=(const expr_base<E>& e) {
+    template <class E> Derived& operator+=(const expr_base<E>& e) {
         check_same(e.derived().shape(), "+=");
         detail::add_assign(mutable_data(), self().shape(), e.derived(), value_type(1));
         return self();
     }
-    template <class E>
-    Derived& operator-=(const expr_base<E>& e) {
+    template <class E> Derived& operator-=(const expr_base<E>& e) {
         check_same(e.derived().shape(), "-=");
         detail::add_assign(mutable_data(), self().shape(), e.derived(), value_type(-1));
         return self();
     }
     /// Truncated tensor product in place: `A *= B`; `A *= exp(z)` with z in
     /// level 1 runs the fused multiply-exponentiate kernel.
-    template <class E>
-    Derived& operator*=(const expr_base<E>& e) {
+    template <class E> Derived& operator*=(const expr_base<E>& e) {
         check_same(e.derived().shape(), "*=");
         detail::multiply_assign(mutable_data(), self().shape(), e.derived());
         return self();
@@ -140,20 +132,20 @@ class dense_base : public expr_base<Derived> {
     }
     void check_level(std::size_t k) const {
         if (k > depth())
-            throw invalid_input("level " + std::to_string(k) + " is above the depth " + std::to_string(depth()));
+            throw invalid_input("level " + std::to_string(k) + " is above the depth " +
+                                std::to_string(depth()));
     }
     void check_same(const shape& other, const char* op) const {
         if (other != self().shape())
-            throw invalid_input(std::string("operands of ") + op + " have different shapes: " + self().shape().str() +
-                                " and " + other.str());
+            throw invalid_input(std::string("operands of ") + op +
+                                " have different shapes: " + self().shape().str() + " and " + other.str());
     }
 };
 
 /// A non-owning view of an element of T^N(R^d) stored contiguously (levels
 /// 0..N) in memory someone else owns. Assigning an expression of another
 /// shape throws. `tensor_view<const T>` is read-only.
-template <class T>
-class tensor_view : public dense_base<tensor_view<T>, T> {
+template <class T> class tensor_view : public dense_base<tensor_view<T>, T> {
     using base = dense_base<tensor_view<T>, T>;
 
   public:
@@ -175,12 +167,13 @@ class tensor_view : public dense_base<tensor_view<T>, T> {
     const tensig::shape& shape() const noexcept { return shape_; }
 
     /// Copies the coefficients of `other` (same shape) into the viewed memory.
-    tensor_view& operator=(const tensor_view& other) { return *this = static_cast<const expr_base<tensor_view>&>(other); }
+    tensor_view& operator=(const tensor_view& other) {
+        return *this = static_cast<const expr_base<tensor_view>&>(other);
+    }
 
     /// Evaluate `e` into the viewed memory.
     /// \throws invalid_input if the shapes differ.
-    template <class E>
-    tensor_view& operator=(const expr_base<E>& e) {
+    template <class E> tensor_view& operator=(const expr_base<E>& e) {
         this->check_same(e.derived().shape(), "=");
         detail::assign(this->mutable_data(), shape_, e.derived());
         return *this;
@@ -200,8 +193,7 @@ class tensor_view : public dense_base<tensor_view<T>, T> {
 /// with run-time dimension and depth. Assigning an expression evaluates it
 /// (lazily built, evaluated once, see docs/design.md); the tensor takes the
 /// expression's shape.
-template <class T>
-class tensor : public dense_base<tensor<T>, T> {
+template <class T> class tensor : public dense_base<tensor<T>, T> {
     static_assert(!std::is_const_v<T>, "tensor<const T> makes no sense: use tensor_view<const T>");
     using base = dense_base<tensor<T>, T>;
 
@@ -226,8 +218,7 @@ class tensor : public dense_base<tensor<T>, T> {
     }
 
     /// Evaluate an expression into a new tensor.
-    template <class E>
-    tensor(const expr_base<E>& e) : tensor(e.derived().shape()) {
+    template <class E> tensor(const expr_base<E>& e) : tensor(e.derived().shape()) {
         detail::assign(data_.data(), shape_, e.derived());
     }
 
@@ -237,8 +228,7 @@ class tensor : public dense_base<tensor<T>, T> {
     tensor& operator=(tensor&&) noexcept = default;
 
     /// Evaluate `e` into this tensor, reshaping it if the shapes differ.
-    template <class E>
-    tensor& operator=(const expr_base<E>& e) {
+    template <class E> tensor& operator=(const expr_base<E>& e) {
         const tensig::shape& s = e.derived().shape();
         if (s != shape_) {
             // `e` cannot read this tensor: all its leaves have shape `s`.
@@ -258,16 +248,15 @@ class tensor : public dense_base<tensor<T>, T> {
 
     /// The tensor whose level 1 is `v` (length dim) and whose other levels are 0.
     /// \throws invalid_input if v.size() != s.dim().
-    template <class V>
-    static tensor from_level1(const tensig::shape& s, const V& v) {
+    template <class V> static tensor from_level1(const tensig::shape& s, const V& v) {
         if (static_cast<std::size_t>(v.size()) != s.dim())
-            throw invalid_input("level 1 of shape " + s.str() + " needs " + std::to_string(s.dim()) + " values, got " +
-                                std::to_string(v.size()));
+            throw invalid_input("level 1 of shape " + s.str() + " needs " + std::to_string(s.dim()) +
+                                " values, got " + std::to_string(v.size()));
         tensor t(s);
-        if (s.depth() == 0)
-            throw invalid_input("a tensor of depth 0 has no level 1");
+        if (s.depth() == 0) throw invalid_input("a tensor of depth 0 has no level 1");
         std::size_t i = 0;
-        for (const auto& x : v) t.data_[1 + i++] = T(x);
+        for (const auto& x : v)
+            t.data_[1 + i++] = T(x);
         return t;
     }
 

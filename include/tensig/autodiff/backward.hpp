@@ -23,8 +23,7 @@ namespace vjp {
 
 /// c = a ⊗ b: ga += gc ⌟ b (contract the trailing letters with b),
 /// gb += a ⊳ gc (contract the leading letters with a).
-template <class T>
-void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) {
+template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) {
     const std::size_t d = s.dim(), N = s.depth();
     aligned_vector<T> tmp(s.level_size(N));
     std::size_t off_k = 0, n_k = 1;
@@ -35,7 +34,8 @@ void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) 
             // ga_i[u] += sum_v gc_k[u n_m + v] b_{k-i}[v]
             if (ga) {
                 kernels::matvec(tmp.data(), gc + off_k, n_i, n_m, b + off_m);
-                for (std::size_t u = 0; u < n_i; ++u) ga[off_i + u] += tmp[u];
+                for (std::size_t u = 0; u < n_i; ++u)
+                    ga[off_i + u] += tmp[u];
             }
             // gb_{k-i}[v] += sum_u a_i[u] gc_k[u n_m + v]
             if (gb) kernels::vecmat(gb + off_m, a + off_i, n_i, gc + off_k, n_m);
@@ -48,8 +48,7 @@ void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) 
 }
 
 /// y = exp(x) (any x; Horner as in kernels::exp): gx += ∂L/∂x.
-template <class T>
-void exp(T* gx, const T* x, const T* gy, const shape& s) {
+template <class T> void exp(T* gx, const T* x, const T* gy, const shape& s) {
     using std::exp;
     const std::size_t n = s.size(), N = s.depth();
     const T e0 = exp(x[0]);
@@ -57,11 +56,13 @@ void exp(T* gx, const T* x, const T* gy, const shape& s) {
     y[0] = T(0);
     // E[m] for m = 1..N: E_N = 1 + y/N, E_m = 1 + (y ⊗ E_{m+1})/m
     std::vector<aligned_vector<T>> E(N + 1, aligned_vector<T>(n));
-    for (std::size_t i = 0; i < n; ++i) E[N][i] = y[i] / T(static_cast<double>(N));
+    for (std::size_t i = 0; i < n; ++i)
+        E[N][i] = y[i] / T(static_cast<double>(N));
     E[N][0] += T(1);
     for (std::size_t m = N - 1; m >= 1; --m) {
         kernels::product(E[m].data(), y.data(), E[m + 1].data(), s);
-        for (std::size_t i = 0; i < n; ++i) E[m][i] = E[m][i] / T(static_cast<double>(m));
+        for (std::size_t i = 0; i < n; ++i)
+            E[m][i] = E[m][i] / T(static_cast<double>(m));
         E[m][0] += T(1);
     }
     // result e0 E_1
@@ -72,19 +73,20 @@ void exp(T* gx, const T* x, const T* gy, const shape& s) {
         g0 += gy[i] * e0 * E[1][i];
     }
     for (std::size_t m = 1; m < N; ++m) {
-        for (std::size_t i = 0; i < n; ++i) gE[i] = gE[i] / T(static_cast<double>(m)); // ∂/∂(y ⊗ E_{m+1})
+        for (std::size_t i = 0; i < n; ++i)
+            gE[i] = gE[i] / T(static_cast<double>(m)); // ∂/∂(y ⊗ E_{m+1})
         std::fill(gnext.begin(), gnext.end(), T(0));
         product(gy_acc.data(), gnext.data(), y.data(), E[m + 1].data(), gE.data(), s);
         gE.swap(gnext);
     }
-    for (std::size_t i = 1; i < n; ++i) gx[i] += gy_acc[i] + gE[i] / T(static_cast<double>(N));
+    for (std::size_t i = 1; i < n; ++i)
+        gx[i] += gy_acc[i] + gE[i] / T(static_cast<double>(N));
     gx[0] += g0;
 }
 
 namespace detail_vjp {
 // y = x / x0 - e_0: gradient of the normalisation, given gy (level 0 ignored).
-template <class T>
-void normalise(T* gx, const T* x, const T* gy, std::size_t n) {
+template <class T> void normalise(T* gx, const T* x, const T* gy, std::size_t n) {
     const T x0 = x[0];
     T dot = T(0);
     for (std::size_t i = 1; i < n; ++i) {
@@ -96,25 +98,28 @@ void normalise(T* gx, const T* x, const T* gy, std::size_t n) {
 } // namespace detail_vjp
 
 /// l = log(x) (kernels::log's Horner scheme): gx += ∂L/∂x.
-template <class T>
-void log(T* gx, const T* x, const T* gl, const shape& s) {
+template <class T> void log(T* gx, const T* x, const T* gl, const shape& s) {
     const std::size_t n = s.size(), N = s.depth();
     const T x0 = x[0];
-    if (scalar_traits<T>::is_exact_zero(x0)) throw invalid_input("log needs a nonzero level-0 coefficient (got 0)");
+    if (scalar_traits<T>::is_exact_zero(x0))
+        throw invalid_input("log needs a nonzero level-0 coefficient (got 0)");
     aligned_vector<T> y(n);
-    for (std::size_t i = 1; i < n; ++i) y[i] = x[i] / x0;
+    for (std::size_t i = 1; i < n; ++i)
+        y[i] = x[i] / x0;
     // q[m], m = 1..N: q_N = 1/N, q_m = 1/m - y ⊗ q_{m+1}; l = y ⊗ q_1 + log(x0)
     std::vector<aligned_vector<T>> q(N + 1, aligned_vector<T>(n));
     q[N][0] = T(1) / T(static_cast<double>(N));
     for (std::size_t m = N - 1; m >= 1; --m) {
         kernels::product(q[m].data(), y.data(), q[m + 1].data(), s);
-        for (auto& v : q[m]) v = -v;
+        for (auto& v : q[m])
+            v = -v;
         q[m][0] += T(1) / T(static_cast<double>(m));
     }
     aligned_vector<T> gy(n), gq(n), gnext(n), neg(n);
     product(gy.data(), gq.data(), y.data(), q[1].data(), gl, s);
     for (std::size_t m = 1; m < N; ++m) {
-        for (std::size_t i = 0; i < n; ++i) neg[i] = -gq[i];
+        for (std::size_t i = 0; i < n; ++i)
+            neg[i] = -gq[i];
         std::fill(gnext.begin(), gnext.end(), T(0));
         product(gy.data(), gnext.data(), y.data(), q[m + 1].data(), neg.data(), s);
         gq.swap(gnext);
@@ -124,20 +129,21 @@ void log(T* gx, const T* x, const T* gl, const shape& s) {
 }
 
 /// r = inverse(x) (kernels::inverse's Horner scheme): gx += ∂L/∂x.
-template <class T>
-void inverse(T* gx, const T* x, const T* gr, const shape& s) {
+template <class T> void inverse(T* gx, const T* x, const T* gr, const shape& s) {
     const std::size_t n = s.size(), N = s.depth();
     const T x0 = x[0];
     if (scalar_traits<T>::is_exact_zero(x0))
         throw invalid_input("inverse needs a nonzero level-0 coefficient (got 0)");
     aligned_vector<T> y(n);
-    for (std::size_t i = 1; i < n; ++i) y[i] = x[i] / x0;
+    for (std::size_t i = 1; i < n; ++i)
+        y[i] = x[i] / x0;
     // r[0] = 1, r[m+1] = 1 - y ⊗ r[m]; result r[N] / x0
     std::vector<aligned_vector<T>> r(N + 1, aligned_vector<T>(n));
     r[0][0] = T(1);
     for (std::size_t m = 0; m < N; ++m) {
         kernels::product(r[m + 1].data(), y.data(), r[m].data(), s);
-        for (auto& v : r[m + 1]) v = -v;
+        for (auto& v : r[m + 1])
+            v = -v;
         r[m + 1][0] += T(1);
     }
     aligned_vector<T> gy(n), g(n), gnext(n);
@@ -149,18 +155,19 @@ void inverse(T* gx, const T* x, const T* gr, const shape& s) {
     for (std::size_t m = N; m-- > 0;) {
         std::fill(gnext.begin(), gnext.end(), T(0));
         product(gy.data(), gnext.data(), y.data(), r[m].data(), g.data(), s);
-        for (std::size_t i = 0; i < n; ++i) g[i] = -gnext[i];
+        for (std::size_t i = 0; i < n; ++i)
+            g[i] = -gnext[i];
     }
     detail_vjp::normalise(gx, x, gy.data(), n);
     gx[0] -= dot / (x0 * x0);
 }
 
 /// y = antipode(x): gx += antipode(gy) (the antipode is its own transpose).
-template <class T>
-void antipode(T* gx, const T* gy, const shape& s) {
+template <class T> void antipode(T* gx, const T* gy, const shape& s) {
     aligned_vector<T> t(s.size());
     kernels::antipode(t.data(), gy, s);
-    for (std::size_t i = 0; i < s.size(); ++i) gx[i] += t[i];
+    for (std::size_t i = 0; i < s.size(); ++i)
+        gx[i] += t[i];
 }
 
 } // namespace vjp
@@ -168,8 +175,7 @@ void antipode(T* gx, const T* gy, const shape& s) {
 // ---- tensor versions -----------------------------------------------------------------
 
 namespace detail {
-template <class T>
-void check_grad_shape(const tensor<T>& g, const tensor<T>& x, const char* op) {
+template <class T> void check_grad_shape(const tensor<T>& g, const tensor<T>& x, const char* op) {
     if (g.shape() != x.shape())
         throw invalid_input(std::string(op) + ": the gradient has shape " + g.shape().str() + ", the input " +
                             x.shape().str());
@@ -188,11 +194,12 @@ std::pair<tensor<T>, tensor<T>> product_backward(const tensor<T>& g, const tenso
 
 /// Gradients with respect to A and to z (dim values), given g = ∂L/∂(A ⊗ exp(z)).
 template <class T>
-std::pair<tensor<T>, std::vector<T>> fmexp_backward(const tensor<T>& g, const tensor<T>& A, const std::vector<T>& z) {
+std::pair<tensor<T>, std::vector<T>> fmexp_backward(const tensor<T>& g, const tensor<T>& A,
+                                                    const std::vector<T>& z) {
     detail::check_grad_shape(g, A, "fmexp_backward");
     if (z.size() != A.dim())
-        throw invalid_input("fmexp_backward: z has " + std::to_string(z.size()) + " values, the dimension is " +
-                            std::to_string(A.dim()));
+        throw invalid_input("fmexp_backward: z has " + std::to_string(z.size()) +
+                            " values, the dimension is " + std::to_string(A.dim()));
     tensor<T> gA = g;
     std::vector<T> gz(z.size(), T(0));
     kernels::fmexp_adjoint(gA.data(), gz.data(), A.data(), z.data(), A.dim(), A.depth());
@@ -200,8 +207,7 @@ std::pair<tensor<T>, std::vector<T>> fmexp_backward(const tensor<T>& g, const te
 }
 
 /// Gradient with respect to x, given g = ∂L/∂exp(x).
-template <class T>
-tensor<T> exp_backward(const tensor<T>& g, const tensor<T>& x) {
+template <class T> tensor<T> exp_backward(const tensor<T>& g, const tensor<T>& x) {
     detail::check_grad_shape(g, x, "exp_backward");
     tensor<T> gx(x.shape());
     vjp::exp(gx.data(), x.data(), g.data(), x.shape());
@@ -209,8 +215,7 @@ tensor<T> exp_backward(const tensor<T>& g, const tensor<T>& x) {
 }
 
 /// Gradient with respect to x, given g = ∂L/∂log(x).
-template <class T>
-tensor<T> log_backward(const tensor<T>& g, const tensor<T>& x) {
+template <class T> tensor<T> log_backward(const tensor<T>& g, const tensor<T>& x) {
     detail::check_grad_shape(g, x, "log_backward");
     tensor<T> gx(x.shape());
     vjp::log(gx.data(), x.data(), g.data(), x.shape());
@@ -218,8 +223,7 @@ tensor<T> log_backward(const tensor<T>& g, const tensor<T>& x) {
 }
 
 /// Gradient with respect to x, given g = ∂L/∂inverse(x).
-template <class T>
-tensor<T> inverse_backward(const tensor<T>& g, const tensor<T>& x) {
+template <class T> tensor<T> inverse_backward(const tensor<T>& g, const tensor<T>& x) {
     detail::check_grad_shape(g, x, "inverse_backward");
     tensor<T> gx(x.shape());
     vjp::inverse(gx.data(), x.data(), g.data(), x.shape());
@@ -227,8 +231,7 @@ tensor<T> inverse_backward(const tensor<T>& g, const tensor<T>& x) {
 }
 
 /// Gradient with respect to x, given g = ∂L/∂antipode(x).
-template <class T>
-tensor<T> antipode_backward(const tensor<T>& g) {
+template <class T> tensor<T> antipode_backward(const tensor<T>& g) {
     tensor<T> gx(g.shape());
     vjp::antipode(gx.data(), g.data(), g.shape());
     return gx;

@@ -32,25 +32,22 @@ namespace tensig::detail {
 
 // ---- compile-time shape of a linear tree --------------------------------------
 
-template <class E, class = void>
-struct term_count {
-    static constexpr std::size_t leaves = 1;   // a leaf or a computed node: one term
+template <class E, class = void> struct term_count {
+    static constexpr std::size_t leaves = 1; // a leaf or a computed node: one term
     static constexpr std::size_t computed = E::kind == node_kind::computed ? 1 : 0;
 };
-template <class CL, class CR, int S>
-struct term_count<sum_node<CL, CR, S>> {
-    static constexpr std::size_t leaves = term_count<std::decay_t<CL>>::leaves + term_count<std::decay_t<CR>>::leaves;
+template <class CL, class CR, int S> struct term_count<sum_node<CL, CR, S>> {
+    static constexpr std::size_t leaves =
+        term_count<std::decay_t<CL>>::leaves + term_count<std::decay_t<CR>>::leaves;
     static constexpr std::size_t computed =
         term_count<std::decay_t<CL>>::computed + term_count<std::decay_t<CR>>::computed;
 };
-template <class CE>
-struct term_count<scale_node<CE>> : term_count<std::decay_t<CE>> {};
+template <class CE> struct term_count<scale_node<CE>> : term_count<std::decay_t<CE>> {};
 
 /// The terms sum_j coef[j] * src[j] of a linear expression, and the
 /// temporaries holding its computed sub-expressions (empty vectors do not
 /// allocate).
-template <class T, std::size_t N, std::size_t M>
-struct linear_terms {
+template <class T, std::size_t N, std::size_t M> struct linear_terms {
     std::array<const T*, N> src{};
     std::array<T, N> coef{};
     std::size_t n = 0;
@@ -58,8 +55,7 @@ struct linear_terms {
     std::size_t ntemps = 0;
 };
 
-template <class T, class E>
-void compute_into(T* dst, const shape& s, const E& e);
+template <class T, class E> void compute_into(T* dst, const shape& s, const E& e);
 
 template <class T, std::size_t N, std::size_t M, class E>
 void gather(const E& e, const T& coef, const shape& s, linear_terms<T, N, M>& terms) {
@@ -78,7 +74,8 @@ void gather(const E& e, const T& coef, const shape& s, linear_terms<T, N, M>& te
 }
 
 template <class T, std::size_t N, std::size_t M, class CL, class CR, int S>
-void gather_linear(const sum_node<CL, CR, S>& e, const T& coef, const shape& s, linear_terms<T, N, M>& terms) {
+void gather_linear(const sum_node<CL, CR, S>& e, const T& coef, const shape& s,
+                   linear_terms<T, N, M>& terms) {
     gather(e.left(), coef, s, terms);
     gather(e.right(), S > 0 ? coef : T(-coef), s, terms);
 }
@@ -92,8 +89,7 @@ void gather_linear(const scale_node<CE>& e, const T& coef, const shape& s, linea
 
 /// Pointer to the coefficients of `e`: a leaf's own storage, or `tmp` filled
 /// with the value of `e`.
-template <class T, class E>
-const T* materialize(const E& e, const shape& s, aligned_vector<T>& tmp) {
+template <class T, class E> const T* materialize(const E& e, const shape& s, aligned_vector<T>& tmp) {
     if constexpr (E::kind == node_kind::leaf) {
         return e.data();
     } else {
@@ -104,8 +100,7 @@ const T* materialize(const E& e, const shape& s, aligned_vector<T>& tmp) {
 }
 
 /// `src` itself unless it is `dst`, in which case a copy in `tmp`.
-template <class T>
-const T* unalias(const T* src, const T* dst, const shape& s, aligned_vector<T>& tmp) {
+template <class T> const T* unalias(const T* src, const T* dst, const shape& s, aligned_vector<T>& tmp) {
     if (src != dst) return src;
     tmp.assign(src, src + s.size());
     return tmp.data();
@@ -157,13 +152,10 @@ void compute_unary(T* dst, const shape& s, const unary_node<CE, Op>& e) {
         kernels::antipode(dst, x, s);
 }
 
-template <class E>
-struct is_product_node : std::false_type {};
-template <class CL, class CR>
-struct is_product_node<product_node<CL, CR>> : std::true_type {};
+template <class E> struct is_product_node : std::false_type {};
+template <class CL, class CR> struct is_product_node<product_node<CL, CR>> : std::true_type {};
 
-template <class T, class E>
-void compute_into(T* dst, const shape& s, const E& e) {
+template <class T, class E> void compute_into(T* dst, const shape& s, const E& e) {
     if constexpr (is_product_node<E>::value)
         compute_product(dst, s, e);
     else
@@ -173,8 +165,7 @@ void compute_into(T* dst, const shape& s, const E& e) {
 // ---- the entry points used by tensor and tensor_view ---------------------------
 
 /// dst = e.
-template <class T, class E>
-void assign(T* dst, const shape& s, const E& e) {
+template <class T, class E> void assign(T* dst, const shape& s, const E& e) {
     if constexpr (E::kind == node_kind::leaf) {
         if (e.data() != dst) std::copy(e.data(), e.data() + s.size(), dst);
     } else if constexpr (E::kind == node_kind::computed) {
@@ -187,8 +178,7 @@ void assign(T* dst, const shape& s, const E& e) {
 }
 
 /// dst += sign * e.
-template <class T, class E>
-void add_assign(T* dst, const shape& s, const E& e, const T& sign) {
+template <class T, class E> void add_assign(T* dst, const shape& s, const E& e, const T& sign) {
     linear_terms<T, term_count<E>::leaves + 1, term_count<E>::computed> terms;
     terms.src[0] = dst;
     terms.coef[0] = T(1);
@@ -198,8 +188,7 @@ void add_assign(T* dst, const shape& s, const E& e, const T& sign) {
 }
 
 /// dst = dst * e, in place; dst *= exp(z) with z in level 1 is fused.
-template <class T, class E>
-void multiply_assign(T* dst, const shape& s, const E& e) {
+template <class T, class E> void multiply_assign(T* dst, const shape& s, const E& e) {
     aligned_vector<T> tb, tcopy;
     if constexpr (is_exp_node<E>::value) {
         const T* z = materialize(e.operand(), s, tb);
@@ -214,8 +203,7 @@ void multiply_assign(T* dst, const shape& s, const E& e) {
 }
 
 /// dst *= c.
-template <class T>
-void scale_in_place(T* dst, std::size_t n, const T& c) {
+template <class T> void scale_in_place(T* dst, std::size_t n, const T& c) {
     kernels::scale(dst, dst, n, c);
 }
 

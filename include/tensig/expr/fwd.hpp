@@ -16,16 +16,13 @@ namespace tensig {
 enum class node_kind { leaf, linear, computed };
 
 /// Base of every expression; `D` is the concrete node type.
-template <class D>
-struct expr_base {
+template <class D> struct expr_base {
     const D& derived() const noexcept { return static_cast<const D&>(*this); }
 };
 
-template <class E>
-struct is_expression : std::is_base_of<expr_base<std::decay_t<E>>, std::decay_t<E>> {};
+template <class E> struct is_expression : std::is_base_of<expr_base<std::decay_t<E>>, std::decay_t<E>> {};
 
-template <class E>
-inline constexpr bool is_expression_v = is_expression<E>::value;
+template <class E> inline constexpr bool is_expression_v = is_expression<E>::value;
 
 namespace detail {
 
@@ -33,11 +30,10 @@ namespace detail {
 /// reference, an rvalue moved in and held by value, so `auto e = f(tmp()) + g`
 /// cannot dangle.
 template <class E>
-using closure_t = std::conditional_t<std::is_lvalue_reference_v<E>, const std::remove_reference_t<E>&,
-                                     std::decay_t<E>>;
+using closure_t =
+    std::conditional_t<std::is_lvalue_reference_v<E>, const std::remove_reference_t<E>&, std::decay_t<E>>;
 
-template <class E>
-using value_t = typename std::decay_t<E>::value_type;
+template <class E> using value_t = typename std::decay_t<E>::value_type;
 
 } // namespace detail
 } // namespace tensig

@@ -19,18 +19,17 @@ namespace tensig {
 
 /// K points uniform in [-1, 1]^d from std::mt19937_64(seed) (the same
 /// sequence on every platform with libstdc++).
-template <class T>
-std::vector<T> init_random(std::size_t points, std::size_t dim, std::uint64_t seed) {
+template <class T> std::vector<T> init_random(std::size_t points, std::size_t dim, std::uint64_t seed) {
     std::mt19937_64 gen(seed);
     std::uniform_real_distribution<double> u(-1.0, 1.0);
     std::vector<T> x(points * dim);
-    for (auto& v : x) v = T(u(gen));
+    for (auto& v : x)
+        v = T(u(gen));
     return x;
 }
 
 /// K points at the origin (the original paper's start).
-template <class T>
-std::vector<T> init_zeros(std::size_t points, std::size_t dim) {
+template <class T> std::vector<T> init_zeros(std::size_t points, std::size_t dim) {
     return std::vector<T>(points * dim, T(0));
 }
 
@@ -52,7 +51,8 @@ std::vector<T> resample_by_length(const std::vector<T>& path, std::size_t n, std
     std::size_t seg = 1;
     for (std::size_t k = 0; k < K; ++k) {
         const double target = K == 1 ? 0.0 : total * static_cast<double>(k) / static_cast<double>(K - 1);
-        while (seg < n - 1 && cum[seg] < target) ++seg;
+        while (seg < n - 1 && cum[seg] < target)
+            ++seg;
         const double len = n > 1 ? cum[seg] - cum[seg - 1] : 0.0;
         const double t = len > 0 ? std::clamp((target - cum[seg - 1]) / len, 0.0, 1.0) : 0.0;
         for (std::size_t c = 0; c < dim; ++c) {
@@ -78,8 +78,8 @@ std::vector<T> init_insertion(const T* sig, std::size_t sig_len, std::size_t dim
                               std::size_t points, std::size_t n = 0) {
     const shape s(dim, depth);
     if (sig_len != s.sig_length())
-        throw invalid_input("insertion start: signature has length " + std::to_string(sig_len) + ", expected " +
-                            std::to_string(s.sig_length()));
+        throw invalid_input("insertion start: signature has length " + std::to_string(sig_len) +
+                            ", expected " + std::to_string(s.sig_length()));
     if (n == 0) n = depth;
     if (n < 2 || n > depth)
         throw invalid_input("insertion start needs 2 <= n <= depth (n = " + std::to_string(n) + ", depth " +
@@ -88,7 +88,8 @@ std::vector<T> init_insertion(const T* sig, std::size_t sig_len, std::size_t dim
     const T* upper = sig + s.level_offset(n) - 1;     // level n
     const std::size_t n_lower = s.level_size(n - 1);
     T norm2 = T(0);
-    for (std::size_t w = 0; w < n_lower; ++w) norm2 += lower[w] * lower[w];
+    for (std::size_t w = 0; w < n_lower; ++w)
+        norm2 += lower[w] * lower[w];
     std::vector<T> path((n + 1) * dim, T(0));
     if (!(norm2 > T(0))) return resample_by_length(path, n + 1, dim, points); // a constant path
     for (std::size_t p = 1; p <= n; ++p) {

@@ -13,8 +13,8 @@
 ///   Adam warm-up from zeros then LM; seeded random starts with continuation.
 
 #include <chrono>
-#include <cstddef>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -34,18 +34,18 @@ enum class invert_method { automatic, adam, lm };
 enum class invert_init { insertion, random, zeros };
 
 struct invert_options {
-    std::size_t points = 8;                        ///< K, points of the recovered path
+    std::size_t points = 8; ///< K, points of the recovered path
     invert_method method = invert_method::automatic;
-    invert_init init = invert_init::insertion;     ///< start of `adam` and `lm` (auto chooses its own)
-    std::uint64_t seed = 0;                        ///< for random starts
-    adam_options adam;                             ///< Adam settings (the notebook's by default)
-    lm_options lm;                                 ///< LM settings
+    invert_init init = invert_init::insertion; ///< start of `adam` and `lm` (auto chooses its own)
+    std::uint64_t seed = 0;                    ///< for random starts
+    adam_options adam;                         ///< Adam settings (the notebook's by default)
+    lm_options lm;                             ///< LM settings
     /// `automatic` stops as soon as a route reaches this loss (log mean r^2):
     /// residuals of about 1e-13 relative, well inside what recovers paths to 1e-8.
     double exact_loss = -55;
-    std::size_t warmup_steps = 1500;               ///< Adam steps before LM in the second route
-    double warmup_lr = 1e-2;                       ///< their learning rate
-    std::size_t random_starts = 6;                 ///< LM from this many seeded random starts, last route
+    std::size_t warmup_steps = 1500; ///< Adam steps before LM in the second route
+    double warmup_lr = 1e-2;         ///< their learning rate
+    std::size_t random_starts = 6;   ///< LM from this many seeded random starts, last route
     /// Depth at which the continuation routes start: LM on the signature
     /// truncated at this depth, then at depth + 2, ..., then the full depth
     /// (low depths have fewer local minima and cost little). 0 disables.
@@ -64,55 +64,59 @@ struct invert_options {
 /// A scale estimate of the path behind a signature: max over levels k of
 /// (k! ||S_k||)^(1/k), which is |Δ| for a straight line and tends to the
 /// length for smooth paths as k grows (Hambly & Lyons).
-template <class T>
-double signature_scale(const T* sig, std::size_t dim, std::size_t depth) {
+template <class T> double signature_scale(const T* sig, std::size_t dim, std::size_t depth) {
     const shape s(dim, depth);
     double rho = 0, fact = 1;
     for (std::size_t k = 1; k <= depth; ++k) {
         fact *= static_cast<double>(k);
         double n2 = 0;
         const T* level = sig + s.level_offset(k) - 1;
-        for (std::size_t i = 0; i < s.level_size(k); ++i) n2 += static_cast<double>(level[i]) * static_cast<double>(level[i]);
+        for (std::size_t i = 0; i < s.level_size(k); ++i)
+            n2 += static_cast<double>(level[i]) * static_cast<double>(level[i]);
         rho = std::max(rho, std::pow(fact * std::sqrt(n2), 1.0 / static_cast<double>(k)));
     }
     return rho;
 }
 
 struct invert_result {
-    xt::xtensor<double, 2> path;      ///< the recovered points (K, d), as optimised (not translated or reduced)
+    xt::xtensor<double, 2> path; ///< the recovered points (K, d), as optimised (not translated or reduced)
     double loss = std::numeric_limits<double>::quiet_NaN(); ///< log(mean((w (s - sig))^2)) at `path`
-    std::size_t iterations = 0;       ///< optimiser steps over all routes tried
-    double seconds = 0;               ///< wall time
-    std::string route;                ///< which route produced `path`, e.g. "insertion+lm"
-    bool exact = false;               ///< the (rescaled) loss reached invert_options::exact_loss
-    std::vector<double> history;      ///< loss before each step of the winning route
+    std::size_t iterations = 0;                             ///< optimiser steps over all routes tried
+    double seconds = 0;                                     ///< wall time
+    std::string route;           ///< which route produced `path`, e.g. "insertion+lm"
+    bool exact = false;          ///< the (rescaled) loss reached invert_options::exact_loss
+    std::vector<double> history; ///< loss before each step of the winning route
 };
 
 namespace detail {
 template <class T>
-std::vector<T> start_points(invert_init init, const xt::xtensor<T, 1>& target, std::size_t dim, std::size_t depth,
-                            std::size_t K, std::uint64_t seed) {
+std::vector<T> start_points(invert_init init, const xt::xtensor<T, 1>& target, std::size_t dim,
+                            std::size_t depth, std::size_t K, std::uint64_t seed) {
     switch (init) {
-    case invert_init::random: return init_random<T>(K, dim, seed);
-    case invert_init::zeros: return init_zeros<T>(K, dim);
-    default: return init_insertion(target.data(), target.size(), dim, depth, K, depth >= 2 ? depth : 0);
+    case invert_init::random:
+        return init_random<T>(K, dim, seed);
+    case invert_init::zeros:
+        return init_zeros<T>(K, dim);
+    default:
+        return init_insertion(target.data(), target.size(), dim, depth, K, depth >= 2 ? depth : 0);
     }
 }
 
 /// K points on the polyline `path` (at most K rows): its vertices, with the
 /// longest segments split at their midpoints until there are K (the
 /// signature does not change).
-template <class T>
-std::vector<T> pad_points(const xt::xtensor<T, 2>& path, std::size_t K) {
+template <class T> std::vector<T> pad_points(const xt::xtensor<T, 2>& path, std::size_t K) {
     const std::size_t d = path.shape()[1];
     std::vector<std::vector<T>> pts;
-    for (std::size_t j = 0; j < path.shape()[0]; ++j) pts.emplace_back(&path(j, 0), &path(j, 0) + d);
+    for (std::size_t j = 0; j < path.shape()[0]; ++j)
+        pts.emplace_back(&path(j, 0), &path(j, 0) + d);
     while (pts.size() < K) {
         std::size_t longest = 0;
         T best = T(-1);
         for (std::size_t j = 0; j + 1 < pts.size(); ++j) {
             T len = T(0);
-            for (std::size_t c = 0; c < d; ++c) len += (pts[j + 1][c] - pts[j][c]) * (pts[j + 1][c] - pts[j][c]);
+            for (std::size_t c = 0; c < d; ++c)
+                len += (pts[j + 1][c] - pts[j][c]) * (pts[j + 1][c] - pts[j][c]);
             if (len > best) {
                 best = len;
                 longest = j;
@@ -122,12 +126,14 @@ std::vector<T> pad_points(const xt::xtensor<T, 2>& path, std::size_t K) {
         if (pts.size() == 1) {
             mid = pts[0];
         } else {
-            for (std::size_t c = 0; c < d; ++c) mid[c] = (pts[longest][c] + pts[longest + 1][c]) / T(2);
+            for (std::size_t c = 0; c < d; ++c)
+                mid[c] = (pts[longest][c] + pts[longest + 1][c]) / T(2);
         }
         pts.insert(pts.begin() + static_cast<std::ptrdiff_t>(std::min(longest + 1, pts.size())), mid);
     }
     std::vector<T> x;
-    for (const auto& p : pts) x.insert(x.end(), p.begin(), p.end());
+    for (const auto& p : pts)
+        x.insert(x.end(), p.begin(), p.end());
     return x;
 }
 
@@ -154,7 +160,8 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         double f = 1;
         for (std::size_t k = 1; k <= depth; ++k) {
             f *= lambda;
-            for (std::size_t i = 0; i < sh.level_size(k); ++i) scaled[sh.level_offset(k) - 1 + i] *= T(f);
+            for (std::size_t i = 0; i < sh.level_size(k); ++i)
+                scaled[sh.level_offset(k) - 1 + i] *= T(f);
         }
     }
     signature_loss<T> loss(scaled, dim, depth, o.points);
@@ -197,7 +204,8 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         bool done = false;
         if (depth >= 2 && use_continuation) { // route 1: insertion start, LM through increasing depths
             auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
-            done = consider(x, continuation(x), "insertion+lm(depth " + std::to_string(o.continuation_depth) + "..)");
+            done = consider(x, continuation(x),
+                            "insertion+lm(depth " + std::to_string(o.continuation_depth) + "..)");
         }
         if (!done && depth >= 2) { // route 2: insertion start, LM at full depth
             auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
@@ -246,15 +254,19 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
         }
         for (std::size_t k = 0; !done && k < o.random_starts; ++k) { // route 5: seeded random starts
             auto x = init_random<T>(o.points, dim, o.seed + 1000003 * (k + 1));
-            done = use_continuation ? consider(x, continuation(x), "random" + std::to_string(k) + "+lm(depths)")
-                                    : consider(x, levenberg_marquardt(loss, x, o.lm), "random" + std::to_string(k) + "+lm");
+            done =
+                use_continuation
+                    ? consider(x, continuation(x), "random" + std::to_string(k) + "+lm(depths)")
+                    : consider(x, levenberg_marquardt(loss, x, o.lm), "random" + std::to_string(k) + "+lm");
         }
     }
     best.exact = best.loss <= o.exact_loss;
     best.path = xt::xtensor<double, 2>::from_shape({o.points, dim});
-    for (std::size_t i = 0; i < best_x.size(); ++i) best.path.data()[i] = static_cast<double>(best_x[i]) / lambda;
+    for (std::size_t i = 0; i < best_x.size(); ++i)
+        best.path.data()[i] = static_cast<double>(best_x[i]) / lambda;
     if (lambda != 1.0) { // report the loss of the problem as given
-        for (std::size_t i = 0; i < best_x.size(); ++i) best_x[i] = T(best.path.data()[i]);
+        for (std::size_t i = 0; i < best_x.size(); ++i)
+            best_x[i] = T(best.path.data()[i]);
         best.loss = static_cast<double>(original_loss.value(best_x.data()));
     }
     best.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

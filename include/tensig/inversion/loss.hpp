@@ -25,20 +25,19 @@
 namespace tensig {
 
 /// w_i = level of entry i of a flattened signature (levels 1..N).
-template <class T>
-std::vector<T> level_weights(std::size_t dim, std::size_t depth) {
+template <class T> std::vector<T> level_weights(std::size_t dim, std::size_t depth) {
     const shape s(dim, depth);
     std::vector<T> w;
     w.reserve(s.sig_length());
-    for (std::size_t k = 1; k <= depth; ++k) w.insert(w.end(), s.level_size(k), T(static_cast<double>(k)));
+    for (std::size_t k = 1; k <= depth; ++k)
+        w.insert(w.end(), s.level_size(k), T(static_cast<double>(k)));
     return w;
 }
 
 /// The level-weighted log-MSE between a target signature and the signature
 /// of a path of `points` points in R^dim. Holds its workspaces, so repeated
 /// evaluations do not allocate. Not thread-safe (one per thread).
-template <class T>
-class signature_loss {
+template <class T> class signature_loss {
   public:
     /// \throws invalid_input if target's length is not sig_length(dim, depth),
     ///   it has non-finite values, or points < 2.
@@ -50,7 +49,8 @@ class signature_loss {
                                 "; a signature of dimension " + std::to_string(dim) + " and depth " +
                                 std::to_string(depth) + " has " + std::to_string(sig_length(dim, depth)));
         detail::check_finite(target.data(), {target.size()}, "inversion target");
-        if (points < 2) throw invalid_input("an inversion needs at least 2 points (got " + std::to_string(points) + ")");
+        if (points < 2)
+            throw invalid_input("an inversion needs at least 2 points (got " + std::to_string(points) + ")");
     }
 
     std::size_t dim() const { return dim_; }
@@ -88,16 +88,19 @@ class signature_loss {
             detail::signature_jacobian_one(x, points_, dim_, depth_, {}, J);
             const std::size_t n = points_ * dim_;
             for (std::size_t i = 0; i < size(); ++i)
-                for (std::size_t j = 0; j < n; ++j) J[i * n + j] *= weights_[i];
+                for (std::size_t j = 0; j < n; ++j)
+                    J[i * n + j] *= weights_[i];
         }
         detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
-        for (std::size_t i = 0; i < size(); ++i) r[i] = weights_[i] * (sig_[i] - target_[i]);
+        for (std::size_t i = 0; i < size(); ++i)
+            r[i] = weights_[i] * (sig_[i] - target_[i]);
     }
 
     /// The published loss from residuals: log(mean(r^2)).
     T loss_from_residuals(const T* r) const {
         T acc = T(0);
-        for (std::size_t i = 0; i < size(); ++i) acc += r[i] * r[i];
+        for (std::size_t i = 0; i < size(); ++i)
+            acc += r[i] * r[i];
         return std::log(acc / T(static_cast<double>(size())));
     }
 

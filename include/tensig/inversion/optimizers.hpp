@@ -38,8 +38,7 @@ struct optimizer_report {
 };
 
 /// Run Adam on `x` (points * dim values, updated in place).
-template <class T>
-optimizer_report adam(signature_loss<T>& loss, std::vector<T>& x, const adam_options& o) {
+template <class T> optimizer_report adam(signature_loss<T>& loss, std::vector<T>& x, const adam_options& o) {
     const std::size_t n = x.size();
     std::vector<T> g(n), m(n, T(0)), v(n, T(0));
     optimizer_report rep;
@@ -53,10 +52,12 @@ optimizer_report adam(signature_loss<T>& loss, std::vector<T>& x, const adam_opt
         if (o.on_step && !o.on_step(t, static_cast<double>(l))) break;
         if (o.clip > 0) {
             T norm = T(0);
-            for (const T& gi : g) norm = std::max(norm, std::abs(gi));
+            for (const T& gi : g)
+                norm = std::max(norm, std::abs(gi));
             const T coef = T(o.clip) / (norm + T(1e-6));
             if (coef < T(1))
-                for (T& gi : g) gi *= coef;
+                for (T& gi : g)
+                    gi *= coef;
         }
         b1t *= b1;
         b2t *= b2;
@@ -95,28 +96,31 @@ struct lm_options {
 namespace detail {
 /// Solve the symmetric positive definite system A y = b (n x n, row-major)
 /// by Cholesky; returns false if A is not positive definite.
-template <class T>
-bool cholesky_solve(std::vector<T> A, std::vector<T>& b, std::size_t n) {
+template <class T> bool cholesky_solve(std::vector<T> A, std::vector<T>& b, std::size_t n) {
     for (std::size_t j = 0; j < n; ++j) {
         T diag = A[j * n + j];
-        for (std::size_t k = 0; k < j; ++k) diag -= A[j * n + k] * A[j * n + k];
+        for (std::size_t k = 0; k < j; ++k)
+            diag -= A[j * n + k] * A[j * n + k];
         if (!(diag > T(0))) return false;
         const T ljj = std::sqrt(diag);
         A[j * n + j] = ljj;
         for (std::size_t i = j + 1; i < n; ++i) {
             T s = A[i * n + j];
-            for (std::size_t k = 0; k < j; ++k) s -= A[i * n + k] * A[j * n + k];
+            for (std::size_t k = 0; k < j; ++k)
+                s -= A[i * n + k] * A[j * n + k];
             A[i * n + j] = s / ljj;
         }
     }
     for (std::size_t i = 0; i < n; ++i) { // L y = b
         T s = b[i];
-        for (std::size_t k = 0; k < i; ++k) s -= A[i * n + k] * b[k];
+        for (std::size_t k = 0; k < i; ++k)
+            s -= A[i * n + k] * b[k];
         b[i] = s / A[i * n + i];
     }
     for (std::size_t i = n; i-- > 0;) { // L^T x = y
         T s = b[i];
-        for (std::size_t k = i + 1; k < n; ++k) s -= A[k * n + i] * b[k];
+        for (std::size_t k = i + 1; k < n; ++k)
+            s -= A[k * n + i] * b[k];
         b[i] = s / A[i * n + i];
     }
     return true;
@@ -131,7 +135,8 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
     optimizer_report rep;
     auto cost_of = [&](const std::vector<T>& res) {
         T c = T(0);
-        for (const T& v : res) c += v * v;
+        for (const T& v : res)
+            c += v * v;
         return c / T(2);
     };
     loss.residuals(x.data(), r.data(), J.data());
@@ -152,24 +157,30 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
                 const T* row = J.data() + i * n_all + d;
                 for (std::size_t a = 0; a < p; ++a) {
                     g[a] += row[a] * r[i];
-                    for (std::size_t b = 0; b <= a; ++b) H[a * p + b] += row[a] * row[b];
+                    for (std::size_t b = 0; b <= a; ++b)
+                        H[a * p + b] += row[a] * row[b];
                 }
             }
             for (std::size_t a = 0; a < p; ++a)
-                for (std::size_t b = 0; b < a; ++b) H[b * p + a] = H[a * p + b];
+                for (std::size_t b = 0; b < a; ++b)
+                    H[b * p + a] = H[a * p + b];
             if (lambda < T(0)) {
                 T hmax = T(0);
-                for (std::size_t a = 0; a < p; ++a) hmax = std::max(hmax, H[a * p + a]);
+                for (std::size_t a = 0; a < p; ++a)
+                    hmax = std::max(hmax, H[a * p + a]);
                 lambda = T(o.initial_damping) * hmax;
             }
         }
         // (H + λ diag(H)) step = -g, with a floor on the scaling
         T hmax = T(0);
-        for (std::size_t a = 0; a < p; ++a) hmax = std::max(hmax, H[a * p + a]);
+        for (std::size_t a = 0; a < p; ++a)
+            hmax = std::max(hmax, H[a * p + a]);
         std::vector<T> A = H;
         const T floor = T(o.damping_floor) * hmax;
-        for (std::size_t a = 0; a < p; ++a) A[a * p + a] += lambda * std::max(H[a * p + a], floor);
-        for (std::size_t a = 0; a < p; ++a) step[a] = -g[a];
+        for (std::size_t a = 0; a < p; ++a)
+            A[a * p + a] += lambda * std::max(H[a * p + a], floor);
+        for (std::size_t a = 0; a < p; ++a)
+            step[a] = -g[a];
         if (!detail::cholesky_solve(A, step, p)) {
             lambda *= nu;
             nu *= T(2);
@@ -183,7 +194,8 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         }
         if (std::sqrt(step_norm) <= T(o.step_tolerance) * (std::sqrt(x_norm) + T(o.step_tolerance))) break;
         x_new = x;
-        for (std::size_t a = 0; a < p; ++a) x_new[d + a] += step[a];
+        for (std::size_t a = 0; a < p; ++a)
+            x_new[d + a] += step[a];
         loss.residuals(x_new.data(), r_new.data());
         const T new_cost = cost_of(r_new);
         // gain ratio: actual / predicted decrease, predicted = ½ stepᵀ(λ D step - g)

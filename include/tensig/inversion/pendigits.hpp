@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <utility>
 #include <cstddef>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
@@ -38,7 +38,8 @@ inline xt::xtensor<double, 2> to_path(const row& r) {
     }
     xt::xtensor<double, 2> p = xt::zeros<double>({std::size_t(8), std::size_t(2)});
     const double span = hi > lo ? hi - lo : 1.0;
-    for (std::size_t i = 0; i < 16; ++i) p.data()[i] = -1.0 + 2.0 * (r.values[i] - lo) / span;
+    for (std::size_t i = 0; i < 16; ++i)
+        p.data()[i] = -1.0 + 2.0 * (r.values[i] - lo) / span;
     return p;
 }
 
@@ -71,12 +72,16 @@ inline std::vector<row> generated_curves() {
         rows.push_back(r);
     };
     const double pi = 3.14159265358979323846;
-    add([&](double t) { return std::pair{std::cos(pi * t), std::sin(pi * t)}; });                 // half circle
-    add([&](double t) { return std::pair{std::cos(1.6 * pi * t), std::sin(1.6 * pi * t)}; });     // most of a circle
+    add([&](double t) { return std::pair{std::cos(pi * t), std::sin(pi * t)}; }); // half circle
+    add([&](double t) {
+        return std::pair{std::cos(1.6 * pi * t), std::sin(1.6 * pi * t)};
+    }); // most of a circle
     add([&](double t) { return std::pair{t * std::cos(3 * pi * t), t * std::sin(3 * pi * t)}; }); // spiral
     add([&](double t) { return std::pair{2 * t - 1, 0.8 * std::sin(2 * pi * t)}; });              // wave
-    add([&](double t) { return std::pair{2 * t - 1, (static_cast<int>(7 * t + 0.5) % 2) ? 0.6 : -0.6}; }); // zigzag
-    add([&](double t) { return std::pair{std::sin(2 * pi * t), std::sin(4 * pi * t) / 2}; });     // figure eight
+    add([&](double t) {
+        return std::pair{2 * t - 1, (static_cast<int>(7 * t + 0.5) % 2) ? 0.6 : -0.6};
+    });                                                                                       // zigzag
+    add([&](double t) { return std::pair{std::sin(2 * pi * t), std::sin(4 * pi * t) / 2}; }); // figure eight
     return rows;
 }
 
@@ -106,16 +111,17 @@ inline std::vector<row> read(const std::string& path) {
                 pos = 0;
             }
             if (pos == 0 || field.find_first_not_of(" \t\r", pos) != std::string::npos)
-                throw invalid_input(path + ": line " + std::to_string(n) + ": '" + field + "' is not an integer");
+                throw invalid_input(path + ": line " + std::to_string(n) + ": '" + field +
+                                    "' is not an integer");
             if (k < 16) {
                 if (v < 0 || v > 100)
-                    throw invalid_input(path + ": line " + std::to_string(n) + ": coordinate " + std::to_string(v) +
-                                        " is outside 0..100");
+                    throw invalid_input(path + ": line " + std::to_string(n) + ": coordinate " +
+                                        std::to_string(v) + " is outside 0..100");
                 r.values[k] = static_cast<double>(v);
             } else if (k == 16) {
                 if (v < 0 || v > 9)
-                    throw invalid_input(path + ": line " + std::to_string(n) + ": label " + std::to_string(v) +
-                                        " is not a digit");
+                    throw invalid_input(path + ": line " + std::to_string(n) + ": label " +
+                                        std::to_string(v) + " is not a digit");
                 r.label = static_cast<int>(v);
             }
             ++k;

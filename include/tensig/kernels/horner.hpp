@@ -12,7 +12,8 @@ namespace tensig::kernels::horner {
 /// Scratch (elements of T) for fmexp: z/m for m = 1..N, two buffers of d^(N-1).
 inline std::size_t fmexp_scratch_size(std::size_t dim, std::size_t depth) {
     std::size_t top = 1;
-    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
     return depth * dim + 2 * top;
 }
 
@@ -50,14 +51,17 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
     T* zs = scratch; // zs[(m-1)*dim + b] = z[b] / m
     for (std::size_t m = 1; m <= depth; ++m) {
         const T inv = T(1) / T(static_cast<double>(m));
-        for (std::size_t b = 0; b < dim; ++b) zs[(m - 1) * dim + b] = z[b] * inv;
+        for (std::size_t b = 0; b < dim; ++b)
+            zs[(m - 1) * dim + b] = z[b] * inv;
     }
     std::size_t top = 1;
-    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
     T* buf[2] = {scratch + depth * dim, scratch + depth * dim + top};
 
     std::size_t level_size = top * dim, offset = 0; // level N, then walked down
-    for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim) offset += n;
+    for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim)
+        offset += n;
     // record block of level k starts after the blocks of levels 1..k-1
     std::size_t record_off = record ? fmexp_record_size(dim, depth) : 0;
     for (std::size_t k = depth; k >= 1; --k) {
@@ -69,12 +73,14 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
             rec[0] = A[0];
         }
         if (k == 1) {
-            for (std::size_t b = 0; b < dim; ++b) Ak[b] = A[0] * z[b] + Ak[b];
+            for (std::size_t b = 0; b < dim; ++b)
+                Ak[b] = A[0] * z[b] + Ak[b];
             break;
         }
         T* t = rec ? rec + 1 : buf[0];
         const T* zk = zs + (k - 1) * dim;
-        for (std::size_t b = 0; b < dim; ++b) t[b] = A[0] * zk[b] + A[1 + b];
+        for (std::size_t b = 0; b < dim; ++b)
+            t[b] = A[0] * zk[b] + A[1 + b];
         std::size_t tn = dim, level_off = 1 + dim;
         int cur = 0;
         for (std::size_t j = 2; j < k; ++j) {
@@ -103,9 +109,9 @@ template <class P, class T>
 void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch,
                    const T* record = nullptr) {
     if (depth == 0) return;
-    T* zs = scratch;                 // z / m
-    T* gzc = scratch + depth * dim;  // gradient of z per divisor c, scaled at the end
-    T* tstore = gzc + depth * dim;   // Horner terms t_0..t_{k-1} at the offsets of levels 0..k-1
+    T* zs = scratch;                // z / m
+    T* gzc = scratch + depth * dim; // gradient of z per divisor c, scaled at the end
+    T* tstore = gzc + depth * dim;  // Horner terms t_0..t_{k-1} at the offsets of levels 0..k-1
     std::size_t top = 1, below = 0;
     for (std::size_t k = 0; k < depth; ++k) {
         below += top;
@@ -149,7 +155,8 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
             T* next = buf[cur];
             P::matvec(next, tbar, rows, dim, zs + (c - 1) * dim);
             T* g = gA + off_prev;
-            for (std::size_t a = 0; a < rows; ++a) g[a] += next[a];
+            for (std::size_t a = 0; a < rows; ++a)
+                g[a] += next[a];
             tbar = next;
             cur = 1 - cur;
             if (j > 1) {
@@ -162,7 +169,8 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
     }
     for (std::size_t c = 1; c <= depth; ++c) {
         const T inv = T(1) / T(static_cast<double>(c));
-        for (std::size_t b = 0; b < dim; ++b) gz[b] += gzc[(c - 1) * dim + b] * inv;
+        for (std::size_t b = 0; b < dim; ++b)
+            gz[b] += gzc[(c - 1) * dim + b] * inv;
     }
 }
 
@@ -170,7 +178,8 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
 /// terms t and ṫ of one level in ping-pong pairs (4 buffers of d^(N-1)).
 inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth) {
     std::size_t top = 1;
-    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
     return 2 * depth * dim + 5 * top * dim;
 }
 
@@ -179,17 +188,20 @@ inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth) {
 ///   ṫ_0 = 0, ṫ_j = ṫ_{j-1} ⊗ z/c + t_{j-1} ⊗ ż/c  (c = k-j+1),  Ḃ_k = ṫ_k.
 /// Bdot holds levels 0..N (level 0 is 0).
 template <class P, class T>
-void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth, T* scratch) {
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+               T* scratch) {
     if (depth == 0) return;
     T* zs = scratch;
     T* zds = scratch + depth * dim;
     std::size_t top = 1;
-    for (std::size_t k = 1; k < depth; ++k) top *= dim;
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
     const std::size_t cap = top * dim;
     T* zero = zds + depth * dim;
     T* t[2] = {zero + cap, zero + 2 * cap};
     T* td[2] = {zero + 3 * cap, zero + 4 * cap};
-    for (std::size_t i = 0; i < cap; ++i) zero[i] = T(0);
+    for (std::size_t i = 0; i < cap; ++i)
+        zero[i] = T(0);
     for (std::size_t m = 1; m <= depth; ++m) {
         const T inv = T(1) / T(static_cast<double>(m));
         for (std::size_t b = 0; b < dim; ++b) {

@@ -20,8 +20,7 @@ namespace kernels {
 
 /// True when x has level 0 equal to zero and levels >= 2 all zero (x lies in
 /// level 1, the case of the fused multiply-exponentiate).
-template <class T>
-bool is_level1(const T* x, const shape& s) {
+template <class T> bool is_level1(const T* x, const shape& s) {
     if (!scalar_traits<T>::is_exact_zero(x[0])) return false;
     for (std::size_t i = 1 + s.dim(); i < s.size(); ++i)
         if (!scalar_traits<T>::is_exact_zero(x[i])) return false;
@@ -30,8 +29,7 @@ bool is_level1(const T* x, const shape& s) {
 
 /// c = a ⊗ b, truncated at s.depth(). Levels are written from the top down,
 /// so c may be the same buffer as a or as b (not both).
-template <class T>
-void product(T* c, const T* a, const T* b, const shape& s) {
+template <class T> void product(T* c, const T* a, const T* b, const shape& s) {
     const std::size_t d = s.dim();
     const T a0 = a[0], b0 = b[0];
     std::size_t off_k = s.level_offset(s.depth()), n_k = s.level_size(s.depth());
@@ -55,8 +53,7 @@ void product(T* c, const T* a, const T* b, const shape& s) {
 }
 
 /// out = c * x element-wise over n values (in place allowed).
-template <class T>
-void scale(T* out, const T* x, std::size_t n, const T& c) {
+template <class T> void scale(T* out, const T* x, std::size_t n, const T& c) {
     const T* src[1] = {x};
     const T coef[1] = {c};
     lincomb(out, n, src, coef, 1);
@@ -65,8 +62,7 @@ void scale(T* out, const T* x, std::size_t n, const T& c) {
 /// dst = exp(x). exp(x) = e^{x_0} exp(x - x_0); the nilpotent part by
 /// Horner's scheme E = 1 + y/N, E <- 1 + (y ⊗ E)/n for n = N-1..1, or by the
 /// fused kernel when x lies in level 1. dst must not overlap x.
-template <class T>
-void exp(T* dst, const T* x, const shape& s) {
+template <class T> void exp(T* dst, const T* x, const shape& s) {
     using std::exp;
     const std::size_t n = s.size();
     const T x0 = x[0];
@@ -90,8 +86,7 @@ void exp(T* dst, const T* x, const shape& s) {
 }
 
 namespace detail_ops {
-template <class T>
-T check_level0(const T* x, const char* what) {
+template <class T> T check_level0(const T* x, const char* what) {
     const T x0 = x[0];
     if (scalar_traits<T>::is_exact_zero(x0))
         throw invalid_input(std::string(what) + " needs a nonzero level-0 coefficient (got 0)");
@@ -102,8 +97,7 @@ T check_level0(const T* x, const char* what) {
 /// dst = log(x) for x_0 > 0: log(x) = log(x_0) + log(1 + y), y = x/x_0 - 1,
 /// by Horner's scheme log(1+y) = y ⊗ (1 - y ⊗ (1/2 - y ⊗ (1/3 - ...))).
 /// dst must not overlap x. \throws invalid_input if x_0 is 0.
-template <class T>
-void log(T* dst, const T* x, const shape& s) {
+template <class T> void log(T* dst, const T* x, const shape& s) {
     using std::log;
     const T x0 = detail_ops::check_level0(x, "log");
     const std::size_t n = s.size(), N = s.depth();
@@ -124,8 +118,7 @@ void log(T* dst, const T* x, const shape& s) {
 /// dst = x^{-1}, the series inverse for x_0 != 0: with y = x/x_0 - 1,
 /// x^{-1} = (1/x_0) (1 - y + y^2 - ... ± y^N), by Horner r <- 1 - y ⊗ r.
 /// dst must not overlap x. \throws invalid_input if x_0 is 0.
-template <class T>
-void inverse(T* dst, const T* x, const shape& s) {
+template <class T> void inverse(T* dst, const T* x, const shape& s) {
     const T x0 = detail_ops::check_level0(x, "inverse");
     const std::size_t n = s.size(), N = s.depth();
     aligned_vector<T> y(n), r(n);
@@ -143,8 +136,7 @@ void inverse(T* dst, const T* x, const shape& s) {
 /// dst[w] = (-1)^{|w|} x[reverse(w)]: the antipode, which is the inverse of a
 /// group-like element (a signature), exactly and cheaply. dst must not
 /// overlap x.
-template <class T>
-void antipode(T* dst, const T* x, const shape& s) {
+template <class T> void antipode(T* dst, const T* x, const shape& s) {
     const std::size_t d = s.dim();
     dst[0] = x[0];
     std::size_t off = 1, n = d;

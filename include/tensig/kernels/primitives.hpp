@@ -35,7 +35,8 @@ void force_arch(const std::string& name);
 namespace dispatched {
 void lincomb(double* out, std::size_t n, const double* const* src, const double* coef, std::size_t nterms);
 void lincomb(float* out, std::size_t n, const float* const* src, const float* coef, std::size_t nterms);
-void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb, const double* add);
+void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb,
+               const double* add);
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
@@ -43,11 +44,13 @@ void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, co
 void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v);
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols);
 void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols);
-void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim, std::size_t depth);
+void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim,
+                   std::size_t depth);
 void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth);
 void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                std::size_t depth);
-void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim, std::size_t depth);
+void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
+               std::size_t depth);
 void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record);
 void fmexp_record(float* A, const float* z, std::size_t dim, std::size_t depth, float* record);
 void fmexp_adjoint_recorded(double* gA, double* gz, const double* record, const double* z, std::size_t dim,
@@ -59,8 +62,7 @@ void fmexp_adjoint_recorded(float* gA, float* gz, const float* record, const flo
 namespace detail {
 /// Per-thread scratch of at least n elements for the generic (non-SIMD)
 /// fmexp; grows, never shrinks, so steady-state calls do not allocate.
-template <class T>
-T* generic_scratch(std::size_t n) {
+template <class T> T* generic_scratch(std::size_t n) {
     thread_local std::vector<T> buffer;
     if (buffer.size() < n) buffer.resize(n);
     return buffer.data();
@@ -87,8 +89,7 @@ void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, c
 }
 
 /// A <- A ⊗ exp(z) in place, z in level 1 (dim values), A levels 0..depth.
-template <class T>
-void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth) {
+template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth) {
     if constexpr (has_simd<T>::value)
         dispatched::fmexp(A, z, dim, depth);
     else
@@ -96,8 +97,7 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth) {
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows.
-template <class T>
-void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+template <class T> void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
     if constexpr (has_simd<T>::value)
         dispatched::matvec(out, M, rows, cols, v);
     else
@@ -105,8 +105,7 @@ void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) 
 }
 
 /// out[c] += sum_r v[r] * M[r*cols + c] for c < cols.
-template <class T>
-void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+template <class T> void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
     if constexpr (has_simd<T>::value)
         dispatched::vecmat(out, v, rows, M, cols);
     else
@@ -137,13 +136,12 @@ void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, 
 
 /// fmexp that also writes its Horner terms to `record`
 /// (scalar::fmexp_record_size(dim, depth) values) for fmexp_adjoint_recorded.
-template <class T>
-void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* record) {
+template <class T> void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* record) {
     if constexpr (has_simd<T>::value)
         dispatched::fmexp_record(A, z, dim, depth, record);
     else
-        scalar::fmexp_record(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)),
-                             record);
+        scalar::fmexp_record(A, z, dim, depth,
+                             detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)), record);
 }
 
 /// The adjoint of the fmexp that wrote `record`: as fmexp_adjoint, without
@@ -153,8 +151,9 @@ void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size
     if constexpr (has_simd<T>::value)
         dispatched::fmexp_adjoint_recorded(gA, gz, record, z, dim, depth);
     else
-        scalar::fmexp_adjoint_recorded(gA, gz, record, z, dim, depth,
-                                       detail::generic_scratch<T>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+        scalar::fmexp_adjoint_recorded(
+            gA, gz, record, z, dim, depth,
+            detail::generic_scratch<T>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 
 } // namespace tensig::kernels

@@ -16,7 +16,8 @@ template <class T>
 void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t nterms) {
     for (std::size_t i = 0; i < n; ++i) {
         T acc = nterms == 0 ? T(0) : coef[0] * src[0][i];
-        for (std::size_t j = 1; j < nterms; ++j) acc += coef[j] * src[j][i];
+        for (std::size_t j = 1; j < nterms; ++j)
+            acc += coef[j] * src[j][i];
         out[i] = acc;
     }
 }
@@ -26,25 +27,26 @@ template <class T>
 void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
     for (std::size_t i = 0; i < na; ++i) {
         const T ai = a[i];
-        for (std::size_t j = 0; j < nb; ++j) out[i * nb + j] = scalar_traits<T>::fma(ai, b[j], add[i * nb + j]);
+        for (std::size_t j = 0; j < nb; ++j)
+            out[i * nb + j] = scalar_traits<T>::fma(ai, b[j], add[i * nb + j]);
     }
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows (a row contraction).
-template <class T>
-void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+template <class T> void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
     for (std::size_t r = 0; r < rows; ++r) {
         T acc = T(0);
-        for (std::size_t c = 0; c < cols; ++c) acc += M[r * cols + c] * v[c];
+        for (std::size_t c = 0; c < cols; ++c)
+            acc += M[r * cols + c] * v[c];
         out[r] = acc;
     }
 }
 
 /// out[c] += sum_r v[r] * M[r*cols + c] for c < cols (a column contraction).
-template <class T>
-void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+template <class T> void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
     for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t c = 0; c < cols; ++c) out[c] += v[r] * M[r * cols + c];
+        for (std::size_t c = 0; c < cols; ++c)
+            out[c] += v[r] * M[r * cols + c];
 }
 
 /// The primitives above as a policy for the algorithms of kernels/horner.hpp.
@@ -71,8 +73,7 @@ using horner::fmexp_scratch_size;
 /// Fused multiply-exponentiate: A <- A ⊗ exp(z), z in level 1 (dim values),
 /// A holding levels 0..depth (DESIGN.md §1; algorithm in kernels/horner.hpp).
 /// `scratch` holds fmexp_scratch_size(dim, depth) elements.
-template <class T>
-void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
     horner::fmexp<policy>(A, z, dim, depth, scratch);
 }
 
@@ -99,7 +100,8 @@ void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size
 
 /// Bdot = A ⊗ Dexp(z)[zdot] (the derivative of A ⊗ exp(z) along zdot).
 template <class T>
-void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth, T* scratch) {
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+               T* scratch) {
     horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch);
 }
 

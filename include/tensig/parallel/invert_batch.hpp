@@ -28,19 +28,19 @@ struct invert_batch_options {
 
 /// One item of a batch inversion.
 struct invert_item {
-    bool ok = false;                ///< ran to the end (false: see `error`)
-    bool converged = false;         ///< reached invert_options::exact_loss
-    std::string error;              ///< why the item failed or was skipped
-    invert_result result;           ///< path (K, d), loss, iterations, seconds, route
-    double hausdorff = -1;          ///< path error against the reference, if one was given (else -1)
-    double max_point_error = -1;    ///< when the reduced point counts agree (else -1)
+    bool ok = false;             ///< ran to the end (false: see `error`)
+    bool converged = false;      ///< reached invert_options::exact_loss
+    std::string error;           ///< why the item failed or was skipped
+    invert_result result;        ///< path (K, d), loss, iterations, seconds, route
+    double hausdorff = -1;       ///< path error against the reference, if one was given (else -1)
+    double max_point_error = -1; ///< when the reduced point counts agree (else -1)
 };
 
 /// Invert B targets (B, sig_length) in parallel. With `references` (B, L, d)
 /// (the paths the targets came from), each item also gets its path error
 /// (compare_paths: translated, exactly tree-reduced, Hausdorff).
-std::vector<invert_item> invert_batch(const xt::xtensor<double, 2>& targets, std::size_t dim, std::size_t depth,
-                                      const invert_batch_options& options = {},
+std::vector<invert_item> invert_batch(const xt::xtensor<double, 2>& targets, std::size_t dim,
+                                      std::size_t depth, const invert_batch_options& options = {},
                                       const xt::xtensor<double, 3>* references = nullptr);
 
 } // namespace tensig

@@ -18,11 +18,13 @@ namespace tensig {
 
 namespace detail {
 template <class T>
-void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, std::size_t m, const char* what) {
-    const std::vector<std::size_t> expect = rank == 3 ? std::vector<std::size_t>{B, m} : std::vector<std::size_t>{m};
+void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, std::size_t m,
+                     const char* what) {
+    const std::vector<std::size_t> expect =
+        rank == 3 ? std::vector<std::size_t>{B, m} : std::vector<std::size_t>{m};
     if (g.shape != expect)
-        throw invalid_input(std::string(what) + ": the gradient must have shape " + shape_str(expect) + "; got " +
-                            shape_str(g.shape));
+        throw invalid_input(std::string(what) + ": the gradient must have shape " + shape_str(expect) +
+                            "; got " + shape_str(g.shape));
     check_finite(g.data, g.shape, "gradient");
 }
 
@@ -43,7 +45,8 @@ void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::si
     ws.acc.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
         std::copy(ws.acc.data(), ws.acc.data() + size, prefix.data() + i * size);
-        segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, deltas.data() + i * d);
+        segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse,
+                          deltas.data() + i * d);
         kernels::fmexp(ws.acc.data(), deltas.data() + i * d, d, depth);
     }
     std::vector<T> e(d, T(0));
@@ -54,9 +57,11 @@ void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::si
         const T sign = o.inverse ? T(-1) : T(1);
         for (std::size_t c = 0; c < d; ++c) {
             e[c] = T(1);
-            kernels::fmexp_jvp(tangent.data(), prefix.data() + i * size, deltas.data() + i * d, e.data(), d, depth);
+            kernels::fmexp_jvp(tangent.data(), prefix.data() + i * size, deltas.data() + i * d, e.data(), d,
+                               depth);
             e[c] = T(0);
-            for (std::size_t k = i + 1; k < n; ++k) kernels::fmexp(tangent.data(), deltas.data() + k * d, d, depth);
+            for (std::size_t k = i + 1; k < n; ++k)
+                kernels::fmexp(tangent.data(), deltas.data() + k * d, d, depth);
             // ∂S/∂Δ (sign-adjusted) into the columns of x_hi (+) and x_lo (-)
             for (std::size_t r = 0; r < m; ++r) {
                 const T v = sign * tangent[1 + r];
@@ -80,7 +85,8 @@ template <class EG, class EP>
                                       const backward_options& bo = {}) {
     using T = detail::real_t<EP>;
     constexpr std::size_t R = detail::static_rank<EP>();
-    static_assert(R == SIZE_MAX || R == 2 || R == 3, "signature_backward: a path has shape (L, d) or (B, L, d)");
+    static_assert(R == SIZE_MAX || R == 2 || R == 3,
+                  "signature_backward: a path has shape (L, d) or (B, L, d)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, EP, 3>, detail::result_t<T, EP, 2>>;
     const auto p = detail::make_contiguous<T>(path);
     const auto [B, L, d] = detail::check_paths(p, "path");
@@ -100,7 +106,8 @@ template <class EG, class EP>
                                          const signature_options& o = {}, const backward_options& bo = {}) {
     using T = detail::real_t<EP>;
     constexpr std::size_t R = detail::static_rank<EP>();
-    static_assert(R == SIZE_MAX || R == 2 || R == 3, "logsignature_backward: a path has shape (L, d) or (B, L, d)");
+    static_assert(R == SIZE_MAX || R == 2 || R == 3,
+                  "logsignature_backward: a path has shape (L, d) or (B, L, d)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, EP, 3>, detail::result_t<T, EP, 2>>;
     detail::check_basis(basis);
     const auto p = detail::make_contiguous<T>(path);
@@ -117,10 +124,12 @@ template <class EG, class EP>
 /// (shapes (m,) or (B, m), all three alike).
 template <class EG, class E1, class E2>
 [[nodiscard]] auto signature_combine_backward(const xt::xexpression<EG>& grad, const xt::xexpression<E1>& s1,
-                                              const xt::xexpression<E2>& s2, std::size_t dim, std::size_t depth) {
+                                              const xt::xexpression<E2>& s2, std::size_t dim,
+                                              std::size_t depth) {
     using T = detail::real_t<E1>;
     constexpr std::size_t R = detail::static_rank<E1>();
-    static_assert(R == SIZE_MAX || R == 1 || R == 2, "signature_combine_backward: signatures have shape (m,) or (B, m)");
+    static_assert(R == SIZE_MAX || R == 1 || R == 2,
+                  "signature_combine_backward: signatures have shape (m,) or (B, m)");
     using Out = std::conditional_t<R == 2, detail::result_t<T, E1, 2>, detail::result_t<T, E1, 1>>;
     const std::size_t m = sig_length(dim, depth);
     const auto g = detail::make_contiguous<T>(grad);

@@ -35,15 +35,13 @@ using real_t = std::conditional_t<std::is_integral_v<typename std::decay_t<E>::v
 
 /// An input array as a contiguous row-major buffer: the expression's own
 /// memory when it already is one, a copy otherwise.
-template <class T>
-struct contiguous {
+template <class T> struct contiguous {
     const T* data = nullptr;
     std::vector<std::size_t> shape;
     xt::xarray<T> storage;
 };
 
-template <class T, class E>
-contiguous<T> make_contiguous(const xt::xexpression<E>& expr) {
+template <class T, class E> contiguous<T> make_contiguous(const xt::xexpression<E>& expr) {
     const E& e = expr.derived_cast();
     contiguous<T> c;
     c.shape.assign(e.shape().begin(), e.shape().end());
@@ -67,12 +65,12 @@ contiguous<T> make_contiguous(const xt::xexpression<E>& expr) {
 
 inline std::string shape_str(const std::vector<std::size_t>& sh) {
     std::string s = "(";
-    for (std::size_t i = 0; i < sh.size(); ++i) s += (i ? ", " : "") + std::to_string(sh[i]);
+    for (std::size_t i = 0; i < sh.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(sh[i]);
     return s + (sh.size() == 1 ? ",)" : ")");
 }
 
-template <class E>
-constexpr std::size_t static_rank() {
+template <class E> constexpr std::size_t static_rank() {
     return xt::get_rank<std::decay_t<E>>::value;
 }
 
@@ -85,12 +83,13 @@ using result_t = std::conditional_t<static_rank<E>() == SIZE_MAX, xt::xarray<T>,
 template <class Out>
 Out make_output(const std::vector<std::size_t>& sh, std::size_t elem_size, std::size_t work = 0) {
     std::size_t n = 1;
-    for (auto k : sh) n = checked_mul(n, k, "output");
+    for (auto k : sh)
+        n = checked_mul(n, k, "output");
     if (work > std::numeric_limits<std::size_t>::max() - n)
-        throw size_error("an output of shape " + shape_str(sh) +
-                         " with its workspace would need more than 2^64 values, far more than this machine's memory");
-    check_fits_in_memory(n + work, elem_size,
-                         "an output of shape " + shape_str(sh) + " with its workspace");
+        throw size_error(
+            "an output of shape " + shape_str(sh) +
+            " with its workspace would need more than 2^64 values, far more than this machine's memory");
+    check_fits_in_memory(n + work, elem_size, "an output of shape " + shape_str(sh) + " with its workspace");
     typename Out::shape_type out_shape;
     if constexpr (std::is_same_v<Out, xt::xarray<typename Out::value_type>>)
         out_shape.assign(sh.begin(), sh.end());
@@ -108,11 +107,11 @@ inline std::size_t workspace_size(const shape& s, std::size_t tensors) {
 }
 
 /// Checks rank, sizes and finiteness of a path or batch; returns (B, L, d).
-template <class T>
-std::array<std::size_t, 3> check_paths(const contiguous<T>& p, const char* what) {
+template <class T> std::array<std::size_t, 3> check_paths(const contiguous<T>& p, const char* what) {
     const auto& sh = p.shape;
     if (sh.size() != 2 && sh.size() != 3)
-        throw invalid_input(std::string(what) + " must have shape (L, d) or (B, L, d); got an array of rank " +
+        throw invalid_input(std::string(what) +
+                            " must have shape (L, d) or (B, L, d); got an array of rank " +
                             std::to_string(sh.size()) + " and shape " + shape_str(sh));
     const std::size_t B = sh.size() == 3 ? sh[0] : 1, L = sh[sh.size() - 2], d = sh.back();
     check_finite(p.data, sh, what);
@@ -128,10 +127,12 @@ std::array<std::size_t, 3> check_paths(const contiguous<T>& p, const char* what)
 ///   0, or a non-finite value (its index is named); size_error when the result
 ///   would not fit in memory.
 template <class E>
-[[nodiscard]] auto signature(const xt::xexpression<E>& path, std::size_t depth, const signature_options& o = {}) {
+[[nodiscard]] auto signature(const xt::xexpression<E>& path, std::size_t depth,
+                             const signature_options& o = {}) {
     using T = detail::real_t<E>;
     constexpr std::size_t R = detail::static_rank<E>();
-    static_assert(R == SIZE_MAX || R == 2 || R == 3, "signature: a path has shape (L, d) or a batch (B, L, d)");
+    static_assert(R == SIZE_MAX || R == 2 || R == 3,
+                  "signature: a path has shape (L, d) or a batch (B, L, d)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
     const auto p = detail::make_contiguous<T>(path);
     const auto [B, L, d] = detail::check_paths(p, "path");
@@ -156,7 +157,8 @@ template <class E>
     using Out = detail::result_t<T, E, 2>;
     const auto p = detail::make_contiguous<T>(path);
     if (p.shape.size() != 2)
-        throw invalid_input("signature_stream: path must have shape (L, d); got shape " + detail::shape_str(p.shape));
+        throw invalid_input("signature_stream: path must have shape (L, d); got shape " +
+                            detail::shape_str(p.shape));
     const auto [B, L, d] = detail::check_paths(p, "path");
     (void)B;
     const shape s = detail::path_shape(L, d, depth, o.basepoint);
@@ -171,10 +173,12 @@ template <class E>
 /// for now; the others throw not_supported).
 template <class E>
 [[nodiscard]] auto logsignature(const xt::xexpression<E>& path, std::size_t depth,
-                                logsig_basis basis = logsig_basis::expanded, const signature_options& o = {}) {
+                                logsig_basis basis = logsig_basis::expanded,
+                                const signature_options& o = {}) {
     using T = detail::real_t<E>;
     constexpr std::size_t R = detail::static_rank<E>();
-    static_assert(R == SIZE_MAX || R == 2 || R == 3, "logsignature: a path has shape (L, d) or a batch (B, L, d)");
+    static_assert(R == SIZE_MAX || R == 2 || R == 3,
+                  "logsignature: a path has shape (L, d) or a batch (B, L, d)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
     detail::check_basis(basis);
     const auto p = detail::make_contiguous<T>(path);
@@ -193,12 +197,14 @@ template <class E>
 /// \throws invalid_input when a length is not sig_length(dim, depth) or the
 ///   two shapes differ.
 template <class E1, class E2>
-[[nodiscard]] auto signature_combine(const xt::xexpression<E1>& s1, const xt::xexpression<E2>& s2, std::size_t dim,
-                                     std::size_t depth, std::size_t threads = 0) {
+[[nodiscard]] auto signature_combine(const xt::xexpression<E1>& s1, const xt::xexpression<E2>& s2,
+                                     std::size_t dim, std::size_t depth, std::size_t threads = 0) {
     using T = detail::real_t<E1>;
-    static_assert(std::is_same_v<T, detail::real_t<E2>>, "signature_combine: both operands need one scalar type");
+    static_assert(std::is_same_v<T, detail::real_t<E2>>,
+                  "signature_combine: both operands need one scalar type");
     constexpr std::size_t R = detail::static_rank<E1>();
-    static_assert(R == SIZE_MAX || R == 1 || R == 2, "signature_combine: signatures have shape (m,) or (B, m)");
+    static_assert(R == SIZE_MAX || R == 1 || R == 2,
+                  "signature_combine: signatures have shape (m,) or (B, m)");
     using Out = std::conditional_t<R == 2, detail::result_t<T, E1, 2>, detail::result_t<T, E1, 1>>;
     const std::size_t m = sig_length(dim, depth);
     const auto a = detail::make_contiguous<T>(s1);
@@ -206,15 +212,16 @@ template <class E1, class E2>
     for (const auto* x : {&a, &b}) {
         if (x->shape.size() != 1 && x->shape.size() != 2)
             throw invalid_input("signature_combine: a signature must have shape (" + std::to_string(m) +
-                                ",) or (B, " + std::to_string(m) + "); got shape " + detail::shape_str(x->shape));
+                                ",) or (B, " + std::to_string(m) + "); got shape " +
+                                detail::shape_str(x->shape));
         if (x->shape.back() != m)
-            throw invalid_input("signature_combine: signatures of dimension " + std::to_string(dim) + " and depth " +
-                                std::to_string(depth) + " have length " + std::to_string(m) + "; got " +
-                                std::to_string(x->shape.back()));
+            throw invalid_input("signature_combine: signatures of dimension " + std::to_string(dim) +
+                                " and depth " + std::to_string(depth) + " have length " + std::to_string(m) +
+                                "; got " + std::to_string(x->shape.back()));
     }
     if (a.shape != b.shape)
-        throw invalid_input("signature_combine: the two operands have different shapes " + detail::shape_str(a.shape) +
-                            " and " + detail::shape_str(b.shape));
+        throw invalid_input("signature_combine: the two operands have different shapes " +
+                            detail::shape_str(a.shape) + " and " + detail::shape_str(b.shape));
     const std::size_t B = a.shape.size() == 2 ? a.shape[0] : 1;
     detail::check_finite(a.data, a.shape, "first signature");
     detail::check_finite(b.data, b.shape, "second signature");

@@ -68,14 +68,16 @@ class shape {
     /// d^k (k <= depth).
     std::size_t level_size(std::size_t k) const noexcept {
         std::size_t n = 1;
-        for (std::size_t i = 0; i < k; ++i) n *= dim_;
+        for (std::size_t i = 0; i < k; ++i)
+            n *= dim_;
         return n;
     }
     /// Index of the first coefficient of level k (k <= depth + 1) in the
     /// flattened storage: d^0 + ... + d^(k-1).
     std::size_t level_offset(std::size_t k) const noexcept {
         std::size_t off = 0, n = 1;
-        for (std::size_t i = 0; i < k; ++i, n *= dim_) off += n;
+        for (std::size_t i = 0; i < k; ++i, n *= dim_)
+            off += n;
         return off;
     }
     /// Number of coefficients of levels 1..N (the length of a signature).

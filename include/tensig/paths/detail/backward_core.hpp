@@ -38,8 +38,7 @@ struct backward_options {
 namespace detail {
 
 /// Workspace of the signature's backward pass, reused across a batch.
-template <class T>
-struct backward_workspace {
+template <class T> struct backward_workspace {
     explicit backward_workspace(const shape& s) : fwd(s), grad(s), gz(s.dim()) {}
     path_workspace<T> fwd;
     tensor<T> grad;
@@ -50,7 +49,9 @@ struct backward_workspace {
 
 /// Step i (0-based, in the order the forward pass multiplies) of the signature
 /// of a path with n segments: its segment, and the sign of its increment.
-inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) { return inverse ? n - 1 - i : i; }
+inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) {
+    return inverse ? n - 1 - i : i;
+}
 
 /// Whether the backward pass of a path with n segments stores the forward
 /// pass's Horner terms (about one signature's size per segment).
@@ -67,13 +68,15 @@ template <class T>
 void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d, const signature_options& o,
                                     bool store, backward_workspace<T>& ws) {
     const shape& s = ws.grad.shape();
-    const std::size_t n = segment_count(L, o.basepoint), rec = kernels::scalar::fmexp_record_size(d, s.depth());
+    const std::size_t n = segment_count(L, o.basepoint),
+                      rec = kernels::scalar::fmexp_record_size(d, s.depth());
     if (store && ws.prefixes.size() < n * rec) ws.prefixes.resize(n * rec);
     auto& A = ws.fwd.acc;
     A.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
         if (store) {
-            segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd.delta.data());
+            segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse,
+                              ws.fwd.delta.data());
             kernels::fmexp_record(A.data(), ws.fwd.delta.data(), d, s.depth(), ws.prefixes.data() + i * rec);
         } else {
             apply_segment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd);
@@ -85,10 +88,11 @@ void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d,
 /// signature_forward_for_backward (with the same `store`), write ∂L/∂path
 /// (L, d) into `out`. Consumes ws.fwd.acc when rebuilding.
 template <class T>
-void signature_backward_from(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
-                             bool store, backward_workspace<T>& ws, T* out) {
+void signature_backward_from(const T* G, const T* path, std::size_t L, std::size_t d,
+                             const signature_options& o, bool store, backward_workspace<T>& ws, T* out) {
     const shape& s = ws.grad.shape();
-    const std::size_t n = segment_count(L, o.basepoint), rec = kernels::scalar::fmexp_record_size(d, s.depth());
+    const std::size_t n = segment_count(L, o.basepoint),
+                      rec = kernels::scalar::fmexp_record_size(d, s.depth());
     std::fill(out, out + L * d, T(0));
     auto& A = ws.fwd.acc;
     ws.grad[0] = T(0);
@@ -123,9 +127,11 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
 /// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
 /// path; G holds levels 1..N. `out` is overwritten.
 template <class T>
-void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
-                            const backward_options& bo, backward_workspace<T>& ws, T* out) {
-    const bool store = stores_prefixes(bo, segment_count(L, o.basepoint), d, ws.grad.shape().depth(), sizeof(T));
+void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d,
+                            const signature_options& o, const backward_options& bo, backward_workspace<T>& ws,
+                            T* out) {
+    const bool store =
+        stores_prefixes(bo, segment_count(L, o.basepoint), d, ws.grad.shape().depth(), sizeof(T));
     signature_forward_for_backward(path, L, d, o, store, ws);
     signature_backward_from(G, path, L, d, o, store, ws, out);
 }
@@ -133,17 +139,19 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
 /// Batched: G (B, sig_length), paths (B, L, d) -> out (B, L, d).
 template <class T>
 void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::size_t L, std::size_t d,
-                              std::size_t depth, const signature_options& o, const backward_options& bo, T* out) {
+                              std::size_t depth, const signature_options& o, const backward_options& bo,
+                              T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     if (bo.prefixes == prefix_mode::store)
-        check_fits_in_memory(checked_mul(segment_count(L, o.basepoint), kernels::scalar::fmexp_record_size(d, depth),
-                                         "stored prefixes"),
+        check_fits_in_memory(checked_mul(segment_count(L, o.basepoint),
+                                         kernels::scalar::fmexp_record_size(d, depth), "stored prefixes"),
                              sizeof(T),
                              "the stored prefix signatures of a path of " + std::to_string(L) + " points");
     parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
         backward_workspace<T> ws(s);
         for (std::size_t b = b0; b < b1; ++b)
-            signature_backward_one(G + b * s.sig_length(), paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+            signature_backward_one(G + b * s.sig_length(), paths + b * L * d, L, d, o, bo, ws,
+                                   out + b * L * d);
     });
 }
 
@@ -154,19 +162,19 @@ void signature_combine_backward_batch(const T* G, const T* s1, const T* s2, std:
     const shape s(d, depth);
     const std::size_t m = s.sig_length();
     parallel::for_chunks(B, batch_grain(B, 0), 0, [&](std::size_t i0, std::size_t i1) {
-    tensor<T> a(s), b(s), g(s), ga(s), gb(s);
-    for (std::size_t i = i0; i < i1; ++i) {
-        a[0] = b[0] = T(1);
-        g[0] = T(0);
-        std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
-        std::copy(s2 + i * m, s2 + (i + 1) * m, b.data() + 1);
-        std::copy(G + i * m, G + (i + 1) * m, g.data() + 1);
-        ga.set_zero();
-        gb.set_zero();
-        vjp::product(ga.data(), gb.data(), a.data(), b.data(), g.data(), s);
-        std::copy(ga.data() + 1, ga.data() + 1 + m, g1 + i * m);
-        std::copy(gb.data() + 1, gb.data() + 1 + m, g2 + i * m);
-    }
+        tensor<T> a(s), b(s), g(s), ga(s), gb(s);
+        for (std::size_t i = i0; i < i1; ++i) {
+            a[0] = b[0] = T(1);
+            g[0] = T(0);
+            std::copy(s1 + i * m, s1 + (i + 1) * m, a.data() + 1);
+            std::copy(s2 + i * m, s2 + (i + 1) * m, b.data() + 1);
+            std::copy(G + i * m, G + (i + 1) * m, g.data() + 1);
+            ga.set_zero();
+            gb.set_zero();
+            vjp::product(ga.data(), gb.data(), a.data(), b.data(), g.data(), s);
+            std::copy(ga.data() + 1, ga.data() + 1 + m, g1 + i * m);
+            std::copy(gb.data() + 1, gb.data() + 1 + m, g2 + i * m);
+        }
     });
 }
 
@@ -178,17 +186,17 @@ void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std:
     check_basis(basis);
     const shape s = path_shape(L, d, depth, o.basepoint);
     parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
-    backward_workspace<T> ws(s);
-    tensor<T> gl(s), gs(s);
-    std::vector<T> sig(s.sig_length());
-    for (std::size_t b = b0; b < b1; ++b) {
-        signature_one(paths + b * L * d, L, d, o, ws.fwd, sig.data()); // S in ws.fwd.acc
-        gl[0] = T(0);
-        std::copy(G + b * s.sig_length(), G + (b + 1) * s.sig_length(), gl.data() + 1);
-        gs.set_zero();
-        vjp::log(gs.data(), ws.fwd.acc.data(), gl.data(), s);
-        signature_backward_one(gs.data() + 1, paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
-    }
+        backward_workspace<T> ws(s);
+        tensor<T> gl(s), gs(s);
+        std::vector<T> sig(s.sig_length());
+        for (std::size_t b = b0; b < b1; ++b) {
+            signature_one(paths + b * L * d, L, d, o, ws.fwd, sig.data()); // S in ws.fwd.acc
+            gl[0] = T(0);
+            std::copy(G + b * s.sig_length(), G + (b + 1) * s.sig_length(), gl.data() + 1);
+            gs.set_zero();
+            vjp::log(gs.data(), ws.fwd.acc.data(), gl.data(), s);
+            signature_backward_one(gs.data() + 1, paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+        }
     });
 }
 
@@ -196,15 +204,15 @@ void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std:
 } // namespace tensig
 
 namespace tensig::detail {
-#define TENSIG_BACKWARD_CORE_EXTERN(T)                                                                                \
-    extern template void signature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,       \
-                                                     std::size_t, const signature_options&, const backward_options&,   \
-                                                     T*);                                                              \
-    extern template void signature_combine_backward_batch<T>(const T*, const T*, const T*, std::size_t, std::size_t,  \
-                                                             std::size_t, T*, T*);                                     \
-    extern template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,    \
-                                                        std::size_t, const signature_options&, logsig_basis,           \
-                                                        const backward_options&, T*);
+#define TENSIG_BACKWARD_CORE_EXTERN(T)                                                                       \
+    extern template void signature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t,           \
+                                                     std::size_t, std::size_t, const signature_options&,     \
+                                                     const backward_options&, T*);                           \
+    extern template void signature_combine_backward_batch<T>(const T*, const T*, const T*, std::size_t,      \
+                                                             std::size_t, std::size_t, T*, T*);              \
+    extern template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t,        \
+                                                        std::size_t, std::size_t, const signature_options&,  \
+                                                        logsig_basis, const backward_options&, T*);
 TENSIG_BACKWARD_CORE_EXTERN(float)
 TENSIG_BACKWARD_CORE_EXTERN(double)
 #undef TENSIG_BACKWARD_CORE_EXTERN

@@ -24,10 +24,10 @@ namespace tensig::detail {
 
 /// Throw invalid_input naming the first non-finite value of a row-major
 /// array of the given shape, with its multi-index.
-template <class T>
-void check_finite(const T* p, const std::vector<std::size_t>& shape, const char* what) {
+template <class T> void check_finite(const T* p, const std::vector<std::size_t>& shape, const char* what) {
     std::size_t n = 1;
-    for (auto k : shape) n *= k;
+    for (auto k : shape)
+        n *= k;
     for (std::size_t i = 0; i < n; ++i) {
         if (scalar_traits<T>::is_finite(p[i])) continue;
         const double v = scalar_traits<T>::value(p[i]);
@@ -37,16 +37,18 @@ void check_finite(const T* p, const std::vector<std::size_t>& shape, const char*
             rest /= shape[r];
         }
         std::string at;
-        for (std::size_t r = 0; r < index.size(); ++r) at += (r ? ", " : "") + std::to_string(index[r]);
-        throw invalid_input(std::string(what) + " has a non-finite value (" + std::to_string(v) + ") at index (" + at +
-                            ")");
+        for (std::size_t r = 0; r < index.size(); ++r)
+            at += (r ? ", " : "") + std::to_string(index[r]);
+        throw invalid_input(std::string(what) + " has a non-finite value (" + std::to_string(v) +
+                            ") at index (" + at + ")");
     }
 }
 
 /// Throw not_supported for the log-signature bases that are not there yet.
 inline void check_basis(logsig_basis basis) {
     if (basis != logsig_basis::expanded)
-        throw not_supported(std::string("log-signature basis '") + (basis == logsig_basis::words ? "words" : "lyndon") +
+        throw not_supported(std::string("log-signature basis '") +
+                            (basis == logsig_basis::words ? "words" : "lyndon") +
                             "' is not yet supported (only 'expanded' for now; see issue 7)");
 }
 
@@ -60,20 +62,22 @@ inline shape path_shape(std::size_t L, std::size_t d, std::size_t depth, bool ba
 
 /// Per-call workspace: the running signature and one increment. Reused
 /// across the paths of a batch, so the per-segment loop never allocates.
-template <class T>
-struct path_workspace {
+template <class T> struct path_workspace {
     explicit path_workspace(const shape& s) : acc(s), delta(s.dim()) {}
     tensor<T> acc;
     std::vector<T> delta;
 };
 
 /// Number of segments of a path of L points.
-inline std::size_t segment_count(std::size_t L, bool basepoint) { return basepoint ? L : (L == 0 ? 0 : L - 1); }
+inline std::size_t segment_count(std::size_t L, bool basepoint) {
+    return basepoint ? L : (L == 0 ? 0 : L - 1);
+}
 
 /// The increment of segment `seg` (reversed: negated) into `delta`:
 /// Δ_seg = x_hi - x_{hi-1}, with the origin before the first point under basepoint.
 template <class T>
-void segment_increment(const T* path, std::size_t d, std::size_t seg, bool basepoint, bool reversed, T* delta) {
+void segment_increment(const T* path, std::size_t d, std::size_t seg, bool basepoint, bool reversed,
+                       T* delta) {
     const std::size_t hi = basepoint ? seg : seg + 1;
     for (std::size_t c = 0; c < d; ++c) {
         const T end = path[hi * d + c];
@@ -94,15 +98,17 @@ void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint
 
 /// Signature (levels 1..N) of one path of L points in R^d into `out`.
 template <class T>
-void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o, path_workspace<T>& ws,
-                   T* out) {
+void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                   path_workspace<T>& ws, T* out) {
     ws.acc.set_unit();
     const std::size_t n = segment_count(L, o.basepoint);
     if (!o.inverse) {
-        for (std::size_t seg = 0; seg < n; ++seg) apply_segment(path, d, seg, o.basepoint, false, ws);
+        for (std::size_t seg = 0; seg < n; ++seg)
+            apply_segment(path, d, seg, o.basepoint, false, ws);
     } else {
         // S^{-1} = exp(-Δ_n) ⊗ ... ⊗ exp(-Δ_1): the reversed path.
-        for (std::size_t seg = n; seg-- > 0;) apply_segment(path, d, seg, o.basepoint, true, ws);
+        for (std::size_t seg = n; seg-- > 0;)
+            apply_segment(path, d, seg, o.basepoint, true, ws);
     }
     std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
@@ -141,7 +147,8 @@ void signature_long(const T* path, std::size_t L, std::size_t d, const shape& s,
             for (std::size_t q = q0; q < q1; ++q) {
                 const std::size_t left = 2 * stride * q, right = left + stride;
                 if (right < pieces)
-                    kernels::product(acc.data() + left * size, acc.data() + left * size, acc.data() + right * size, s);
+                    kernels::product(acc.data() + left * size, acc.data() + left * size,
+                                     acc.data() + right * size, s);
             }
         });
     }
@@ -175,8 +182,8 @@ void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d
 
 /// Every prefix signature of one path into out (segments, sig_length).
 template <class T>
-void signature_stream_one(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
-                          T* out) {
+void signature_stream_one(const T* path, std::size_t L, std::size_t d, std::size_t depth,
+                          const signature_options& o, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     path_workspace<T> ws(s);
     ws.acc.set_unit();
@@ -196,8 +203,8 @@ void signature_stream_one(const T* path, std::size_t L, std::size_t d, std::size
 /// Chen products of B pairs of flattened signatures (levels 1..N, level 0
 /// taken as 1): out_b = s1_b ⊗ s2_b.
 template <class T>
-void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_t d, std::size_t depth, T* out,
-                             std::size_t threads = 0) {
+void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_t d, std::size_t depth,
+                             T* out, std::size_t threads = 0) {
     const shape s(d, depth);
     const std::size_t m = s.sig_length();
     parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t i0, std::size_t i1) {
@@ -241,14 +248,14 @@ void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_
 
 // float and double are compiled once, in the library (src/paths/signature.cpp).
 namespace tensig::detail {
-#define TENSIG_PATH_CORE_EXTERN(T)                                                                                    \
-    extern template void signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,            \
-                                            const signature_options&, T*);                                             \
-    extern template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t,                     \
-                                                 const signature_options&, T*);                                        \
-    extern template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*,    \
-                                                    std::size_t);                                                      \
-    extern template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,          \
+#define TENSIG_PATH_CORE_EXTERN(T)                                                                           \
+    extern template void signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,    \
+                                            const signature_options&, T*);                                   \
+    extern template void signature_stream_one<T>(const T*, std::size_t, std::size_t, std::size_t,            \
+                                                 const signature_options&, T*);                              \
+    extern template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t,            \
+                                                    std::size_t, T*, std::size_t);                           \
+    extern template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t, \
                                                const signature_options&, logsig_basis, T*);
 TENSIG_PATH_CORE_EXTERN(float)
 TENSIG_PATH_CORE_EXTERN(double)
