@@ -147,6 +147,13 @@ TEMPLATE_TEST_CASE("matvec and vecmat: SIMD equals scalar for all row lengths", 
                 kn::matvec(simd.data(), M.data(), rows, cols, v.data());
                 kn::scalar::matvec(ref.data(), M.data(), rows, cols, v.data());
                 CHECK(oracle::max_abs_diff(simd, ref, rows) <= tol<T>(cols));
+                // with an accumulator: acc[r] += out[r], fused
+                auto sums = random_vector<T>(rows);
+                auto sums_ref = sums;
+                for (std::size_t r = 0; r < rows; ++r)
+                    sums_ref[r] += ref[r];
+                kn::matvec(simd.data(), M.data(), rows, cols, v.data(), sums.data());
+                CHECK(oracle::max_abs_diff(sums, sums_ref, rows) <= tol<T>(cols) * 2);
                 auto acc = random_vector<T>(cols);
                 auto acc_ref = acc;
                 kn::vecmat(acc.data(), w.data(), rows, M.data(), cols);

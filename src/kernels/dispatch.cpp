@@ -105,11 +105,11 @@ void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth) {
     table().fmexp_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
 }
-void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v) {
-    table().matvec_d(out, M, rows, cols, v);
+void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc) {
+    table().matvec_d(out, M, rows, cols, v, acc);
 }
-void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v) {
-    table().matvec_f(out, M, rows, cols, v);
+void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v, float* acc) {
+    table().matvec_f(out, M, rows, cols, v, acc);
 }
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols) {
     table().vecmat_d(out, v, rows, M, cols);

@@ -222,7 +222,9 @@ template <class Arch, class T> struct kernels {
     }
 
     // out[r] = sum_c M[r*cols + c] v[c]
-    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+    // With `acc`, also acc[r] += out[r] (the adjoint adds each contraction
+    // into the gradient: fused here to save a pass over memory).
+    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
         if (cols == W) { // rows exactly a register long (d = 4 in AVX2 double): W rows, one horizontal add
             const batch vv = batch::load_unaligned(v);
             std::size_t r = 0;
@@ -230,33 +232,39 @@ template <class Arch, class T> struct kernels {
                 batch p[W];
                 for (std::size_t i = 0; i < W; ++i)
                     p[i] = batch::load_unaligned(M + (r + i) * W) * vv;
-                xsimd::haddp(p).store_unaligned(out + r);
+                const batch res = xsimd::haddp(p);
+                res.store_unaligned(out + r);
+                if (acc) (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
             }
-            for (; r < rows; ++r)
+            for (; r < rows; ++r) {
                 out[r] = reduce_sum(batch::load_unaligned(M + r * W) * vv);
+                if (acc) acc[r] += out[r];
+            }
             return;
         }
         if (cols >= W) {
             for (std::size_t r = 0; r < rows; ++r) {
                 const T* m = M + r * cols;
-                batch acc(T(0));
+                batch part(T(0));
                 std::size_t c = 0;
                 for (; c + W <= cols; c += W)
-                    acc = xsimd::fma(batch::load_unaligned(m + c), batch::load_unaligned(v + c), acc);
-                T sum = reduce_sum(acc);
+                    part = xsimd::fma(batch::load_unaligned(m + c), batch::load_unaligned(v + c), part);
+                T sum = reduce_sum(part);
                 for (; c < cols; ++c)
                     sum += m[c] * v[c];
                 out[r] = sum;
+                if (acc) acc[r] += sum;
             }
             return;
         }
         if constexpr (has_swizzle<Arch>) {
             std::size_t done = 0;
-            if (cols == 2) done = matvec_narrow<2>(out, M, rows, v);
+            if (cols == 2) done = matvec_narrow<2>(out, M, rows, v, acc);
             if constexpr (W > 4)
-                if (cols == 4) done = matvec_narrow<4>(out, M, rows, v);
+                if (cols == 4) done = matvec_narrow<4>(out, M, rows, v, acc);
             if (done > 0) {
-                if (done < rows) matvec(out + done, M + done * cols, rows - done, cols, v);
+                if (done < rows)
+                    matvec(out + done, M + done * cols, rows - done, cols, v, acc ? acc + done : nullptr);
                 return;
             }
         }
@@ -284,27 +292,33 @@ template <class Arch, class T> struct kernels {
             break;
         default:
             for (std::size_t r = 0; r < rows; ++r) {
-                T acc = T(0);
+                T sum = T(0);
                 for (std::size_t c = 0; c < cols; ++c)
-                    acc += M[r * cols + c] * v[c];
-                out[r] = acc;
+                    sum += M[r * cols + c] * v[c];
+                out[r] = sum;
             }
         }
+        if (acc)
+            for (std::size_t r = 0; r < rows; ++r)
+                acc[r] += out[r];
     }
 
     // Rows shorter than a register, D dividing W: W rows (D registers) at a
     // time; each register's products are summed in groups of D lanes by
     // swizzles, and the W sums gathered into one register.
     template <std::size_t D>
-    static std::size_t matvec_narrow(T* out, const T* M, std::size_t rows, const T* v) {
+    static std::size_t matvec_narrow(T* out, const T* M, std::size_t rows, const T* v, T* acc) {
         static_assert(W % D == 0 && D >= 2 && D <= 4, "row length must divide the register width");
         alignas(64) T pattern[W];
         for (std::size_t l = 0; l < W; ++l)
             pattern[l] = v[l % D];
         const batch vp = batch::load_aligned(pattern);
         std::size_t r = 0;
-        for (; r + W <= rows; r += W)
-            gather_sums<D>(M + r * D, vp, std::make_index_sequence<D>{}).store_unaligned(out + r);
+        for (; r + W <= rows; r += W) {
+            const batch res = gather_sums<D>(M + r * D, vp, std::make_index_sequence<D>{});
+            res.store_unaligned(out + r);
+            if (acc) (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
+        }
         return r;
     }
 
@@ -429,8 +443,9 @@ template <class Arch, class T> struct kernels {
         static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
             kernels::outer_fma(out, a, na, b, nb, add);
         }
-        static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
-            kernels::matvec(out, M, rows, cols, v);
+        static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v,
+                           T* acc = nullptr) {
+            kernels::matvec(out, M, rows, cols, v, acc);
         }
         static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
             kernels::vecmat(out, v, rows, M, cols);

@@ -153,10 +153,7 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
             P::vecmat(gzc + (c - 1) * dim, terms + off_prev, rows, tbar, dim);
             // t̄_{j-1} = t̄_j · z / c, then ∂L/∂A_{j-1} += t̄_{j-1}
             T* next = buf[cur];
-            P::matvec(next, tbar, rows, dim, zs + (c - 1) * dim);
-            T* g = gA + off_prev;
-            for (std::size_t a = 0; a < rows; ++a)
-                g[a] += next[a];
+            P::matvec(next, tbar, rows, dim, zs + (c - 1) * dim, gA + off_prev);
             tbar = next;
             cur = 1 - cur;
             if (j > 1) {

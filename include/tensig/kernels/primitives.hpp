@@ -40,8 +40,8 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
-void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v);
-void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v);
+void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc);
+void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v, float* acc);
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols);
 void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols);
 void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim,
@@ -96,12 +96,14 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
         scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
 }
 
-/// out[r] = sum_c M[r*cols + c] * v[c] for r < rows.
-template <class T> void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+/// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also
+/// acc[r] += out[r].
+template <class T>
+void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
     if constexpr (has_simd<T>::value)
-        dispatched::matvec(out, M, rows, cols, v);
+        dispatched::matvec(out, M, rows, cols, v, acc);
     else
-        scalar::matvec(out, M, rows, cols, v);
+        scalar::matvec(out, M, rows, cols, v, acc);
 }
 
 /// out[c] += sum_r v[r] * M[r*cols + c] for c < cols.

@@ -32,13 +32,16 @@ void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, c
     }
 }
 
-/// out[r] = sum_c M[r*cols + c] * v[c] for r < rows (a row contraction).
-template <class T> void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
+/// out[r] = sum_c M[r*cols + c] * v[c] for r < rows (a row contraction);
+/// with `acc`, also acc[r] += out[r].
+template <class T>
+void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
     for (std::size_t r = 0; r < rows; ++r) {
-        T acc = T(0);
+        T sum = T(0);
         for (std::size_t c = 0; c < cols; ++c)
-            acc += M[r * cols + c] * v[c];
-        out[r] = acc;
+            sum += M[r * cols + c] * v[c];
+        out[r] = sum;
+        if (acc) acc[r] += sum;
     }
 }
 
@@ -56,8 +59,8 @@ struct policy {
         scalar::outer_fma(out, a, na, b, nb, add);
     }
     template <class T>
-    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v) {
-        scalar::matvec(out, M, rows, cols, v);
+    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
+        scalar::matvec(out, M, rows, cols, v, acc);
     }
     template <class T>
     static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
