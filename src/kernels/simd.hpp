@@ -10,6 +10,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "table.hpp"
 #include "tensig/kernels/horner.hpp"
 
@@ -257,6 +261,25 @@ template <class Arch, class T> struct kernels {
             }
             return;
         }
+#if defined(__AVX2__)
+        if constexpr (std::is_same_v<T, double> && std::is_base_of_v<xsimd::avx2, Arch>) {
+            // d = 2 in double, the commonest case: one pairwise horizontal add
+            // and one lane permute per four rows
+            if (cols == 2 && rows >= 4) {
+                const __m256d vp = _mm256_setr_pd(v[0], v[1], v[0], v[1]);
+                std::size_t r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    const __m256d a = _mm256_mul_pd(_mm256_loadu_pd(M + 2 * r), vp);
+                    const __m256d b = _mm256_mul_pd(_mm256_loadu_pd(M + 2 * r + 4), vp);
+                    const __m256d h = _mm256_permute4x64_pd(_mm256_hadd_pd(a, b), 0xD8); // lanes 0, 2, 1, 3
+                    _mm256_storeu_pd(out + r, h);
+                    if (acc) _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), h));
+                }
+                if (r < rows) matvec(out + r, M + r * 2, rows - r, 2, v, acc ? acc + r : nullptr);
+                return;
+            }
+        }
+#endif
         if constexpr (has_swizzle<Arch>) {
             std::size_t done = 0;
             if (cols == 2) done = matvec_narrow<2>(out, M, rows, v, acc);
