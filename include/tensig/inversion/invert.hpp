@@ -8,9 +8,10 @@
 /// - `lm`: Levenberg–Marquardt with the exact Jacobian from the chosen start;
 /// - `automatic` (the default): routes tried in turn until one reaches
 ///   machine precision, keeping the best: the insertion start polished by LM
-///   through increasing depths (continuation), then by LM at full depth; the
-///   same with two more points than asked for, reduced and padded back; an
-///   Adam warm-up from zeros then LM; seeded random starts with continuation.
+///   through increasing depths (continuation); the same with two more points
+///   than asked for, reduced and padded back; the insertion start polished by
+///   LM at full depth; four, six and eight more points; an Adam warm-up from
+///   zeros then LM; seeded random starts with continuation.
 
 #include <chrono>
 #include <cmath>
@@ -207,16 +208,22 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
             done = consider(x, continuation(x),
                             "insertion+lm(depth " + std::to_string(o.continuation_depth) + "..)");
         }
-        if (!done && depth >= 2) { // route 2: insertion start, LM at full depth
+        // route 2: insertion start, LM at full depth (tried after the first,
+        // cheaper over-parametrised attempt below)
+        bool direct_tried = false;
+        auto direct = [&] {
+            if (done || depth < 2 || direct_tried) return;
+            direct_tried = true;
             auto x = init_insertion(scaled.data(), scaled.size(), dim, depth, o.points);
             done = consider(x, levenberg_marquardt(loss, x, o.lm), "insertion+lm");
-        }
+        };
         // route 3: more points than asked for, K + e for e = extra, 2 extra, 3
         // extra, 4 extra (an over-parametrised problem has fewer spurious
         // minima); an exact solution reduces to at most K points (the reduced
         // path is unique), which are padded back to K by splitting the longest
         // segments and polished
         for (std::size_t step = 1; step <= 4; ++step) {
+            if (step == 2) direct();
             const std::size_t extra = step * o.extra_points;
             if (done || !(depth >= 2 && use_continuation && extra > 0)) break;
             const std::size_t K2 = o.points + extra;
@@ -239,6 +246,7 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
                 best.iterations += rep.iterations;
             }
         }
+        direct();    // when the over-parametrised routes were not run
         if (!done) { // route 4: Adam warm-up from zeros, then LM
             auto x = init_zeros<T>(o.points, dim);
             adam_options warm = o.adam;
