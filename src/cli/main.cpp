@@ -63,12 +63,18 @@ template <class F> xt::xarray<double> in_precision(const tensig::io::array& in, 
     return f(in.values);
 }
 
+// The path options of a command, with the global --threads.
+tensig::signature_options path_options(bool basepoint, bool inverse) {
+    tensig::signature_options o;
+    o.basepoint = basepoint;
+    o.inverse = inverse;
+    o.threads = threads_option;
+    return o;
+}
+
 void run_sig(const sig_args& a) {
     const auto in = tensig::io::read_array(a.input);
-    tensig::signature_options o;
-    o.basepoint = a.basepoint;
-    o.inverse = a.inverse;
-    o.threads = threads_option;
+    const tensig::signature_options o = path_options(a.basepoint, a.inverse);
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         return a.stream ? xt::xarray<T>(tensig::signature_stream(x, a.depth, o))
@@ -86,10 +92,7 @@ tensig::logsig_basis parse_basis(const std::string& name) {
 void run_logsig(const logsig_args& a) {
     const auto basis = parse_basis(a.basis);
     const auto in = tensig::io::read_array(a.input);
-    tensig::signature_options o;
-    o.basepoint = a.basepoint;
-    o.inverse = a.inverse;
-    o.threads = threads_option;
+    const tensig::signature_options o = path_options(a.basepoint, a.inverse);
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         return xt::xarray<T>(tensig::logsignature(x, a.depth, basis, o));
@@ -454,10 +457,7 @@ void run_backward(const backward_args& a) {
     const auto basis = parse_basis(a.basis);
     const auto g = tensig::io::read_array(a.grad);
     const auto in = tensig::io::read_array(a.input);
-    tensig::signature_options o;
-    o.basepoint = a.basepoint;
-    o.inverse = a.inverse;
-    o.threads = threads_option;
+    const tensig::signature_options o = path_options(a.basepoint, a.inverse);
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         const xt::xarray<T> gx = xt::cast<T>(g.values);
