@@ -27,23 +27,14 @@
 
 #include <tensig/tensig.hpp>
 
+#include "flops.hpp"
+
 namespace {
 
 using tensig::aligned_vector;
 namespace kernels = tensig::kernels;
 
-/// Multiply-adds of one fused multiply-exponentiate: sum_{k=1..N} sum_{j=1..k} d^j.
-double fmexp_madds(std::size_t d, std::size_t N) {
-    double total = 0;
-    for (std::size_t k = 1; k <= N; ++k) {
-        double p = 1;
-        for (std::size_t j = 1; j <= k; ++j) {
-            p *= double(d);
-            total += p;
-        }
-    }
-    return total;
-}
+using bench::fmexp_madds;
 
 template <class T> const char* type_name() {
     return sizeof(T) == 8 ? "double" : "float";

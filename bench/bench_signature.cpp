@@ -24,6 +24,8 @@
 
 #include <tensig/tensig.hpp>
 
+#include "flops.hpp"
+
 namespace {
 
 struct bench_shape {
@@ -34,17 +36,7 @@ struct bench_shape {
 constexpr bench_shape shapes[] = {
     {1, 8, 2, 12}, {128, 128, 4, 6}, {32, 256, 8, 4}, {1, 10000, 3, 5}, {64, 64, 2, 10}};
 
-double fmexp_madds(std::size_t d, std::size_t N) {
-    double total = 0;
-    for (std::size_t k = 1; k <= N; ++k) {
-        double p = 1;
-        for (std::size_t j = 1; j <= k; ++j) {
-            p *= double(d);
-            total += p;
-        }
-    }
-    return total;
-}
+using bench::fmexp_madds;
 
 /// B random walks of L points in R^d with N(0, 1/L) increments (so every
 /// path has length about sqrt(d) whatever L: values stay in range in float32).

@@ -205,7 +205,9 @@ template <class T> class tensor : public dense_base<tensor<T>, T> {
 
     /// The zero tensor of the given shape.
     /// \throws size_error if it would not fit in memory.
-    explicit tensor(const tensig::shape& s) : shape_(s), data_(checked_size(s)) {}
+    explicit tensor(const tensig::shape& s) : tensor(s, uninitialized{}) {
+        std::fill(data_.begin(), data_.end(), T(0));
+    }
     tensor(std::size_t dim, std::size_t depth) : tensor(tensig::shape(dim, depth)) {}
 
     /// A tensor with the given coefficients (levels 0..N, flattened).
@@ -218,8 +220,8 @@ template <class T> class tensor : public dense_base<tensor<T>, T> {
     }
 
     /// Evaluate an expression into a new tensor.
-    template <class E> tensor(const expr_base<E>& e) : tensor(e.derived().shape()) {
-        detail::assign(data_.data(), shape_, e.derived());
+    template <class E> tensor(const expr_base<E>& e) : tensor(e.derived().shape(), uninitialized{}) {
+        detail::assign(data_.data(), shape_, e.derived()); // writes every coefficient
     }
 
     tensor(const tensor&) = default;
@@ -232,7 +234,8 @@ template <class T> class tensor : public dense_base<tensor<T>, T> {
         const tensig::shape& s = e.derived().shape();
         if (s != shape_) {
             // `e` cannot read this tensor: all its leaves have shape `s`.
-            data_.assign(checked_size(s), T(0));
+            data_.clear(); // no zero fill: the evaluation below writes every coefficient
+            data_.resize(checked_size(s));
             shape_ = s;
         }
         detail::assign(data_.data(), shape_, e.derived());
@@ -273,13 +276,17 @@ template <class T> class tensor : public dense_base<tensor<T>, T> {
     using base::operator/=;
 
   private:
+    struct uninitialized {};
+    // Storage for s.size() coefficients that the caller writes in full.
+    tensor(const tensig::shape& s, uninitialized) : shape_(s), data_(checked_size(s)) {}
+
     static std::size_t checked_size(const tensig::shape& s) {
         detail::check_fits_in_memory(s.size(), sizeof(T), "a tensor of shape " + s.str());
         return s.size();
     }
 
     tensig::shape shape_;
-    aligned_vector<T> data_;
+    scratch_vector<T> data_; // default-initialised: each constructor says how it fills it
 };
 
 } // namespace tensig
