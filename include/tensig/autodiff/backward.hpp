@@ -54,14 +54,17 @@ template <class T> void exp(T* gx, const T* x, const T* gy, const shape& s) {
     const T e0 = exp(x[0]);
     aligned_vector<T> y(x, x + n);
     y[0] = T(0);
-    // E[m] for m = 1..N: E_N = 1 + y/N, E_m = 1 + (y ⊗ E_{m+1})/m
+    // E[m] for m = 1..N: E_N = 1 + y/N, E_m = 1 + (y ⊗ E_{m+1})/m, each
+    // truncated at depth N-m+1 as in kernels::exp.
+    const std::size_t d = s.dim();
     std::vector<aligned_vector<T>> E(N + 1, aligned_vector<T>(n));
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < s.level_offset(2); ++i)
         E[N][i] = y[i] / T(static_cast<double>(N));
     E[N][0] += T(1);
     for (std::size_t m = N - 1; m >= 1; --m) {
-        kernels::product(E[m].data(), y.data(), E[m + 1].data(), s);
-        for (std::size_t i = 0; i < n; ++i)
+        const shape sm(d, N - m + 1);
+        kernels::product(E[m].data(), y.data(), E[m + 1].data(), sm);
+        for (std::size_t i = 0; i < sm.size(); ++i)
             E[m][i] = E[m][i] / T(static_cast<double>(m));
         E[m][0] += T(1);
     }
@@ -73,10 +76,11 @@ template <class T> void exp(T* gx, const T* x, const T* gy, const shape& s) {
         g0 += gy[i] * e0 * E[1][i];
     }
     for (std::size_t m = 1; m < N; ++m) {
-        for (std::size_t i = 0; i < n; ++i)
+        const shape sm(d, N - m + 1);
+        for (std::size_t i = 0; i < sm.size(); ++i)
             gE[i] = gE[i] / T(static_cast<double>(m)); // ∂/∂(y ⊗ E_{m+1})
         std::fill(gnext.begin(), gnext.end(), T(0));
-        product(gy_acc.data(), gnext.data(), y.data(), E[m + 1].data(), gE.data(), s);
+        product(gy_acc.data(), gnext.data(), y.data(), E[m + 1].data(), gE.data(), sm);
         gE.swap(gnext);
     }
     for (std::size_t i = 1; i < n; ++i)
@@ -106,22 +110,26 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s) {
     aligned_vector<T> y(n);
     for (std::size_t i = 1; i < n; ++i)
         y[i] = x[i] / x0;
-    // q[m], m = 1..N: q_N = 1/N, q_m = 1/m - y ⊗ q_{m+1}; l = y ⊗ q_1 + log(x0)
+    // q[m], m = 1..N: q_N = 1/N, q_m = 1/m - y ⊗ q_{m+1} (truncated at depth
+    // N-m as in kernels::log); l = y ⊗ q_1 + log(x0)
+    const std::size_t d = s.dim();
     std::vector<aligned_vector<T>> q(N + 1, aligned_vector<T>(n));
     q[N][0] = T(1) / T(static_cast<double>(N));
     for (std::size_t m = N - 1; m >= 1; --m) {
-        kernels::product(q[m].data(), y.data(), q[m + 1].data(), s);
-        for (auto& v : q[m])
-            v = -v;
+        const shape sm(d, N - m);
+        kernels::product(q[m].data(), y.data(), q[m + 1].data(), sm);
+        for (std::size_t i = 0; i < sm.size(); ++i)
+            q[m][i] = -q[m][i];
         q[m][0] += T(1) / T(static_cast<double>(m));
     }
     aligned_vector<T> gy(n), gq(n), gnext(n), neg(n);
     product(gy.data(), gq.data(), y.data(), q[1].data(), gl, s);
     for (std::size_t m = 1; m < N; ++m) {
-        for (std::size_t i = 0; i < n; ++i)
+        const shape sm(d, N - m);
+        for (std::size_t i = 0; i < sm.size(); ++i)
             neg[i] = -gq[i];
         std::fill(gnext.begin(), gnext.end(), T(0));
-        product(gy.data(), gnext.data(), y.data(), q[m + 1].data(), neg.data(), s);
+        product(gy.data(), gnext.data(), y.data(), q[m + 1].data(), neg.data(), sm);
         gq.swap(gnext);
     }
     detail_vjp::normalise(gx, x, gy.data(), n);
@@ -137,13 +145,16 @@ template <class T> void inverse(T* gx, const T* x, const T* gr, const shape& s) 
     aligned_vector<T> y(n);
     for (std::size_t i = 1; i < n; ++i)
         y[i] = x[i] / x0;
-    // r[0] = 1, r[m+1] = 1 - y ⊗ r[m]; result r[N] / x0
+    // r[0] = 1, r[m+1] = 1 - y ⊗ r[m] (truncated at depth m+1 as in
+    // kernels::inverse); result r[N] / x0
+    const std::size_t d = s.dim();
     std::vector<aligned_vector<T>> r(N + 1, aligned_vector<T>(n));
     r[0][0] = T(1);
     for (std::size_t m = 0; m < N; ++m) {
-        kernels::product(r[m + 1].data(), y.data(), r[m].data(), s);
-        for (auto& v : r[m + 1])
-            v = -v;
+        const shape sm(d, m + 1);
+        kernels::product(r[m + 1].data(), y.data(), r[m].data(), sm);
+        for (std::size_t i = 0; i < sm.size(); ++i)
+            r[m + 1][i] = -r[m + 1][i];
         r[m + 1][0] += T(1);
     }
     aligned_vector<T> gy(n), g(n), gnext(n);
@@ -153,8 +164,9 @@ template <class T> void inverse(T* gx, const T* x, const T* gr, const shape& s) 
         dot += gr[i] * r[N][i];
     }
     for (std::size_t m = N; m-- > 0;) {
+        const shape sm(d, m + 1);
         std::fill(gnext.begin(), gnext.end(), T(0));
-        product(gy.data(), gnext.data(), y.data(), r[m].data(), g.data(), s);
+        product(gy.data(), gnext.data(), y.data(), r[m].data(), g.data(), sm);
         for (std::size_t i = 0; i < n; ++i)
             g[i] = -gnext[i];
     }

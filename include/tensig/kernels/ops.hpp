@@ -74,12 +74,16 @@ template <class T> void exp(T* dst, const T* x, const shape& s) {
     }
     aligned_vector<T> y(x, x + n), p(n);
     y[0] = T(0);
-    const std::size_t N = s.depth();
-    scale(dst, y.data(), n, T(1) / T(static_cast<double>(N)));
+    const std::size_t N = s.depth(), d = s.dim();
+    // E_m is multiplied by y (no level 0) m-1 more times, so only its levels
+    // <= N-m+1 matter: each Horner step is a product truncated there.
+    std::fill(dst, dst + n, T(0));
+    scale(dst, y.data(), s.level_offset(2), T(1) / T(static_cast<double>(N)));
     dst[0] = T(1);
     for (std::size_t m = N - 1; m >= 1; --m) {
-        product(p.data(), y.data(), dst, s);
-        scale(dst, p.data(), n, T(1) / T(static_cast<double>(m)));
+        const shape sm(d, N - m + 1);
+        product(p.data(), y.data(), dst, sm);
+        scale(dst, p.data(), sm.size(), T(1) / T(static_cast<double>(m)));
         dst[0] += T(1);
     }
     if (!scalar_traits<T>::is_exact_zero(x0)) scale(dst, dst, n, T(exp(x0)));
@@ -96,6 +100,9 @@ template <class T> T check_level0(const T* x, const char* what) {
 
 /// dst = log(x) for x_0 > 0: log(x) = log(x_0) + log(1 + y), y = x/x_0 - 1,
 /// by Horner's scheme log(1+y) = y ⊗ (1 - y ⊗ (1/2 - y ⊗ (1/3 - ...))).
+/// The inner term q_m is multiplied by y (no level 0) m more times, so each
+/// step is a product truncated at depth N-m: the whole log costs about
+/// d/(d-1) full products instead of N.
 /// dst must not overlap x. \throws invalid_input if x_0 is 0.
 template <class T> void log(T* dst, const T* x, const shape& s) {
     using std::log;
@@ -107,8 +114,9 @@ template <class T> void log(T* dst, const T* x, const shape& s) {
     // q = 1/N; q <- 1/m - y ⊗ q for m = N-1..1; result y ⊗ q
     q[0] = T(1) / T(static_cast<double>(N));
     for (std::size_t m = N - 1; m >= 1; --m) {
-        product(dst, y.data(), q.data(), s);
-        scale(q.data(), dst, n, T(-1));
+        const shape sm(s.dim(), N - m);
+        product(dst, y.data(), q.data(), sm);
+        scale(q.data(), dst, sm.size(), T(-1));
         q[0] += T(1) / T(static_cast<double>(m));
     }
     product(dst, y.data(), q.data(), s);
@@ -116,7 +124,8 @@ template <class T> void log(T* dst, const T* x, const shape& s) {
 }
 
 /// dst = x^{-1}, the series inverse for x_0 != 0: with y = x/x_0 - 1,
-/// x^{-1} = (1/x_0) (1 - y + y^2 - ... ± y^N), by Horner r <- 1 - y ⊗ r.
+/// x^{-1} = (1/x_0) (1 - y + y^2 - ... ± y^N), by Horner r <- 1 - y ⊗ r
+/// (step m truncated at depth m: r is multiplied by y N-m more times).
 /// dst must not overlap x. \throws invalid_input if x_0 is 0.
 template <class T> void inverse(T* dst, const T* x, const shape& s) {
     const T x0 = detail_ops::check_level0(x, "inverse");
@@ -126,8 +135,9 @@ template <class T> void inverse(T* dst, const T* x, const shape& s) {
     y[0] = T(0);
     r[0] = T(1);
     for (std::size_t m = 0; m < N; ++m) {
-        product(dst, y.data(), r.data(), s);
-        scale(r.data(), dst, n, T(-1));
+        const shape sm(s.dim(), m + 1);
+        product(dst, y.data(), r.data(), sm);
+        scale(r.data(), dst, sm.size(), T(-1));
         r[0] += T(1);
     }
     scale(dst, r.data(), n, T(1) / x0);
