@@ -6,6 +6,8 @@
 // - signature_backward<double>/.../threads:1|all       the gradient (sigbackprop), forward included
 // - backward_sweep<double>/...                         the reverse sweep alone (forward untimed)
 // - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
+// - logsignature<double>/<basis>/...                the log-signature in each basis (1 thread)
+// - logsignature_backward<double>/lyndon/...       its gradient (iisignature's logsigbackprop)
 //
 // Counters: FLOP/s counts the fused multiply-exponentiate of every segment,
 // B (L-1) sum_{k=1..N} sum_{j=1..k} d^j multiply-adds, an FMA as 2 FLOPs
@@ -87,6 +89,24 @@ void bm_signature(benchmark::State& state, bench_shape sh, const std::string& ar
     state.counters["flops"] = 2.0 * fmexp_madds(sh.d, sh.N) * double(sh.B) * double(sh.L - 1);
 }
 
+/// logsignature (or its backward) in one basis, one thread.
+void bm_logsignature(benchmark::State& state, bench_shape sh, tensig::logsig_basis basis, pass p) {
+    const auto paths = random_paths<double>(sh, 12345);
+    tensig::signature_options o;
+    o.threads = 1;
+    const xt::xtensor<double, 2> l = tensig::logsignature(paths, sh.N, basis, o);
+    const xt::xtensor<double, 2> grad = xt::ones<double>(l.shape());
+    for (auto _ : state) {
+        if (p == pass::forward) {
+            auto r = tensig::logsignature(paths, sh.N, basis, o);
+            benchmark::DoNotOptimize(r.data());
+        } else {
+            auto r = tensig::logsignature_backward(grad, paths, sh.N, basis, o);
+            benchmark::DoNotOptimize(r.data());
+        }
+    }
+}
+
 /// The reverse sweep alone, as in training after the forward pass: the
 /// forward half (which keeps the Horner terms) runs outside the timed region.
 void bm_backward_sweep(benchmark::State& state, bench_shape sh) {
@@ -156,6 +176,25 @@ const bool registered = [] {
                                      [sh](benchmark::State& st) { bm_backward_sweep(st, sh); })
             ->Unit(unit_for(sh))
             ->ComputeStatistics("min", min_of);
+    for (const auto& sh : {shapes[1], shapes[0]})
+        for (auto [basis, name] : {std::pair{tensig::logsig_basis::expanded, "expanded"},
+                                   std::pair{tensig::logsig_basis::words, "words"},
+                                   std::pair{tensig::logsig_basis::lyndon, "lyndon"}}) {
+            const auto b = basis;
+            benchmark::RegisterBenchmark(
+                ("logsignature<double>/" + std::string(name) + "/" + shape_name(sh) + "/threads:1").c_str(),
+                [sh, b](benchmark::State& st) { bm_logsignature(st, sh, b, pass::forward); })
+                ->Unit(unit_for(sh))
+                ->UseRealTime()
+                ->ComputeStatistics("min", min_of);
+            if (b == tensig::logsig_basis::lyndon)
+                benchmark::RegisterBenchmark(
+                    ("logsignature_backward<double>/lyndon/" + shape_name(sh) + "/threads:1").c_str(),
+                    [sh, b](benchmark::State& st) { bm_logsignature(st, sh, b, pass::backward); })
+                    ->Unit(unit_for(sh))
+                    ->UseRealTime()
+                    ->ComputeStatistics("min", min_of);
+        }
     for (const auto& arch : tensig::kernels::available_archs())
         for (const auto& sh : shapes)
             benchmark::RegisterBenchmark(

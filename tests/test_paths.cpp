@@ -73,10 +73,6 @@ TEST_CASE("logsignature (expanded) matches iisignature's logsig(..., 'x')", "[pa
         REQUIRE(l.size() == ref.size());
         CHECK(oracle::rel_err(l, ref, l.size()) <= ref_tol);
     }
-    const auto path = oracle::load_ref<2>("logsig_d2_N4_path.npy");
-    CHECK_THROWS_AS(tensig::logsignature(path, 4, tensig::logsig_basis::lyndon), tensig::not_supported);
-    CHECK_THROWS_WITH(tensig::logsignature(path, 4, tensig::logsig_basis::words),
-                      Catch::Contains("not yet supported"));
 }
 
 TEST_CASE("a straight line has signature Δ^{⊗k}/k!", "[paths]") {

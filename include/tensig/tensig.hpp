@@ -3,6 +3,7 @@
 /// The public API of tensig: the truncated tensor algebra, its expression
 /// templates, and signatures of paths.
 
+#include "tensig/algebra/lie.hpp"
 #include "tensig/algebra/tensor.hpp"
 #include "tensig/autodiff/backward.hpp"
 #include "tensig/autodiff/dual.hpp"
@@ -23,4 +24,7 @@
 #include "tensig/paths/backward.hpp"
 #include "tensig/paths/options.hpp"
 #include "tensig/paths/signature.hpp"
+#include "tensig/paths/toolbox.hpp"
+#include "tensig/paths/transforms.hpp"
+#include "tensig/shape/lyndon.hpp"
 #include "tensig/shape/shape.hpp"

@@ -37,20 +37,34 @@ std::size_t threads_option = 0;
 // --quiet: no progress bar.
 bool quiet_option = false;
 
+// --lead-lag and --time: path transforms applied to INPUT before the
+// signature, lead-lag first (so the time channel is one increasing coordinate
+// of the lead-lag path); --basepoint then applies to the transformed path.
+struct transform_flags {
+    bool lead_lag = false, time = false;
+};
+
 struct sig_args {
     std::string input, output;
     std::size_t depth = 0;
     bool stream = false, basepoint = false, inverse = false;
+    transform_flags transforms;
 };
 
 struct logsig_args {
     std::string input, output, basis = "expanded";
     std::size_t depth = 0;
     bool basepoint = false, inverse = false;
+    transform_flags transforms;
 };
 
 struct combine_args {
-    std::string a, b, output;
+    std::vector<std::string> files; // inputs..., output
+    std::size_t dim = 0, depth = 0;
+};
+
+struct convert_args {
+    std::string input, output, basis = "lyndon";
     std::size_t dim = 0, depth = 0;
 };
 
@@ -72,13 +86,32 @@ tensig::signature_options path_options(bool basepoint, bool inverse) {
     return o;
 }
 
+// f(the path a command works on): x itself, or x with --lead-lag and then
+// --time applied.
+template <class T, class F> auto on_transformed(const xt::xarray<T>& x, const transform_flags& t, F&& f) {
+    if (!t.lead_lag && !t.time) return f(x);
+    xt::xarray<T> p = t.lead_lag ? xt::xarray<T>(tensig::lead_lag(x)) : x;
+    if (t.time) p = tensig::time_augment(p);
+    return f(p);
+}
+
+// A gradient with respect to the transformed path, pulled back through the
+// transforms' adjoints (in the reverse order) to the shape of INPUT.
+template <class T> xt::xarray<T> pulled_back(xt::xarray<T> g, const transform_flags& t) {
+    if (t.time) g = tensig::time_augment_backward(g);
+    if (t.lead_lag) g = tensig::lead_lag_backward(g);
+    return g;
+}
+
 void run_sig(const sig_args& a) {
     const auto in = tensig::io::read_array(a.input);
     const tensig::signature_options o = path_options(a.basepoint, a.inverse);
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
-        return a.stream ? xt::xarray<T>(tensig::signature_stream(x, a.depth, o))
-                        : xt::xarray<T>(tensig::signature(x, a.depth, o));
+        return on_transformed(x, a.transforms, [&](const xt::xarray<T>& p) {
+            return a.stream ? xt::xarray<T>(tensig::signature_stream(p, a.depth, o))
+                            : xt::xarray<T>(tensig::signature(p, a.depth, o));
+        });
     });
     tensig::io::write_array(a.output, out, in.type);
 }
@@ -95,22 +128,108 @@ void run_logsig(const logsig_args& a) {
     const tensig::signature_options o = path_options(a.basepoint, a.inverse);
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
-        return xt::xarray<T>(tensig::logsignature(x, a.depth, basis, o));
+        return on_transformed(x, a.transforms, [&](const xt::xarray<T>& p) {
+            return xt::xarray<T>(tensig::logsignature(p, a.depth, basis, o));
+        });
     });
     tensig::io::write_array(a.output, out, in.type);
 }
 
+// combine A B [C ...] OUTPUT: the Chen product of all inputs in order, each
+// (m,) or (B, m), all of one shape (float if all inputs are float).
 void run_combine(const combine_args& a) {
-    const auto s1 = tensig::io::read_array(a.a);
-    const auto s2 = tensig::io::read_array(a.b);
-    const bool single = s1.type == dtype::f32 && s2.type == dtype::f32;
+    if (a.files.size() < 3)
+        throw tensig::invalid_input("combine needs at least two signature files and an output file; got " +
+                                    std::to_string(a.files.size()) + " file name(s)");
+    const std::size_t M = a.files.size() - 1, m = tensig::sig_length(a.dim, a.depth);
+    std::vector<tensig::io::array> in;
+    bool single = true;
+    for (std::size_t j = 0; j < M; ++j) {
+        in.push_back(tensig::io::read_array(a.files[j]));
+        const auto& sh = in.back().values.shape();
+        if ((sh.size() != 1 && sh.size() != 2) || sh.back() != m)
+            throw tensig::invalid_input("combine: signatures of dimension " + std::to_string(a.dim) +
+                                        " and depth " + std::to_string(a.depth) + " have length " +
+                                        std::to_string(m) + "; " + a.files[j] + " has shape " +
+                                        tensig::detail::shape_str({sh.begin(), sh.end()}));
+        if (sh != in.front().values.shape())
+            throw tensig::invalid_input("combine: " + a.files[j] + " and " + a.files[0] +
+                                        " have different shapes (one batch size for all)");
+        single = single && in.back().type == dtype::f32;
+    }
+    // (M, m) or (B, M, m): the inputs side by side.
+    const bool batch = in.front().values.dimension() == 2;
+    const std::size_t B = batch ? in.front().values.shape()[0] : 1;
+    xt::xarray<double> stacked = xt::zeros<double>({B, M, m});
+    for (std::size_t j = 0; j < M; ++j)
+        for (std::size_t b = 0; b < B; ++b)
+            std::copy(in[j].values.data() + b * m, in[j].values.data() + (b + 1) * m,
+                      stacked.data() + (b * M + j) * m);
+    if (!batch) stacked.reshape({M, m});
+    const tensig::io::array all{stacked, single ? dtype::f32 : dtype::f64};
+    const auto out = in_precision(all, [&](const auto& x) {
+        using T = typename std::decay_t<decltype(x)>::value_type;
+        return xt::xarray<T>(tensig::signature_combine_many(x, a.dim, a.depth, threads_option));
+    });
+    tensig::io::write_array(a.files.back(), out, all.type);
+}
+
+// logsig2sig / sig2logsig: conversions between signatures and log-signatures.
+void run_convert(const convert_args& a, bool to_signature) {
+    const auto basis = parse_basis(a.basis);
+    const auto in = tensig::io::read_array(a.input);
+    const auto out = in_precision(in, [&](const auto& x) {
+        using T = typename std::decay_t<decltype(x)>::value_type;
+        return to_signature
+                   ? xt::xarray<T>(tensig::logsignature_to_signature(x, a.dim, a.depth, basis, threads_option))
+                   : xt::xarray<T>(tensig::signature_to_logsignature(x, a.dim, a.depth, basis, threads_option));
+    });
+    tensig::io::write_array(a.output, out, in.type);
+}
+
+// basis: the Lyndon words of (d, N) and their brackets, one per line, in the
+// order of the words/lyndon coordinates.
+void run_basis(std::size_t dim, std::size_t depth) {
+    const auto words = tensig::lyndon_words(dim, depth);
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        std::string w;
+        for (auto letter : words[i])
+            w += std::to_string(letter + 1) + (dim > 9 ? "," : "");
+        if (dim > 9) w.pop_back();
+        std::cout << i << '\t' << w << '\t' << tensig::lyndon_bracket(words[i]) << '\n';
+    }
+}
+
+struct helper_args {
+    std::string sigs, vectors, output;
+    std::size_t dim = 0, depth = 0;
+    bool scale = false; // sigscale, else sigjoin
+};
+
+// iisignature's sigjoin (SIGS ⊗ exp(SEGMENTS)) or sigscale (SIGS scaled per
+// coordinate by SCALES): in float32 when both files are.
+void run_helper(const helper_args& a) {
+    auto s = tensig::io::read_array(a.sigs);
+    auto v = tensig::io::read_array(a.vectors);
+    // A CSV file is always rank 2: a one-row CSV beside a rank-1 operand is one vector.
+    auto as_vector = [](xt::xarray<double>& x, const xt::xarray<double>& other) {
+        if (other.dimension() == 1 && x.dimension() == 2 && x.shape()[0] == 1)
+            x.reshape(std::vector<std::size_t>{x.shape()[1]});
+    };
+    as_vector(v.values, s.values);
+    as_vector(s.values, v.values);
+    const auto run = [&](const auto& x, const auto& y) {
+        using T = typename std::decay_t<decltype(x)>::value_type;
+        return a.scale ? xt::xarray<T>(tensig::signature_scale(x, y, a.dim, a.depth, threads_option))
+                       : xt::xarray<T>(tensig::signature_join(x, y, a.dim, a.depth, threads_option));
+    };
+    const bool single = s.type == dtype::f32 && v.type == dtype::f32;
     xt::xarray<double> out;
     if (single) {
-        const xt::xarray<float> x = xt::cast<float>(s1.values), y = xt::cast<float>(s2.values);
-        out = xt::cast<double>(
-            xt::xarray<float>(tensig::signature_combine(x, y, a.dim, a.depth, threads_option)));
+        const xt::xarray<float> x = xt::cast<float>(s.values), y = xt::cast<float>(v.values);
+        out = xt::cast<double>(run(x, y));
     } else {
-        out = tensig::signature_combine(s1.values, s2.values, a.dim, a.depth, threads_option);
+        out = run(s.values, v.values);
     }
     tensig::io::write_array(a.output, out, single ? dtype::f32 : dtype::f64);
 }
@@ -449,6 +568,7 @@ struct backward_args {
     std::string grad, input, output, basis = "expanded";
     std::size_t depth = 0;
     bool basepoint = false, inverse = false, logsig = false;
+    transform_flags transforms;
 };
 
 // The gradient of <GRAD, sig(INPUT)> (or logsig) with respect to the path:
@@ -461,8 +581,12 @@ void run_backward(const backward_args& a) {
     const auto out = in_precision(in, [&](const auto& x) {
         using T = typename std::decay_t<decltype(x)>::value_type;
         const xt::xarray<T> gx = xt::cast<T>(g.values);
-        return a.logsig ? xt::xarray<T>(tensig::logsignature_backward(gx, x, a.depth, basis, o))
-                        : xt::xarray<T>(tensig::signature_backward(gx, x, a.depth, o));
+        return on_transformed(x, a.transforms, [&](const xt::xarray<T>& p) {
+            xt::xarray<T> gp = a.logsig
+                                   ? xt::xarray<T>(tensig::logsignature_backward(gx, p, a.depth, basis, o))
+                                   : xt::xarray<T>(tensig::signature_backward(gx, p, a.depth, o));
+            return pulled_back(std::move(gp), a.transforms);
+        });
     });
     tensig::io::write_array(a.output, out, in.type);
 }
@@ -479,6 +603,13 @@ const CLI::Validator count_check(
         return {};
     },
     "COUNT");
+
+// --lead-lag and --time on a command that takes a path.
+void add_transform_flags(CLI::App* cmd, transform_flags& t) {
+    cmd->add_flag("--lead-lag", t.lead_lag,
+                  "first the lead-lag transform: (L, d) -> (2L-1, 2d), the lead channels then the lag");
+    cmd->add_flag("--time", t.time, "then append time, 0 to 1, as the last coordinate: d -> d+1 channels");
+}
 
 // Parse errors as one line, like every other error (CLI11 adds a second
 // "Run with --help" line by default).
@@ -512,6 +643,7 @@ int main(int argc, char** argv) {
     sig->add_flag("--stream", sa.stream, "every prefix signature: (L-1, sig_length)");
     sig->add_flag("--basepoint", sa.basepoint, "start the path at the origin");
     sig->add_flag("--inverse", sa.inverse, "signature of the reversed path (the inverse)");
+    add_transform_flags(sig, sa.transforms);
 
     logsig_args la;
     auto* logsig = app.add_subcommand("logsig", "Log-signature of a path (L, d) or batch (B, L, d)");
@@ -522,14 +654,55 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"expanded", "words", "lyndon"}));
     logsig->add_flag("--basepoint", la.basepoint, "start the path at the origin");
     logsig->add_flag("--inverse", la.inverse, "log-signature of the reversed path");
+    add_transform_flags(logsig, la.transforms);
 
     combine_args ca;
-    auto* combine = app.add_subcommand("combine", "Chen product of two signatures (m,) or (B, m)");
-    combine->add_option("A", ca.a, "first signature file")->required();
-    combine->add_option("B", ca.b, "second signature file")->required();
-    combine->add_option("OUTPUT", ca.output, "result file")->required();
+    auto* combine = app.add_subcommand(
+        "combine", "Chen product of two or more signatures (m,) or (B, m), in order: A ⊗ B ⊗ ...");
+    combine->add_option("FILES", ca.files, "signature files A B [C ...], then the result file")->required();
     combine->add_option("--dim,-d", ca.dim, "path dimension d >= 1")->required()->check(count_check);
     combine->add_option("--depth,-N", ca.depth, "truncation depth N >= 1")->required()->check(count_check);
+
+    convert_args l2s, s2l;
+    auto* logsig2sig = app.add_subcommand(
+        "logsig2sig", "Signature exp(l) of log-signatures (n,) or (B, n) given in --basis");
+    auto* sig2logsig =
+        app.add_subcommand("sig2logsig", "Log-signature, in --basis, of signatures (m,) or (B, m)");
+    for (auto [cmd, ca_] : {std::pair{logsig2sig, &l2s}, std::pair{sig2logsig, &s2l}}) {
+        cmd->add_option("INPUT", ca_->input, "input file (.npy or .csv)")->required();
+        cmd->add_option("OUTPUT", ca_->output, "result file (.npy or .csv)")->required();
+        cmd->add_option("--dim,-d", ca_->dim, "path dimension d >= 1")->required()->check(count_check);
+        cmd->add_option("--depth,-N", ca_->depth, "truncation depth N >= 1")->required()->check(count_check);
+        cmd->add_option("--basis", ca_->basis, "log-signature coordinates: lyndon (default), words or expanded")
+            ->check(CLI::IsMember({"expanded", "words", "lyndon"}));
+    }
+
+    std::size_t basis_dim = 0, basis_depth = 0;
+    auto* basis = app.add_subcommand(
+        "basis", "Print the Lyndon words of (d, N) and their brackets (iisignature's basis), one per line");
+    basis->add_option("--dim,-d", basis_dim, "path dimension d >= 1")->required()->check(count_check);
+    basis->add_option("--depth,-N", basis_depth, "truncation depth N >= 1")->required()->check(count_check);
+
+    helper_args ja;
+    auto* join = app.add_subcommand(
+        "join", "Signatures of paths extended by one straight segment: SIGS ⊗ exp(SEGMENTS) (iisignature's "
+                "sigjoin)");
+    join->add_option("SIGS", ja.sigs, "signatures (sig_length,) or (B, sig_length)")->required();
+    join->add_option("SEGMENTS", ja.vectors, "segments (increments) (d,) or (B, d)")->required();
+    join->add_option("OUTPUT", ja.output, "result file, shaped like SIGS")->required();
+    join->add_option("--dim,-d", ja.dim, "path dimension d >= 1")->required()->check(count_check);
+    join->add_option("--depth,-N", ja.depth, "truncation depth N >= 1")->required()->check(count_check);
+
+    helper_args sca;
+    sca.scale = true;
+    auto* scale = app.add_subcommand(
+        "scale", "Signatures of paths scaled per coordinate: the entry of word i1..ik times "
+                 "SCALES[i1]...SCALES[ik] (iisignature's sigscale)");
+    scale->add_option("SIGS", sca.sigs, "signatures (sig_length,) or (B, sig_length)")->required();
+    scale->add_option("SCALES", sca.vectors, "scale factors (d,) or (B, d)")->required();
+    scale->add_option("OUTPUT", sca.output, "result file, shaped like SIGS")->required();
+    scale->add_option("--dim,-d", sca.dim, "path dimension d >= 1")->required()->check(count_check);
+    scale->add_option("--depth,-N", sca.depth, "truncation depth N >= 1")->required()->check(count_check);
 
     backward_args ba;
     auto* sigb = app.add_subcommand(
@@ -543,6 +716,7 @@ int main(int argc, char** argv) {
     sigb->add_option("--depth,-N", ba.depth, "truncation depth N >= 1")->required()->check(count_check);
     sigb->add_flag("--basepoint", ba.basepoint, "start the path at the origin");
     sigb->add_flag("--inverse", ba.inverse, "signature of the reversed path");
+    add_transform_flags(sigb, ba.transforms);
 
     backward_args la_b;
     la_b.logsig = true;
@@ -557,6 +731,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"expanded", "words", "lyndon"}));
     logsigb->add_flag("--basepoint", la_b.basepoint, "start the path at the origin");
     logsigb->add_flag("--inverse", la_b.inverse, "log-signature of the reversed path");
+    add_transform_flags(logsigb, la_b.transforms);
 
     invert_args ia;
     auto* inv =
@@ -613,13 +788,18 @@ int main(int argc, char** argv) {
         // CLI11 reports an unknown command as "A subcommand is required": name it.
         if (argc > 1 && argv[1][0] != '-' &&
             app.get_subcommands([&](CLI::App* c) { return c->check_name(argv[1]); }).empty())
-            throw CLI::ValidationError(
-                std::string("unknown command '") + argv[1] +
-                "' (use sig, logsig, combine, sig-backward, logsig-backward, invert, pendigits or arch)");
+            throw CLI::ValidationError(std::string("unknown command '") + argv[1] +
+                                       "' (use sig, logsig, combine, logsig2sig, sig2logsig, basis, join, scale, "
+                                       "sig-backward, logsig-backward, invert, pendigits or arch)");
         app.parse(argc, argv);
         if (sig->parsed()) run_sig(sa);
         if (logsig->parsed()) run_logsig(la);
         if (combine->parsed()) run_combine(ca);
+        if (logsig2sig->parsed()) run_convert(l2s, true);
+        if (sig2logsig->parsed()) run_convert(s2l, false);
+        if (basis->parsed()) run_basis(basis_dim, basis_depth);
+        if (join->parsed()) run_helper(ja);
+        if (scale->parsed()) run_helper(sca);
         if (sigb->parsed()) run_backward(ba);
         if (inv->parsed()) run_invert(ia);
         if (pen->parsed()) run_pendigits(pa);

@@ -11,7 +11,13 @@ namespace tensig::detail {
     template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*,  \
                                              std::size_t);                                                   \
     template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t,        \
-                                        const signature_options&, logsig_basis, T*);
+                                        const signature_options&, logsig_basis, T*);                         \
+    template void signature_to_logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t,        \
+                                                     logsig_basis, T*, std::size_t);                         \
+    template void logsignature_to_signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t,        \
+                                                     logsig_basis, T*, std::size_t);                         \
+    template void signature_combine_many_batch<T>(const T*, std::size_t, std::size_t, std::size_t,           \
+                                                  std::size_t, T*, std::size_t);
 TENSIG_PATH_CORE_INSTANTIATE(float)
 TENSIG_PATH_CORE_INSTANTIATE(double)
 #undef TENSIG_PATH_CORE_INSTANTIATE
@@ -29,6 +35,8 @@ namespace tensig::detail {
     template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, std::size_t,  \
                                                  std::size_t, const signature_options&, logsig_basis,        \
                                                  const backward_options&, T*);                               \
+    template void signature_combine_many_backward_batch<T>(const T*, const T*, std::size_t, std::size_t,     \
+                                                           std::size_t, std::size_t, T*, std::size_t);       \
     template void signature_jacobian_one<T>(const T*, std::size_t, std::size_t, std::size_t,                 \
                                             const signature_options&, T*);
 TENSIG_BACKWARD_CORE_INSTANTIATE(float)

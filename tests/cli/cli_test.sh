@@ -271,6 +271,47 @@ run_ok "logsig (default basis)" logsig --depth 4 "$DATA/logsig_d2_N4_path.npy" l
 cmp -s logsig.csv logsig_default.csv || fail "logsig (default basis)" "differs from --basis expanded"
 pass "logsig --basis expanded matches iisignature's logsig(..., 'x')"
 
+for d in 2 3; do
+    run_ok "logsig --basis lyndon (d = $d)" logsig "$DATA/logsig_d${d}_N4_path.npy" lyndon$d.npy --depth 4 --basis lyndon
+    npy_values lyndon$d.npy >got.txt
+    npy_values "$DATA/logsig_d${d}_N4.npy" >ref.txt
+    compare "logsig --basis lyndon (d = $d)" got.txt ref.txt 1e-12 1e-15
+done
+pass "logsig --basis lyndon matches iisignature's logsig (d = 2, 3; N = 4)"
+
+run_ok "logsig --basis words" logsig "$DATA/logsig_d2_N4_path.npy" words.npy --depth 4 --basis words
+expect_npy "logsig --basis words" words.npy '<f8' '(8,)'
+run_ok "sig2logsig" sig "$DATA/logsig_d2_N4_path.npy" s4.npy --depth 4
+run_ok "sig2logsig" sig2logsig s4.npy words2.npy --dim 2 --depth 4 --basis words
+npy_values words.npy >got.txt
+npy_values words2.npy >ref.txt
+compare "sig2logsig" got.txt ref.txt 1e-14 1e-15
+for b in lyndon words expanded; do
+    run_ok "logsig2sig ($b)" logsig "$DATA/logsig_d2_N4_path.npy" l_$b.npy --depth 4 --basis $b
+    run_ok "logsig2sig ($b)" logsig2sig l_$b.npy s_$b.npy --dim 2 --depth 4 --basis $b
+    npy_values s_$b.npy >got.txt
+    npy_values s4.npy >ref.txt
+    compare "logsig2sig ($b)" got.txt ref.txt 1e-13 1e-15
+done
+pass "sig2logsig equals logsig; logsig2sig inverts it in every basis"
+
+run_ok "basis" basis --dim 2 --depth 4
+printf '0\t1\t1\n1\t2\t2\n2\t12\t[1,2]\n3\t112\t[1,[1,2]]\n4\t122\t[[1,2],2]\n5\t1112\t[1,[1,[1,2]]]\n6\t1122\t[1,[[1,2],2]]\n7\t1222\t[[[1,2],2],2]\n' >basis_ref.txt
+cmp -s run.out basis_ref.txt || fail "basis" "got:" "$(cat run.out)"
+pass "basis prints iisignature's Lyndon brackets with their words"
+
+# combine of three pieces = the whole path (Chen), through the many-operand combine.
+printf '0,0\n1,0.5\n0.3,1\n' >p1.csv
+printf '0.3,1\n-0.2,0.4\n' >p2.csv
+printf '%s\n' '-0.2,0.4' '0.7,-0.1' '1,1' >p3.csv
+{ cat p1.csv; tail -n +2 p2.csv; tail -n +2 p3.csv; } >p123.csv
+for f in p1 p2 p3 p123; do run_ok "combine (three)" sig $f.csv $f.npy --depth 5; done
+run_ok "combine (three)" combine p1.npy p2.npy p3.npy c123.npy --dim 2 --depth 5
+npy_values c123.npy >got.txt
+npy_values p123.npy >ref.txt
+compare "combine (three)" got.txt ref.txt 1e-13 1e-15
+pass "combine A B C is the signature of the concatenated path"
+
 run_ok "sig-backward" sig-backward "$DATA/sigbackprop_L10_d2_N6_deriv.npy" "$DATA/sigbackprop_L10_d2_N6_path.npy" \
     sigback.npy --depth 6
 expect_npy "sig-backward" sigback.npy '<f8' '(10, 2)'
@@ -427,10 +468,12 @@ expect_error "combine: signatures of the wrong length" 'length 62.*126' out.npy 
 expect_error "combine: operands of different lengths" 'length' out.npy \
     combine "$DATA/sigcombine_d2_N6_sig1.npy" "$DATA/sig_L2_d2_N3.npy" out.npy --dim 2 --depth 6
 
-expect_error "logsig --basis lyndon (not yet supported)" 'lyndon.*not yet supported' out.npy \
-    logsig "$REF_PATH" out.npy --depth 3 --basis lyndon
-expect_error "logsig --basis words (not yet supported)" 'words.*not yet supported' out.npy \
-    logsig "$REF_PATH" out.npy --depth 3 --basis words
+expect_error "logsig2sig: wrong length for the basis" 'length 5; got 14' out.npy \
+    logsig2sig "$DATA/sig_L2_d2_N3.npy" out.npy --dim 2 --depth 3 --basis lyndon
+expect_error "sig2logsig: wrong length" 'length 30; got 14' out.npy \
+    sig2logsig "$DATA/sig_L2_d2_N3.npy" out.npy --dim 2 --depth 4
+expect_error "combine: one file only" 'at least two' out.npy combine "$DATA/sig_L2_d2_N3.npy" out.npy --dim 2 --depth 3
+expect_error "basis: depth 0" 'depth' out.npy basis --dim 2 --depth 0
 expect_error "logsig --basis nonsense" 'basis' out.npy logsig "$REF_PATH" out.npy --depth 3 --basis nonsense
 
 printf '0,0\n1,x2\n2,2\n' >nonnum.csv
@@ -450,5 +493,145 @@ expect_error "unknown input extension" 'unknown file type' out.npy sig path.json
 expect_error "unknown output extension" 'unknown file type' out.json sig "$REF_PATH" out.json --depth 3
 expect_error "output in a missing directory" 'no-such-dir' no-such-dir/out.npy \
     sig "$REF_PATH" no-such-dir/out.npy --depth 3
+
+# ---- path transforms (--lead-lag, --time) and the helpers join and scale ----------------
+
+for args in "join --help" "scale --help"; do
+    # shellcheck disable=SC2086
+    run_ok "tensig $args" $args
+    grep -q "Usage" run.out || fail "tensig $args" "no usage text on stdout"
+    pass "tensig $args exits 0 and prints the usage"
+done
+
+for f in "$DATA/sigjoin_d3_N4_sigs.npy" "$DATA/sigjoin_d3_N4_segment.npy" "$DATA/sigjoin_d3_N4_f64.npy" \
+    "$DATA/sigscale_d3_N4_sigs.npy" "$DATA/sigscale_d3_N4_scales.npy" "$DATA/sigscale_d3_N4_f64.npy"; do
+    [[ -f $f ]] || fail "reference file $f is missing"
+done
+
+run_ok "join" join "$DATA/sigjoin_d3_N4_sigs.npy" "$DATA/sigjoin_d3_N4_segment.npy" tb_join.npy --dim 3 --depth 4
+expect_npy "join" tb_join.npy '<f8' '(120,)'
+npy_values tb_join.npy >got.txt
+npy_values "$DATA/sigjoin_d3_N4_f64.npy" >ref.txt
+compare "join" got.txt ref.txt 1e-12 1e-15
+pass "join matches iisignature's sigjoin"
+
+run_ok "scale" scale "$DATA/sigscale_d3_N4_sigs.npy" "$DATA/sigscale_d3_N4_scales.npy" tb_scale.npy --dim 3 --depth 4
+expect_npy "scale" tb_scale.npy '<f8' '(120,)'
+npy_values tb_scale.npy >got.txt
+npy_values "$DATA/sigscale_d3_N4_f64.npy" >ref.txt
+compare "scale" got.txt ref.txt 1e-12 1e-15
+pass "scale matches iisignature's sigscale"
+
+# join: the signature of the first two points joined with the last increment
+# (a one-row CSV) is the signature of the three-point path.
+printf '0,0\n1,2\n3,-1\n' >tb_path.csv
+printf '0,0\n1,2\n' >tb_head.csv
+printf '2,-3\n' >tb_seg.csv
+run_ok "join = sig of the longer path" sig tb_path.csv tb_whole.npy --depth 4
+run_ok "join = sig of the longer path" sig tb_head.csv tb_head.npy --depth 4
+run_ok "join = sig of the longer path" join tb_head.npy tb_seg.csv tb_joined.npy --dim 2 --depth 4
+expect_npy "join = sig of the longer path" tb_joined.npy '<f8' '(30,)'
+npy_values tb_joined.npy >got.txt
+npy_values tb_whole.npy >ref.txt
+compare "join = sig of the longer path" got.txt ref.txt 1e-14 1e-15
+pass "join(sig(first two points), last increment) is the signature of the three-point path"
+
+# join on a batch: each path extended by its own segment.
+write_npy tb_batch.npy '<f8' '(2, 3, 2)' "$(f8s 0 0 1 2 3 -1 1 1 0.5 2 -1 3)"
+write_npy tb_segs.npy '<f8' '(2, 2)' "$(f8s -1 0 1 -1)"
+write_npy tb_batch_ext.npy '<f8' '(2, 4, 2)' "$(f8s 0 0 1 2 3 -1 2 -1 1 1 0.5 2 -1 3 0 2)"
+run_ok "join (batch)" sig tb_batch.npy tb_batch_sig.npy --depth 3
+run_ok "join (batch)" join tb_batch_sig.npy tb_segs.npy tb_batch_join.npy --dim 2 --depth 3
+expect_npy "join (batch)" tb_batch_join.npy '<f8' '(2, 14)'
+run_ok "join (batch)" sig tb_batch_ext.npy tb_batch_ext_sig.npy --depth 3
+npy_values tb_batch_join.npy >got.txt
+npy_values tb_batch_ext_sig.npy >ref.txt
+compare "join (batch)" got.txt ref.txt 1e-14 1e-15
+pass "join of a batch (2, 14) with segments (2, 2) is the signature of each extended path"
+
+# scale: the signature of the path scaled per coordinate by (2, -1).
+write_npy tb_scales.npy '<f8' '(2,)' "$(f8s 2 -1)"
+printf '0,0\n2,-2\n6,1\n' >tb_scaled_path.csv
+run_ok "scale = sig of the scaled path" scale tb_whole.npy tb_scales.npy tb_scaled.npy --dim 2 --depth 4
+run_ok "scale = sig of the scaled path" sig tb_scaled_path.csv tb_scaled_ref.npy --depth 4
+npy_values tb_scaled.npy >got.txt
+npy_values tb_scaled_ref.npy >ref.txt
+compare "scale = sig of the scaled path" got.txt ref.txt 1e-14 1e-15
+pass "scale(sig(path), (2, -1)) is the signature of the path scaled per coordinate"
+
+# float32 in both gives float32 out
+write_npy tb_path32.npy '<f4' '(3, 2)' "$(f4s 0 0 1 2 3 -1)"
+write_npy tb_seg32.npy '<f4' '(2,)' "$(f4s 2 -1)"
+run_ok "join (float32)" sig tb_path32.npy tb_sig32.npy --depth 3
+run_ok "join (float32)" join tb_sig32.npy tb_seg32.npy tb_join32.npy --dim 2 --depth 3
+expect_npy "join (float32)" tb_join32.npy '<f4' '(14,)'
+pass "join of float32 files writes float32"
+
+# The transforms change the shape of what is signed: (3, 2) -> lead-lag (5, 4),
+# time (3, 3), both (5, 5) (lead-lag first, then time).
+run_ok "--lead-lag" sig tb_path.csv tb_ll.npy --depth 2 --lead-lag
+expect_npy "--lead-lag" tb_ll.npy '<f8' '(20,)'
+run_ok "--time" sig tb_path.csv tb_t.npy --depth 2 --time
+expect_npy "--time" tb_t.npy '<f8' '(12,)'
+run_ok "--lead-lag --time" sig tb_path.csv tb_llt.npy --depth 2 --lead-lag --time
+expect_npy "--lead-lag --time" tb_llt.npy '<f8' '(30,)'
+run_ok "--lead-lag --stream" sig tb_path.csv tb_lls.npy --depth 2 --lead-lag --stream
+expect_npy "--lead-lag --stream" tb_lls.npy '<f8' '(4, 20)'
+run_ok "--lead-lag --time (batch)" sig tb_batch.npy tb_bllt.npy --depth 2 --time --lead-lag
+expect_npy "--lead-lag --time (batch)" tb_bllt.npy '<f8' '(2, 30)'
+run_ok "logsig --lead-lag --time" logsig tb_path.csv tb_lllog.npy --depth 2 --lead-lag --time --basis expanded
+expect_npy "logsig --lead-lag --time" tb_lllog.npy '<f8' '(30,)'
+pass "--lead-lag, --time and both change the signature's dimension: (20,), (12,), (30,), stream (4, 20), batch (2, 30)"
+
+# ... and equal the signature of the transformed path written by hand.
+printf '0,0,0,0,0\n1,2,0,0,0.25\n1,2,1,2,0.5\n3,-1,1,2,0.75\n3,-1,3,-1,1\n' >tb_llt.csv
+printf '0,0,0\n1,2,0.5\n3,-1,1\n' >tb_t.csv
+run_ok "transforms by hand" sig tb_llt.csv tb_llt_ref.npy --depth 2
+run_ok "transforms by hand" sig tb_t.csv tb_t_ref.npy --depth 2
+npy_values tb_llt.npy >got.txt
+npy_values tb_llt_ref.npy >ref.txt
+compare "--lead-lag --time by hand" got.txt ref.txt 1e-15 1e-15
+npy_values tb_t.npy >got.txt
+npy_values tb_t_ref.npy >ref.txt
+compare "--time by hand" got.txt ref.txt 1e-15 1e-15
+pass "sig --lead-lag --time and sig --time equal the signatures of the transformed paths written by hand"
+
+# The backward commands pull the gradient back to the original path's shape:
+# --time drops the time column of the gradient; --lead-lag sums the lead and
+# lag copies of each point (row r of the lead-lag path is (x_{(r+1)/2}, x_{r/2})).
+run_ok "sig-backward --time" sig-backward tb_t.npy tb_path.csv tb_gt.csv --depth 2 --time
+run_ok "sig-backward --time" sig-backward tb_t.npy tb_t.csv tb_gt_full.csv --depth 2
+[[ $(wc -l <tb_gt.csv) -eq 3 ]] || fail "sig-backward --time" "expected 3 rows, got $(wc -l <tb_gt.csv)"
+csv_values tb_gt.csv >got.txt
+cut -d, -f1-2 tb_gt_full.csv | tr ',' '\n' | awk 'NF { print $1 }' >ref.txt
+compare "sig-backward --time" got.txt ref.txt 1e-15 1e-15
+printf '0,0,0,0\n1,2,0,0\n1,2,1,2\n3,-1,1,2\n3,-1,3,-1\n' >tb_ll.csv
+run_ok "sig-backward --lead-lag" sig-backward tb_ll.npy tb_path.csv tb_gll.csv --depth 2 --lead-lag
+run_ok "sig-backward --lead-lag" sig-backward tb_ll.npy tb_ll.csv tb_gll_full.csv --depth 2
+csv_values tb_gll.csv >got.txt
+awk -F, '{ r = NR - 1; lead = int((r + 1) / 2); lag = int(r / 2)
+           g[lead, 1] += $1; g[lead, 2] += $2; g[lag, 1] += $3; g[lag, 2] += $4 }
+     END { for (i = 0; i < 3; i++) printf "%.17g\n%.17g\n", g[i, 1], g[i, 2] }' tb_gll_full.csv >ref.txt
+compare "sig-backward --lead-lag" got.txt ref.txt 1e-14 1e-14
+run_ok "logsig-backward --lead-lag --time (batch)" logsig-backward tb_bllt.npy tb_batch.npy tb_glb.npy --depth 2 \
+    --lead-lag --time --basis expanded
+expect_npy "logsig-backward --lead-lag --time (batch)" tb_glb.npy '<f8' '(2, 3, 2)'
+pass "sig-backward and logsig-backward with transforms give gradients shaped like the path, pulled back by the adjoints"
+
+expect_error "join: --dim disagrees with the signature length" 'length 30.*\(120,\)' out.npy \
+    join "$DATA/sigjoin_d3_N4_sigs.npy" "$DATA/sigjoin_d3_N4_segment.npy" out.npy --dim 2 --depth 4
+expect_error "scale: scales of the wrong length" 'scales of shape \(3,\)' out.npy \
+    scale "$DATA/sigscale_d3_N4_sigs.npy" tb_scales.npy out.npy --dim 3 --depth 4
+expect_error "join: batch sizes differ" 'segments of shape \(2, 2\)' out.npy \
+    join tb_batch_sig.npy "$DATA/sigjoin_d3_N4_segment.npy" out.npy --dim 2 --depth 3
+write_npy tb_nanseg.npy '<f8' '(2,)' "$(f8s 1 nan)"
+expect_error "join: NaN in a segment" 'segments has a non-finite.*\(1\)' out.npy \
+    join tb_head.npy tb_nanseg.npy out.npy --dim 2 --depth 4
+expect_error "join: missing --dim" 'dim' out.npy join tb_head.npy tb_seg.csv out.npy --depth 4
+write_npy tb_nan.npy '<f8' '(3, 2)' "$(f8s 0 0 1 nan 2 2)"
+expect_error "sig --lead-lag: NaN in the path" 'lead_lag: path has a non-finite.*\(1, 1\)' out.npy \
+    sig tb_nan.npy out.npy --depth 2 --lead-lag
+expect_error "sig-backward --lead-lag: gradient for the untransformed path" 'gradient must have shape \(20,\)' \
+    out.npy sig-backward tb_t.npy tb_path.csv out.npy --depth 2 --lead-lag
 
 echo "cli_test: all $checks checks passed"

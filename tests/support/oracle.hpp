@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -141,6 +142,30 @@ template <std::size_t R> xt::xtensor<double, R> load_ref(const std::string& name
     xt::xtensor<double, R> out(sh);
     std::copy(loaded.begin(), loaded.end(), out.begin());
     return out;
+}
+
+/// d/dt f(t) at 0 by central differences with one Richardson step:
+/// (4 D(h/2) - D(h)) / 3, truncation error O(h^4).
+inline double richardson(const std::function<double(double)>& f, double h = 1e-3) {
+    auto D = [&](double s) { return (f(s) - f(-s)) / (2 * s); };
+    return (4 * D(h / 2) - D(h)) / 3;
+}
+
+/// Σ a[i] b[i] in double.
+template <class A, class B> double dot(const A& a, const B& b, std::size_t n) {
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        s += double(a[i]) * double(b[i]);
+    return s;
+}
+
+/// n values uniform in [-1, 1].
+inline xt::xtensor<double, 1> random_vec(std::size_t n) {
+    std::uniform_real_distribution<double> u(-1, 1);
+    xt::xtensor<double, 1> v = xt::zeros<double>({n});
+    for (auto& x : v)
+        x = u(rng());
+    return v;
 }
 
 } // namespace oracle

@@ -210,6 +210,11 @@ template <class T> class tensor : public dense_base<tensor<T>, T> {
     }
     tensor(std::size_t dim, std::size_t depth) : tensor(tensig::shape(dim, depth)) {}
 
+    /// A tensor of the given shape whose coefficients are unspecified: for
+    /// workspaces that write every coefficient before reading it (saves a
+    /// pass over memory). \throws size_error if it would not fit in memory.
+    static tensor unfilled(const tensig::shape& s) { return tensor(s, uninitialized{}); }
+
     /// A tensor with the given coefficients (levels 0..N, flattened).
     /// \throws invalid_input if their number is not `s.size()`.
     tensor(const tensig::shape& s, std::initializer_list<T> values) : tensor(s) {

@@ -99,7 +99,8 @@ template <class EG, class EP>
 }
 
 /// Gradient of <grad, logsignature(path, depth, basis)> with respect to the
-/// path (the expanded basis for now; the others throw not_supported).
+/// path, for every basis (in `lyndon`, iisignature's `logsigbackprop`).
+/// grad has the shape of the log-signature: (n,) or (B, n).
 template <class EG, class EP>
 [[nodiscard]] auto logsignature_backward(const xt::xexpression<EG>& grad, const xt::xexpression<EP>& path,
                                          std::size_t depth, logsig_basis basis = logsig_basis::expanded,
@@ -109,12 +110,11 @@ template <class EG, class EP>
     static_assert(R == SIZE_MAX || R == 2 || R == 3,
                   "logsignature_backward: a path has shape (L, d) or (B, L, d)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, EP, 3>, detail::result_t<T, EP, 2>>;
-    detail::check_basis(basis);
     const auto p = detail::make_contiguous<T>(path);
     const auto [B, L, d] = detail::check_paths(p, "path");
     const shape s = detail::path_shape(L, d, depth, o.basepoint);
     const auto g = detail::make_contiguous<T>(grad);
-    detail::check_grad_rows(g, p.shape.size(), B, s.sig_length(), "logsignature_backward");
+    detail::check_grad_rows(g, p.shape.size(), B, detail::logsig_coordinates(s, basis), "logsignature_backward");
     auto out = detail::make_output<Out>(p.shape, sizeof(T), detail::workspace_size(s, 3 * s.depth() + 12));
     detail::logsignature_backward_batch(g.data, p.data, B, L, d, depth, o, basis, bo, out.data());
     return out;
@@ -150,6 +150,34 @@ template <class EG, class E1, class E2>
     auto g2 = detail::make_output<Out>(a.shape, sizeof(T));
     detail::signature_combine_backward_batch(g.data, a.data, b.data, B, dim, depth, g1.data(), g2.data());
     return std::make_pair(std::move(g1), std::move(g2));
+}
+
+/// Gradient of <grad, signature_combine_many(sigs)> with respect to sigs:
+/// grad (m,) with sigs (M, m), or grad (B, m) with sigs (B, M, m); the result
+/// has the shape of sigs.
+template <class EG, class E>
+[[nodiscard]] auto signature_combine_many_backward(const xt::xexpression<EG>& grad, const xt::xexpression<E>& sigs,
+                                                   std::size_t dim, std::size_t depth, std::size_t threads = 0) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 2 || R == 3,
+                  "signature_combine_many_backward: signatures have shape (M, m) or (B, M, m)");
+    using Out = std::conditional_t<R == 3, detail::result_t<T, E, 3>, detail::result_t<T, E, 2>>;
+    const shape s = detail::path_shape(1, dim, depth, false);
+    const std::size_t m = s.sig_length();
+    const auto a = detail::make_contiguous<T>(sigs);
+    if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)
+        throw invalid_input("signature_combine_many_backward: signatures of dimension " + std::to_string(dim) +
+                            " and depth " + std::to_string(depth) + " must have shape (M, " +
+                            std::to_string(m) + ") or (B, M, " + std::to_string(m) + "); got shape " +
+                            detail::shape_str(a.shape));
+    detail::check_finite(a.data, a.shape, "signature_combine_many_backward input");
+    const std::size_t B = a.shape.size() == 3 ? a.shape[0] : 1, M = a.shape[a.shape.size() - 2];
+    const auto g = detail::make_contiguous<T>(grad);
+    detail::check_grad_rows(g, a.shape.size(), B, m, "signature_combine_many_backward");
+    auto out = detail::make_output<Out>(a.shape, sizeof(T), detail::checked_mul(M + 4, s.size(), "workspace"));
+    detail::signature_combine_many_backward_batch(g.data, a.data, B, M, dim, depth, out.data(), threads);
+    return out;
 }
 
 /// The Jacobian of the signature of one path (L, d) with respect to its

@@ -168,9 +168,12 @@ template <class E>
     return out;
 }
 
-/// Log-signature of a path (L, d) or a batch (B, L, d): log of the signature,
-/// in the coordinates of `basis` (only `expanded`, levels 1..N of log S,
-/// for now; the others throw not_supported).
+/// Log-signature of a path (L, d) or a batch (B, L, d): log of the
+/// signature in the coordinates of `basis`: `expanded` (levels 1..N of log S,
+/// sig_length values), `words` (log S at the Lyndon words) or `lyndon`
+/// (iisignature's `logsig`: the Lyndon-bracket basis), logsig_length values
+/// each. The Lyndon tables of (d, N) are built on first use and cached.
+/// \throws as `signature`.
 template <class E>
 [[nodiscard]] auto logsignature(const xt::xexpression<E>& path, std::size_t depth,
                                 logsig_basis basis = logsig_basis::expanded,
@@ -180,14 +183,114 @@ template <class E>
     static_assert(R == SIZE_MAX || R == 2 || R == 3,
                   "logsignature: a path has shape (L, d) or a batch (B, L, d)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
-    detail::check_basis(basis);
     const auto p = detail::make_contiguous<T>(path);
     const auto [B, L, d] = detail::check_paths(p, "path");
     const shape s = detail::path_shape(L, d, depth, o.basepoint);
-    std::vector<std::size_t> sh = {s.sig_length()};
+    std::vector<std::size_t> sh = {detail::logsig_coordinates(s, basis)};
     if (p.shape.size() == 3) sh.insert(sh.begin(), B);
     auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 6));
     detail::logsignature_batch(p.data, B, L, d, depth, o, basis, out.data());
+    return out;
+}
+
+namespace detail {
+/// Checks a (m,) or (B, m) array of flattened rows of length m and its
+/// values; returns B (1 for rank 1). `what` names the argument, `kind` says
+/// what a row is.
+template <class T>
+std::size_t check_rows(const contiguous<T>& a, std::size_t m, const std::string& what, const std::string& kind) {
+    if (a.shape.size() != 1 && a.shape.size() != 2)
+        throw invalid_input(what + ": " + kind + " must have shape (" + std::to_string(m) + ",) or (B, " +
+                            std::to_string(m) + "); got shape " + shape_str(a.shape));
+    if (a.shape.back() != m)
+        throw invalid_input(what + ": " + kind + " have length " + std::to_string(m) + "; got " +
+                            std::to_string(a.shape.back()));
+    check_finite(a.data, a.shape, (what + " input").c_str());
+    return a.shape.size() == 2 ? a.shape[0] : 1;
+}
+
+inline const char* basis_name(logsig_basis b) {
+    return b == logsig_basis::expanded ? "expanded" : b == logsig_basis::words ? "words" : "lyndon";
+}
+} // namespace detail
+
+/// Log-signatures, in `basis`, of flattened signatures (sig_length,) or
+/// (B, sig_length) of dimension `dim` and depth `depth` (level 0 taken as 1).
+/// \throws invalid_input for a wrong shape or a non-finite value.
+template <class E>
+[[nodiscard]] auto signature_to_logsignature(const xt::xexpression<E>& sigs, std::size_t dim, std::size_t depth,
+                                             logsig_basis basis = logsig_basis::expanded,
+                                             std::size_t threads = 0) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 1 || R == 2,
+                  "signature_to_logsignature: signatures have shape (m,) or (B, m)");
+    using Out = std::conditional_t<R == 2, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
+    const shape s = detail::path_shape(1, dim, depth, false);
+    const auto a = detail::make_contiguous<T>(sigs);
+    const std::size_t B = detail::check_rows(a, s.sig_length(), "signature_to_logsignature",
+                                             "signatures of dimension " + std::to_string(dim) + " and depth " +
+                                                 std::to_string(depth));
+    std::vector<std::size_t> sh = a.shape;
+    sh.back() = detail::logsig_coordinates(s, basis);
+    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));
+    detail::signature_to_logsignature_batch(a.data, B, dim, depth, basis, out.data(), threads);
+    return out;
+}
+
+/// Signatures exp(ℓ) (levels 1..N) of log-signatures ℓ given in `basis`:
+/// shape (n,) or (B, n) with n = sig_length (expanded) or logsig_length
+/// (words, lyndon). The inverse of `signature_to_logsignature`. (An expanded
+/// input is exponentiated as it is, Lie element or not.)
+/// \throws invalid_input for a wrong shape or a non-finite value.
+template <class E>
+[[nodiscard]] auto logsignature_to_signature(const xt::xexpression<E>& logsigs, std::size_t dim, std::size_t depth,
+                                             logsig_basis basis = logsig_basis::expanded,
+                                             std::size_t threads = 0) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 1 || R == 2,
+                  "logsignature_to_signature: log-signatures have shape (n,) or (B, n)");
+    using Out = std::conditional_t<R == 2, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
+    const shape s = detail::path_shape(1, dim, depth, false);
+    const auto a = detail::make_contiguous<T>(logsigs);
+    const std::size_t B = detail::check_rows(a, detail::logsig_coordinates(s, basis), "logsignature_to_signature",
+                                             std::string("log-signatures in the ") + detail::basis_name(basis) +
+                                                 " basis of dimension " + std::to_string(dim) + " and depth " +
+                                                 std::to_string(depth));
+    std::vector<std::size_t> sh = a.shape;
+    sh.back() = s.sig_length();
+    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));
+    detail::logsignature_to_signature_batch(a.data, B, dim, depth, basis, out.data(), threads);
+    return out;
+}
+
+/// Chen product of many signatures in order, s_1 ⊗ s_2 ⊗ ... ⊗ s_M: the
+/// signature of the concatenated paths (Signatory's multi_signature_combine).
+/// Shapes (M, sig_length) -> (sig_length,), or a batch (B, M, sig_length) ->
+/// (B, sig_length). M = 0 gives the unit (all zeros).
+/// \throws invalid_input for a wrong shape or a non-finite value.
+template <class E>
+[[nodiscard]] auto signature_combine_many(const xt::xexpression<E>& sigs, std::size_t dim, std::size_t depth,
+                                          std::size_t threads = 0) {
+    using T = detail::real_t<E>;
+    constexpr std::size_t R = detail::static_rank<E>();
+    static_assert(R == SIZE_MAX || R == 2 || R == 3,
+                  "signature_combine_many: signatures have shape (M, m) or (B, M, m)");
+    using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
+    const shape s = detail::path_shape(1, dim, depth, false);
+    const std::size_t m = s.sig_length();
+    const auto a = detail::make_contiguous<T>(sigs);
+    if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)
+        throw invalid_input("signature_combine_many: signatures of dimension " + std::to_string(dim) +
+                            " and depth " + std::to_string(depth) + " must have shape (M, " + std::to_string(m) +
+                            ") or (B, M, " + std::to_string(m) + "); got shape " + detail::shape_str(a.shape));
+    detail::check_finite(a.data, a.shape, "signature_combine_many input");
+    const std::size_t B = a.shape.size() == 3 ? a.shape[0] : 1, M = a.shape[a.shape.size() - 2];
+    std::vector<std::size_t> sh = {m};
+    if (a.shape.size() == 3) sh.insert(sh.begin(), B);
+    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));
+    detail::signature_combine_many_batch(a.data, B, M, dim, depth, out.data(), threads);
     return out;
 }
 

@@ -39,7 +39,7 @@ namespace detail {
 
 /// Workspace of the signature's backward pass, reused across a batch.
 template <class T> struct backward_workspace {
-    explicit backward_workspace(const shape& s) : fwd(s), grad(s), gz(s.dim()) {}
+    explicit backward_workspace(const shape& s) : fwd(s), grad(tensor<T>::unfilled(s)), gz(s.dim()) {}
     path_workspace<T> fwd;
     tensor<T> grad;
     std::vector<T> gz;
@@ -178,24 +178,63 @@ void signature_combine_backward_batch(const T* G, const T* s1, const T* s2, std:
     });
 }
 
-/// Gradient of <G, logsignature(path)> (expanded basis) for B paths.
+/// Gradient of <G, logsignature(path, basis)> for B paths; G is
+/// (B, logsig_coordinates(basis)).
 template <class T>
 void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std::size_t L, std::size_t d,
                                  std::size_t depth, const signature_options& o, logsig_basis basis,
                                  const backward_options& bo, T* out) {
-    check_basis(basis);
     const shape s = path_shape(L, d, depth, o.basepoint);
+    const auto lb = basis_tables(d, depth, basis);
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
     parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
         backward_workspace<T> ws(s);
         tensor<T> gl(s), gs(s);
-        std::vector<T> sig(s.sig_length());
+        std::vector<T> sig(m), scratch(lb ? lb->size() : 0);
         for (std::size_t b = b0; b < b1; ++b) {
             signature_one(paths + b * L * d, L, d, o, ws.fwd, sig.data()); // S in ws.fwd.acc
             gl[0] = T(0);
-            std::copy(G + b * s.sig_length(), G + (b + 1) * s.sig_length(), gl.data() + 1);
+            lie::from_tensor_adjoint(lb.get(), basis, G + b * n, m, gl.data() + 1, scratch.data());
             gs.set_zero();
             vjp::log(gs.data(), ws.fwd.acc.data(), gl.data(), s);
             signature_backward_one(gs.data() + 1, paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
+        }
+    });
+}
+
+/// Gradients of <G_b, s_{b,1} ⊗ ... ⊗ s_{b,M}> with respect to every s_{b,j}
+/// (out has the shape of sigs, (B, M, sig_length)). The prefix products are
+/// kept (M tensors per thread), then the product's VJP runs right to left.
+template <class T>
+void signature_combine_many_backward_batch(const T* G, const T* sigs, std::size_t B, std::size_t M, std::size_t d,
+                                           std::size_t depth, T* out, std::size_t threads = 0) {
+    const shape s(d, depth);
+    const std::size_t m = s.sig_length(), size = s.size();
+    parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t i0, std::size_t i1) {
+        aligned_vector<T> prefix(M * size);
+        tensor<T> b(s), g(s), ga(s), gb(s);
+        for (std::size_t i = i0; i < i1; ++i) {
+            const T* row = sigs + i * M * m;
+            T* grow = out + i * M * m;
+            // prefix j = s_1 ⊗ ... ⊗ s_j (j = 0: the unit).
+            std::fill(prefix.begin(), prefix.begin() + static_cast<std::ptrdiff_t>(size), T(0));
+            prefix[0] = T(1);
+            b[0] = T(1);
+            for (std::size_t j = 0; j + 1 < M; ++j) {
+                std::copy(row + j * m, row + (j + 1) * m, b.data() + 1);
+                kernels::product(prefix.data() + (j + 1) * size, prefix.data() + j * size, b.data(), s);
+            }
+            g[0] = T(0);
+            std::copy(G + i * m, G + (i + 1) * m, g.data() + 1);
+            for (std::size_t j = M; j-- > 0;) {
+                std::copy(row + j * m, row + (j + 1) * m, b.data() + 1);
+                ga.set_zero();
+                gb.set_zero();
+                vjp::product(ga.data(), gb.data(), prefix.data() + j * size, b.data(), g.data(), s);
+                std::copy(gb.data() + 1, gb.data() + 1 + m, grow + j * m);
+                std::swap(g, ga);
+                g[0] = T(0);
+            }
         }
     });
 }
@@ -212,7 +251,9 @@ namespace tensig::detail {
                                                              std::size_t, std::size_t, T*, T*);              \
     extern template void logsignature_backward_batch<T>(const T*, const T*, std::size_t, std::size_t,        \
                                                         std::size_t, std::size_t, const signature_options&,  \
-                                                        logsig_basis, const backward_options&, T*);
+                                                        logsig_basis, const backward_options&, T*);  \
+    extern template void signature_combine_many_backward_batch<T>(const T*, const T*, std::size_t, std::size_t, \
+                                                                  std::size_t, std::size_t, T*, std::size_t);
 TENSIG_BACKWARD_CORE_EXTERN(float)
 TENSIG_BACKWARD_CORE_EXTERN(double)
 #undef TENSIG_BACKWARD_CORE_EXTERN

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "tensig/algebra/lie.hpp"
 #include "tensig/algebra/scalar_traits.hpp"
 #include "tensig/algebra/tensor.hpp"
 #include "tensig/error.hpp"
@@ -18,6 +21,7 @@
 #include "tensig/kernels/primitives.hpp"
 #include "tensig/parallel/parallel.hpp"
 #include "tensig/paths/options.hpp"
+#include "tensig/shape/lyndon.hpp"
 #include "tensig/shape/shape.hpp"
 
 namespace tensig::detail {
@@ -28,6 +32,21 @@ template <class T> void check_finite(const T* p, const std::vector<std::size_t>&
     std::size_t n = 1;
     for (auto k : shape)
         n *= k;
+    if constexpr (std::is_floating_point_v<T>) {
+        // Fast path: x - x is 0 for a finite x and NaN otherwise; eight
+        // independent sums (one SIMD register or two) vectorise.
+        T acc[8] = {};
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            for (std::size_t k = 0; k < 8; ++k)
+                acc[k] += p[i + k] - p[i + k];
+        for (; i < n; ++i)
+            acc[0] += p[i] - p[i];
+        T sum = T(0);
+        for (T a : acc)
+            sum += a;
+        if (sum == T(0)) return;
+    }
     for (std::size_t i = 0; i < n; ++i) {
         if (scalar_traits<T>::is_finite(p[i])) continue;
         const double v = scalar_traits<T>::value(p[i]);
@@ -44,12 +63,16 @@ template <class T> void check_finite(const T* p, const std::vector<std::size_t>&
     }
 }
 
-/// Throw not_supported for the log-signature bases that are not there yet.
-inline void check_basis(logsig_basis basis) {
-    if (basis != logsig_basis::expanded)
-        throw not_supported(std::string("log-signature basis '") +
-                            (basis == logsig_basis::words ? "words" : "lyndon") +
-                            "' is not yet supported (only 'expanded' for now; see issue 7)");
+/// The prepared Lyndon tables a basis needs (null for expanded).
+inline std::shared_ptr<const lie_basis> basis_tables(std::size_t d, std::size_t depth, logsig_basis basis) {
+    if (basis == logsig_basis::expanded) return nullptr;
+    return lie_basis::get(d, depth);
+}
+
+/// Length of a log-signature in `basis`: sig_length for expanded,
+/// logsig_length (Witt's formula) for words and lyndon.
+inline std::size_t logsig_coordinates(const shape& s, logsig_basis basis) {
+    return basis == logsig_basis::expanded ? s.sig_length() : logsig_length(s.dim(), s.depth());
 }
 
 /// Shape checks shared by every path function.
@@ -60,10 +83,11 @@ inline shape path_shape(std::size_t L, std::size_t d, std::size_t depth, bool ba
     return shape(d, depth);
 }
 
-/// Per-call workspace: the running signature and one increment. Reused
-/// across the paths of a batch, so the per-segment loop never allocates.
+/// Per-call workspace: the running signature (unfilled: every user sets it
+/// first) and one increment. Reused across the paths of a batch, so the
+/// per-segment loop never allocates.
 template <class T> struct path_workspace {
-    explicit path_workspace(const shape& s) : acc(s), delta(s.dim()) {}
+    explicit path_workspace(const shape& s) : acc(tensor<T>::unfilled(s)), delta(s.dim()) {}
     tensor<T> acc;
     std::vector<T> delta;
 };
@@ -220,26 +244,85 @@ void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_
     });
 }
 
-/// Log-signatures (expanded: levels 1..N of log S) of B paths.
+/// Log-signatures of B paths in `basis` into out (B, logsig_coordinates).
 template <class T>
 void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
                         const signature_options& o, logsig_basis basis, T* out) {
-    check_basis(basis);
     const shape s = path_shape(L, d, depth, o.basepoint);
+    const auto lb = basis_tables(d, depth, basis);
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
     parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
         path_workspace<T> ws(s);
         tensor<T> l(s);
+        std::vector<T> sig(m);
         for (std::size_t b = b0; b < b1; ++b) {
-            T* row = out + b * s.sig_length();
             if (B == 1 && segment_count(L, o.basepoint) >= long_path_segments) {
-                signature_long(paths, L, d, s, o, row);
+                signature_long(paths, L, d, s, o, sig.data());
                 ws.acc[0] = T(1);
-                std::copy(row, row + s.sig_length(), ws.acc.data() + 1);
+                std::copy(sig.begin(), sig.end(), ws.acc.data() + 1);
             } else {
-                signature_one(paths + b * L * d, L, d, o, ws, row); // leaves S in ws.acc
+                signature_one(paths + b * L * d, L, d, o, ws, sig.data()); // leaves S in ws.acc
             }
             kernels::log(l.data(), ws.acc.data(), s);
-            std::copy(l.data() + 1, l.data() + l.size(), row);
+            lie::from_tensor(lb.get(), basis, l.data() + 1, m, out + b * n);
+        }
+    });
+}
+
+/// Log-signatures in `basis` of B flattened signatures (B, sig_length).
+template <class T>
+void signature_to_logsignature_batch(const T* sigs, std::size_t B, std::size_t d, std::size_t depth,
+                                     logsig_basis basis, T* out, std::size_t threads = 0) {
+    const shape s(d, depth);
+    const auto lb = basis_tables(d, depth, basis);
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
+    parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t b0, std::size_t b1) {
+        tensor<T> x(s), l(s);
+        for (std::size_t b = b0; b < b1; ++b) {
+            x[0] = T(1);
+            std::copy(sigs + b * m, sigs + (b + 1) * m, x.data() + 1);
+            kernels::log(l.data(), x.data(), s);
+            lie::from_tensor(lb.get(), basis, l.data() + 1, m, out + b * n);
+        }
+    });
+}
+
+/// Signatures exp(ℓ) of B log-signatures given in `basis` (B, logsig_coordinates).
+template <class T>
+void logsignature_to_signature_batch(const T* logsigs, std::size_t B, std::size_t d, std::size_t depth,
+                                     logsig_basis basis, T* out, std::size_t threads = 0) {
+    const shape s(d, depth);
+    const auto lb = basis_tables(d, depth, basis);
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
+    parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t b0, std::size_t b1) {
+        tensor<T> l(s), x(s);
+        std::vector<T> scratch(lb ? lb->size() : 0);
+        for (std::size_t b = b0; b < b1; ++b) {
+            l[0] = T(0);
+            lie::to_tensor(lb.get(), basis, logsigs + b * n, m, l.data() + 1, scratch.data());
+            kernels::exp(x.data(), l.data(), s);
+            std::copy(x.data() + 1, x.data() + 1 + m, out + b * m);
+        }
+    });
+}
+
+/// Chen products of B sequences of M flattened signatures (B, M, sig_length):
+/// out_b = s_{b,1} ⊗ s_{b,2} ⊗ ... ⊗ s_{b,M}, left to right.
+template <class T>
+void signature_combine_many_batch(const T* sigs, std::size_t B, std::size_t M, std::size_t d, std::size_t depth,
+                                  T* out, std::size_t threads = 0) {
+    const shape s(d, depth);
+    const std::size_t m = s.sig_length();
+    parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t i0, std::size_t i1) {
+        tensor<T> acc(s), b(s);
+        for (std::size_t i = i0; i < i1; ++i) {
+            acc.set_unit();
+            b[0] = T(1);
+            for (std::size_t j = 0; j < M; ++j) {
+                std::copy(sigs + (i * M + j) * m, sigs + (i * M + j + 1) * m, b.data() + 1);
+                kernels::product(acc.data(), acc.data(), b.data(), s);
+            }
+            std::copy(acc.data() + 1, acc.data() + 1 + m, out + i * m);
         }
     });
 }
@@ -256,7 +339,13 @@ namespace tensig::detail {
     extern template void signature_combine_batch<T>(const T*, const T*, std::size_t, std::size_t,            \
                                                     std::size_t, T*, std::size_t);                           \
     extern template void logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, std::size_t, \
-                                               const signature_options&, logsig_basis, T*);
+                                               const signature_options&, logsig_basis, T*);                  \
+    extern template void signature_to_logsignature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, \
+                                                            logsig_basis, T*, std::size_t);                  \
+    extern template void logsignature_to_signature_batch<T>(const T*, std::size_t, std::size_t, std::size_t, \
+                                                            logsig_basis, T*, std::size_t);                  \
+    extern template void signature_combine_many_batch<T>(const T*, std::size_t, std::size_t, std::size_t,    \
+                                                         std::size_t, T*, std::size_t);
 TENSIG_PATH_CORE_EXTERN(float)
 TENSIG_PATH_CORE_EXTERN(double)
 #undef TENSIG_PATH_CORE_EXTERN

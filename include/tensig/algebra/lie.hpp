@@ -1,0 +1,124 @@
+#pragma once
+/// \file
+/// Layer 2, coordinates of Lie elements (log-signatures): from tensor
+/// coordinates (levels 1..N, "expanded") to the Lyndon coordinates "words"
+/// (the coefficients at the Lyndon words) and "lyndon" (the coefficients in
+/// the basis of standard brackets P_w), and back; with the adjoint of each
+/// map for the backward layer. The tables come from shape/lyndon.hpp.
+///
+/// With x = Σ_w c_w P_w a Lie element, words_u = x[u] = Σ_w M[u][w] c_w for
+/// Lyndon u, M unitriangular in the order of lie_basis: so lyndon -> words is
+/// a sparse triangular product and words -> lyndon a forward substitution.
+/// The maps are exact up to the rounding of these sparse integer sums.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "tensig/paths/options.hpp"
+#include "tensig/shape/lyndon.hpp"
+
+namespace tensig::lie {
+
+/// words[i] = x[coordinate(i)]: the coefficients of x at the Lyndon words.
+template <class T> void tensor_to_words(const lie_basis& b, const T* x, T* words) {
+    for (std::size_t i = 0; i < b.size(); ++i)
+        words[i] = x[b.coordinate(i)];
+}
+
+/// Adjoint of tensor_to_words: gx = 0 except gx[coordinate(i)] = g_words[i].
+template <class T> void tensor_to_words_adjoint(const lie_basis& b, const T* g_words, T* gx) {
+    std::fill(gx, gx + b.tensor_length(), T(0));
+    for (std::size_t i = 0; i < b.size(); ++i)
+        gx[b.coordinate(i)] = g_words[i];
+}
+
+/// In place: words coordinates -> Lyndon-bracket coordinates (c = M^{-1} x),
+/// by forward substitution.
+template <class T> void words_to_lyndon(const lie_basis& b, T* x) {
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        const T c = x[i];
+        for (const auto& e : b.column(i))
+            x[e.index] -= T(e.coef) * c;
+    }
+}
+
+/// In place: Lyndon-bracket coordinates -> words coordinates (x = M c).
+template <class T> void lyndon_to_words(const lie_basis& b, T* x) {
+    for (std::size_t i = b.size(); i-- > 0;) {
+        const T c = x[i]; // still c_i: only columns left of i change x[i]
+        for (const auto& e : b.column(i))
+            x[e.index] += T(e.coef) * c;
+    }
+}
+
+/// In place: the adjoint of words_to_lyndon (g <- M^{-T} g).
+template <class T> void words_to_lyndon_adjoint(const lie_basis& b, T* g) {
+    for (std::size_t i = b.size(); i-- > 0;) {
+        T acc = g[i];
+        for (const auto& e : b.column(i))
+            acc -= T(e.coef) * g[e.index];
+        g[i] = acc;
+    }
+}
+
+/// x = Σ_w c_w P_w in tensor coordinates (levels 1..N; overwritten).
+template <class T> void lyndon_to_tensor(const lie_basis& b, const T* c, T* x) {
+    std::fill(x, x + b.tensor_length(), T(0));
+    for (std::size_t i = 0; i < b.size(); ++i)
+        for (const auto& e : b.expansion(i))
+            x[e.index] += T(e.coef) * c[i];
+}
+
+/// Adjoint of lyndon_to_tensor: gc[i] = <P_{w_i}, gx>.
+template <class T> void lyndon_to_tensor_adjoint(const lie_basis& b, const T* gx, T* gc) {
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        T acc = T(0);
+        for (const auto& e : b.expansion(i))
+            acc += T(e.coef) * gx[e.index];
+        gc[i] = acc;
+    }
+}
+
+/// Length of the coordinates of `basis` (b may be null for expanded).
+inline std::size_t coordinate_count(const lie_basis* b, std::size_t tensor_length, logsig_basis basis) {
+    return basis == logsig_basis::expanded ? tensor_length : b->size();
+}
+
+/// out = the coordinates in `basis` of the Lie element x (levels 1..N).
+/// For expanded this is a copy (b may be null).
+template <class T> void from_tensor(const lie_basis* b, logsig_basis basis, const T* x, std::size_t n, T* out) {
+    if (basis == logsig_basis::expanded) {
+        std::copy(x, x + n, out);
+        return;
+    }
+    tensor_to_words(*b, x, out);
+    if (basis == logsig_basis::lyndon) words_to_lyndon(*b, out);
+}
+
+/// Adjoint of from_tensor: gx (levels 1..N) from the gradient g of the
+/// coordinates. `scratch` holds b->size() values (unused for expanded).
+template <class T>
+void from_tensor_adjoint(const lie_basis* b, logsig_basis basis, const T* g, std::size_t n, T* gx, T* scratch) {
+    if (basis == logsig_basis::expanded) {
+        std::copy(g, g + n, gx);
+        return;
+    }
+    std::copy(g, g + b->size(), scratch);
+    if (basis == logsig_basis::lyndon) words_to_lyndon_adjoint(*b, scratch);
+    tensor_to_words_adjoint(*b, scratch, gx);
+}
+
+/// x (levels 1..N) = the Lie element with coordinates `in` in `basis`. For
+/// expanded this is a copy. `scratch` holds b->size() values.
+template <class T>
+void to_tensor(const lie_basis* b, logsig_basis basis, const T* in, std::size_t n, T* x, T* scratch) {
+    if (basis == logsig_basis::expanded) {
+        std::copy(in, in + n, x);
+        return;
+    }
+    std::copy(in, in + b->size(), scratch);
+    if (basis == logsig_basis::words) words_to_lyndon(*b, scratch);
+    lyndon_to_tensor(*b, scratch, x);
+}
+
+} // namespace tensig::lie
