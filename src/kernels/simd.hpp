@@ -425,6 +425,59 @@ template <class Arch, class T> struct kernels {
                 out[c] += v[r] * M[r * cols + c];
     }
 
+    // The adjoint's inner step over one matrix M (rows x cols), read once
+    // where a fused path exists: gv[c] += sum_r v[r] M[r][c] (vecmat) and
+    // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec).
+    static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols, const T* w,
+                             T* acc) {
+#if defined(__AVX2__)
+        if constexpr (std::is_same_v<T, double> && std::is_base_of_v<xsimd::avx2, Arch>) {
+            if (cols == 2 && rows >= 4) { // d = 2: four rows (two registers) per step
+                const __m256d wp = _mm256_setr_pd(w[0], w[1], w[0], w[1]);
+                __m256d g0 = _mm256_setzero_pd(), g1 = _mm256_setzero_pd();
+                std::size_t r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    const __m256d a = _mm256_loadu_pd(M + 2 * r), b = _mm256_loadu_pd(M + 2 * r + 4);
+                    const __m256d vv = _mm256_loadu_pd(v + r);
+                    g0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(vv, 0x50), a, g0); // v0 v0 v1 v1
+                    g1 = _mm256_fmadd_pd(_mm256_permute4x64_pd(vv, 0xFA), b, g1); // v2 v2 v3 v3
+                    const __m256d h = _mm256_permute4x64_pd(
+                        _mm256_hadd_pd(_mm256_mul_pd(a, wp), _mm256_mul_pd(b, wp)), 0xD8);
+                    _mm256_storeu_pd(out + r, h);
+                    _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), h));
+                }
+                alignas(32) double lanes[4];
+                _mm256_store_pd(lanes, _mm256_add_pd(g0, g1));
+                gv[0] += lanes[0] + lanes[2];
+                gv[1] += lanes[1] + lanes[3];
+                if (r < rows) adjoint_step(gv, v + r, out + r, M + 2 * r, rows - r, 2, w, acc + r);
+                return;
+            }
+        }
+#endif
+        if (cols == W && rows >= W) { // rows exactly a register long: W rows, one horizontal add
+            const batch wv = batch::load_unaligned(w);
+            batch g = batch::load_unaligned(gv);
+            std::size_t r = 0;
+            for (; r + W <= rows; r += W) {
+                batch p[W];
+                for (std::size_t i = 0; i < W; ++i) {
+                    const batch row = batch::load_unaligned(M + (r + i) * W);
+                    g = xsimd::fma(batch(v[r + i]), row, g);
+                    p[i] = row * wv;
+                }
+                const batch res = xsimd::haddp(p);
+                res.store_unaligned(out + r);
+                (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
+            }
+            g.store_unaligned(gv);
+            if (r < rows) adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc + r);
+            return;
+        }
+        vecmat(gv, v, rows, M, cols);
+        matvec(out, M, rows, cols, w, acc);
+    }
+
     // Columns shorter than a register, D dividing W: accumulate expanded v
     // times M over W rows at a time in D registers; lane l holds column l % D.
     template <std::size_t D>
@@ -472,6 +525,10 @@ template <class Arch, class T> struct kernels {
         }
         static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
             kernels::vecmat(out, v, rows, M, cols);
+        }
+        static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols,
+                                 const T* w, T* acc) {
+            kernels::adjoint_step(gv, v, out, M, rows, cols, w, acc);
         }
     };
 

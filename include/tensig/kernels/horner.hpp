@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// Layer 4: the fused multiply-exponentiate and its adjoint, written once
-/// over a policy `P` of primitives (`P::outer_fma`, `P::matvec`, `P::vecmat`),
+/// over a policy `P` of primitives (`P::outer_fma`, `P::matvec`, `P::vecmat`,
+/// `P::adjoint_step`: both of the last two over one matrix),
 /// so the scalar twins (kernels/scalar.hpp) and the SIMD kernels
 /// (src/kernels/simd.hpp) run the same algorithm. Pointer code only.
 
@@ -150,10 +151,10 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
         for (std::size_t j = k; j >= 1; --j) {
             const std::size_t c = k - j + 1;
             // ∂L/∂z (times c): t_{j-1}ᵀ t̄_j
-            P::vecmat(gzc + (c - 1) * dim, terms + off_prev, rows, tbar, dim);
-            // t̄_{j-1} = t̄_j · z / c, then ∂L/∂A_{j-1} += t̄_{j-1}
+            // and t̄_{j-1} = t̄_j · z / c, then ∂L/∂A_{j-1} += t̄_{j-1}: one pass over t̄_j
             T* next = buf[cur];
-            P::matvec(next, tbar, rows, dim, zs + (c - 1) * dim, gA + off_prev);
+            P::adjoint_step(gzc + (c - 1) * dim, terms + off_prev, next, tbar, rows, dim, zs + (c - 1) * dim,
+                            gA + off_prev);
             tbar = next;
             cur = 1 - cur;
             if (j > 1) {

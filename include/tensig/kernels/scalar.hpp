@@ -66,6 +66,13 @@ struct policy {
     static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
         scalar::vecmat(out, v, rows, M, cols);
     }
+    /// vecmat(gv, v, rows, M, cols) and matvec(out, M, rows, cols, w, acc).
+    template <class T>
+    static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols, const T* w,
+                             T* acc) {
+        scalar::vecmat(gv, v, rows, M, cols);
+        scalar::matvec(out, M, rows, cols, w, acc);
+    }
 };
 
 using horner::fmexp_adjoint_scratch_size;
