@@ -112,6 +112,20 @@ template <class Arch, class T> struct kernels {
 
     // out[i*nb + j] = a[i] * b[j] + add[i*nb + j]
     static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
+        if (nb == W) { // rows exactly one register (d = 4 double, d = 8 float with AVX2): b stays in a register
+            const batch bv = batch::load_unaligned(b);
+            std::size_t i = 0;
+            for (; i + 2 <= na; i += 2) {
+                const batch r0 = xsimd::fma(batch(a[i]), bv, batch::load_unaligned(add + i * W));
+                const batch r1 = xsimd::fma(batch(a[i + 1]), bv, batch::load_unaligned(add + (i + 1) * W));
+                r0.store_unaligned(out + i * W);
+                r1.store_unaligned(out + (i + 1) * W);
+            }
+            if (i < na) xsimd::fma(batch(a[i]), bv, batch::load_unaligned(add + i * W)).store_unaligned(out + i * W);
+            return;
+        }
+        if (nb == 2 * W) return outer_fma_regs<2>(out, a, na, b, add);
+        if (nb == 4 * W) return outer_fma_regs<4>(out, a, na, b, add);
         if (nb >= W) {
             for (std::size_t i = 0; i < na; ++i) {
                 const batch ai(a[i]);
@@ -135,8 +149,20 @@ template <class Arch, class T> struct kernels {
             case 2:
                 done = outer_fma_narrow<2>(out, a, na, b, add);
                 break;
+            case 3:
+                if constexpr (W > 3) done = outer_fma_narrow<3>(out, a, na, b, add);
+                break;
             case 4:
-                done = outer_fma_narrow<4>(out, a, na, b, add);
+                if constexpr (W > 4) done = outer_fma_narrow<4>(out, a, na, b, add);
+                break;
+            case 5:
+                if constexpr (W > 5) done = outer_fma_narrow<5>(out, a, na, b, add);
+                break;
+            case 6:
+                if constexpr (W > 6) done = outer_fma_narrow<6>(out, a, na, b, add);
+                break;
+            case 7:
+                if constexpr (W > 7) done = outer_fma_narrow<7>(out, a, na, b, add);
                 break;
             case 8:
                 if constexpr (W > 8) done = outer_fma_narrow<8>(out, a, na, b, add);
@@ -170,6 +196,23 @@ template <class Arch, class T> struct kernels {
                 out[i * nb + j] = a[i] * b[j] + add[i * nb + j];
     }
 
+    // Rows of K registers (d = 8, 16 in double; 16, 32 in float): b is held
+    // in K registers for the whole loop.
+    template <std::size_t K>
+    static void outer_fma_regs(T* out, const T* a, std::size_t na, const T* b, const T* add) {
+        batch bv[K];
+        for (std::size_t k = 0; k < K; ++k)
+            bv[k] = batch::load_unaligned(b + k * W);
+        for (std::size_t i = 0; i < na; ++i) {
+            const batch ai(a[i]);
+            batch r[K];
+            for (std::size_t k = 0; k < K; ++k)
+                r[k] = xsimd::fma(ai, bv[k], batch::load_unaligned(add + (i * K + k) * W));
+            for (std::size_t k = 0; k < K; ++k)
+                r[k].store_unaligned(out + (i * K + k) * W);
+        }
+    }
+
     // Short rows of a length known at compile time, unrolled.
     template <std::size_t D>
     static void outer_fma_fixed(T* out, const T* a, std::size_t na, const T* b, const T* add) {
@@ -181,16 +224,19 @@ template <class Arch, class T> struct kernels {
                 out[i * D + j] = a[i] * w[j] + add[i * D + j];
     }
 
-    // Rows shorter than a register, D dividing W: W rows (W*D outputs, D
-    // registers) at a time, each register's a-values expanded by a swizzle.
-    // Returns the number of rows done.
+    // Rows shorter than a register: W rows (W*D outputs, D registers) at a
+    // time; lane l of register R holds row (R*W + l) / D, column (R*W + l) % D,
+    // its a-value expanded by a swizzle. Returns the number of rows done.
     template <std::size_t D>
     static std::size_t outer_fma_narrow(T* out, const T* a, std::size_t na, const T* b, const T* add) {
-        static_assert(W % D == 0, "row length must divide the register width");
-        alignas(64) T pattern[W];
-        for (std::size_t l = 0; l < W; ++l)
-            pattern[l] = b[l % D];
-        const batch bp = batch::load_aligned(pattern);
+        static_assert(D < W || D == 1, "rows shorter than a register");
+        alignas(64) T pattern[D][W];
+        for (std::size_t R = 0; R < D; ++R)
+            for (std::size_t l = 0; l < W; ++l)
+                pattern[R][l] = b[(R * W + l) % D];
+        batch bp[D];
+        for (std::size_t R = 0; R < D; ++R)
+            bp[R] = batch::load_aligned(pattern[R]);
         std::size_t i = 0;
         for (; i + W <= na; i += W) {
             const batch av = batch::load_unaligned(a + i);
@@ -200,13 +246,12 @@ template <class Arch, class T> struct kernels {
     }
 
     template <std::size_t D, std::size_t... R>
-    static void expand_rows(const batch& av, const batch& bp, T* out, const T* add,
-                            std::index_sequence<R...>) {
+    static void expand_rows(const batch& av, const batch* bp, T* out, const T* add, std::index_sequence<R...>) {
         if constexpr (D == 1) {
-            xsimd::fma(av, bp, batch::load_unaligned(add)).store_unaligned(out);
+            xsimd::fma(av, bp[0], batch::load_unaligned(add)).store_unaligned(out);
         } else {
             (xsimd::fma(
-                 xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()), bp,
+                 xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()), bp[R],
                  batch::load_unaligned(add + R * W))
                  .store_unaligned(out + R * W),
              ...);
@@ -474,8 +519,59 @@ template <class Arch, class T> struct kernels {
             if (r < rows) adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc + r);
             return;
         }
+        if (cols < W || !has_swizzle<Arch>) {
+            switch (cols) { // short rows: both products in registers, row by row
+            case 3:
+                return adjoint_step_fixed<3>(gv, v, out, M, rows, w, acc);
+            case 5:
+                return adjoint_step_fixed<5>(gv, v, out, M, rows, w, acc);
+            case 6:
+                return adjoint_step_fixed<6>(gv, v, out, M, rows, w, acc);
+            case 7:
+                return adjoint_step_fixed<7>(gv, v, out, M, rows, w, acc);
+            default:
+                break;
+            }
+        }
         vecmat(gv, v, rows, M, cols);
         matvec(out, M, rows, cols, w, acc);
+    }
+
+    // adjoint_step for rows of C < W values: the column sums in registers,
+    // two sets (even and odd rows) to hide the FMA latency.
+    template <std::size_t C>
+    static void adjoint_step_fixed(T* gv, const T* v, T* out, const T* M, std::size_t rows, const T* w, T* acc) {
+        T g0[C] = {}, g1[C] = {}, ww[C];
+        for (std::size_t c = 0; c < C; ++c)
+            ww[c] = w[c];
+        std::size_t r = 0;
+        for (; r + 2 <= rows; r += 2) {
+            const T* m0 = M + r * C;
+            const T* m1 = m0 + C;
+            T o0 = T(0), o1 = T(0);
+            for (std::size_t c = 0; c < C; ++c) {
+                g0[c] += v[r] * m0[c];
+                g1[c] += v[r + 1] * m1[c];
+                o0 += m0[c] * ww[c];
+                o1 += m1[c] * ww[c];
+            }
+            out[r] = o0;
+            out[r + 1] = o1;
+            acc[r] += o0;
+            acc[r + 1] += o1;
+        }
+        for (; r < rows; ++r) {
+            const T* m0 = M + r * C;
+            T o0 = T(0);
+            for (std::size_t c = 0; c < C; ++c) {
+                g0[c] += v[r] * m0[c];
+                o0 += m0[c] * ww[c];
+            }
+            out[r] = o0;
+            acc[r] += o0;
+        }
+        for (std::size_t c = 0; c < C; ++c)
+            gv[c] += g0[c] + g1[c];
     }
 
     // Columns shorter than a register, D dividing W: accumulate expanded v
