@@ -519,6 +519,8 @@ template <class Arch, class T> struct kernels {
             if (r < rows) adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc + r);
             return;
         }
+        if (cols == 2 * W && rows >= W) return adjoint_step_regs<2>(gv, v, out, M, rows, w, acc);
+        if (cols == 4 * W && rows >= W) return adjoint_step_regs<4>(gv, v, out, M, rows, w, acc);
         if (cols < W || !has_swizzle<Arch>) {
             switch (cols) { // short rows: both products in registers, row by row
             case 3:
@@ -535,6 +537,49 @@ template <class Arch, class T> struct kernels {
         }
         vecmat(gv, v, rows, M, cols);
         matvec(out, M, rows, cols, w, acc);
+    }
+
+    // adjoint_step for rows of K registers (d = 8, 16 in double): the column
+    // sums stay in K registers; W row sums are gathered by one horizontal add.
+    template <std::size_t K>
+    static void adjoint_step_regs(T* gv, const T* v, T* out, const T* M, std::size_t rows, const T* w, T* acc) {
+        batch wv[K], g[K];
+        for (std::size_t k = 0; k < K; ++k) {
+            wv[k] = batch::load_unaligned(w + k * W);
+            g[k] = batch::load_unaligned(gv + k * W);
+        }
+        std::size_t r = 0;
+        for (; r + W <= rows; r += W) {
+            batch p[W];
+            for (std::size_t i = 0; i < W; ++i) {
+                const T* m = M + (r + i) * K * W;
+                const batch vr(v[r + i]);
+                batch sum(T(0));
+                for (std::size_t k = 0; k < K; ++k) {
+                    const batch row = batch::load_unaligned(m + k * W);
+                    g[k] = xsimd::fma(vr, row, g[k]);
+                    sum = xsimd::fma(row, wv[k], sum);
+                }
+                p[i] = sum;
+            }
+            const batch res = xsimd::haddp(p);
+            res.store_unaligned(out + r);
+            (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
+        }
+        for (; r < rows; ++r) {
+            const T* m = M + r * K * W;
+            const batch vr(v[r]);
+            batch sum(T(0));
+            for (std::size_t k = 0; k < K; ++k) {
+                const batch row = batch::load_unaligned(m + k * W);
+                g[k] = xsimd::fma(vr, row, g[k]);
+                sum = xsimd::fma(row, wv[k], sum);
+            }
+            out[r] = reduce_sum(sum);
+            acc[r] += out[r];
+        }
+        for (std::size_t k = 0; k < K; ++k)
+            g[k].store_unaligned(gv + k * W);
     }
 
     // adjoint_step for rows of C < W values: the column sums in registers,
