@@ -57,6 +57,8 @@ template <class Arch, class T> struct kernels {
     using mask_int = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
     using mask_batch = xsimd::batch<mask_int, Arch>;
     static constexpr std::size_t W = batch::size;
+    // Most segments fmexp_many takes at once (kernels::fmexp_block).
+    static constexpr std::size_t max_block = 8;
 
     static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t m) {
         std::size_t i = 0;
@@ -194,6 +196,29 @@ template <class Arch, class T> struct kernels {
         for (std::size_t i = done; i < na; ++i)
             for (std::size_t j = 0; j < nb; ++j)
                 out[i * nb + j] = a[i] * b[j] + add[i * nb + j];
+    }
+
+    // out[r*nb + j] += sum_s a[s*na + r] b[s*nb + j], s in order: rows of one
+    // or more whole registers keep each b_s chunk in a register and read and
+    // write out once; other row lengths add the m outer products one by one
+    // (the same fused multiply-adds in the same order).
+    static void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
+        if (nb % W == 0 && m <= max_block) {
+            batch bv[max_block];
+            for (std::size_t c = 0; c < nb; c += W) {
+                for (std::size_t s = 0; s < m; ++s)
+                    bv[s] = batch::load_unaligned(b + s * nb + c);
+                for (std::size_t r = 0; r < na; ++r) {
+                    batch acc = batch::load_unaligned(out + r * nb + c);
+                    for (std::size_t s = 0; s < m; ++s)
+                        acc = xsimd::fma(batch(a[s * na + r]), bv[s], acc);
+                    acc.store_unaligned(out + r * nb + c);
+                }
+            }
+            return;
+        }
+        for (std::size_t s = 0; s < m; ++s)
+            outer_fma(out, a + s * na, na, b + s * nb, nb, out);
     }
 
     // Rows of K registers (d = 8, 16 in double; 16, 32 in float): b is held
@@ -660,6 +685,9 @@ template <class Arch, class T> struct kernels {
         static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
             kernels::outer_fma(out, a, na, b, nb, add);
         }
+        static void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
+            kernels::outer_fma_many(out, a, na, m, b, nb);
+        }
         static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v,
                            T* acc = nullptr) {
             kernels::matvec(out, M, rows, cols, v, acc);
@@ -675,6 +703,9 @@ template <class Arch, class T> struct kernels {
 
     static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
         horner::fmexp<policy>(A, z, dim, depth, scratch);
+    }
+    static void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+        horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch);
     }
     static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth,
                               T* scratch) {
@@ -702,6 +733,8 @@ template <class Arch> kernel_table make_table_for() {
     t.outer_fma_f = &kernels<Arch, float>::outer_fma;
     t.fmexp_d = &kernels<Arch, double>::fmexp;
     t.fmexp_f = &kernels<Arch, float>::fmexp;
+    t.fmexp_many_d = &kernels<Arch, double>::fmexp_many;
+    t.fmexp_many_f = &kernels<Arch, float>::fmexp_many;
     t.matvec_d = &kernels<Arch, double>::matvec;
     t.matvec_f = &kernels<Arch, float>::matvec;
     t.vecmat_d = &kernels<Arch, double>::vecmat;

@@ -18,6 +18,15 @@ inline std::size_t fmexp_scratch_size(std::size_t dim, std::size_t depth) {
     return depth * dim + 2 * top;
 }
 
+/// Scratch for fmexp_many with blocks of m segments: the top level's Horner
+/// terms of each segment (m d^(N-1)), and what fmexp needs.
+inline std::size_t fmexp_many_scratch_size(std::size_t dim, std::size_t depth, std::size_t m) {
+    std::size_t top = 1;
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
+    return m * top + fmexp_scratch_size(dim, depth);
+}
+
 /// Scratch for fmexp_adjoint: z/m, per-divisor z-gradients (N d each), the
 /// Horner terms of one level (levels 0..N-1 of a tensor) and two buffers of d^(N-1).
 inline std::size_t fmexp_adjoint_scratch_size(std::size_t dim, std::size_t depth) {
@@ -96,6 +105,59 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
         level_size /= dim;
         offset -= level_size;
     }
+}
+
+/// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim: m fused steps with
+/// the top level N deferred. Level N is read by no other level, so each
+/// segment updates levels 1..N-1 as fmexp does and keeps only the top
+/// level's last Horner term t^(s) (from the lower levels before segment s);
+/// then one pass adds Σ_s t^(s) ⊗ z_s to level N (P::outer_fma_many, in
+/// order s = 1..m, the same fused multiply-adds as m fmexp calls: the
+/// result is bit-identical). The top level, most of the tensor, is read and
+/// written once per block instead of once per segment.
+template <class P, class T>
+void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+    if (depth == 0 || m == 0) return;
+    if (depth == 1 || m == 1) {
+        for (std::size_t s = 0; s < m; ++s)
+            fmexp<P>(A, Z + s * dim, dim, depth, scratch);
+        return;
+    }
+    std::size_t top = 1, offset = 0; // d^(N-1); offset of level N
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
+    for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim)
+        offset += n;
+    T* tops = scratch;          // m blocks of d^(N-1)
+    T* work = scratch + m * top; // fmexp's scratch: z/c (N d) and two d^(N-1) buffers
+    T* zs = work;
+    T* buf[2] = {work + depth * dim, work + depth * dim + top};
+    for (std::size_t s = 0; s < m; ++s) {
+        const T* z = Z + s * dim;
+        // level N's Horner terms t_1..t_{N-1} (divisors N..2), t_{N-1} kept
+        for (std::size_t c = 2; c <= depth; ++c) {
+            const T inv = T(1) / T(static_cast<double>(c));
+            for (std::size_t b = 0; b < dim; ++b)
+                zs[(c - 1) * dim + b] = z[b] * inv;
+        }
+        T* t = depth == 2 ? tops + s * top : buf[0];
+        const T* zN = zs + (depth - 1) * dim;
+        for (std::size_t b = 0; b < dim; ++b)
+            t[b] = A[0] * zN[b] + A[1 + b];
+        std::size_t tn = dim, level_off = 1 + dim;
+        int cur = 0;
+        for (std::size_t j = 2; j < depth; ++j) {
+            T* next = j + 1 == depth ? tops + s * top : buf[1 - cur];
+            P::outer_fma(next, t, tn, zs + (depth - j) * dim, dim, A + level_off);
+            t = next;
+            cur = 1 - cur;
+            tn *= dim;
+            level_off += tn;
+        }
+        // levels 1..N-1 (fmexp of depth N-1 uses the same divisors for them)
+        fmexp<P>(A, z, dim, depth - 1, work);
+    }
+    P::outer_fma_many(A + offset, tops, top, m, Z, dim);
 }
 
 /// The adjoint of B = A ⊗ exp(z): given gA = ∂L/∂B (levels 0..N), overwrite

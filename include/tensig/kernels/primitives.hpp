@@ -40,6 +40,8 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
+void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
 void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc);
 void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v, float* acc);
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols);
@@ -94,6 +96,19 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
         dispatched::fmexp(A, z, dim, depth);
     else
         scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
+}
+
+/// Segments the path functions hand to fmexp_many at once.
+inline constexpr std::size_t fmexp_block = 4;
+
+/// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim (m <= 8), bit-identical
+/// to m fmexp calls; the top level is read and written once (horner.hpp).
+template <class T> void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_many(A, Z, m, dim, depth);
+    else
+        scalar::fmexp_many(A, Z, m, dim, depth,
+                           detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)));
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also

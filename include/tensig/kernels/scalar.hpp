@@ -32,6 +32,19 @@ void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, c
     }
 }
 
+/// out[r*nb + j] += sum_s a[s*na + r] * b[s*nb + j], s = 0..m-1 in order:
+/// m outer products added to out (rows r < na) in one pass.
+template <class T>
+void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
+    for (std::size_t r = 0; r < na; ++r)
+        for (std::size_t j = 0; j < nb; ++j) {
+            T acc = out[r * nb + j];
+            for (std::size_t s = 0; s < m; ++s)
+                acc = scalar_traits<T>::fma(a[s * na + r], b[s * nb + j], acc);
+            out[r * nb + j] = acc;
+        }
+}
+
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows (a row contraction);
 /// with `acc`, also acc[r] += out[r].
 template <class T>
@@ -59,6 +72,10 @@ struct policy {
         scalar::outer_fma(out, a, na, b, nb, add);
     }
     template <class T>
+    static void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
+        scalar::outer_fma_many(out, a, na, m, b, nb);
+    }
+    template <class T>
     static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
         scalar::matvec(out, M, rows, cols, v, acc);
     }
@@ -77,6 +94,7 @@ struct policy {
 
 using horner::fmexp_adjoint_scratch_size;
 using horner::fmexp_jvp_scratch_size;
+using horner::fmexp_many_scratch_size;
 using horner::fmexp_record_size;
 using horner::fmexp_scratch_size;
 
@@ -85,6 +103,13 @@ using horner::fmexp_scratch_size;
 /// `scratch` holds fmexp_scratch_size(dim, depth) elements.
 template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
     horner::fmexp<policy>(A, z, dim, depth, scratch);
+}
+
+/// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim; bit-identical to m
+/// fmexp calls. `scratch` holds fmexp_many_scratch_size(dim, depth, m) elements.
+template <class T>
+void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+    horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch);
 }
 
 /// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;

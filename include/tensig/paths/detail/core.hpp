@@ -84,10 +84,11 @@ inline shape path_shape(std::size_t L, std::size_t d, std::size_t depth, bool ba
 }
 
 /// Per-call workspace: the running signature (unfilled: every user sets it
-/// first) and one increment. Reused across the paths of a batch, so the
+/// first) and a block of increments. Reused across the paths of a batch, so the
 /// per-segment loop never allocates.
 template <class T> struct path_workspace {
-    explicit path_workspace(const shape& s) : acc(tensor<T>::unfilled(s)), delta(s.dim()) {}
+    explicit path_workspace(const shape& s)
+        : acc(tensor<T>::unfilled(s)), delta(s.dim() * kernels::fmexp_block) {}
     tensor<T> acc;
     std::vector<T> delta;
 };
@@ -120,20 +121,29 @@ void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint
     kernels::fmexp(ws.acc.data(), ws.delta.data(), d, s.depth());
 }
 
+/// ws.acc <- ws.acc ⊗ exp(Δ) for steps i0..i1-1 of the path (step i is
+/// segment i, or segment n-1-i reversed for the inverse), in blocks of
+/// kernels::fmexp_block segments (bit-identical to one segment at a time).
+template <class T>
+void apply_steps(const T* path, std::size_t d, std::size_t n, std::size_t i0, std::size_t i1,
+                 const signature_options& o, path_workspace<T>& ws) {
+    const shape& s = ws.acc.shape();
+    for (std::size_t i = i0; i < i1;) {
+        const std::size_t m = std::min(kernels::fmexp_block, i1 - i);
+        for (std::size_t b = 0; b < m; ++b, ++i)
+            segment_increment(path, d, o.inverse ? n - 1 - i : i, o.basepoint, o.inverse, ws.delta.data() + b * d);
+        kernels::fmexp_many(ws.acc.data(), ws.delta.data(), m, d, s.depth());
+    }
+}
+
 /// Signature (levels 1..N) of one path of L points in R^d into `out`.
+/// (The inverse, S^{-1} = exp(-Δ_n) ⊗ ... ⊗ exp(-Δ_1), is the reversed path.)
 template <class T>
 void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o,
                    path_workspace<T>& ws, T* out) {
     ws.acc.set_unit();
     const std::size_t n = segment_count(L, o.basepoint);
-    if (!o.inverse) {
-        for (std::size_t seg = 0; seg < n; ++seg)
-            apply_segment(path, d, seg, o.basepoint, false, ws);
-    } else {
-        // S^{-1} = exp(-Δ_n) ⊗ ... ⊗ exp(-Δ_1): the reversed path.
-        for (std::size_t seg = n; seg-- > 0;)
-            apply_segment(path, d, seg, o.basepoint, true, ws);
-    }
+    apply_steps(path, d, n, 0, n, o, ws);
     std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
 
@@ -157,11 +167,7 @@ void signature_long(const T* path, std::size_t L, std::size_t d, const shape& s,
         path_workspace<T> ws(s);
         for (std::size_t p = p0; p < p1; ++p) {
             ws.acc.set_unit();
-            const std::size_t i0 = n * p / pieces, i1 = n * (p + 1) / pieces;
-            for (std::size_t i = i0; i < i1; ++i) {
-                const std::size_t seg = o.inverse ? n - 1 - i : i;
-                apply_segment(path, d, seg, o.basepoint, o.inverse, ws);
-            }
+            apply_steps(path, d, n, n * p / pieces, n * (p + 1) / pieces, o, ws);
             std::copy(ws.acc.data(), ws.acc.data() + size, acc.data() + p * size);
         }
     });
