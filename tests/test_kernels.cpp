@@ -196,3 +196,71 @@ TEMPLATE_TEST_CASE("fmexp_adjoint: SIMD equals scalar, and is the transpose of f
         }
     }
 }
+
+TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records included", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {2, 7}, {3, 4},
+                                                                     {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes)
+            for (std::size_t m : {1, 2, 3, 4}) {
+                INFO(arch << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                const auto A = oracle::random_tensor<T>(s);
+                const auto Z = random_vector<T>(m * d);
+                const std::size_t R = kn::scalar::fmexp_record_size(d, N);
+                auto many = A, one = A;
+                std::vector<T> rec_many(m * R, T(-7)), rec_one(m * R, T(-7));
+                kn::fmexp_many(many.data(), Z.data(), m, d, N, rec_many.data());
+                for (std::size_t k = 0; k < m; ++k)
+                    kn::fmexp_record(one.data(), Z.data() + k * d, d, N, rec_one.data() + k * R);
+                CHECK(oracle::max_abs_diff(many, one, s.size()) == 0);
+                CHECK(oracle::max_abs_diff(rec_many, rec_one, m * R) == 0);
+                auto norec = A;
+                kn::fmexp_many(norec.data(), Z.data(), m, d, N);
+                CHECK(oracle::max_abs_diff(norec, one, s.size()) == 0);
+                // the scalar twin too
+                auto sc = A;
+                std::vector<T> scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
+                kn::scalar::fmexp_many(sc.data(), Z.data(), m, d, N, scratch.data());
+                CHECK(oracle::rel_err(sc, one, s.size()) <= tol<T>(N) * 8);
+            }
+    }
+}
+
+TEMPLATE_TEST_CASE("fmexp_adjoint_many: one adjoint per segment, the last first", "[kernels]", float, double) {
+    using T = TestType;
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {2, 7}, {3, 4},
+                                                                     {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes)
+            for (std::size_t m : {1, 2, 4}) {
+                INFO(arch << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                auto A = oracle::random_tensor<T>(s);
+                const auto G = oracle::random_tensor<T>(s);
+                const auto Z = random_vector<T>(m * d);
+                const std::size_t R = kn::scalar::fmexp_record_size(d, N);
+                std::vector<T> rec(m * R);
+                kn::fmexp_many(A.data(), Z.data(), m, d, N, rec.data());
+                auto gA = G, gA_ref = G;
+                std::vector<T> gz(m * d, T(0)), gz_ref(m * d, T(0));
+                kn::fmexp_adjoint_many(gA.data(), gz.data(), rec.data(), Z.data(), m, d, N);
+                for (std::size_t k = m; k-- > 0;)
+                    kn::fmexp_adjoint_recorded(gA_ref.data(), gz_ref.data() + k * d, rec.data() + k * R,
+                                               Z.data() + k * d, d, N);
+                CHECK(oracle::rel_err(gA, gA_ref, s.size()) <= tol<T>(s.size()));
+                CHECK(oracle::rel_err(gz, gz_ref, m * d) <= tol<T>(s.size()));
+                auto gA_sc = G;
+                std::vector<T> gz_sc(m * d, T(0));
+                std::vector<T> scratch(kn::scalar::fmexp_adjoint_many_scratch_size(d, N, m));
+                kn::scalar::fmexp_adjoint_many(gA_sc.data(), gz_sc.data(), rec.data(), Z.data(), m, d, N,
+                                               scratch.data());
+                CHECK(oracle::rel_err(gA_sc, gA_ref, s.size()) <= tol<T>(s.size()));
+                CHECK(oracle::rel_err(gz_sc, gz_ref, m * d) <= tol<T>(s.size()));
+            }
+    }
+}

@@ -105,11 +105,13 @@ void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth) {
     table().fmexp_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
 }
-void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth) {
-    table().fmexp_many_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record) {
+    table().fmexp_many_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)),
+                         record);
 }
-void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
-    table().fmexp_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record) {
+    table().fmexp_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)),
+                         record);
 }
 void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc) {
     table().matvec_d(out, M, rows, cols, v, acc);
@@ -157,6 +159,16 @@ void fmexp_adjoint_recorded(float* gA, float* gz, const float* record, const flo
                             std::size_t depth) {
     table().fmexp_adjoint_recorded_f(gA, gz, record, z, dim, depth,
                                      scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
+void fmexp_adjoint_many(double* gA, double* GZ, const double* record, const double* Z, std::size_t m,
+                        std::size_t dim, std::size_t depth) {
+    table().fmexp_adjoint_many_d(gA, GZ, record, Z, m, dim, depth,
+                                 scratch<double>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
+}
+void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* Z, std::size_t m,
+                        std::size_t dim, std::size_t depth) {
+    table().fmexp_adjoint_many_f(gA, GZ, record, Z, m, dim, depth,
+                                 scratch<float>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
 }
 } // namespace dispatched
 

@@ -202,7 +202,8 @@ template <class Arch, class T> struct kernels {
     // or more whole registers keep each b_s chunk in a register and read and
     // write out once; other row lengths add the m outer products one by one
     // (the same fused multiply-adds in the same order).
-    static void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
+    static void outer_fma_many(T* out, const T* a, std::size_t sa, std::size_t na, std::size_t m, const T* b,
+                               std::size_t nb) {
         if (nb % W == 0 && m <= max_block) {
             batch bv[max_block];
             for (std::size_t c = 0; c < nb; c += W) {
@@ -211,14 +212,14 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t r = 0; r < na; ++r) {
                     batch acc = batch::load_unaligned(out + r * nb + c);
                     for (std::size_t s = 0; s < m; ++s)
-                        acc = xsimd::fma(batch(a[s * na + r]), bv[s], acc);
+                        acc = xsimd::fma(batch(a[s * sa + r]), bv[s], acc);
                     acc.store_unaligned(out + r * nb + c);
                 }
             }
             return;
         }
         for (std::size_t s = 0; s < m; ++s)
-            outer_fma(out, a + s * na, na, b + s * nb, nb, out);
+            outer_fma(out, a + s * sa, na, b + s * nb, nb, out);
     }
 
     // Rows of K registers (d = 8, 16 in double; 16, 32 in float): b is held
@@ -497,7 +498,7 @@ template <class Arch, class T> struct kernels {
 
     // The adjoint's inner step over one matrix M (rows x cols), read once
     // where a fused path exists: gv[c] += sum_r v[r] M[r][c] (vecmat) and
-    // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec).
+    // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec; no acc when null).
     static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols, const T* w,
                              T* acc) {
 #if defined(__AVX2__)
@@ -514,13 +515,13 @@ template <class Arch, class T> struct kernels {
                     const __m256d h = _mm256_permute4x64_pd(
                         _mm256_hadd_pd(_mm256_mul_pd(a, wp), _mm256_mul_pd(b, wp)), 0xD8);
                     _mm256_storeu_pd(out + r, h);
-                    _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), h));
+                    if (acc) _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), h));
                 }
                 alignas(32) double lanes[4];
                 _mm256_store_pd(lanes, _mm256_add_pd(g0, g1));
                 gv[0] += lanes[0] + lanes[2];
                 gv[1] += lanes[1] + lanes[3];
-                if (r < rows) adjoint_step(gv, v + r, out + r, M + 2 * r, rows - r, 2, w, acc + r);
+                if (r < rows) adjoint_step(gv, v + r, out + r, M + 2 * r, rows - r, 2, w, acc ? acc + r : nullptr);
                 return;
             }
         }
@@ -538,10 +539,10 @@ template <class Arch, class T> struct kernels {
                 }
                 const batch res = xsimd::haddp(p);
                 res.store_unaligned(out + r);
-                (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
+                if (acc) (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
             }
             g.store_unaligned(gv);
-            if (r < rows) adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc + r);
+            if (r < rows) adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc ? acc + r : nullptr);
             return;
         }
         if (cols == 2 * W && rows >= W) return adjoint_step_regs<2>(gv, v, out, M, rows, w, acc);
@@ -562,6 +563,47 @@ template <class Arch, class T> struct kernels {
         }
         vecmat(gv, v, rows, M, cols);
         matvec(out, M, rows, cols, w, acc);
+    }
+
+    // For s < m: gv_s[c] += sum_r v_s[r] M[r][c] and out_s[r] = sum_c M[r][c] w_s[c]
+    // (v_s = v + s sv, out_s = out + s rows): the adjoint's first step for a
+    // block of segments sharing M. Rows of one register read M once for all s.
+    static void adjoint_step_many(T* gv, const T* v, std::size_t sv, T* out, const T* M, std::size_t rows,
+                                  std::size_t cols, const T* w, std::size_t m) {
+        if (cols == W && m <= 4 && rows >= W) {
+            batch g[4], wv[4];
+            for (std::size_t s = 0; s < m; ++s) {
+                g[s] = batch::load_unaligned(gv + s * W);
+                wv[s] = batch::load_unaligned(w + s * W);
+            }
+            std::size_t r = 0;
+            for (; r + W <= rows; r += W) {
+                batch p[W];
+                for (std::size_t i = 0; i < W; ++i)
+                    p[i] = batch::load_unaligned(M + (r + i) * W);
+                for (std::size_t s = 0; s < m; ++s) {
+                    batch q[W];
+                    for (std::size_t i = 0; i < W; ++i) {
+                        g[s] = xsimd::fma(batch(v[s * sv + r + i]), p[i], g[s]);
+                        q[i] = p[i] * wv[s];
+                    }
+                    xsimd::haddp(q).store_unaligned(out + s * rows + r);
+                }
+            }
+            for (std::size_t s = 0; s < m; ++s)
+                g[s].store_unaligned(gv + s * W);
+            for (; r < rows; ++r) {
+                const batch row = batch::load_unaligned(M + r * W);
+                for (std::size_t s = 0; s < m; ++s) {
+                    out[s * rows + r] = reduce_sum(row * wv[s]);
+                    for (std::size_t c = 0; c < W; ++c)
+                        gv[s * W + c] += v[s * sv + r] * M[r * W + c];
+                }
+            }
+            return;
+        }
+        for (std::size_t s = 0; s < m; ++s)
+            adjoint_step(gv + s * cols, v + s * sv, out + s * rows, M, rows, cols, w + s * cols, nullptr);
     }
 
     // adjoint_step for rows of K registers (d = 8, 16 in double): the column
@@ -589,7 +631,7 @@ template <class Arch, class T> struct kernels {
             }
             const batch res = xsimd::haddp(p);
             res.store_unaligned(out + r);
-            (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
+            if (acc) (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
         }
         for (; r < rows; ++r) {
             const T* m = M + r * K * W;
@@ -601,7 +643,7 @@ template <class Arch, class T> struct kernels {
                 sum = xsimd::fma(row, wv[k], sum);
             }
             out[r] = reduce_sum(sum);
-            acc[r] += out[r];
+            if (acc) acc[r] += out[r];
         }
         for (std::size_t k = 0; k < K; ++k)
             g[k].store_unaligned(gv + k * W);
@@ -627,8 +669,10 @@ template <class Arch, class T> struct kernels {
             }
             out[r] = o0;
             out[r + 1] = o1;
-            acc[r] += o0;
+            if (acc) {
+                acc[r] += o0;
             acc[r + 1] += o1;
+            }
         }
         for (; r < rows; ++r) {
             const T* m0 = M + r * C;
@@ -638,7 +682,7 @@ template <class Arch, class T> struct kernels {
                 o0 += m0[c] * ww[c];
             }
             out[r] = o0;
-            acc[r] += o0;
+            if (acc) acc[r] += o0;
         }
         for (std::size_t c = 0; c < C; ++c)
             gv[c] += g0[c] + g1[c];
@@ -685,8 +729,9 @@ template <class Arch, class T> struct kernels {
         static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
             kernels::outer_fma(out, a, na, b, nb, add);
         }
-        static void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
-            kernels::outer_fma_many(out, a, na, m, b, nb);
+        static void outer_fma_many(T* out, const T* a, std::size_t sa, std::size_t na, std::size_t m, const T* b,
+                                   std::size_t nb) {
+            kernels::outer_fma_many(out, a, sa, na, m, b, nb);
         }
         static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v,
                            T* acc = nullptr) {
@@ -699,13 +744,18 @@ template <class Arch, class T> struct kernels {
                                  const T* w, T* acc) {
             kernels::adjoint_step(gv, v, out, M, rows, cols, w, acc);
         }
+        static void adjoint_step_many(T* gv, const T* v, std::size_t sv, T* out, const T* M, std::size_t rows,
+                                      std::size_t cols, const T* w, std::size_t m) {
+            kernels::adjoint_step_many(gv, v, sv, out, M, rows, cols, w, m);
+        }
     };
 
     static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
         horner::fmexp<policy>(A, z, dim, depth, scratch);
     }
-    static void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
-        horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch);
+    static void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
+                           T* record) {
+        horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record);
     }
     static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth,
                               T* scratch) {
@@ -721,6 +771,10 @@ template <class Arch, class T> struct kernels {
     static void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size_t dim,
                                        std::size_t depth, T* scratch) {
         horner::fmexp_adjoint<policy>(gA, gz, static_cast<const T*>(nullptr), z, dim, depth, scratch, record);
+    }
+    static void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                                   std::size_t depth, T* scratch) {
+        horner::fmexp_adjoint_many<policy>(gA, GZ, record, Z, m, dim, depth, scratch);
     }
 };
 
@@ -747,6 +801,8 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_record_f = &kernels<Arch, float>::fmexp_record;
     t.fmexp_adjoint_recorded_d = &kernels<Arch, double>::fmexp_adjoint_recorded;
     t.fmexp_adjoint_recorded_f = &kernels<Arch, float>::fmexp_adjoint_recorded;
+    t.fmexp_adjoint_many_d = &kernels<Arch, double>::fmexp_adjoint_many;
+    t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
     return t;
 }
 

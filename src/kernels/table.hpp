@@ -14,8 +14,9 @@ struct kernel_table {
     void (*outer_fma_f)(float*, const float*, std::size_t, const float*, std::size_t, const float*) = nullptr;
     void (*fmexp_d)(double*, const double*, std::size_t, std::size_t, double*) = nullptr;
     void (*fmexp_f)(float*, const float*, std::size_t, std::size_t, float*) = nullptr;
-    void (*fmexp_many_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
-    void (*fmexp_many_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_many_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
+                         double*) = nullptr;
+    void (*fmexp_many_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, float*) = nullptr;
     void (*matvec_d)(double*, const double*, std::size_t, std::size_t, const double*, double*) = nullptr;
     void (*matvec_f)(float*, const float*, std::size_t, std::size_t, const float*, float*) = nullptr;
     void (*vecmat_d)(double*, const double*, std::size_t, const double*, std::size_t) = nullptr;
@@ -34,6 +35,10 @@ struct kernel_table {
                                      double*) = nullptr;
     void (*fmexp_adjoint_recorded_f)(float*, float*, const float*, const float*, std::size_t, std::size_t,
                                      float*) = nullptr;
+    void (*fmexp_adjoint_many_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
+                                 std::size_t, double*) = nullptr;
+    void (*fmexp_adjoint_many_f)(float*, float*, const float*, const float*, std::size_t, std::size_t,
+                                 std::size_t, float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

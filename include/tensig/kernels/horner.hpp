@@ -114,13 +114,17 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
 /// then one pass adds Σ_s t^(s) ⊗ z_s to level N (P::outer_fma_many, in
 /// order s = 1..m, the same fused multiply-adds as m fmexp calls: the
 /// result is bit-identical). The top level, most of the tensor, is read and
-/// written once per block instead of once per segment.
+/// written once per block instead of once per segment. With `record`, the
+/// Horner terms of segment s go to record + s * fmexp_record_size(dim, depth),
+/// exactly as m fmexp calls with records would write them.
 template <class P, class T>
-void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
+                T* record = nullptr) {
     if (depth == 0 || m == 0) return;
+    const std::size_t R = record ? fmexp_record_size(dim, depth) : 0;
     if (depth == 1 || m == 1) {
         for (std::size_t s = 0; s < m; ++s)
-            fmexp<P>(A, Z + s * dim, dim, depth, scratch);
+            fmexp<P>(A, Z + s * dim, dim, depth, scratch, record ? record + s * R : nullptr);
         return;
     }
     std::size_t top = 1, offset = 0; // d^(N-1); offset of level N
@@ -128,36 +132,47 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         top *= dim;
     for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim)
         offset += n;
-    T* tops = scratch;          // m blocks of d^(N-1)
-    T* work = scratch + m * top; // fmexp's scratch: z/c (N d) and two d^(N-1) buffers
+    // With a record, level N's block of segment s starts after its blocks of
+    // levels 1..N-1, and holds t_0..t_{N-1} at the offsets of levels 0..N-1.
+    const std::size_t block_N = record ? fmexp_record_size(dim, depth - 1) : 0;
+    const std::size_t last_off = offset - top; // offset of t_{N-1} inside that block
+    T* tops = scratch;                           // m blocks of d^(N-1) (without a record)
+    T* work = scratch + (record ? 0 : m * top); // fmexp's scratch: z/c (N d) and two d^(N-1) buffers
     T* zs = work;
     T* buf[2] = {work + depth * dim, work + depth * dim + top};
     for (std::size_t s = 0; s < m; ++s) {
         const T* z = Z + s * dim;
+        T* rec = record ? record + s * R + block_N : nullptr;
+        T* t_last = rec ? rec + last_off : tops + s * top;
         // level N's Horner terms t_1..t_{N-1} (divisors N..2), t_{N-1} kept
         for (std::size_t c = 2; c <= depth; ++c) {
             const T inv = T(1) / T(static_cast<double>(c));
             for (std::size_t b = 0; b < dim; ++b)
                 zs[(c - 1) * dim + b] = z[b] * inv;
         }
-        T* t = depth == 2 ? tops + s * top : buf[0];
+        if (rec) rec[0] = A[0];
+        T* t = depth == 2 ? t_last : (rec ? rec + 1 : buf[0]);
         const T* zN = zs + (depth - 1) * dim;
         for (std::size_t b = 0; b < dim; ++b)
             t[b] = A[0] * zN[b] + A[1 + b];
         std::size_t tn = dim, level_off = 1 + dim;
         int cur = 0;
         for (std::size_t j = 2; j < depth; ++j) {
-            T* next = j + 1 == depth ? tops + s * top : buf[1 - cur];
+            T* next = j + 1 == depth ? t_last : (rec ? rec + level_off : buf[1 - cur]);
             P::outer_fma(next, t, tn, zs + (depth - j) * dim, dim, A + level_off);
             t = next;
             cur = 1 - cur;
             tn *= dim;
             level_off += tn;
         }
-        // levels 1..N-1 (fmexp of depth N-1 uses the same divisors for them)
-        fmexp<P>(A, z, dim, depth - 1, work);
+        // levels 1..N-1 (fmexp of depth N-1 uses the same divisors for them;
+        // its record layout is the prefix of depth N's)
+        fmexp<P>(A, z, dim, depth - 1, work, record ? record + s * R : nullptr);
     }
-    P::outer_fma_many(A + offset, tops, top, m, Z, dim);
+    if (record)
+        P::outer_fma_many(A + offset, record + block_N + last_off, R, top, m, Z, dim);
+    else
+        P::outer_fma_many(A + offset, tops, top, top, m, Z, dim);
 }
 
 /// The adjoint of B = A ⊗ exp(z): given gA = ∂L/∂B (levels 0..N), overwrite
@@ -231,6 +246,91 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
         const T inv = T(1) / T(static_cast<double>(c));
         for (std::size_t b = 0; b < dim; ++b)
             gz[b] += gzc[(c - 1) * dim + b] * inv;
+    }
+}
+
+/// Scratch for fmexp_adjoint_many (blocks of m segments).
+inline std::size_t fmexp_adjoint_many_scratch_size(std::size_t dim, std::size_t depth, std::size_t m) {
+    std::size_t top = 1;
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
+    return m * top + m * dim + 2 * depth * dim + 2 * top + fmexp_adjoint_scratch_size(dim, depth);
+}
+
+/// The adjoint of fmexp_many with records: for s = m-1 down to 0 it does what
+/// fmexp_adjoint(gA, GZ + s*dim, ., Z + s*dim, dim, depth, ., record_s) does,
+/// record_s = record + s * fmexp_record_size(dim, depth). The top level's
+/// gradient is the same for every segment of the block (level N feeds no
+/// other level), so its first reverse Horner step, the pass over the largest
+/// level, is done for all m segments at once (P::adjoint_step_many); the
+/// rest runs segment by segment, levels 1..N-1 first, then the tail of
+/// level N's chain. Equal to m fmexp_adjoint calls up to the order of the
+/// z-gradient's sums.
+template <class P, class T>
+void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                        std::size_t depth, T* scratch) {
+    if (depth == 0 || m == 0) return;
+    const std::size_t R = fmexp_record_size(dim, depth);
+    if (depth == 1 || m == 1) {
+        for (std::size_t s = m; s-- > 0;)
+            fmexp_adjoint<P>(gA, GZ + s * dim, static_cast<const T*>(nullptr), Z + s * dim, dim, depth, scratch,
+                             record + s * R);
+        return;
+    }
+    std::size_t top = 1, off_N = 0; // d^(N-1); offset of level N
+    for (std::size_t k = 1; k < depth; ++k)
+        top *= dim;
+    for (std::size_t k = 0, n = 1; k < depth; ++k, n *= dim)
+        off_N += n;
+    const std::size_t block_N = fmexp_record_size(dim, depth - 1), off_last = off_N - top;
+    T* tb = scratch;            // m x d^(N-1): t̄_{N-1} of each segment
+    T* gz1 = tb + m * top;      // m x dim: ∂L/∂z from level N's first step (divisor 1)
+    T* zs = gz1 + m * dim;      // z / c, c = 1..N
+    T* gzc = zs + depth * dim;  // level N's z-gradient per divisor
+    T* buf[2] = {gzc + depth * dim, gzc + depth * dim + top};
+    T* inner = buf[1] + top;    // fmexp_adjoint's scratch
+    for (std::size_t i = 0; i < m * dim; ++i)
+        gz1[i] = T(0);
+    // t̄_{N-1}^(s) = G_N z_s and t_{N-1}^(s)ᵀ G_N, for every s in one pass over G_N
+    P::adjoint_step_many(gz1, record + block_N + off_last, R, tb, gA + off_N, top, dim, Z, m);
+    for (std::size_t s = m; s-- > 0;) {
+        const T* z = Z + s * dim;
+        const T* terms = record + s * R + block_N; // level N's Horner terms
+        // levels 1..N-1 (their record blocks are the prefix of depth N's)
+        fmexp_adjoint<P>(gA, GZ + s * dim, static_cast<const T*>(nullptr), z, dim, depth - 1, inner, record + s * R);
+        // level N: the first step was done above; add its t̄_{N-1}, then the rest of the chain
+        for (std::size_t c = 1; c <= depth; ++c) {
+            const T inv = T(1) / T(static_cast<double>(c));
+            for (std::size_t b = 0; b < dim; ++b) {
+                zs[(c - 1) * dim + b] = z[b] * inv;
+                gzc[(c - 1) * dim + b] = T(0);
+            }
+        }
+        const T* tbar = tb + s * top;
+        for (std::size_t r = 0; r < top; ++r)
+            gA[off_last + r] += tbar[r];
+        std::size_t rows = top / dim, off_prev = off_last - rows;
+        int cur = 0;
+        for (std::size_t j = depth - 1; j >= 1; --j) {
+            const std::size_t c = depth - j + 1;
+            T* next = buf[cur];
+            P::adjoint_step(gzc + (c - 1) * dim, terms + off_prev, next, tbar, rows, dim, zs + (c - 1) * dim,
+                            gA + off_prev);
+            tbar = next;
+            cur = 1 - cur;
+            if (j > 1) {
+                rows /= dim;
+                off_prev -= rows;
+            }
+        }
+        T* gz = GZ + s * dim;
+        for (std::size_t b = 0; b < dim; ++b)
+            gz[b] += gz1[s * dim + b];
+        for (std::size_t c = 2; c <= depth; ++c) {
+            const T inv = T(1) / T(static_cast<double>(c));
+            for (std::size_t b = 0; b < dim; ++b)
+                gz[b] += gzc[(c - 1) * dim + b] * inv;
+        }
     }
 }
 

@@ -40,8 +40,8 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
-void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
-void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record);
+void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record);
 void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc);
 void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v, float* acc);
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols);
@@ -59,6 +59,10 @@ void fmexp_adjoint_recorded(double* gA, double* gz, const double* record, const 
                             std::size_t depth);
 void fmexp_adjoint_recorded(float* gA, float* gz, const float* record, const float* z, std::size_t dim,
                             std::size_t depth);
+void fmexp_adjoint_many(double* gA, double* GZ, const double* record, const double* Z, std::size_t m,
+                        std::size_t dim, std::size_t depth);
+void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* Z, std::size_t m,
+                        std::size_t dim, std::size_t depth);
 } // namespace dispatched
 
 namespace detail {
@@ -103,12 +107,14 @@ inline constexpr std::size_t fmexp_block = 4;
 
 /// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim (m <= 8), bit-identical
 /// to m fmexp calls; the top level is read and written once (horner.hpp).
-template <class T> void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+/// With `record`, the m records fmexp_record would write, one after another.
+template <class T>
+void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* record = nullptr) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_many(A, Z, m, dim, depth);
+        dispatched::fmexp_many(A, Z, m, dim, depth, record);
     else
         scalar::fmexp_many(A, Z, m, dim, depth,
-                           detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+                           detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)), record);
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also
@@ -171,6 +177,19 @@ void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size
         scalar::fmexp_adjoint_recorded(
             gA, gz, record, z, dim, depth,
             detail::generic_scratch<T>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
+}
+
+/// The adjoint of fmexp_many with records: m segments, the last first;
+/// gA holds ∂L/∂B on entry and ∂L/∂A on exit, ∂L/∂z_s is added to GZ + s*dim.
+template <class T>
+void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                        std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_adjoint_many(gA, GZ, record, Z, m, dim, depth);
+    else
+        scalar::fmexp_adjoint_many(
+            gA, GZ, record, Z, m, dim, depth,
+            detail::generic_scratch<T>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
 }
 
 } // namespace tensig::kernels

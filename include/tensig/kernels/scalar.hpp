@@ -32,15 +32,16 @@ void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, c
     }
 }
 
-/// out[r*nb + j] += sum_s a[s*na + r] * b[s*nb + j], s = 0..m-1 in order:
+/// out[r*nb + j] += sum_s a[s*sa + r] * b[s*nb + j], s = 0..m-1 in order:
 /// m outer products added to out (rows r < na) in one pass.
 template <class T>
-void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
+void outer_fma_many(T* out, const T* a, std::size_t sa, std::size_t na, std::size_t m, const T* b,
+                    std::size_t nb) {
     for (std::size_t r = 0; r < na; ++r)
         for (std::size_t j = 0; j < nb; ++j) {
             T acc = out[r * nb + j];
             for (std::size_t s = 0; s < m; ++s)
-                acc = scalar_traits<T>::fma(a[s * na + r], b[s * nb + j], acc);
+                acc = scalar_traits<T>::fma(a[s * sa + r], b[s * nb + j], acc);
             out[r * nb + j] = acc;
         }
 }
@@ -72,8 +73,9 @@ struct policy {
         scalar::outer_fma(out, a, na, b, nb, add);
     }
     template <class T>
-    static void outer_fma_many(T* out, const T* a, std::size_t na, std::size_t m, const T* b, std::size_t nb) {
-        scalar::outer_fma_many(out, a, na, m, b, nb);
+    static void outer_fma_many(T* out, const T* a, std::size_t sa, std::size_t na, std::size_t m, const T* b,
+                               std::size_t nb) {
+        scalar::outer_fma_many(out, a, sa, na, m, b, nb);
     }
     template <class T>
     static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
@@ -82,6 +84,16 @@ struct policy {
     template <class T>
     static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
         scalar::vecmat(out, v, rows, M, cols);
+    }
+    /// For s < m: vecmat(gv + s cols, v + s sv, rows, M, cols) and
+    /// matvec(out + s rows, M, rows, cols, w + s cols) (no accumulation).
+    template <class T>
+    static void adjoint_step_many(T* gv, const T* v, std::size_t sv, T* out, const T* M, std::size_t rows,
+                                  std::size_t cols, const T* w, std::size_t m) {
+        for (std::size_t s = 0; s < m; ++s) {
+            scalar::vecmat(gv + s * cols, v + s * sv, rows, M, cols);
+            scalar::matvec(out + s * rows, M, rows, cols, w + s * cols);
+        }
     }
     /// vecmat(gv, v, rows, M, cols) and matvec(out, M, rows, cols, w, acc).
     template <class T>
@@ -92,6 +104,7 @@ struct policy {
     }
 };
 
+using horner::fmexp_adjoint_many_scratch_size;
 using horner::fmexp_adjoint_scratch_size;
 using horner::fmexp_jvp_scratch_size;
 using horner::fmexp_many_scratch_size;
@@ -106,10 +119,12 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
 }
 
 /// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim; bit-identical to m
-/// fmexp calls. `scratch` holds fmexp_many_scratch_size(dim, depth, m) elements.
+/// fmexp calls. `scratch` holds fmexp_many_scratch_size(dim, depth, m)
+/// elements; with `record`, m records of fmexp_record_size as fmexp_record writes.
 template <class T>
-void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
-    horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch);
+void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
+                T* record = nullptr) {
+    horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record);
 }
 
 /// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;
@@ -131,6 +146,15 @@ template <class T>
 void fmexp_adjoint_recorded(T* gA, T* gz, const T* record, const T* z, std::size_t dim, std::size_t depth,
                             T* scratch) {
     horner::fmexp_adjoint<policy>(gA, gz, static_cast<const T*>(nullptr), z, dim, depth, scratch, record);
+}
+
+/// The adjoint of fmexp_many with records (m segments, from the last to the
+/// first); ∂L/∂z_s is added to GZ + s*dim. `scratch` holds
+/// fmexp_adjoint_many_scratch_size(dim, depth, m) elements.
+template <class T>
+void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                        std::size_t depth, T* scratch) {
+    horner::fmexp_adjoint_many<policy>(gA, GZ, record, Z, m, dim, depth, scratch);
 }
 
 /// Bdot = A ⊗ Dexp(z)[zdot] (the derivative of A ⊗ exp(z) along zdot).

@@ -3,6 +3,7 @@
 /// Backward passes of the path functions on contiguous buffers. Generic in
 /// T; float and double are instantiated once in the library.
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -73,14 +74,16 @@ void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d,
     if (store && ws.prefixes.size() < n * rec) ws.prefixes.resize(n * rec);
     auto& A = ws.fwd.acc;
     A.set_unit();
-    for (std::size_t i = 0; i < n; ++i) {
-        if (store) {
+    if (!store) {
+        apply_steps(path, d, n, 0, n, o, ws.fwd);
+        return;
+    }
+    for (std::size_t i = 0; i < n;) { // blocks of segments, as apply_steps
+        const std::size_t m = std::min(kernels::fmexp_block, n - i), first = i;
+        for (std::size_t b = 0; b < m; ++b, ++i)
             segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse,
-                              ws.fwd.delta.data());
-            kernels::fmexp_record(A.data(), ws.fwd.delta.data(), d, s.depth(), ws.prefixes.data() + i * rec);
-        } else {
-            apply_segment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd);
-        }
+                              ws.fwd.delta.data() + b * d);
+        kernels::fmexp_many(A.data(), ws.fwd.delta.data(), m, d, s.depth(), ws.prefixes.data() + first * rec);
     }
 }
 
@@ -98,29 +101,42 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
     ws.grad[0] = T(0);
     std::copy(G, G + s.sig_length(), ws.grad.data() + 1);
     if (ws.neg.size() < d) ws.neg.resize(d);
-    for (std::size_t i = n; i-- > 0;) {
+    if (ws.gz.size() < d * kernels::fmexp_block) ws.gz.resize(d * kernels::fmexp_block);
+    // ∂L/∂Δ of step i (in gz) into the gradients of the segment's two points
+    auto scatter = [&](std::size_t i, const T* gz) {
         const std::size_t seg = step_segment(i, n, o.inverse);
         const std::size_t hi = o.basepoint ? seg : seg + 1;
         const bool from_origin = o.basepoint && seg == 0;
-        for (std::size_t c = 0; c < d; ++c) {
-            const T end = path[hi * d + c];
-            const T start = from_origin ? T(0) : path[(hi - 1) * d + c];
-            ws.fwd.delta[c] = o.inverse ? T(start - end) : T(end - start);
-            ws.neg[c] = -ws.fwd.delta[c];
-        }
-        std::fill(ws.gz.begin(), ws.gz.end(), T(0));
-        if (store) {
-            kernels::fmexp_adjoint_recorded(ws.grad.data(), ws.gz.data(), ws.prefixes.data() + i * rec,
-                                            ws.fwd.delta.data(), d, s.depth());
-        } else {
-            kernels::fmexp(A.data(), ws.neg.data(), d, s.depth()); // A_i -> A_{i-1}
-            kernels::fmexp_adjoint(ws.grad.data(), ws.gz.data(), A.data(), ws.fwd.delta.data(), d, s.depth());
-        }
         const T sign = o.inverse ? T(-1) : T(1);
         for (std::size_t c = 0; c < d; ++c) {
-            out[hi * d + c] += sign * ws.gz[c];
-            if (!from_origin) out[(hi - 1) * d + c] -= sign * ws.gz[c];
+            out[hi * d + c] += sign * gz[c];
+            if (!from_origin) out[(hi - 1) * d + c] -= sign * gz[c];
         }
+    };
+    if (store) {
+        // blocks of steps, the last first: the records of fmexp_many, read back
+        for (std::size_t end = n; end > 0;) {
+            const std::size_t m = std::min(kernels::fmexp_block, end), first = end - m;
+            for (std::size_t b = 0; b < m; ++b)
+                segment_increment(path, d, step_segment(first + b, n, o.inverse), o.basepoint, o.inverse,
+                                  ws.fwd.delta.data() + b * d);
+            std::fill(ws.gz.begin(), ws.gz.begin() + static_cast<std::ptrdiff_t>(m * d), T(0));
+            kernels::fmexp_adjoint_many(ws.grad.data(), ws.gz.data(), ws.prefixes.data() + first * rec,
+                                        ws.fwd.delta.data(), m, d, s.depth());
+            for (std::size_t b = m; b-- > 0;)
+                scatter(first + b, ws.gz.data() + b * d);
+            end = first;
+        }
+        return;
+    }
+    for (std::size_t i = n; i-- > 0;) {
+        segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, ws.fwd.delta.data());
+        for (std::size_t c = 0; c < d; ++c)
+            ws.neg[c] = -ws.fwd.delta[c];
+        std::fill(ws.gz.begin(), ws.gz.begin() + static_cast<std::ptrdiff_t>(d), T(0));
+        kernels::fmexp(A.data(), ws.neg.data(), d, s.depth()); // A_i -> A_{i-1}
+        kernels::fmexp_adjoint(ws.grad.data(), ws.gz.data(), A.data(), ws.fwd.delta.data(), d, s.depth());
+        scatter(i, ws.gz.data());
     }
 }
 
