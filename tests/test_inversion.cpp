@@ -46,7 +46,7 @@ TEST_CASE("the loss, its gradient and its residual Jacobian agree with differenc
         loss.residuals(xp.data(), rp.data());
         loss.residuals(xm.data(), rm.data());
         for (std::size_t k = 0; k < loss.size(); k += 5)
-            CHECK(J[k * x.size() + i] == Approx((rp[k] - rm[k]) / (2 * h)).epsilon(1e-6).margin(1e-8));
+            CHECK(J[i * loss.size() + k] == Approx((rp[k] - rm[k]) / (2 * h)).epsilon(1e-6).margin(1e-8));
     }
 }
 

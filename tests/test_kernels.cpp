@@ -264,3 +264,22 @@ TEMPLATE_TEST_CASE("fmexp_adjoint_many: one adjoint per segment, the last first"
             }
     }
 }
+
+TEMPLATE_TEST_CASE("gram: SIMD equals scalar, symmetric, equals the definition", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t n : {1, 2, 3, 5, 15, 16})
+            for (std::size_t m : sizes) {
+                INFO(arch << " n " << n << " m " << m);
+                const auto C = random_vector<T>(n * m);
+                std::vector<T> H(n * n, T(-1)), ref(n * n, T(-1));
+                kn::gram(H.data(), C.data(), n, m);
+                kn::scalar::gram(ref.data(), C.data(), n, m);
+                CHECK(oracle::max_abs_diff(H, ref, n * n) <= tol<T>(m) * std::max<double>(1.0, double(m)));
+                for (std::size_t a = 0; a < n; ++a)
+                    for (std::size_t b = 0; b < n; ++b)
+                        CHECK(H[a * n + b] == H[b * n + a]);
+            }
+    }
+}

@@ -170,6 +170,12 @@ void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* 
     table().fmexp_adjoint_many_f(gA, GZ, record, Z, m, dim, depth,
                                  scratch<float>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
 }
+void gram(double* H, const double* C, std::size_t n, std::size_t m) {
+    table().gram_d(H, C, n, m);
+}
+void gram(float* H, const float* C, std::size_t n, std::size_t m) {
+    table().gram_f(H, C, n, m);
+}
 } // namespace dispatched
 
 } // namespace tensig::kernels

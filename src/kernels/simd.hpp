@@ -496,6 +496,60 @@ template <class Arch, class T> struct kernels {
                 out[c] += v[r] * M[r * cols + c];
     }
 
+    // H = CᵀC for n columns of length m (Gauss-Newton's normal matrix): two
+    // columns against two at a time, four accumulators, so each load feeds
+    // two fused multiply-adds.
+    static void gram(T* H, const T* C, std::size_t n, std::size_t m) {
+        auto dot = [&](const T* x, const T* y) {
+            batch s0(T(0)), s1(T(0));
+            std::size_t r = 0;
+            for (; r + 2 * W <= m; r += 2 * W) {
+                s0 = xsimd::fma(batch::load_unaligned(x + r), batch::load_unaligned(y + r), s0);
+                s1 = xsimd::fma(batch::load_unaligned(x + r + W), batch::load_unaligned(y + r + W), s1);
+            }
+            T sum = reduce_sum(s0 + s1);
+            for (; r < m; ++r)
+                sum += x[r] * y[r];
+            return sum;
+        };
+        std::size_t a = 0;
+        for (; a + 2 <= n; a += 2) {
+            const T* x0 = C + a * m;
+            const T* x1 = x0 + m;
+            for (std::size_t b = 0; b < a; b += 2) { // the 2 x 2 block (a, a+1) x (b, b+1)
+                const T* y0 = C + b * m;
+                const T* y1 = y0 + m;
+                batch s00(T(0)), s01(T(0)), s10(T(0)), s11(T(0));
+                std::size_t r = 0;
+                for (; r + W <= m; r += W) {
+                    const batch u0 = batch::load_unaligned(x0 + r), u1 = batch::load_unaligned(x1 + r);
+                    const batch v0 = batch::load_unaligned(y0 + r), v1 = batch::load_unaligned(y1 + r);
+                    s00 = xsimd::fma(u0, v0, s00);
+                    s01 = xsimd::fma(u0, v1, s01);
+                    s10 = xsimd::fma(u1, v0, s10);
+                    s11 = xsimd::fma(u1, v1, s11);
+                }
+                T h00 = reduce_sum(s00), h01 = reduce_sum(s01), h10 = reduce_sum(s10), h11 = reduce_sum(s11);
+                for (; r < m; ++r) {
+                    h00 += x0[r] * y0[r];
+                    h01 += x0[r] * y1[r];
+                    h10 += x1[r] * y0[r];
+                    h11 += x1[r] * y1[r];
+                }
+                H[a * n + b] = H[b * n + a] = h00;
+                H[a * n + b + 1] = H[(b + 1) * n + a] = h01;
+                H[(a + 1) * n + b] = H[b * n + a + 1] = h10;
+                H[(a + 1) * n + b + 1] = H[(b + 1) * n + a + 1] = h11;
+            }
+            H[a * n + a] = dot(x0, x0);
+            H[(a + 1) * n + a + 1] = dot(x1, x1);
+            H[(a + 1) * n + a] = H[a * n + a + 1] = dot(x0, x1);
+        }
+        if (a < n) // an odd last column
+            for (std::size_t b = 0; b <= a; ++b)
+                H[a * n + b] = H[b * n + a] = dot(C + a * m, C + b * m);
+    }
+
     // The adjoint's inner step over one matrix M (rows x cols), read once
     // where a fused path exists: gv[c] += sum_r v[r] M[r][c] (vecmat) and
     // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec; no acc when null).
@@ -802,6 +856,8 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_adjoint_recorded_d = &kernels<Arch, double>::fmexp_adjoint_recorded;
     t.fmexp_adjoint_recorded_f = &kernels<Arch, float>::fmexp_adjoint_recorded;
     t.fmexp_adjoint_many_d = &kernels<Arch, double>::fmexp_adjoint_many;
+    t.gram_d = &kernels<Arch, double>::gram;
+    t.gram_f = &kernels<Arch, float>::gram;
     t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
     return t;
 }

@@ -38,7 +38,9 @@ namespace tensig::detail {
     template void signature_combine_many_backward_batch<T>(const T*, const T*, std::size_t, std::size_t,     \
                                                            std::size_t, std::size_t, T*, std::size_t);       \
     template void signature_jacobian_one<T>(const T*, std::size_t, std::size_t, std::size_t,                 \
-                                            const signature_options&, T*);
+                                            const signature_options&, T*);                                   \
+    template void signature_jacobian_columns<T>(const T*, std::size_t, std::size_t, std::size_t,             \
+                                                const signature_options&, T*, T*);
 TENSIG_BACKWARD_CORE_INSTANTIATE(float)
 TENSIG_BACKWARD_CORE_INSTANTIATE(double)
 #undef TENSIG_BACKWARD_CORE_INSTANTIATE

@@ -82,16 +82,18 @@ template <class T> class signature_loss {
     }
 
     /// Residuals r = w ⊙ (sig(x) - s) (size() values) and, if J is not null,
-    /// their Jacobian (size() x points*dim, row-major) by dual numbers.
+    /// their Jacobian as columns: J[j * size() + i] = ∂r_i/∂x_j for the
+    /// points*dim coordinates x_j (by forward tangents in the SIMD kernels).
     void residuals(const T* x, T* r, T* J = nullptr) {
         if (J) {
-            detail::signature_jacobian_one(x, points_, dim_, depth_, {}, J);
-            const std::size_t n = points_ * dim_;
-            for (std::size_t i = 0; i < size(); ++i)
-                for (std::size_t j = 0; j < n; ++j)
-                    J[i * n + j] *= weights_[i];
+            detail::signature_jacobian_columns(x, points_, dim_, depth_, {}, J, sig_.data());
+            const std::size_t n = points_ * dim_, m = size();
+            for (std::size_t j = 0; j < n; ++j)
+                for (std::size_t i = 0; i < m; ++i)
+                    J[j * m + i] *= weights_[i];
+        } else {
+            detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
         }
-        detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
         for (std::size_t i = 0; i < size(); ++i)
             r[i] = weights_[i] * (sig_[i] - target_[i]);
     }

@@ -131,7 +131,10 @@ template <class T> bool cholesky_solve(std::vector<T> A, std::vector<T>& b, std:
 template <class T>
 optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x, const lm_options& o) {
     const std::size_t m = loss.size(), d = loss.dim(), n_all = x.size(), p = n_all - d; // point 0 fixed
-    std::vector<T> r(m), J(m * n_all), r_new(m), H(p * p), g(p), step(p), x_new(n_all);
+    // J: the residuals' Jacobian as columns, then r as one more column, so
+    // that one Gram matrix of the free columns and r gives JᵀJ and Jᵀr
+    std::vector<T> r(m), J(m * (n_all + 1)), r_new(m), H(p * p), g(p), step(p), x_new(n_all),
+        HE((p + 1) * (p + 1));
     optimizer_report rep;
     auto cost_of = [&](const std::vector<T>& res) {
         T c = T(0);
@@ -151,19 +154,13 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
             rep.history[it - o.stall_window] - rep.history.back() < o.stall_gain)
             break;
         if (fresh) { // H = JᵀJ and g = Jᵀr over the free columns (d..n_all)
-            std::fill(H.begin(), H.end(), T(0));
-            std::fill(g.begin(), g.end(), T(0));
-            for (std::size_t i = 0; i < m; ++i) {
-                const T* row = J.data() + i * n_all + d;
-                for (std::size_t a = 0; a < p; ++a) {
-                    g[a] += row[a] * r[i];
-                    for (std::size_t b = 0; b <= a; ++b)
-                        H[a * p + b] += row[a] * row[b];
-                }
+            std::copy(r.begin(), r.end(), J.begin() + static_cast<std::ptrdiff_t>(n_all * m));
+            kernels::gram(HE.data(), J.data() + d * m, p + 1, m);
+            for (std::size_t a = 0; a < p; ++a) {
+                for (std::size_t b = 0; b < p; ++b)
+                    H[a * p + b] = HE[a * (p + 1) + b];
+                g[a] = HE[p * (p + 1) + a];
             }
-            for (std::size_t a = 0; a < p; ++a)
-                for (std::size_t b = 0; b < a; ++b)
-                    H[b * p + a] = H[a * p + b];
             if (lambda < T(0)) {
                 T hmax = T(0);
                 for (std::size_t a = 0; a < p; ++a)

@@ -63,6 +63,8 @@ void fmexp_adjoint_many(double* gA, double* GZ, const double* record, const doub
                         std::size_t dim, std::size_t depth);
 void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* Z, std::size_t m,
                         std::size_t dim, std::size_t depth);
+void gram(double* H, const double* C, std::size_t n, std::size_t m);
+void gram(float* H, const float* C, std::size_t n, std::size_t m);
 } // namespace dispatched
 
 namespace detail {
@@ -100,6 +102,15 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
         dispatched::fmexp(A, z, dim, depth);
     else
         scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
+}
+
+/// H = CᵀC (n x n, symmetric) for n columns of length m stored one after
+/// another: H[a*n + b] = sum_r C[a*m + r] C[b*m + r].
+template <class T> void gram(T* H, const T* C, std::size_t n, std::size_t m) {
+    if constexpr (has_simd<T>::value)
+        dispatched::gram(H, C, n, m);
+    else
+        scalar::gram(H, C, n, m);
 }
 
 /// Segments the path functions hand to fmexp_many at once.

@@ -66,6 +66,18 @@ template <class T> void vecmat(T* out, const T* v, std::size_t rows, const T* M,
             out[c] += v[r] * M[r * cols + c];
 }
 
+/// H[a*n + b] = sum_r C[a*m + r] C[b*m + r] (a, b < n): the Gram matrix of
+/// n columns of length m stored one after another (H = CᵀC, symmetric).
+template <class T> void gram(T* H, const T* C, std::size_t n, std::size_t m) {
+    for (std::size_t a = 0; a < n; ++a)
+        for (std::size_t b = 0; b <= a; ++b) {
+            T sum = T(0);
+            for (std::size_t r = 0; r < m; ++r)
+                sum += C[a * m + r] * C[b * m + r];
+            H[a * n + b] = H[b * n + a] = sum;
+        }
+}
+
 /// The primitives above as a policy for the algorithms of kernels/horner.hpp.
 struct policy {
     template <class T>

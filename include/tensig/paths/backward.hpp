@@ -28,17 +28,18 @@ void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, st
     check_finite(g.data, g.shape, "gradient");
 }
 
-/// (sig_length, L, d) Jacobian of one path's signature by forward
+/// The Jacobian of one path's signature as columns: cols[j * sig_length + r]
+/// = ∂sig_r/∂x_j (x the path flattened, j < L d), by forward
 /// tangents: the tangent of increment Δ_j along e_c enters as
 /// A_{j-1} ⊗ Dexp(Δ_j)[e_c] (kernels::fmexp_jvp) and is carried to the end
 /// by the fused kernel, all in SIMD; then ∂/∂x_i = ∂/∂Δ_i - ∂/∂Δ_{i+1}.
 template <class T>
-void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::size_t depth,
-                            const signature_options& o, T* out) {
+void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std::size_t depth,
+                                const signature_options& o, T* cols, T* sig = nullptr) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     const std::size_t m = s.sig_length(), n_in = L * d, size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
-    std::fill(out, out + m * n_in, T(0));
+    std::fill(cols, cols + m * n_in, T(0));
     // prefixes A_0 .. A_{n-1} and the increments of each step
     aligned_vector<T> prefix(n * size), deltas(n * d), tangent(size);
     path_workspace<T> ws(s);
@@ -49,6 +50,7 @@ void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::si
                           deltas.data() + i * d);
         kernels::fmexp(ws.acc.data(), deltas.data() + i * d, d, depth);
     }
+    if (sig) std::copy(ws.acc.data() + 1, ws.acc.data() + size, sig);
     std::vector<T> e(d, T(0));
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t seg = step_segment(i, n, o.inverse);
@@ -60,16 +62,31 @@ void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::si
             kernels::fmexp_jvp(tangent.data(), prefix.data() + i * size, deltas.data() + i * d, e.data(), d,
                                depth);
             e[c] = T(0);
-            for (std::size_t k = i + 1; k < n; ++k)
-                kernels::fmexp(tangent.data(), deltas.data() + k * d, d, depth);
+            for (std::size_t k = i + 1; k < n; k += kernels::fmexp_block)
+                kernels::fmexp_many(tangent.data(), deltas.data() + k * d, std::min(kernels::fmexp_block, n - k), d,
+                                    depth);
             // ∂S/∂Δ (sign-adjusted) into the columns of x_hi (+) and x_lo (-)
+            T* up = cols + (hi * d + c) * m;
+            T* down = from_origin ? nullptr : cols + ((hi - 1) * d + c) * m;
             for (std::size_t r = 0; r < m; ++r) {
                 const T v = sign * tangent[1 + r];
-                out[r * n_in + hi * d + c] += v;
-                if (!from_origin) out[r * n_in + (hi - 1) * d + c] -= v;
+                up[r] += v;
+                if (down) down[r] -= v;
             }
         }
     }
+}
+
+/// The Jacobian (sig_length, L, d) row-major: signature_jacobian_columns, transposed.
+template <class T>
+void signature_jacobian_one(const T* path, std::size_t L, std::size_t d, std::size_t depth,
+                            const signature_options& o, T* out) {
+    const std::size_t m = sig_length(d, depth), n_in = L * d;
+    aligned_vector<T> cols(m * n_in);
+    signature_jacobian_columns(path, L, d, depth, o, cols.data());
+    for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t j = 0; j < n_in; ++j)
+            out[r * n_in + j] = cols[j * m + r];
 }
 } // namespace detail
 
@@ -213,4 +230,8 @@ extern template void signature_jacobian_one<float>(const float*, std::size_t, st
                                                    const signature_options&, float*);
 extern template void signature_jacobian_one<double>(const double*, std::size_t, std::size_t, std::size_t,
                                                     const signature_options&, double*);
+extern template void signature_jacobian_columns<float>(const float*, std::size_t, std::size_t, std::size_t,
+                                                       const signature_options&, float*, float*);
+extern template void signature_jacobian_columns<double>(const double*, std::size_t, std::size_t, std::size_t,
+                                                        const signature_options&, double*, double*);
 } // namespace tensig::detail
