@@ -6,6 +6,7 @@
 // - signature_backward<double>/.../threads:1|all       the gradient (sigbackprop), forward included
 // - backward_sweep<double>/...                         the reverse sweep alone (forward untimed)
 // - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
+// - grid<float>/B:32/L:10000/d:../N:../fwd|bwd/threads:1|all   the peers' grid (float32)
 // - logsignature<double>/<basis>/...                the log-signature in each basis (1 thread)
 // - logsignature_backward<double>/lyndon/...       its gradient (iisignature's logsigbackprop)
 //
@@ -176,6 +177,22 @@ const bool registered = [] {
                                      [sh](benchmark::State& st) { bm_backward_sweep(st, sh); })
             ->Unit(unit_for(sh))
             ->ComputeStatistics("min", min_of);
+    // The peers' grid: B = 32, L = 10000, d in {2, 4, 8, 16}, N in {2, 3}, float32.
+    for (std::size_t d : {2, 4, 8, 16})
+        for (std::size_t N : {2, 3})
+            for (std::size_t threads : {std::size_t(1), std::size_t(0)})
+                for (pass p : {pass::forward, pass::backward}) {
+                    const bench_shape sh{32, 10000, d, N};
+                    const std::string name = "grid<float>/" + shape_name(sh) +
+                                             (p == pass::forward ? "/fwd" : "/bwd") +
+                                             (threads == 1 ? "/threads:1" : "/threads:all");
+                    benchmark::RegisterBenchmark(name.c_str(), [sh, threads, p](benchmark::State& st) {
+                        bm_signature<float>(st, sh, "", threads, p);
+                    })
+                        ->Unit(benchmark::kMillisecond)
+                        ->UseRealTime()
+                        ->ComputeStatistics("min", min_of);
+                }
     for (const auto& sh : {shapes[1], shapes[0]})
         for (auto [basis, name] : {std::pair{tensig::logsig_basis::expanded, "expanded"},
                                    std::pair{tensig::logsig_basis::words, "words"},

@@ -88,9 +88,11 @@ template <class T> class signature_loss {
         if (J) {
             detail::signature_jacobian_columns(x, points_, dim_, depth_, {}, J, sig_.data());
             const std::size_t n = points_ * dim_, m = size();
-            for (std::size_t j = 0; j < n; ++j)
+            for (std::size_t j = 0; j < n; ++j) {
+                T* col = J + j * m;
                 for (std::size_t i = 0; i < m; ++i)
-                    J[j * m + i] *= weights_[i];
+                    col[i] *= weights_[i];
+            }
         } else {
             detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
         }

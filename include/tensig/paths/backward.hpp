@@ -39,7 +39,7 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
     const shape s = path_shape(L, d, depth, o.basepoint);
     const std::size_t m = s.sig_length(), n_in = L * d, size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
-    std::fill(cols, cols + m * n_in, T(0));
+    std::vector<char> written(n_in, 0); // columns are set on first touch, added to after
     // prefixes A_0 .. A_{n-1} and the increments of each step
     aligned_vector<T> prefix(n * size), deltas(n * d), tangent(size);
     path_workspace<T> ws(s);
@@ -66,15 +66,23 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
                 kernels::fmexp_many(tangent.data(), deltas.data() + k * d, std::min(kernels::fmexp_block, n - k), d,
                                     depth);
             // ∂S/∂Δ (sign-adjusted) into the columns of x_hi (+) and x_lo (-)
-            T* up = cols + (hi * d + c) * m;
-            T* down = from_origin ? nullptr : cols + ((hi - 1) * d + c) * m;
-            for (std::size_t r = 0; r < m; ++r) {
-                const T v = sign * tangent[1 + r];
-                up[r] += v;
-                if (down) down[r] -= v;
-            }
+            const T* v = tangent.data() + 1;
+            auto add = [&](std::size_t col, T f) {
+                T* out = cols + col * m;
+                if (written[col])
+                    for (std::size_t r = 0; r < m; ++r)
+                        out[r] += f * v[r];
+                else
+                    for (std::size_t r = 0; r < m; ++r)
+                        out[r] = f * v[r];
+                written[col] = 1;
+            };
+            add(hi * d + c, sign);
+            if (!from_origin) add((hi - 1) * d + c, -sign);
         }
     }
+    for (std::size_t col = 0; col < n_in; ++col) // points no segment touches (a one-point path)
+        if (!written[col]) std::fill(cols + col * m, cols + (col + 1) * m, T(0));
 }
 
 /// The Jacobian (sig_length, L, d) row-major: signature_jacobian_columns, transposed.
