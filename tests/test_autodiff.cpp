@@ -300,3 +300,32 @@ TEST_CASE("one forward pass of dual<double, 16> gives the 8190 x 16 Jacobian of 
     for (std::size_t r = 0; r < 8190; r += 97)
         CHECK(sd(r).v == Approx(s(r)).epsilon(1e-14).margin(1e-16));
 }
+
+TEST_CASE("no allocation inside the per-segment loops of signature and signature_backward",
+          "[autodiff][memory]") {
+    // The number of allocations of a call must not grow with the number of
+    // segments: 10 and 2000 points make the same number of calls to new.
+    const std::size_t d = 3, N = 4;
+    const auto count_of = [&](std::size_t L, bool backward) {
+        const auto p = oracle::random_path(L, d, 0.1);
+        const auto g = random_vec(tensig::sig_length(d, N));
+        tensig::signature_options o;
+        o.threads = 1;
+        tensig::backward_options bo;
+        bo.prefixes = tensig::prefix_mode::rebuild; // store mode allocates its records once, by design
+        const xt::xtensor<double, 1> warm = tensig::signature(p, N, o); // thread-local kernel scratch
+        (void)warm;
+        const long before = alloc::count();
+        if (backward) {
+            const xt::xtensor<double, 2> gp = tensig::signature_backward(g, p, N, o, bo);
+            CHECK(gp.size() == L * d);
+        } else {
+            const xt::xtensor<double, 1> s = tensig::signature(p, N, o);
+            CHECK(s.size() == tensig::sig_length(d, N));
+        }
+        return alloc::count() - before;
+    };
+    CHECK(count_of(10, false) == count_of(2000, false));
+    CHECK(count_of(10, true) == count_of(2000, true));
+    CHECK(count_of(2000, false) <= 16); // per call: shapes, the output, one workspace
+}
