@@ -139,3 +139,19 @@ TEMPLATE_TEST_CASE("log and inverse refuse a zero level-0 term", "[algebra][erro
     CHECK_THROWS_AS(out = log(z), tensig::invalid_input);
     CHECK_THROWS_WITH(out = inverse(z), Catch::Contains("level-0"));
 }
+
+TEMPLATE_TEST_CASE("depth 0: exp, log and inverse act on the scalar part, and so do their gradients",
+                   "[algebra]", float, double) {
+    using T = TestType;
+    tensor<T> x(shape(3, 0));
+    x[0] = T(0.5);
+    const tensor<T> e = exp(x), l = log(x), r = inverse(x);
+    CHECK(double(e[0]) == Approx(std::exp(0.5)).epsilon(1e-6));
+    CHECK(double(l[0]) == Approx(std::log(0.5)).epsilon(1e-6));
+    CHECK(double(r[0]) == Approx(2.0).epsilon(1e-6));
+    tensor<T> g(shape(3, 0));
+    g[0] = T(1);
+    CHECK(double(tensig::exp_backward(g, x)[0]) == Approx(std::exp(0.5)).epsilon(1e-6));
+    CHECK(double(tensig::log_backward(g, x)[0]) == Approx(2.0).epsilon(1e-6));
+    CHECK(double(tensig::inverse_backward(g, x)[0]) == Approx(-4.0).epsilon(1e-6));
+}

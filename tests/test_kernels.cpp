@@ -205,7 +205,7 @@ TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records 
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         for (auto [d, N] : shapes)
-            for (std::size_t m : {1, 2, 3, 4}) {
+            for (std::size_t m : {1, 2, 3, 4, 8}) {
                 INFO(arch << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
                 const auto A = oracle::random_tensor<T>(s);
@@ -237,7 +237,7 @@ TEMPLATE_TEST_CASE("fmexp_adjoint_many: one adjoint per segment, the last first"
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         for (auto [d, N] : shapes)
-            for (std::size_t m : {1, 2, 4}) {
+            for (std::size_t m : {1, 2, 4, 6}) {
                 INFO(arch << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
                 auto A = oracle::random_tensor<T>(s);

@@ -256,6 +256,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D>
     static std::size_t outer_fma_narrow(T* out, const T* a, std::size_t na, const T* b, const T* add) {
         static_assert(D < W || D == 1, "rows shorter than a register");
+        if (na < W) return 0; // fewer rows than one step: the caller's short loop
         alignas(64) T pattern[D][W];
         for (std::size_t R = 0; R < D; ++R)
             for (std::size_t l = 0; l < W; ++l)

@@ -52,6 +52,10 @@ template <class T> void exp(T* gx, const T* x, const T* gy, const shape& s) {
     using std::exp;
     const std::size_t n = s.size(), N = s.depth();
     const T e0 = exp(x[0]);
+    if (N == 0) { // T^0: y = e^{x_0}
+        gx[0] += gy[0] * e0;
+        return;
+    }
     aligned_vector<T> y(x, x + n);
     y[0] = T(0);
     // E[m] for m = 1..N: E_N = 1 + y/N, E_m = 1 + (y ⊗ E_{m+1})/m, each
@@ -107,6 +111,10 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s) {
     const T x0 = x[0];
     if (scalar_traits<T>::is_exact_zero(x0))
         throw invalid_input("log needs a nonzero level-0 coefficient (got 0)");
+    if (N == 0) { // T^0: l = log(x_0)
+        gx[0] += gl[0] / x0;
+        return;
+    }
     aligned_vector<T> y(n);
     for (std::size_t i = 1; i < n; ++i)
         y[i] = x[i] / x0;

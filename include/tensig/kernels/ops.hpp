@@ -72,6 +72,10 @@ template <class T> void exp(T* dst, const T* x, const shape& s) {
         fmexp(dst, x + 1, s.dim(), s.depth());
         return;
     }
+    if (s.depth() == 0) { // T^0: the scalar part alone
+        dst[0] = T(exp(x0));
+        return;
+    }
     aligned_vector<T> y(x, x + n), p(n);
     y[0] = T(0);
     const std::size_t N = s.depth(), d = s.dim();
@@ -108,6 +112,10 @@ template <class T> void log(T* dst, const T* x, const shape& s) {
     using std::log;
     const T x0 = detail_ops::check_level0(x, "log");
     const std::size_t n = s.size(), N = s.depth();
+    if (N == 0) { // T^0: the scalar part alone
+        dst[0] = log(x0);
+        return;
+    }
     aligned_vector<T> y(n), q(n);
     scale(y.data(), x, n, T(1) / x0);
     y[0] = T(0);

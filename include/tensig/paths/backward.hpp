@@ -188,7 +188,7 @@ template <class EG, class E>
     static_assert(R == SIZE_MAX || R == 2 || R == 3,
                   "signature_combine_many_backward: signatures have shape (M, m) or (B, M, m)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, E, 3>, detail::result_t<T, E, 2>>;
-    const shape s = detail::path_shape(1, dim, depth, false);
+    const shape s = detail::signature_shape(dim, depth, "signature_combine_many_backward");
     const std::size_t m = s.sig_length();
     const auto a = detail::make_contiguous<T>(sigs);
     if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)

@@ -226,7 +226,7 @@ template <class E>
     static_assert(R == SIZE_MAX || R == 1 || R == 2,
                   "signature_to_logsignature: signatures have shape (m,) or (B, m)");
     using Out = std::conditional_t<R == 2, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
-    const shape s = detail::path_shape(1, dim, depth, false);
+    const shape s = detail::signature_shape(dim, depth, "signature_to_logsignature");
     const auto a = detail::make_contiguous<T>(sigs);
     const std::size_t B = detail::check_rows(a, s.sig_length(), "signature_to_logsignature",
                                              "signatures of dimension " + std::to_string(dim) + " and depth " +
@@ -252,7 +252,7 @@ template <class E>
     static_assert(R == SIZE_MAX || R == 1 || R == 2,
                   "logsignature_to_signature: log-signatures have shape (n,) or (B, n)");
     using Out = std::conditional_t<R == 2, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
-    const shape s = detail::path_shape(1, dim, depth, false);
+    const shape s = detail::signature_shape(dim, depth, "logsignature_to_signature");
     const auto a = detail::make_contiguous<T>(logsigs);
     const std::size_t B = detail::check_rows(a, detail::logsig_coordinates(s, basis), "logsignature_to_signature",
                                              std::string("log-signatures in the ") + detail::basis_name(basis) +
@@ -278,7 +278,7 @@ template <class E>
     static_assert(R == SIZE_MAX || R == 2 || R == 3,
                   "signature_combine_many: signatures have shape (M, m) or (B, M, m)");
     using Out = std::conditional_t<R == 3, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
-    const shape s = detail::path_shape(1, dim, depth, false);
+    const shape s = detail::signature_shape(dim, depth, "signature_combine_many");
     const std::size_t m = s.sig_length();
     const auto a = detail::make_contiguous<T>(sigs);
     if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)

@@ -226,6 +226,7 @@ void signature_combine_many_backward_batch(const T* G, const T* sigs, std::size_
                                            std::size_t depth, T* out, std::size_t threads = 0) {
     const shape s(d, depth);
     const std::size_t m = s.sig_length(), size = s.size();
+    if (M == 0) return; // the unit depends on nothing: an empty gradient
     parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t i0, std::size_t i1) {
         aligned_vector<T> prefix(M * size);
         tensor<T> b(s), g(s), ga(s), gb(s);

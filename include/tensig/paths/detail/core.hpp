@@ -63,6 +63,13 @@ template <class T> void check_finite(const T* p, const std::vector<std::size_t>&
     }
 }
 
+/// Shape checks of the functions on flattened signatures.
+inline shape signature_shape(std::size_t dim, std::size_t depth, const char* what) {
+    if (depth == 0) throw invalid_input(std::string(what) + ": depth must be at least 1 (got 0)");
+    if (dim == 0) throw invalid_input(std::string(what) + ": dimension must be at least 1 (got 0)");
+    return shape(dim, depth);
+}
+
 /// The prepared Lyndon tables a basis needs (null for expanded).
 inline std::shared_ptr<const lie_basis> basis_tables(std::size_t d, std::size_t depth, logsig_basis basis) {
     if (basis == logsig_basis::expanded) return nullptr;
