@@ -58,6 +58,19 @@ inline std::size_t fmexp_record_size(std::size_t dim, std::size_t depth) {
 template <class P, class T>
 void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record = nullptr) {
     if (depth == 0) return;
+    if (depth == 2 && dim <= 4 && !record) {
+        // A few multiply-adds: plain loops, none of the general set-up.
+        // Level 2: A_2 += (A_0 z/2 + A_1) ⊗ z; then level 1: A_1 += A_0 z.
+        T* A2 = A + 1 + dim;
+        for (std::size_t i = 0; i < dim; ++i) {
+            const T t = A[0] * (z[i] * T(0.5)) + A[1 + i];
+            for (std::size_t j = 0; j < dim; ++j)
+                A2[i * dim + j] = t * z[j] + A2[i * dim + j];
+        }
+        for (std::size_t i = 0; i < dim; ++i)
+            A[1 + i] = A[0] * z[i] + A[1 + i];
+        return;
+    }
     T* zs = scratch; // zs[(m-1)*dim + b] = z[b] / m
     for (std::size_t m = 1; m <= depth; ++m) {
         const T inv = T(1) / T(static_cast<double>(m));
@@ -122,7 +135,7 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
                 T* record = nullptr) {
     if (depth == 0 || m == 0) return;
     const std::size_t R = record ? fmexp_record_size(dim, depth) : 0;
-    if (depth == 1 || m == 1) {
+    if (depth == 1 || m == 1 || (depth == 2 && dim <= 4)) { // (fmexp's short path for depth 2)
         for (std::size_t s = 0; s < m; ++s)
             fmexp<P>(A, Z + s * dim, dim, depth, scratch, record ? record + s * R : nullptr);
         return;
