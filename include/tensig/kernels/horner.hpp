@@ -6,6 +6,7 @@
 /// so the scalar twins (kernels/scalar.hpp) and the SIMD kernels
 /// (src/kernels/simd.hpp) run the same algorithm. Pointer code only.
 
+#include <algorithm>
 #include <cstddef>
 
 namespace tensig::kernels::horner {
@@ -51,6 +52,26 @@ inline std::size_t fmexp_record_size(std::size_t dim, std::size_t depth) {
     return total;
 }
 
+/// zs[(c-1)*dim + b] = z[b] / c for c = c0..depth: the increment divided by
+/// each Horner divisor.
+template <class T> void divided_by_steps(T* zs, const T* z, std::size_t dim, std::size_t c0, std::size_t depth) {
+    for (std::size_t c = c0; c <= depth; ++c) {
+        const T inv = T(1) / T(static_cast<double>(c));
+        for (std::size_t b = 0; b < dim; ++b)
+            zs[(c - 1) * dim + b] = z[b] * inv;
+    }
+}
+
+/// gz[b] += gzc[(c-1)*dim + b] / c for c = c0..depth: the z-gradients
+/// gathered per divisor, scaled once.
+template <class T> void add_divided(T* gz, const T* gzc, std::size_t dim, std::size_t c0, std::size_t depth) {
+    for (std::size_t c = c0; c <= depth; ++c) {
+        const T inv = T(1) / T(static_cast<double>(c));
+        for (std::size_t b = 0; b < dim; ++b)
+            gz[b] += gzc[(c - 1) * dim + b] * inv;
+    }
+}
+
 /// A <- A ⊗ exp(z): levels N down to 1, each by Horner's scheme
 ///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j (j = 1..k), A_k <- t_k.
 /// With `record` non-null, the Horner terms are written there (see
@@ -72,11 +93,7 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
         return;
     }
     T* zs = scratch; // zs[(m-1)*dim + b] = z[b] / m
-    for (std::size_t m = 1; m <= depth; ++m) {
-        const T inv = T(1) / T(static_cast<double>(m));
-        for (std::size_t b = 0; b < dim; ++b)
-            zs[(m - 1) * dim + b] = z[b] * inv;
-    }
+    divided_by_steps(zs, z, dim, 1, depth);
     std::size_t top = 1;
     for (std::size_t k = 1; k < depth; ++k)
         top *= dim;
@@ -158,11 +175,7 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         T* rec = record ? record + s * R + block_N : nullptr;
         T* t_last = rec ? rec + last_off : tops + s * top;
         // level N's Horner terms t_1..t_{N-1} (divisors N..2), t_{N-1} kept
-        for (std::size_t c = 2; c <= depth; ++c) {
-            const T inv = T(1) / T(static_cast<double>(c));
-            for (std::size_t b = 0; b < dim; ++b)
-                zs[(c - 1) * dim + b] = z[b] * inv;
-        }
+        divided_by_steps(zs, z, dim, 2, depth);
         if (rec) rec[0] = A[0];
         T* t = depth == 2 ? t_last : (rec ? rec + 1 : buf[0]);
         const T* zN = zs + (depth - 1) * dim;
@@ -188,6 +201,30 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         P::outer_fma_many(A + offset, tops, top, top, m, Z, dim);
 }
 
+/// The reverse Horner chain of level k from step j_top down to 1, given
+/// t̄_{j_top} (rows x dim values, rows = d^(j_top - 1); off_prev is the offset
+/// of level j_top - 1): for each step, ∂L/∂z (times c = k-j+1) += t_{j-1}ᵀ t̄_j
+/// and t̄_{j-1} = t̄_j · z / c with ∂L/∂A_{j-1} += t̄_{j-1}, in one pass over
+/// t̄_j (P::adjoint_step). `terms` holds the level's Horner terms at the
+/// offsets of levels 0..k-1; buf is two buffers of d^(N-1).
+template <class P, class T>
+void reverse_chain(T* gA, T* gzc, const T* terms, const T* tbar, std::size_t k, std::size_t j_top,
+                   std::size_t rows, std::size_t off_prev, std::size_t dim, const T* zs, T* const* buf) {
+    int cur = 0;
+    for (std::size_t j = j_top; j >= 1; --j) {
+        const std::size_t c = k - j + 1;
+        T* next = buf[cur];
+        P::adjoint_step(gzc + (c - 1) * dim, terms + off_prev, next, tbar, rows, dim, zs + (c - 1) * dim,
+                        gA + off_prev);
+        tbar = next;
+        cur = 1 - cur;
+        if (j > 1) {
+            rows /= dim;
+            off_prev -= rows;
+        }
+    }
+}
+
 /// The adjoint of B = A ⊗ exp(z): given gA = ∂L/∂B (levels 0..N), overwrite
 /// it with ∂L/∂A and add ∂L/∂z to gz (dim values). A is the input of the
 /// forward step. Levels go up from 1, so the overwrite is safe: level k of
@@ -209,13 +246,8 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
         if (k + 1 < depth) top *= dim;
     }
     T* buf[2] = {tstore + below, tstore + below + top};
-    for (std::size_t m = 1; m <= depth; ++m) {
-        const T inv = T(1) / T(static_cast<double>(m));
-        for (std::size_t b = 0; b < dim; ++b) {
-            zs[(m - 1) * dim + b] = z[b] * inv;
-            gzc[(m - 1) * dim + b] = T(0);
-        }
-    }
+    divided_by_steps(zs, z, dim, 1, depth);
+    std::fill(gzc, gzc + depth * dim, T(0));
     std::size_t off_k = 1, n_k = dim; // level k: offset and size
     std::size_t record_off = 0;
     for (std::size_t k = 1; k <= depth; ++k) {
@@ -235,31 +267,11 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
             }
         }
         // backward from t̄_k = ∂L/∂B_k
-        const T* tbar = gA + off_k;
-        std::size_t rows = n_k / dim, off_prev = off_k - rows;
-        int cur = 0;
-        for (std::size_t j = k; j >= 1; --j) {
-            const std::size_t c = k - j + 1;
-            // ∂L/∂z (times c): t_{j-1}ᵀ t̄_j
-            // and t̄_{j-1} = t̄_j · z / c, then ∂L/∂A_{j-1} += t̄_{j-1}: one pass over t̄_j
-            T* next = buf[cur];
-            P::adjoint_step(gzc + (c - 1) * dim, terms + off_prev, next, tbar, rows, dim, zs + (c - 1) * dim,
-                            gA + off_prev);
-            tbar = next;
-            cur = 1 - cur;
-            if (j > 1) {
-                rows /= dim;
-                off_prev -= rows;
-            }
-        }
+        reverse_chain<P>(gA, gzc, terms, gA + off_k, k, k, n_k / dim, off_k - n_k / dim, dim, zs, buf);
         off_k += n_k;
         n_k *= dim;
     }
-    for (std::size_t c = 1; c <= depth; ++c) {
-        const T inv = T(1) / T(static_cast<double>(c));
-        for (std::size_t b = 0; b < dim; ++b)
-            gz[b] += gzc[(c - 1) * dim + b] * inv;
-    }
+    add_divided(gz, gzc, dim, 1, depth);
 }
 
 /// Scratch for fmexp_adjoint_many (blocks of m segments).
@@ -312,38 +324,16 @@ void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m
         // levels 1..N-1 (their record blocks are the prefix of depth N's)
         fmexp_adjoint<P>(gA, GZ + s * dim, static_cast<const T*>(nullptr), z, dim, depth - 1, inner, record + s * R);
         // level N: the first step was done above; add its t̄_{N-1}, then the rest of the chain
-        for (std::size_t c = 1; c <= depth; ++c) {
-            const T inv = T(1) / T(static_cast<double>(c));
-            for (std::size_t b = 0; b < dim; ++b) {
-                zs[(c - 1) * dim + b] = z[b] * inv;
-                gzc[(c - 1) * dim + b] = T(0);
-            }
-        }
+        divided_by_steps(zs, z, dim, 1, depth);
+        std::fill(gzc, gzc + depth * dim, T(0));
         const T* tbar = tb + s * top;
         for (std::size_t r = 0; r < top; ++r)
             gA[off_last + r] += tbar[r];
-        std::size_t rows = top / dim, off_prev = off_last - rows;
-        int cur = 0;
-        for (std::size_t j = depth - 1; j >= 1; --j) {
-            const std::size_t c = depth - j + 1;
-            T* next = buf[cur];
-            P::adjoint_step(gzc + (c - 1) * dim, terms + off_prev, next, tbar, rows, dim, zs + (c - 1) * dim,
-                            gA + off_prev);
-            tbar = next;
-            cur = 1 - cur;
-            if (j > 1) {
-                rows /= dim;
-                off_prev -= rows;
-            }
-        }
+        reverse_chain<P>(gA, gzc, terms, tbar, depth, depth - 1, top / dim, off_last - top / dim, dim, zs, buf);
         T* gz = GZ + s * dim;
         for (std::size_t b = 0; b < dim; ++b)
             gz[b] += gz1[s * dim + b];
-        for (std::size_t c = 2; c <= depth; ++c) {
-            const T inv = T(1) / T(static_cast<double>(c));
-            for (std::size_t b = 0; b < dim; ++b)
-                gz[b] += gzc[(c - 1) * dim + b] * inv;
-        }
+        add_divided(gz, gzc, dim, 2, depth);
     }
 }
 
@@ -375,13 +365,8 @@ void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, 
     T* td[2] = {zero + 3 * cap, zero + 4 * cap};
     for (std::size_t i = 0; i < cap; ++i)
         zero[i] = T(0);
-    for (std::size_t m = 1; m <= depth; ++m) {
-        const T inv = T(1) / T(static_cast<double>(m));
-        for (std::size_t b = 0; b < dim; ++b) {
-            zs[(m - 1) * dim + b] = z[b] * inv;
-            zds[(m - 1) * dim + b] = zdot[b] * inv;
-        }
-    }
+    divided_by_steps(zs, z, dim, 1, depth);
+    divided_by_steps(zds, zdot, dim, 1, depth);
     Bdot[0] = T(0);
     std::size_t off_k = 1, n_k = dim;
     for (std::size_t k = 1; k <= depth; ++k) {

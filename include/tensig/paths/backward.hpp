@@ -191,13 +191,7 @@ template <class EG, class E>
     const shape s = detail::signature_shape(dim, depth, "signature_combine_many_backward");
     const std::size_t m = s.sig_length();
     const auto a = detail::make_contiguous<T>(sigs);
-    if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)
-        throw invalid_input("signature_combine_many_backward: signatures of dimension " + std::to_string(dim) +
-                            " and depth " + std::to_string(depth) + " must have shape (M, " +
-                            std::to_string(m) + ") or (B, M, " + std::to_string(m) + "); got shape " +
-                            detail::shape_str(a.shape));
-    detail::check_finite(a.data, a.shape, "signature_combine_many_backward input");
-    const std::size_t B = a.shape.size() == 3 ? a.shape[0] : 1, M = a.shape[a.shape.size() - 2];
+    const auto [B, M] = detail::check_sequences(a, s, "signature_combine_many_backward");
     const auto g = detail::make_contiguous<T>(grad);
     detail::check_grad_rows(g, a.shape.size(), B, m, "signature_combine_many_backward");
     auto out = detail::make_output<Out>(a.shape, sizeof(T), detail::checked_mul(M + 4, s.size(), "workspace"));

@@ -14,6 +14,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -209,6 +210,30 @@ std::size_t check_rows(const contiguous<T>& a, std::size_t m, const std::string&
     return a.shape.size() == 2 ? a.shape[0] : 1;
 }
 
+/// Checks rows of length n_in, (n_in,) or (B, n_in), and allocates the
+/// output of the same rank with rows of length n_out; returns (B, output).
+template <class Out, class T>
+std::pair<std::size_t, Out> map_rows(const contiguous<T>& a, std::size_t n_in, std::size_t n_out, const shape& s,
+                                     const std::string& what, const std::string& kind) {
+    const std::size_t B = check_rows(a, n_in, what, kind);
+    std::vector<std::size_t> sh = a.shape;
+    sh.back() = n_out;
+    return {B, make_output<Out>(sh, sizeof(T), workspace_size(s, 2))};
+}
+
+/// Checks M signatures in a row, (M, m) or (B, M, m) with m = sig_length,
+/// and their values; returns (B, M).
+template <class T>
+std::pair<std::size_t, std::size_t> check_sequences(const contiguous<T>& a, const shape& s, const std::string& what) {
+    const std::size_t m = s.sig_length();
+    if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)
+        throw invalid_input(what + ": signatures of dimension " + std::to_string(s.dim()) + " and depth " +
+                            std::to_string(s.depth()) + " must have shape (M, " + std::to_string(m) +
+                            ") or (B, M, " + std::to_string(m) + "); got shape " + shape_str(a.shape));
+    check_finite(a.data, a.shape, (what + " input").c_str());
+    return {a.shape.size() == 3 ? a.shape[0] : 1, a.shape[a.shape.size() - 2]};
+}
+
 inline const char* basis_name(logsig_basis b) {
     return b == logsig_basis::expanded ? "expanded" : b == logsig_basis::words ? "words" : "lyndon";
 }
@@ -228,12 +253,10 @@ template <class E>
     using Out = std::conditional_t<R == 2, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
     const shape s = detail::signature_shape(dim, depth, "signature_to_logsignature");
     const auto a = detail::make_contiguous<T>(sigs);
-    const std::size_t B = detail::check_rows(a, s.sig_length(), "signature_to_logsignature",
-                                             "signatures of dimension " + std::to_string(dim) + " and depth " +
-                                                 std::to_string(depth));
-    std::vector<std::size_t> sh = a.shape;
-    sh.back() = detail::logsig_coordinates(s, basis);
-    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));
+    auto [B, out] = detail::map_rows<Out>(a, s.sig_length(), detail::logsig_coordinates(s, basis), s,
+                                          "signature_to_logsignature",
+                                          "signatures of dimension " + std::to_string(dim) + " and depth " +
+                                              std::to_string(depth));
     detail::signature_to_logsignature_batch(a.data, B, dim, depth, basis, out.data(), threads);
     return out;
 }
@@ -254,13 +277,11 @@ template <class E>
     using Out = std::conditional_t<R == 2, detail::result_t<T, E, 2>, detail::result_t<T, E, 1>>;
     const shape s = detail::signature_shape(dim, depth, "logsignature_to_signature");
     const auto a = detail::make_contiguous<T>(logsigs);
-    const std::size_t B = detail::check_rows(a, detail::logsig_coordinates(s, basis), "logsignature_to_signature",
-                                             std::string("log-signatures in the ") + detail::basis_name(basis) +
-                                                 " basis of dimension " + std::to_string(dim) + " and depth " +
-                                                 std::to_string(depth));
-    std::vector<std::size_t> sh = a.shape;
-    sh.back() = s.sig_length();
-    auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));
+    auto [B, out] = detail::map_rows<Out>(a, detail::logsig_coordinates(s, basis), s.sig_length(), s,
+                                          "logsignature_to_signature",
+                                          std::string("log-signatures in the ") + detail::basis_name(basis) +
+                                              " basis of dimension " + std::to_string(dim) + " and depth " +
+                                              std::to_string(depth));
     detail::logsignature_to_signature_batch(a.data, B, dim, depth, basis, out.data(), threads);
     return out;
 }
@@ -281,12 +302,7 @@ template <class E>
     const shape s = detail::signature_shape(dim, depth, "signature_combine_many");
     const std::size_t m = s.sig_length();
     const auto a = detail::make_contiguous<T>(sigs);
-    if ((a.shape.size() != 2 && a.shape.size() != 3) || a.shape.back() != m)
-        throw invalid_input("signature_combine_many: signatures of dimension " + std::to_string(dim) +
-                            " and depth " + std::to_string(depth) + " must have shape (M, " + std::to_string(m) +
-                            ") or (B, M, " + std::to_string(m) + "); got shape " + detail::shape_str(a.shape));
-    detail::check_finite(a.data, a.shape, "signature_combine_many input");
-    const std::size_t B = a.shape.size() == 3 ? a.shape[0] : 1, M = a.shape[a.shape.size() - 2];
+    const auto [B, M] = detail::check_sequences(a, s, "signature_combine_many");
     std::vector<std::size_t> sh = {m};
     if (a.shape.size() == 3) sh.insert(sh.begin(), B);
     auto out = detail::make_output<Out>(sh, sizeof(T), detail::workspace_size(s, 2));

@@ -206,9 +206,9 @@ void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std:
     parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
         backward_workspace<T> ws(s);
         tensor<T> gl(s), gs(s);
-        std::vector<T> sig(m), scratch(lb ? lb->size() : 0);
+        std::vector<T> scratch(lb ? lb->size() : 0);
         for (std::size_t b = b0; b < b1; ++b) {
-            signature_one(paths + b * L * d, L, d, o, ws.fwd, sig.data()); // S in ws.fwd.acc
+            signature_into(paths + b * L * d, L, d, o, ws.fwd);
             gl[0] = T(0);
             lie::from_tensor_adjoint(lb.get(), basis, G + b * n, m, gl.data() + 1, scratch.data());
             gs.set_zero();

@@ -143,14 +143,20 @@ void apply_steps(const T* path, std::size_t d, std::size_t n, std::size_t i0, st
     }
 }
 
-/// Signature (levels 1..N) of one path of L points in R^d into `out`.
+/// The signature of one path of L points in R^d, left in ws.acc (levels 0..N).
 /// (The inverse, S^{-1} = exp(-Δ_n) ⊗ ... ⊗ exp(-Δ_1), is the reversed path.)
 template <class T>
-void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o,
-                   path_workspace<T>& ws, T* out) {
+void signature_into(const T* path, std::size_t L, std::size_t d, const signature_options& o, path_workspace<T>& ws) {
     ws.acc.set_unit();
     const std::size_t n = segment_count(L, o.basepoint);
     apply_steps(path, d, n, 0, n, o, ws);
+}
+
+/// Signature (levels 1..N) of one path of L points in R^d into `out`.
+template <class T>
+void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                   path_workspace<T>& ws, T* out) {
+    signature_into(path, L, d, o, ws);
     std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
 
@@ -267,14 +273,12 @@ void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_
     parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
         path_workspace<T> ws(s);
         tensor<T> l(s);
-        std::vector<T> sig(m);
         for (std::size_t b = b0; b < b1; ++b) {
             if (B == 1 && segment_count(L, o.basepoint) >= long_path_segments) {
-                signature_long(paths, L, d, s, o, sig.data());
+                signature_long(paths, L, d, s, o, ws.acc.data() + 1);
                 ws.acc[0] = T(1);
-                std::copy(sig.begin(), sig.end(), ws.acc.data() + 1);
             } else {
-                signature_one(paths + b * L * d, L, d, o, ws, sig.data()); // leaves S in ws.acc
+                signature_into(paths + b * L * d, L, d, o, ws);
             }
             kernels::log(l.data(), ws.acc.data(), s);
             lie::from_tensor(lb.get(), basis, l.data() + 1, m, out + b * n);
