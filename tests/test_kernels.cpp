@@ -235,6 +235,55 @@ TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records 
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_left_many and fmexp_left_jvp: exp(z) ⊗ A and Dexp(z)[ż] ⊗ A", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {4, 2}, {2, 7}, {3, 4},
+                                                                     {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes)
+            for (std::size_t m : {1, 2, 3, 4, 8}) {
+                INFO(arch << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                const auto A = oracle::random_tensor<T>(s);
+                const auto Z = random_vector<T>(m * d);
+                // reference: the product exp(z_m) ⊗ (... ⊗ (exp(z_1) ⊗ A)), exp(z) = 1 ⊗ exp(z) by fmexp
+                auto ref = A;
+                std::vector<T> E(s.size());
+                for (std::size_t k = 0; k < m; ++k) {
+                    std::fill(E.begin(), E.end(), T(0));
+                    E[0] = T(1);
+                    kn::fmexp(E.data(), Z.data() + k * d, d, N);
+                    kn::product(ref.data(), E.data(), ref.data(), s);
+                }
+                auto many = A, one = A;
+                kn::fmexp_left_many(many.data(), Z.data(), m, d, N);
+                for (std::size_t k = 0; k < m; ++k)
+                    kn::fmexp_left_many(one.data(), Z.data() + k * d, 1, d, N);
+                CHECK(oracle::max_abs_diff(many, one, s.size()) == 0); // any grouping: the same bits
+                CHECK(oracle::rel_err(many, ref, s.size()) <= tol<T>(N) * 8 * m);
+                auto sc = A;
+                std::vector<T> scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
+                kn::scalar::fmexp_left_many(sc.data(), Z.data(), m, d, N, scratch.data());
+                CHECK(oracle::rel_err(sc, ref, s.size()) <= tol<T>(N) * 8 * m);
+                if (m != 1) continue;
+                // Dexp(z)[ż] ⊗ A: the right jvp of the unit is Dexp(z)[ż]
+                const auto zdot = random_vector<T>(d);
+                std::vector<T> D(s.size()), jref(s.size()), jvp(s.size(), T(-7)), jsc(s.size(), T(-7));
+                std::fill(E.begin(), E.end(), T(0));
+                E[0] = T(1);
+                kn::fmexp_jvp(D.data(), E.data(), Z.data(), zdot.data(), d, N);
+                kn::product(jref.data(), D.data(), A.data(), s);
+                kn::fmexp_left_jvp(jvp.data(), A.data(), Z.data(), zdot.data(), d, N);
+                CHECK(oracle::rel_err(jvp, jref, s.size()) <= tol<T>(N) * 8);
+                std::vector<T> jscratch(kn::scalar::fmexp_jvp_scratch_size(d, N));
+                kn::scalar::fmexp_left_jvp(jsc.data(), A.data(), Z.data(), zdot.data(), d, N, jscratch.data());
+                CHECK(oracle::rel_err(jsc, jref, s.size()) <= tol<T>(N) * 8);
+            }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_adjoint_many: one adjoint per segment, the last first", "[kernels]", float, double) {
     using T = TestType;
     const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {2, 7}, {3, 4},

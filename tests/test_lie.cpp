@@ -238,8 +238,12 @@ TEST_CASE("signature <-> log-signature round trips in every basis", "[lie][prope
             CHECK(oracle::rel_err(l2, l, l.size()) <= 1e-13);
             const xt::xtensor<double, 2> s2 = tensig::logsignature_to_signature(l, d, N, basis);
             REQUIRE(s2.shape() == sig.shape());
+            // Projecting log S onto the Lie basis drops the non-Lie part of
+            // its rounding, which exp then amplifies: for d = 2, N = 8 the
+            // round trip of the correctly rounded signature (from long double)
+            // differs from it by up to 3.5e-11 over 50 random paths, 4e-11 for ours.
             CAPTURE(oracle::rel_err(s2, sig, sig.size()));
-            CHECK(oracle::rel_err(s2, sig, sig.size()) <= 1e-12);
+            CHECK(oracle::rel_err(s2, sig, sig.size()) <= 1e-10);
             // one row alone
             const xt::xtensor<double, 1> row = xt::view(l, 1);
             const xt::xtensor<double, 1> s1 = tensig::logsignature_to_signature(row, d, N, basis);

@@ -170,6 +170,21 @@ void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* 
     table().fmexp_adjoint_many_f(gA, GZ, record, Z, m, dim, depth,
                                  scratch<float>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
 }
+void fmexp_left_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    table().fmexp_left_many_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+}
+void fmexp_left_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    table().fmexp_left_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+}
+void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
+                    std::size_t depth) {
+    table().fmexp_left_jvp_d(Bdot, A, z, zdot, dim, depth,
+                             scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+}
+void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
+                    std::size_t depth) {
+    table().fmexp_left_jvp_f(Bdot, A, z, zdot, dim, depth, scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+}
 void gram(double* H, const double* C, std::size_t n, std::size_t m) {
     table().gram_d(H, C, n, m);
 }

@@ -704,6 +704,59 @@ template <class Arch, class T> struct kernels {
             g[k].store_unaligned(gv + k * W);
     }
 
+    // out[b*n + i] = z[b] * t[i] + add[b*n + i]: block b of the left product
+    // z ⊗ t, a contiguous row of n values whatever d, two registers a step.
+    static void block_fma(T* out, const T* t, std::size_t n, const T* z, std::size_t nz, const T* add) {
+        for (std::size_t b = 0; b < nz; ++b) {
+            const batch zb(z[b]);
+            T* o = out + b * n;
+            const T* p = add + b * n;
+            std::size_t i = 0;
+            for (; i + 2 * W <= n; i += 2 * W) {
+                const batch r0 = xsimd::fma(zb, batch::load_unaligned(t + i), batch::load_unaligned(p + i));
+                const batch r1 = xsimd::fma(zb, batch::load_unaligned(t + i + W), batch::load_unaligned(p + i + W));
+                r0.store_unaligned(o + i);
+                r1.store_unaligned(o + i + W);
+            }
+            for (; i + W <= n; i += W)
+                xsimd::fma(zb, batch::load_unaligned(t + i), batch::load_unaligned(p + i)).store_unaligned(o + i);
+            for (; i < n; ++i)
+                o[i] = z[b] * t[i] + p[i];
+        }
+    }
+
+    // out[b*n + i] += sum_s Z[s*nz + b] t[s*st + i], s in order: each register
+    // of the m rows t_s is loaded once and each register of out read and
+    // written once; the same fused multiply-adds in the same order as m
+    // block_fma calls (bit-identical).
+    static void block_fma_many(T* out, const T* t, std::size_t st, std::size_t n, std::size_t m, const T* Z,
+                               std::size_t nz) {
+        if (m > max_block) {
+            for (std::size_t s = 0; s < m; ++s)
+                block_fma(out, t + s * st, n, Z + s * nz, nz, out);
+            return;
+        }
+        std::size_t i = 0;
+        for (; i + W <= n; i += W) {
+            batch ts[max_block];
+            for (std::size_t s = 0; s < m; ++s)
+                ts[s] = batch::load_unaligned(t + s * st + i);
+            for (std::size_t b = 0; b < nz; ++b) {
+                batch acc = batch::load_unaligned(out + b * n + i);
+                for (std::size_t s = 0; s < m; ++s)
+                    acc = xsimd::fma(batch(Z[s * nz + b]), ts[s], acc);
+                acc.store_unaligned(out + b * n + i);
+            }
+        }
+        for (; i < n; ++i)
+            for (std::size_t b = 0; b < nz; ++b) {
+                T acc = out[b * n + i];
+                for (std::size_t s = 0; s < m; ++s)
+                    acc = Z[s * nz + b] * t[s * st + i] + acc;
+                out[b * n + i] = acc;
+            }
+    }
+
     // adjoint_step for rows of C < W values: the column sums in registers,
     // two sets (even and odd rows) to hide the FMA latency.
     template <std::size_t C>
@@ -803,6 +856,13 @@ template <class Arch, class T> struct kernels {
                                       std::size_t cols, const T* w, std::size_t m) {
             kernels::adjoint_step_many(gv, v, sv, out, M, rows, cols, w, m);
         }
+        static void block_fma(T* out, const T* t, std::size_t n, const T* z, std::size_t nz, const T* add) {
+            kernels::block_fma(out, t, n, z, nz, add);
+        }
+        static void block_fma_many(T* out, const T* t, std::size_t st, std::size_t n, std::size_t m, const T* Z,
+                                   std::size_t nz) {
+            kernels::block_fma_many(out, t, st, n, m, Z, nz);
+        }
     };
 
     static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
@@ -819,6 +879,13 @@ template <class Arch, class T> struct kernels {
     static void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
                           T* scratch) {
         horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch);
+    }
+    static void fmexp_left_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+        horner::fmexp_many<policy, true>(A, Z, m, dim, depth, scratch);
+    }
+    static void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+                               T* scratch) {
+        horner::fmexp_jvp<policy, true>(Bdot, A, z, zdot, dim, depth, scratch);
     }
     static void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record) {
         horner::fmexp<policy>(A, z, dim, depth, scratch, record);
@@ -860,6 +927,10 @@ template <class Arch> kernel_table make_table_for() {
     t.gram_d = &kernels<Arch, double>::gram;
     t.gram_f = &kernels<Arch, float>::gram;
     t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
+    t.fmexp_left_many_d = &kernels<Arch, double>::fmexp_left_many;
+    t.fmexp_left_many_f = &kernels<Arch, float>::fmexp_left_many;
+    t.fmexp_left_jvp_d = &kernels<Arch, double>::fmexp_left_jvp;
+    t.fmexp_left_jvp_f = &kernels<Arch, float>::fmexp_left_jvp;
     return t;
 }
 

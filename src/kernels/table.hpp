@@ -39,6 +39,12 @@ struct kernel_table {
                                  std::size_t, double*) = nullptr;
     void (*fmexp_adjoint_many_f)(float*, float*, const float*, const float*, std::size_t, std::size_t,
                                  std::size_t, float*) = nullptr;
+    void (*fmexp_left_many_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
+    void (*fmexp_left_many_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_left_jvp_d)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
+                             double*) = nullptr;
+    void (*fmexp_left_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
+                             float*) = nullptr;
     void (*gram_d)(double*, const double*, std::size_t, std::size_t) = nullptr;
     void (*gram_f)(float*, const float*, std::size_t, std::size_t) = nullptr;
 };

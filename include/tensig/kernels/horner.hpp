@@ -72,21 +72,45 @@ template <class T> void add_divided(T* gz, const T* gzc, std::size_t dim, std::s
     }
 }
 
-/// A <- A ⊗ exp(z): levels N down to 1, each by Horner's scheme
-///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j (j = 1..k), A_k <- t_k.
+/// The Horner step of one side. Right (A ⊗ exp(z)): t ⊗ z, rows of d
+/// values (P::outer_fma). Left (exp(z) ⊗ A): z ⊗ t, d contiguous blocks
+/// z_b t of d^(j-1) values (P::block_fma).
+template <bool Left, class P, class T>
+void step_fma(T* out, const T* t, std::size_t n, const T* z, std::size_t dim, const T* add) {
+    if constexpr (Left)
+        P::block_fma(out, t, n, z, dim, add);
+    else
+        P::outer_fma(out, t, n, z, dim, add);
+}
+
+template <bool Left, class P, class T>
+void step_fma_many(T* out, const T* t, std::size_t st, std::size_t n, std::size_t m, const T* Z, std::size_t dim) {
+    if constexpr (Left)
+        P::block_fma_many(out, t, st, n, m, Z, dim);
+    else
+        P::outer_fma_many(out, t, st, n, m, Z, dim);
+}
+
+/// A <- A ⊗ exp(z) (Left: A <- exp(z) ⊗ A): levels N down to 1, each by
+/// Horner's scheme
+///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j (j = 1..k), A_k <- t_k
+/// (Left: t_j = z/(k-j+1) ⊗ t_{j-1} + A_j).
 /// With `record` non-null, the Horner terms are written there (see
 /// fmexp_record_size) for fmexp_adjoint, instead of to scratch.
-template <class P, class T>
+template <class P, bool Left = false, class T>
 void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record = nullptr) {
     if (depth == 0) return;
     if (depth == 2 && dim <= 4 && !record) {
         // A few multiply-adds: plain loops, none of the general set-up.
         // Level 2: A_2 += (A_0 z/2 + A_1) ⊗ z; then level 1: A_1 += A_0 z.
+        // (Left: A_2 += z ⊗ (A_0 z/2 + A_1), the transposed update.)
         T* A2 = A + 1 + dim;
         for (std::size_t i = 0; i < dim; ++i) {
             const T t = A[0] * (z[i] * T(0.5)) + A[1 + i];
-            for (std::size_t j = 0; j < dim; ++j)
-                A2[i * dim + j] = t * z[j] + A2[i * dim + j];
+            for (std::size_t j = 0; j < dim; ++j) {
+                const std::size_t ij = Left ? j * dim + i : i * dim + j;
+                A2[ij] = t * z[j] + A2[ij];
+            }
         }
         for (std::size_t i = 0; i < dim; ++i)
             A[1 + i] = A[0] * z[i] + A[1 + i];
@@ -125,13 +149,13 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
         int cur = 0;
         for (std::size_t j = 2; j < k; ++j) {
             T* next = rec ? rec + level_off : buf[1 - cur];
-            P::outer_fma(next, t, tn, zs + (k - j) * dim, dim, A + level_off);
+            step_fma<Left, P>(next, t, tn, zs + (k - j) * dim, dim, A + level_off);
             t = next;
             cur = 1 - cur;
             tn *= dim;
             level_off += tn;
         }
-        P::outer_fma(Ak, t, tn, z, dim, Ak);
+        step_fma<Left, P>(Ak, t, tn, z, dim, Ak);
         level_size /= dim;
         offset -= level_size;
     }
@@ -147,14 +171,14 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
 /// written once per block instead of once per segment. With `record`, the
 /// Horner terms of segment s go to record + s * fmexp_record_size(dim, depth),
 /// exactly as m fmexp calls with records would write them.
-template <class P, class T>
+template <class P, bool Left = false, class T>
 void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                 T* record = nullptr) {
     if (depth == 0 || m == 0) return;
     const std::size_t R = record ? fmexp_record_size(dim, depth) : 0;
     if (depth == 1 || m == 1 || (depth == 2 && dim <= 4)) { // (fmexp's short path for depth 2)
         for (std::size_t s = 0; s < m; ++s)
-            fmexp<P>(A, Z + s * dim, dim, depth, scratch, record ? record + s * R : nullptr);
+            fmexp<P, Left>(A, Z + s * dim, dim, depth, scratch, record ? record + s * R : nullptr);
         return;
     }
     std::size_t top = 1, offset = 0; // d^(N-1); offset of level N
@@ -185,7 +209,7 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         int cur = 0;
         for (std::size_t j = 2; j < depth; ++j) {
             T* next = j + 1 == depth ? t_last : (rec ? rec + level_off : buf[1 - cur]);
-            P::outer_fma(next, t, tn, zs + (depth - j) * dim, dim, A + level_off);
+            step_fma<Left, P>(next, t, tn, zs + (depth - j) * dim, dim, A + level_off);
             t = next;
             cur = 1 - cur;
             tn *= dim;
@@ -193,12 +217,12 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         }
         // levels 1..N-1 (fmexp of depth N-1 uses the same divisors for them;
         // its record layout is the prefix of depth N's)
-        fmexp<P>(A, z, dim, depth - 1, work, record ? record + s * R : nullptr);
+        fmexp<P, Left>(A, z, dim, depth - 1, work, record ? record + s * R : nullptr);
     }
     if (record)
-        P::outer_fma_many(A + offset, record + block_N + last_off, R, top, m, Z, dim);
+        step_fma_many<Left, P>(A + offset, record + block_N + last_off, R, top, m, Z, dim);
     else
-        P::outer_fma_many(A + offset, tops, top, top, m, Z, dim);
+        step_fma_many<Left, P>(A + offset, tops, top, top, m, Z, dim);
 }
 
 /// The reverse Horner chain of level k from step j_top down to 1, given
@@ -349,8 +373,9 @@ inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth) {
 /// The derivative of B = A ⊗ exp(z) along ż, with A held fixed:
 /// Bdot = A ⊗ Dexp(z)[ż], by differentiating Horner's scheme,
 ///   ṫ_0 = 0, ṫ_j = ṫ_{j-1} ⊗ z/c + t_{j-1} ⊗ ż/c  (c = k-j+1),  Ḃ_k = ṫ_k.
-/// Bdot holds levels 0..N (level 0 is 0).
-template <class P, class T>
+/// Bdot holds levels 0..N (level 0 is 0). Left: Bdot = Dexp(z)[ż] ⊗ A, the
+/// derivative of exp(z) ⊗ A (the same recursion with z ⊗ t for t ⊗ z).
+template <class P, bool Left = false, class T>
 void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
                T* scratch) {
     if (depth == 0) return;
@@ -385,10 +410,10 @@ void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, 
             const std::size_t c = k - j + 1;
             T* td_next = j == k ? Bdot + off_k : td[1 - cur];
             // ṫ_j = t_{j-1} ⊗ ż/c + ṫ_{j-1} ⊗ z/c
-            P::outer_fma(td_next, t[cur], tn, zds + (c - 1) * dim, dim, zero);
-            P::outer_fma(td_next, td[cur], tn, zs + (c - 1) * dim, dim, td_next);
+            step_fma<Left, P>(td_next, t[cur], tn, zds + (c - 1) * dim, dim, zero);
+            step_fma<Left, P>(td_next, td[cur], tn, zs + (c - 1) * dim, dim, td_next);
             if (j < k) {
-                P::outer_fma(t[1 - cur], t[cur], tn, zs + (c - 1) * dim, dim, A + level_off);
+                step_fma<Left, P>(t[1 - cur], t[cur], tn, zs + (c - 1) * dim, dim, A + level_off);
                 cur = 1 - cur;
                 tn *= dim;
                 level_off += tn;

@@ -63,6 +63,12 @@ void fmexp_adjoint_many(double* gA, double* GZ, const double* record, const doub
                         std::size_t dim, std::size_t depth);
 void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* Z, std::size_t m,
                         std::size_t dim, std::size_t depth);
+void fmexp_left_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_left_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
+                    std::size_t depth);
+void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
+                    std::size_t depth);
 void gram(double* H, const double* C, std::size_t n, std::size_t m);
 void gram(float* H, const float* C, std::size_t n, std::size_t m);
 } // namespace dispatched
@@ -201,6 +207,28 @@ void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m
         scalar::fmexp_adjoint_many(
             gA, GZ, record, Z, m, dim, depth,
             detail::generic_scratch<T>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
+}
+
+/// A <- exp(z_m) ⊗ ... ⊗ exp(z_1) ⊗ A, z_s = Z + (s-1)*dim applied in order
+/// (each step multiplies on the left: its Horner steps are d contiguous rows
+/// z_b t). Bit-identical for any grouping of the steps into calls.
+template <class T> void fmexp_left_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_left_many(A, Z, m, dim, depth);
+    else
+        scalar::fmexp_left_many(A, Z, m, dim, depth,
+                                detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+}
+
+/// Bdot = Dexp(z)[zdot] ⊗ A: the derivative of exp(z) ⊗ A along zdot with A
+/// fixed (levels 0..depth).
+template <class T>
+void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_left_jvp(Bdot, A, z, zdot, dim, depth);
+    else
+        scalar::fmexp_left_jvp(Bdot, A, z, zdot, dim, depth,
+                               detail::generic_scratch<T>(scalar::fmexp_jvp_scratch_size(dim, depth)));
 }
 
 } // namespace tensig::kernels

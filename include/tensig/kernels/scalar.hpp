@@ -46,6 +46,27 @@ void outer_fma_many(T* out, const T* a, std::size_t sa, std::size_t na, std::siz
         }
 }
 
+/// out[b*n + i] = z[b] * t[i] + add[b*n + i] (out may equal add): the left
+/// outer product z ⊗ t, block by block.
+template <class T> void block_fma(T* out, const T* t, std::size_t n, const T* z, std::size_t nz, const T* add) {
+    for (std::size_t b = 0; b < nz; ++b)
+        for (std::size_t i = 0; i < n; ++i)
+            out[b * n + i] = scalar_traits<T>::fma(z[b], t[i], add[b * n + i]);
+}
+
+/// out[b*n + i] += sum_s Z[s*nz + b] * t[s*st + i], s = 0..m-1 in order: m
+/// left outer products added to out in one pass.
+template <class T>
+void block_fma_many(T* out, const T* t, std::size_t st, std::size_t n, std::size_t m, const T* Z, std::size_t nz) {
+    for (std::size_t b = 0; b < nz; ++b)
+        for (std::size_t i = 0; i < n; ++i) {
+            T acc = out[b * n + i];
+            for (std::size_t s = 0; s < m; ++s)
+                acc = scalar_traits<T>::fma(Z[s * nz + b], t[s * st + i], acc);
+            out[b * n + i] = acc;
+        }
+}
+
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows (a row contraction);
 /// with `acc`, also acc[r] += out[r].
 template <class T>
@@ -96,6 +117,15 @@ struct policy {
     template <class T>
     static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
         scalar::vecmat(out, v, rows, M, cols);
+    }
+    template <class T>
+    static void block_fma(T* out, const T* t, std::size_t n, const T* z, std::size_t nz, const T* add) {
+        scalar::block_fma(out, t, n, z, nz, add);
+    }
+    template <class T>
+    static void block_fma_many(T* out, const T* t, std::size_t st, std::size_t n, std::size_t m, const T* Z,
+                               std::size_t nz) {
+        scalar::block_fma_many(out, t, st, n, m, Z, nz);
     }
     /// For s < m: vecmat(gv + s cols, v + s sv, rows, M, cols) and
     /// matvec(out + s rows, M, rows, cols, w + s cols) (no accumulation).
@@ -167,6 +197,20 @@ template <class T>
 void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
                         std::size_t depth, T* scratch) {
     horner::fmexp_adjoint_many<policy>(gA, GZ, record, Z, m, dim, depth, scratch);
+}
+
+/// A <- exp(z_m) ⊗ ... ⊗ exp(z_1) ⊗ A (z_s = Z + (s-1)*dim, applied in
+/// order; the same scratch as fmexp_many).
+template <class T>
+void fmexp_left_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+    horner::fmexp_many<policy, true>(A, Z, m, dim, depth, scratch);
+}
+
+/// Bdot = Dexp(z)[zdot] ⊗ A (the derivative of exp(z) ⊗ A along zdot).
+template <class T>
+void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+                    T* scratch) {
+    horner::fmexp_jvp<policy, true>(Bdot, A, z, zdot, dim, depth, scratch);
 }
 
 /// Bdot = A ⊗ Dexp(z)[zdot] (the derivative of A ⊗ exp(z) along zdot).

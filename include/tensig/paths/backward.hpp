@@ -29,10 +29,16 @@ void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, st
 }
 
 /// The Jacobian of one path's signature as columns: cols[j * sig_length + r]
-/// = ∂sig_r/∂x_j (x the path flattened, j < L d), by forward
-/// tangents: the tangent of increment Δ_j along e_c enters as
-/// A_{j-1} ⊗ Dexp(Δ_j)[e_c] (kernels::fmexp_jvp) and is carried to the end
-/// by the fused kernel, all in SIMD; then ∂/∂x_i = ∂/∂Δ_i - ∂/∂Δ_{i+1}.
+/// = ∂sig_r/∂x_j (x the path flattened, j < L d), by forward tangents, all
+/// in SIMD: the tangent of increment Δ_i along e_c is
+///   P_i ⊗ Dexp(Δ_i)[e_c] ⊗ S_{i+1}
+/// (P_i the signature of the steps before i, S_{i+1} of those after it),
+/// carried to the nearer end:
+/// from P_i ⊗ Dexp(Δ_i)[e_c] (kernels::fmexp_jvp) through the later
+/// steps on the right (kernels::fmexp_many), or from Dexp(Δ_i)[e_c] ⊗ S_{i+1}
+/// (kernels::fmexp_left_jvp) through the earlier steps on the left
+/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. Then
+/// ∂/∂x_i = ∂/∂Δ_i - ∂/∂Δ_{i+1}.
 template <class T>
 void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std::size_t depth,
                                 const signature_options& o, T* cols, T* sig = nullptr) {
@@ -40,17 +46,26 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
     const std::size_t m = s.sig_length(), n_in = L * d, size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
     std::vector<char> written(n_in, 0); // columns are set on first touch, added to after
-    // prefixes A_0 .. A_{n-1} and the increments of each step
-    aligned_vector<T> prefix(n * size), deltas(n * d), tangent(size);
+    // prefixes P_0 .. P_{n-1} (before each step), suffixes S_1 .. S_n (after
+    // each step; S_n = 1), the increments in order and reversed
+    scratch_vector<T> prefix(n * size), suffix(n * size), deltas(n * d), rdeltas(n * d), tangent(size); // written before read
     path_workspace<T> ws(s);
     ws.acc.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
         std::copy(ws.acc.data(), ws.acc.data() + size, prefix.data() + i * size);
         segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse,
                           deltas.data() + i * d);
+        std::copy(deltas.data() + i * d, deltas.data() + (i + 1) * d, rdeltas.data() + (n - 1 - i) * d);
         kernels::fmexp(ws.acc.data(), deltas.data() + i * d, d, depth);
     }
     if (sig) std::copy(ws.acc.data() + 1, ws.acc.data() + size, sig);
+    if (n > 0) {
+        ws.acc.set_unit();
+        for (std::size_t i = n; i-- > 0;) { // suffix of step i: S_{i+1}
+            std::copy(ws.acc.data(), ws.acc.data() + size, suffix.data() + i * size);
+            if (i > 0) kernels::fmexp_left_many(ws.acc.data(), deltas.data() + i * d, 1, d, depth);
+        }
+    }
     std::vector<T> e(d, T(0));
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t seg = step_segment(i, n, o.inverse);
@@ -59,12 +74,21 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
         const T sign = o.inverse ? T(-1) : T(1);
         for (std::size_t c = 0; c < d; ++c) {
             e[c] = T(1);
-            kernels::fmexp_jvp(tangent.data(), prefix.data() + i * size, deltas.data() + i * d, e.data(), d,
-                               depth);
+            if (i < n - 1 - i) { // fewer steps before than after: carry it to the start
+                kernels::fmexp_left_jvp(tangent.data(), suffix.data() + i * size, deltas.data() + i * d, e.data(),
+                                        d, depth);
+                // steps i-1, ..., 0 on the left: the reversed increments from n - i
+                for (std::size_t k = n - i; k < n; k += kernels::fmexp_block)
+                    kernels::fmexp_left_many(tangent.data(), rdeltas.data() + k * d,
+                                             std::min(kernels::fmexp_block, n - k), d, depth);
+            } else {
+                kernels::fmexp_jvp(tangent.data(), prefix.data() + i * size, deltas.data() + i * d, e.data(), d,
+                                   depth);
+                for (std::size_t k = i + 1; k < n; k += kernels::fmexp_block)
+                    kernels::fmexp_many(tangent.data(), deltas.data() + k * d, std::min(kernels::fmexp_block, n - k),
+                                        d, depth);
+            }
             e[c] = T(0);
-            for (std::size_t k = i + 1; k < n; k += kernels::fmexp_block)
-                kernels::fmexp_many(tangent.data(), deltas.data() + k * d, std::min(kernels::fmexp_block, n - k), d,
-                                    depth);
             // ∂S/∂Δ (sign-adjusted) into the columns of x_hi (+) and x_lo (-)
             const T* v = tangent.data() + 1;
             auto add = [&](std::size_t col, T f) {
