@@ -554,8 +554,17 @@ template <class Arch, class T> struct kernels {
     // The adjoint's inner step over one matrix M (rows x cols), read once
     // where a fused path exists: gv[c] += sum_r v[r] M[r][c] (vecmat) and
     // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec; no acc when null).
+    // With accM, also accM[i] += M[i] for every value of M (fused where M is
+    // read in registers: d = 2 and rows of one register).
     static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols, const T* w,
-                             T* acc) {
+                             T* acc, T* accM = nullptr) {
+        const bool fused = cols == W || (std::is_same_v<T, double> && cols == 2);
+        if (accM && (!fused || rows < W)) {
+            adjoint_step(gv, v, out, M, rows, cols, w, acc);
+            for (std::size_t i = 0; i < rows * cols; ++i)
+                accM[i] += M[i];
+            return;
+        }
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, double> && std::is_base_of_v<xsimd::avx2, Arch>) {
             if (cols == 2 && rows >= 4) { // d = 2: four rows (two registers) per step
@@ -564,6 +573,10 @@ template <class Arch, class T> struct kernels {
                 std::size_t r = 0;
                 for (; r + 4 <= rows; r += 4) {
                     const __m256d a = _mm256_loadu_pd(M + 2 * r), b = _mm256_loadu_pd(M + 2 * r + 4);
+                    if (accM) {
+                        _mm256_storeu_pd(accM + 2 * r, _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r), a));
+                        _mm256_storeu_pd(accM + 2 * r + 4, _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r + 4), b));
+                    }
                     const __m256d vv = _mm256_loadu_pd(v + r);
                     g0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(vv, 0x50), a, g0); // v0 v0 v1 v1
                     g1 = _mm256_fmadd_pd(_mm256_permute4x64_pd(vv, 0xFA), b, g1); // v2 v2 v3 v3
@@ -576,7 +589,9 @@ template <class Arch, class T> struct kernels {
                 _mm256_store_pd(lanes, _mm256_add_pd(g0, g1));
                 gv[0] += lanes[0] + lanes[2];
                 gv[1] += lanes[1] + lanes[3];
-                if (r < rows) adjoint_step(gv, v + r, out + r, M + 2 * r, rows - r, 2, w, acc ? acc + r : nullptr);
+                if (r < rows)
+                    adjoint_step(gv, v + r, out + r, M + 2 * r, rows - r, 2, w, acc ? acc + r : nullptr,
+                                 accM ? accM + 2 * r : nullptr);
                 return;
             }
         }
@@ -591,13 +606,16 @@ template <class Arch, class T> struct kernels {
                     const batch row = batch::load_unaligned(M + (r + i) * W);
                     g = xsimd::fma(batch(v[r + i]), row, g);
                     p[i] = row * wv;
+                    if (accM) (batch::load_unaligned(accM + (r + i) * W) + row).store_unaligned(accM + (r + i) * W);
                 }
                 const batch res = xsimd::haddp(p);
                 res.store_unaligned(out + r);
                 if (acc) (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
             }
             g.store_unaligned(gv);
-            if (r < rows) adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc ? acc + r : nullptr);
+            if (r < rows)
+                adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc ? acc + r : nullptr,
+                             accM ? accM + r * W : nullptr);
             return;
         }
         if (cols == 2 * W && rows >= W) return adjoint_step_regs<2>(gv, v, out, M, rows, w, acc);
@@ -849,8 +867,8 @@ template <class Arch, class T> struct kernels {
             kernels::vecmat(out, v, rows, M, cols);
         }
         static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols,
-                                 const T* w, T* acc) {
-            kernels::adjoint_step(gv, v, out, M, rows, cols, w, acc);
+                                 const T* w, T* acc, T* accM) {
+            kernels::adjoint_step(gv, v, out, M, rows, cols, w, acc, accM);
         }
         static void adjoint_step_many(T* gv, const T* v, std::size_t sv, T* out, const T* M, std::size_t rows,
                                       std::size_t cols, const T* w, std::size_t m) {

@@ -231,15 +231,17 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
 /// and t̄_{j-1} = t̄_j · z / c with ∂L/∂A_{j-1} += t̄_{j-1}, in one pass over
 /// t̄_j (P::adjoint_step). `terms` holds the level's Horner terms at the
 /// offsets of levels 0..k-1; buf is two buffers of d^(N-1).
+/// With accM, the first step also adds t̄_{j_top} into accM.
 template <class P, class T>
 void reverse_chain(T* gA, T* gzc, const T* terms, const T* tbar, std::size_t k, std::size_t j_top,
-                   std::size_t rows, std::size_t off_prev, std::size_t dim, const T* zs, T* const* buf) {
+                   std::size_t rows, std::size_t off_prev, std::size_t dim, const T* zs, T* const* buf,
+                   T* accM = nullptr) {
     int cur = 0;
     for (std::size_t j = j_top; j >= 1; --j) {
         const std::size_t c = k - j + 1;
         T* next = buf[cur];
         P::adjoint_step(gzc + (c - 1) * dim, terms + off_prev, next, tbar, rows, dim, zs + (c - 1) * dim,
-                        gA + off_prev);
+                        gA + off_prev, j == j_top ? accM : static_cast<T*>(nullptr));
         tbar = next;
         cur = 1 - cur;
         if (j > 1) {
@@ -347,13 +349,12 @@ void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m
         const T* terms = record + s * R + block_N; // level N's Horner terms
         // levels 1..N-1 (their record blocks are the prefix of depth N's)
         fmexp_adjoint<P>(gA, GZ + s * dim, static_cast<const T*>(nullptr), z, dim, depth - 1, inner, record + s * R);
-        // level N: the first step was done above; add its t̄_{N-1}, then the rest of the chain
+        // level N: the first step was done above; the rest of the chain, whose
+        // first step also adds t̄_{N-1} to ∂L/∂A_{N-1} as it reads it
         divided_by_steps(zs, z, dim, 1, depth);
         std::fill(gzc, gzc + depth * dim, T(0));
-        const T* tbar = tb + s * top;
-        for (std::size_t r = 0; r < top; ++r)
-            gA[off_last + r] += tbar[r];
-        reverse_chain<P>(gA, gzc, terms, tbar, depth, depth - 1, top / dim, off_last - top / dim, dim, zs, buf);
+        reverse_chain<P>(gA, gzc, terms, tb + s * top, depth, depth - 1, top / dim, off_last - top / dim, dim, zs,
+                         buf, gA + off_last);
         T* gz = GZ + s * dim;
         for (std::size_t b = 0; b < dim; ++b)
             gz[b] += gz1[s * dim + b];

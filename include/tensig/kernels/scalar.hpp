@@ -137,12 +137,16 @@ struct policy {
             scalar::matvec(out + s * rows, M, rows, cols, w + s * cols);
         }
     }
-    /// vecmat(gv, v, rows, M, cols) and matvec(out, M, rows, cols, w, acc).
+    /// vecmat(gv, v, rows, M, cols) and matvec(out, M, rows, cols, w, acc);
+    /// with accM, also accM += M.
     template <class T>
     static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols, const T* w,
-                             T* acc) {
+                             T* acc, T* accM) {
         scalar::vecmat(gv, v, rows, M, cols);
         scalar::matvec(out, M, rows, cols, w, acc);
+        if (accM)
+            for (std::size_t i = 0; i < rows * cols; ++i)
+                accM[i] += M[i];
     }
 };
 
