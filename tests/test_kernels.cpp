@@ -197,11 +197,15 @@ TEMPLATE_TEST_CASE("fmexp_adjoint: SIMD equals scalar, and is the transpose of f
     }
 }
 
+// (d, N) of the block kernels' tests: register-wide rows, rows that do not
+// divide a register, and the short depth-2 path.
+const std::vector<std::pair<std::size_t, std::size_t>> many_shapes = {{1, 5}, {2, 1}, {2, 2}, {4, 2}, {2, 7}, {3, 4},
+                                                                      {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+
 TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records included", "[kernels]", float,
                    double) {
     using T = TestType;
-    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {4, 2}, {2, 7}, {3, 4},
-                                                                     {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+    const auto& shapes = many_shapes;
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         for (auto [d, N] : shapes)
@@ -238,8 +242,7 @@ TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records 
 TEMPLATE_TEST_CASE("fmexp_left_many and fmexp_left_jvp: exp(z) ⊗ A and Dexp(z)[ż] ⊗ A", "[kernels]", float,
                    double) {
     using T = TestType;
-    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 5}, {2, 1}, {2, 2}, {4, 2}, {2, 7}, {3, 4},
-                                                                     {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
+    const auto& shapes = many_shapes;
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         for (auto [d, N] : shapes)
