@@ -204,22 +204,37 @@ template <class Arch, class T> struct kernels {
     // (the same fused multiply-adds in the same order).
     static void outer_fma_many(T* out, const T* a, std::size_t sa, std::size_t na, std::size_t m, const T* b,
                                std::size_t nb) {
-        if (nb % W == 0 && m <= max_block) {
-            batch bv[max_block];
-            for (std::size_t c = 0; c < nb; c += W) {
-                for (std::size_t s = 0; s < m; ++s)
-                    bv[s] = batch::load_unaligned(b + s * nb + c);
-                for (std::size_t r = 0; r < na; ++r) {
-                    batch acc = batch::load_unaligned(out + r * nb + c);
-                    for (std::size_t s = 0; s < m; ++s)
-                        acc = xsimd::fma(batch(a[s * sa + r]), bv[s], acc);
-                    acc.store_unaligned(out + r * nb + c);
-                }
+        if (nb % W == 0) {
+            switch (m) { // the block length known at compile time: the m terms unrolled
+            case 1:
+                return outer_fma_many_fixed<1>(out, a, sa, na, b, nb);
+            case 2:
+                return outer_fma_many_fixed<2>(out, a, sa, na, b, nb);
+            case 3:
+                return outer_fma_many_fixed<3>(out, a, sa, na, b, nb);
+            case 4:
+                return outer_fma_many_fixed<4>(out, a, sa, na, b, nb);
+            default:
+                break;
             }
-            return;
         }
         for (std::size_t s = 0; s < m; ++s)
             outer_fma(out, a + s * sa, na, b + s * nb, nb, out);
+    }
+
+    template <std::size_t M>
+    static void outer_fma_many_fixed(T* out, const T* a, std::size_t sa, std::size_t na, const T* b, std::size_t nb) {
+        batch bv[M];
+        for (std::size_t c = 0; c < nb; c += W) {
+            for (std::size_t s = 0; s < M; ++s)
+                bv[s] = batch::load_unaligned(b + s * nb + c);
+            for (std::size_t r = 0; r < na; ++r) {
+                batch acc = batch::load_unaligned(out + r * nb + c);
+                for (std::size_t s = 0; s < M; ++s)
+                    acc = xsimd::fma(batch(a[s * sa + r]), bv[s], acc);
+                acc.store_unaligned(out + r * nb + c);
+            }
+        }
     }
 
     // Rows of K registers (d = 8, 16 in double; 16, 32 in float): b is held
@@ -643,6 +658,49 @@ template <class Arch, class T> struct kernels {
     // block of segments sharing M. Rows of one register read M once for all s.
     static void adjoint_step_many(T* gv, const T* v, std::size_t sv, T* out, const T* M, std::size_t rows,
                                   std::size_t cols, const T* w, std::size_t m) {
+#if defined(__AVX2__)
+        if constexpr (std::is_same_v<T, double> && std::is_base_of_v<xsimd::avx2, Arch>) {
+            if (cols == 4 && m <= 4 && rows >= 4) {
+                // d = 4: each block of four rows is transposed once (eight
+                // shuffles) into its four columns, and every segment's row
+                // sums are then four multiply-adds, where a horizontal add per
+                // segment would cost more shuffles than the whole transpose.
+                __m256d g[4];
+                for (std::size_t s = 0; s < m; ++s)
+                    g[s] = _mm256_loadu_pd(gv + s * 4);
+                std::size_t r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    const double* mr = M + 4 * r;
+                    const __m256d p0 = _mm256_loadu_pd(mr), p1 = _mm256_loadu_pd(mr + 4),
+                                  p2 = _mm256_loadu_pd(mr + 8), p3 = _mm256_loadu_pd(mr + 12);
+                    const __m256d t0 = _mm256_unpacklo_pd(p0, p1), t1 = _mm256_unpackhi_pd(p0, p1),
+                                  t2 = _mm256_unpacklo_pd(p2, p3), t3 = _mm256_unpackhi_pd(p2, p3);
+                    const __m256d c0 = _mm256_permute2f128_pd(t0, t2, 0x20), c1 = _mm256_permute2f128_pd(t1, t3, 0x20),
+                                  c2 = _mm256_permute2f128_pd(t0, t2, 0x31), c3 = _mm256_permute2f128_pd(t1, t3, 0x31);
+                    for (std::size_t s = 0; s < m; ++s) {
+                        const double* ws = w + s * 4;
+                        __m256d o = _mm256_mul_pd(c0, _mm256_broadcast_sd(ws));
+                        o = _mm256_fmadd_pd(c1, _mm256_broadcast_sd(ws + 1), o);
+                        o = _mm256_fmadd_pd(c2, _mm256_broadcast_sd(ws + 2), o);
+                        o = _mm256_fmadd_pd(c3, _mm256_broadcast_sd(ws + 3), o);
+                        _mm256_storeu_pd(out + s * rows + r, o);
+                        const double* vs = v + s * sv + r;
+                        g[s] = _mm256_fmadd_pd(_mm256_broadcast_sd(vs), p0, g[s]);
+                        g[s] = _mm256_fmadd_pd(_mm256_broadcast_sd(vs + 1), p1, g[s]);
+                        g[s] = _mm256_fmadd_pd(_mm256_broadcast_sd(vs + 2), p2, g[s]);
+                        g[s] = _mm256_fmadd_pd(_mm256_broadcast_sd(vs + 3), p3, g[s]);
+                    }
+                }
+                for (std::size_t s = 0; s < m; ++s)
+                    _mm256_storeu_pd(gv + s * 4, g[s]);
+                if (r < rows)
+                    for (std::size_t s = 0; s < m; ++s)
+                        adjoint_step(gv + s * 4, v + s * sv + r, out + s * rows + r, M + 4 * r, rows - r, 4, w + s * 4,
+                                     nullptr);
+                return;
+            }
+        }
+#endif
         if (cols == W && m <= 4 && rows >= W) {
             batch g[4], wv[4];
             for (std::size_t s = 0; s < m; ++s) {
