@@ -50,6 +50,33 @@ TEST_CASE("the loss, its gradient and its residual Jacobian agree with differenc
     }
 }
 
+TEST_CASE("the normal equations over the increments equal JᵀJ and Jᵀr of the points' Jacobian", "[inversion]") {
+    // (d, N, K): a 2-D depth-12 problem as in the experiment, and smaller ones
+    for (auto [d, N, K] : {std::tuple<std::size_t, std::size_t, std::size_t>{2, 12, 8}, {3, 4, 5}, {2, 3, 2}}) {
+        INFO("d " << d << " N " << N << " K " << K);
+        const auto target = signature_of(oracle::random_path(K + 1, d, 0.5), N);
+        tensig::signature_loss<double> loss(target, d, N, K);
+        const auto x = tensig::init_random<double>(K, d, 11);
+        const std::size_t m = loss.size(), p = (K - 1) * d;
+        std::vector<double> r(m), J(m * K * d), r2(m), H(p * p), g(p);
+        loss.residuals(x.data(), r.data(), J.data());
+        loss.normal_equations(x.data(), r2.data(), H.data(), g.data());
+        CHECK(oracle::max_abs_diff(r, r2, m) == 0);
+        double hmax = 0, gmax = 0;
+        std::vector<double> Href(p * p), gref(p);
+        for (std::size_t a = 0; a < p; ++a) { // free coordinates: points 1..K-1, columns d.. of J
+            const double* ca = J.data() + (d + a) * m;
+            for (std::size_t b = 0; b < p; ++b)
+                Href[a * p + b] = oracle::dot(ca, J.data() + (d + b) * m, m);
+            gref[a] = oracle::dot(ca, r.data(), m);
+            hmax = std::max(hmax, std::abs(Href[a * p + a]));
+            gmax = std::max(gmax, std::abs(gref[a]));
+        }
+        CHECK(oracle::max_abs_diff(H, Href, p * p) <= 1e-13 * hmax);
+        CHECK(oracle::max_abs_diff(g, gref, p) <= 1e-13 * std::max(gmax, 1e-300));
+    }
+}
+
 TEST_CASE("bad inversion inputs are refused", "[inversion][errors]") {
     const xt::xtensor<double, 1> short_target = xt::zeros<double>({10ul});
     CHECK_THROWS_WITH(tensig::invert(short_target, 2, 3), Catch::Contains("length 10"));

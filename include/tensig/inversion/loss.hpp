@@ -100,6 +100,43 @@ template <class T> class signature_loss {
             r[i] = weights_[i] * (sig_[i] - target_[i]);
     }
 
+    /// Residuals r = w ⊙ (sig(x) - s) and Gauss-Newton's normal equations
+    /// over the free coordinates, points 1..K-1 (point 0 stays fixed: the
+    /// signature does not see translations): H = JᵀJ ((K-1)d × (K-1)d,
+    /// row-major) and g = Jᵀr. They are formed over the increments: each
+    /// weighted tangent D_{i,c} = w ⊙ ∂sig/∂Δ_{i,c} is written once, one Gram
+    /// matrix of the D columns and r is taken (kernels::gram), and as x_p
+    /// enters Δ_{p-1} with + and Δ_p with -, J = D M, so H = Mᵀ(DᵀD)M and
+    /// g = Mᵀ(Dᵀr) by differences of its entries.
+    void normal_equations(const T* x, T* r, T* H, T* g) {
+        const std::size_t m = size(), d = dim_, n = points_ - 1, q = n * d, Q = q + 1;
+        if (D_.size() < Q * m) D_.resize(Q * m);
+        if (G_.size() < Q * Q) G_.resize(Q * Q);
+        detail::increment_tangents(x, points_, d, depth_, {}, sig_.data(),
+                                   [&](std::size_t i, std::size_t c, const T* v) {
+                                       T* col = D_.data() + (i * d + c) * m;
+                                       for (std::size_t k = 0; k < m; ++k)
+                                           col[k] = weights_[k] * v[k];
+                                   });
+        T* rc = D_.data() + q * m;
+        for (std::size_t k = 0; k < m; ++k)
+            rc[k] = r[k] = weights_[k] * (sig_[k] - target_[k]);
+        kernels::gram(G_.data(), D_.data(), Q, m);
+        // entry (a, b) of DᵀD with a = (i, c); increment n (after the last point) is zero
+        auto gd = [&](std::size_t i, std::size_t c, std::size_t j, std::size_t e) {
+            return i < n && j < n ? G_[(i * d + c) * Q + j * d + e] : T(0);
+        };
+        for (std::size_t p = 1; p <= n; ++p)
+            for (std::size_t c = 0; c < d; ++c) {
+                const std::size_t a = (p - 1) * d + c;
+                g[a] = G_[a * Q + q] - (p < n ? G_[(p * d + c) * Q + q] : T(0));
+                for (std::size_t p2 = 1; p2 <= n; ++p2)
+                    for (std::size_t e = 0; e < d; ++e)
+                        H[a * q + (p2 - 1) * d + e] =
+                            (gd(p - 1, c, p2 - 1, e) - gd(p - 1, c, p2, e)) - (gd(p, c, p2 - 1, e) - gd(p, c, p2, e));
+            }
+    }
+
     /// The published loss from residuals: log(mean(r^2)).
     T loss_from_residuals(const T* r) const {
         T acc = T(0);
@@ -123,6 +160,7 @@ template <class T> class signature_loss {
     std::size_t dim_, depth_, points_;
     detail::backward_workspace<T> ws_;
     std::vector<T> sig_, grad_sig_;
+    scratch_vector<T> D_, G_; // normal_equations: the increments' weighted tangents and r; their Gram matrix
 };
 
 } // namespace tensig

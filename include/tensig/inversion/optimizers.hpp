@@ -131,10 +131,7 @@ template <class T> bool cholesky_solve(std::vector<T> A, std::vector<T>& b, std:
 template <class T>
 optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x, const lm_options& o) {
     const std::size_t m = loss.size(), d = loss.dim(), n_all = x.size(), p = n_all - d; // point 0 fixed
-    // J: the residuals' Jacobian as columns, then r as one more column, so
-    // that one Gram matrix of the free columns and r gives JᵀJ and Jᵀr
-    std::vector<T> r(m), J(m * (n_all + 1)), r_new(m), H(p * p), g(p), step(p), x_new(n_all),
-        HE((p + 1) * (p + 1));
+    std::vector<T> r(m), r_new(m), H(p * p), g(p), step(p), x_new(n_all);
     optimizer_report rep;
     auto cost_of = [&](const std::vector<T>& res) {
         T c = T(0);
@@ -142,10 +139,9 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
             c += v * v;
         return c / T(2);
     };
-    loss.residuals(x.data(), r.data(), J.data());
+    loss.normal_equations(x.data(), r.data(), H.data(), g.data()); // H = JᵀJ, g = Jᵀr over points 1..K-1
     T cost = cost_of(r);
     T lambda = T(-1), nu = T(2);
-    bool fresh = true;
     for (std::size_t it = 0; it < o.iterations; ++it) {
         rep.history.push_back(static_cast<double>(loss.loss_from_residuals(r.data())));
         rep.iterations = it + 1;
@@ -153,20 +149,11 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         if (o.stall_window > 0 && it >= o.stall_window &&
             rep.history[it - o.stall_window] - rep.history.back() < o.stall_gain)
             break;
-        if (fresh) { // H = JᵀJ and g = Jᵀr over the free columns (d..n_all)
-            std::copy(r.begin(), r.end(), J.begin() + static_cast<std::ptrdiff_t>(n_all * m));
-            kernels::gram(HE.data(), J.data() + d * m, p + 1, m);
-            for (std::size_t a = 0; a < p; ++a) {
-                for (std::size_t b = 0; b < p; ++b)
-                    H[a * p + b] = HE[a * (p + 1) + b];
-                g[a] = HE[p * (p + 1) + a];
-            }
-            if (lambda < T(0)) {
-                T hmax = T(0);
-                for (std::size_t a = 0; a < p; ++a)
-                    hmax = std::max(hmax, H[a * p + a]);
-                lambda = T(o.initial_damping) * hmax;
-            }
+        if (lambda < T(0)) {
+            T hmax = T(0);
+            for (std::size_t a = 0; a < p; ++a)
+                hmax = std::max(hmax, H[a * p + a]);
+            lambda = T(o.initial_damping) * hmax;
         }
         // (H + λ diag(H)) step = -g, with a floor on the scaling
         T hmax = T(0);
@@ -181,7 +168,6 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         if (!detail::cholesky_solve(A, step, p)) {
             lambda *= nu;
             nu *= T(2);
-            fresh = false;
             continue;
         }
         T step_norm = T(0), x_norm = T(0);
@@ -203,16 +189,14 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         const T rho = predicted > T(0) ? (cost - new_cost) / predicted : T(-1);
         if (rho > T(0) && std::isfinite(static_cast<double>(new_cost))) {
             x.swap(x_new);
-            loss.residuals(x.data(), r.data(), J.data());
+            loss.normal_equations(x.data(), r.data(), H.data(), g.data());
             cost = cost_of(r);
             const T t = T(2) * rho - T(1);
             lambda *= std::max(T(1) / T(3), T(1) - t * t * t);
             nu = T(2);
-            fresh = true;
         } else {
             lambda *= nu;
             nu *= T(2);
-            fresh = false;
             if (!std::isfinite(static_cast<double>(lambda)) || lambda > T(1e30)) break;
         }
     }

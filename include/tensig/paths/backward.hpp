@@ -28,24 +28,24 @@ void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, st
     check_finite(g.data, g.shape, "gradient");
 }
 
-/// The Jacobian of one path's signature as columns: cols[j * sig_length + r]
-/// = ∂sig_r/∂x_j (x the path flattened, j < L d), by forward tangents, all
-/// in SIMD: the tangent of increment Δ_i along e_c is
+/// The tangents of one path's signature along its increments, by forward
+/// mode, all in SIMD: for each step i (in the order the signature multiplies
+/// them) and coordinate c, visit(i, c, v) gets v = ∂S/∂Δ_{i,c} (levels 1..N,
+/// sig_length values, valid during the call). The tangent is
 ///   P_i ⊗ Dexp(Δ_i)[e_c] ⊗ S_{i+1}
 /// (P_i the signature of the steps before i, S_{i+1} of those after it),
-/// carried to the nearer end:
-/// from P_i ⊗ Dexp(Δ_i)[e_c] (kernels::fmexp_jvp) through the later
-/// steps on the right (kernels::fmexp_many), or from Dexp(Δ_i)[e_c] ⊗ S_{i+1}
+/// carried to the nearer end of the path: from P_i ⊗ Dexp(Δ_i)[e_c]
+/// (kernels::fmexp_jvp) through the later steps on the right
+/// (kernels::fmexp_many), or from Dexp(Δ_i)[e_c] ⊗ S_{i+1}
 /// (kernels::fmexp_left_jvp) through the earlier steps on the left
-/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. Then
-/// ∂/∂x_i = ∂/∂Δ_i - ∂/∂Δ_{i+1}.
-template <class T>
-void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std::size_t depth,
-                                const signature_options& o, T* cols, T* sig = nullptr) {
+/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i.
+/// With `sig`, the signature (levels 1..N) too.
+template <class T, class Visit>
+void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
+                        T* sig, Visit&& visit) {
     const shape s = path_shape(L, d, depth, o.basepoint);
-    const std::size_t m = s.sig_length(), n_in = L * d, size = s.size();
+    const std::size_t size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
-    std::vector<char> written(n_in, 0); // columns are set on first touch, added to after
     // prefixes P_0 .. P_{n-1} (before each step), suffixes S_1 .. S_n (after
     // each step; S_n = 1), the increments in order and reversed
     scratch_vector<T> prefix(n * size), suffix(n * size), deltas(n * d), rdeltas(n * d), tangent(size); // written before read
@@ -67,11 +67,7 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
         }
     }
     std::vector<T> e(d, T(0));
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t seg = step_segment(i, n, o.inverse);
-        const std::size_t hi = o.basepoint ? seg : seg + 1;
-        const bool from_origin = o.basepoint && seg == 0;
-        const T sign = o.inverse ? T(-1) : T(1);
+    for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = 0; c < d; ++c) {
             e[c] = T(1);
             if (i < n - 1 - i) { // fewer steps before than after: carry it to the start
@@ -89,22 +85,38 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
                                         d, depth);
             }
             e[c] = T(0);
-            // ∂S/∂Δ (sign-adjusted) into the columns of x_hi (+) and x_lo (-)
-            const T* v = tangent.data() + 1;
-            auto add = [&](std::size_t col, T f) {
-                T* out = cols + col * m;
-                if (written[col])
-                    for (std::size_t r = 0; r < m; ++r)
-                        out[r] += f * v[r];
-                else
-                    for (std::size_t r = 0; r < m; ++r)
-                        out[r] = f * v[r];
-                written[col] = 1;
-            };
-            add(hi * d + c, sign);
-            if (!from_origin) add((hi - 1) * d + c, -sign);
+            visit(i, c, static_cast<const T*>(tangent.data() + 1));
         }
-    }
+}
+
+/// The Jacobian of one path's signature as columns: cols[j * sig_length + r]
+/// = ∂sig_r/∂x_j (x the path flattened, j < L d), from increment_tangents:
+/// ∂/∂x_i = ∂/∂Δ_i - ∂/∂Δ_{i+1}.
+template <class T>
+void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std::size_t depth,
+                                const signature_options& o, T* cols, T* sig = nullptr) {
+    const std::size_t m = sig_length(d, depth), n_in = L * d;
+    const std::size_t n = segment_count(L, o.basepoint);
+    std::vector<char> written(n_in, 0); // columns are set on first touch, added to after
+    increment_tangents(path, L, d, depth, o, sig, [&](std::size_t i, std::size_t c, const T* v) {
+        const std::size_t seg = step_segment(i, n, o.inverse);
+        const std::size_t hi = o.basepoint ? seg : seg + 1;
+        const bool from_origin = o.basepoint && seg == 0;
+        const T sign = o.inverse ? T(-1) : T(1);
+        // ∂S/∂Δ (sign-adjusted) into the columns of x_hi (+) and x_lo (-)
+        auto add = [&](std::size_t col, T f) {
+            T* out = cols + col * m;
+            if (written[col])
+                for (std::size_t r = 0; r < m; ++r)
+                    out[r] += f * v[r];
+            else
+                for (std::size_t r = 0; r < m; ++r)
+                    out[r] = f * v[r];
+            written[col] = 1;
+        };
+        add(hi * d + c, sign);
+        if (!from_origin) add((hi - 1) * d + c, -sign);
+    });
     for (std::size_t col = 0; col < n_in; ++col) // points no segment touches (a one-point path)
         if (!written[col]) std::fill(cols + col * m, cols + (col + 1) * m, T(0));
 }
