@@ -326,8 +326,11 @@ TEMPLATE_TEST_CASE("gram: SIMD equals scalar, symmetric, equals the definition",
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
+        std::vector<std::size_t> lengths = sizes;
+        for (std::size_t m : {511, 512, 513, 1023, 1024, 1025, 2600, 8190}) // across the rows' chunks
+            lengths.push_back(m);
         for (std::size_t n : {1, 2, 3, 5, 15, 16})
-            for (std::size_t m : sizes) {
+            for (std::size_t m : lengths) {
                 INFO(arch << " n " << n << " m " << m);
                 const auto C = random_vector<T>(n * m);
                 std::vector<T> H(n * n, T(-1)), ref(n * n, T(-1));
