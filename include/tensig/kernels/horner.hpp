@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 namespace tensig::kernels::horner {
 
@@ -393,6 +394,18 @@ void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, 
         zero[i] = T(0);
     divided_by_steps(zs, z, dim, 1, depth);
     divided_by_steps(zds, zdot, dim, 1, depth);
+    // ż along one coordinate (the Jacobian's directions): t ⊗ ż/c is t/c
+    // times ż's entry, in one column (Right) or one block (Left), so it is
+    // added where it lands instead of by a full outer product
+    // (for float and double: a dual number's zero may carry derivatives)
+    std::size_t axis = dim, nonzero = 0;
+    if constexpr (std::is_floating_point_v<T>)
+        for (std::size_t b = 0; b < dim; ++b)
+            if (!(zdot[b] == T(0))) {
+                axis = b;
+                ++nonzero;
+            }
+    const bool along_axis = nonzero == 1;
     Bdot[0] = T(0);
     std::size_t off_k = 1, n_k = dim;
     for (std::size_t k = 1; k <= depth; ++k) {
@@ -411,8 +424,22 @@ void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, 
             const std::size_t c = k - j + 1;
             T* td_next = j == k ? Bdot + off_k : td[1 - cur];
             // ṫ_j = t_{j-1} ⊗ ż/c + ṫ_{j-1} ⊗ z/c
-            step_fma<Left, P>(td_next, t[cur], tn, zds + (c - 1) * dim, dim, zero);
-            step_fma<Left, P>(td_next, td[cur], tn, zs + (c - 1) * dim, dim, td_next);
+            if (along_axis) {
+                step_fma<Left, P>(td_next, td[cur], tn, zs + (c - 1) * dim, dim, zero);
+                const T f = zds[(c - 1) * dim + axis];
+                const T* tc = t[cur];
+                if constexpr (Left) {
+                    T* block = td_next + axis * tn;
+                    for (std::size_t i = 0; i < tn; ++i)
+                        block[i] = tc[i] * f + block[i];
+                } else {
+                    for (std::size_t i = 0; i < tn; ++i)
+                        td_next[i * dim + axis] = tc[i] * f + td_next[i * dim + axis];
+                }
+            } else {
+                step_fma<Left, P>(td_next, t[cur], tn, zds + (c - 1) * dim, dim, zero);
+                step_fma<Left, P>(td_next, td[cur], tn, zs + (c - 1) * dim, dim, td_next);
+            }
             if (j < k) {
                 step_fma<Left, P>(t[1 - cur], t[cur], tn, zs + (c - 1) * dim, dim, A + level_off);
                 cur = 1 - cur;

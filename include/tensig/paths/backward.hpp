@@ -51,8 +51,10 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     scratch_vector<T> prefix(n * size), suffix(n * size), deltas(n * d), rdeltas(n * d), tangent(size); // written before read
     path_workspace<T> ws(s);
     ws.acc.set_unit();
+    // (step i is carried on the right when 2i + 1 >= n, on the left otherwise:
+    // only those prefixes and suffixes are kept)
     for (std::size_t i = 0; i < n; ++i) {
-        std::copy(ws.acc.data(), ws.acc.data() + size, prefix.data() + i * size);
+        if (2 * i + 1 >= n) std::copy(ws.acc.data(), ws.acc.data() + size, prefix.data() + i * size);
         segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse,
                           deltas.data() + i * d);
         std::copy(deltas.data() + i * d, deltas.data() + (i + 1) * d, rdeltas.data() + (n - 1 - i) * d);
@@ -62,7 +64,7 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     if (n > 0) {
         ws.acc.set_unit();
         for (std::size_t i = n; i-- > 0;) { // suffix of step i: S_{i+1}
-            std::copy(ws.acc.data(), ws.acc.data() + size, suffix.data() + i * size);
+            if (2 * i + 1 < n) std::copy(ws.acc.data(), ws.acc.data() + size, suffix.data() + i * size);
             if (i > 0) kernels::fmexp_left_many(ws.acc.data(), deltas.data() + i * d, 1, d, depth);
         }
     }
@@ -70,7 +72,7 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = 0; c < d; ++c) {
             e[c] = T(1);
-            if (i < n - 1 - i) { // fewer steps before than after: carry it to the start
+            if (2 * i + 1 < n) { // fewer steps before than after: carry it to the start
                 kernels::fmexp_left_jvp(tangent.data(), suffix.data() + i * size, deltas.data() + i * d, e.data(),
                                         d, depth);
                 // steps i-1, ..., 0 on the left: the reversed increments from n - i
