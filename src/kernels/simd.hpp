@@ -4,6 +4,7 @@
 // here (no standard containers), so that nothing compiled with -mavx2 can be
 // picked by the linker for code that runs on an older CPU.
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -51,6 +52,13 @@ template <class U, std::size_t D, std::size_t K> struct gather_gen {
 template <std::size_t D, std::size_t K> struct block_gen {
     static constexpr bool get(std::size_t index, std::size_t size) { return (index / (size / D)) == K; }
 };
+
+// A <- A ⊗ exp(z) for a small shape fixed at compile time (d^N at most a few
+// hundred values): the Horner scheme of fmexp with every loop bound a
+// constant, so the compiler unrolls and vectorises it as a whole, where the
+// general kernel's per-call set-up and short rows dominate.
+constexpr std::size_t ipow(std::size_t d, std::size_t k) { return k == 0 ? 1 : d * ipow(d, k - 1); }
+constexpr std::size_t level_start(std::size_t d, std::size_t k) { return k == 0 ? 0 : level_start(d, k - 1) + ipow(d, k - 1); }
 
 template <class Arch, class T> struct kernels {
     using batch = xsimd::batch<T, Arch>;
@@ -975,11 +983,90 @@ template <class Arch, class T> struct kernels {
         }
     };
 
+    // A <- A ⊗ exp(z) for a small shape fixed at compile time: fmexp's Horner
+    // scheme unrolled by templates (no per-call set-up, every size a
+    // constant); rows of a register or more, or enough short rows, go
+    // through outer_fma's register paths.
+    template <std::size_t D, std::size_t K, std::size_t J>
+    static void fixed_horner(T* A, const T* z, const T* zs, const T* cur) {
+        constexpr std::size_t n = ipow(D, J - 1), off = level_start(D, J);
+        const T* zc = J == K ? z : zs + (K - J) * D;
+        alignas(64) T nxt[J == K ? 1 : n * D];
+        T* out = J == K ? A + off : nxt;
+        if constexpr (n >= W || D >= W) {
+            outer_fma_call(out, cur, n, zc, D, A + off);
+        } else {
+            for (std::size_t i = 0; i < n; ++i)
+                for (std::size_t b = 0; b < D; ++b)
+#if defined(__FMA__)
+                    out[i * D + b] = std::fma(cur[i], zc[b], A[off + i * D + b]);
+#else
+                    out[i * D + b] = cur[i] * zc[b] + A[off + i * D + b];
+#endif
+        }
+        if constexpr (J < K) fixed_horner<D, K, J + 1>(A, z, zs, nxt);
+    }
+
+    // outer_fma behind an opaque call: specialised for constant sizes, its fallback
+    // loops draw false out-of-bounds warnings from GCC.
+    [[gnu::noipa]] static void outer_fma_call(T* out, const T* a, std::size_t na, const T* b, std::size_t nb,
+                                                 const T* add) {
+        outer_fma(out, a, na, b, nb, add);
+    }
+
+    template <std::size_t D, std::size_t K> static void fixed_levels(T* A, const T* z, const T* zs) {
+        fixed_horner<D, K, 1>(A, z, zs, A); // level K from t_0 = A_0
+        if constexpr (K > 1) fixed_levels<D, K - 1>(A, z, zs);
+    }
+
+    template <std::size_t D, std::size_t N> static void fmexp_fixed(T* A, const T* z) {
+        T zs[N * D];
+        for (std::size_t c = 1; c <= N; ++c) {
+            const T inv = T(1) / T(static_cast<double>(c));
+            for (std::size_t b = 0; b < D; ++b)
+                zs[(c - 1) * D + b] = z[b] * inv;
+        }
+        fixed_levels<D, N>(A, z, zs);
+    }
+
+    // The fused step of a shape with a compile-time kernel (fmexp_fixed), or null.
+    using fixed_fn = void (*)(T*, const T*);
+    static fixed_fn fixed_kernel(std::size_t dim, std::size_t depth) {
+        switch (dim * 16 + depth) {
+        case 2 * 16 + 3:
+            return &fmexp_fixed<2, 3>;
+        case 2 * 16 + 4:
+            return &fmexp_fixed<2, 4>;
+        case 2 * 16 + 5:
+            return &fmexp_fixed<2, 5>;
+        case 2 * 16 + 6:
+            return &fmexp_fixed<2, 6>;
+        case 3 * 16 + 3:
+            return &fmexp_fixed<3, 3>;
+        case 3 * 16 + 4:
+            return &fmexp_fixed<3, 4>;
+        case 3 * 16 + 5:
+            return &fmexp_fixed<3, 5>;
+        case 4 * 16 + 3:
+            return &fmexp_fixed<4, 3>;
+        case 4 * 16 + 4:
+            return &fmexp_fixed<4, 4>;
+        default:
+            return nullptr;
+        }
+    }
     static void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch) {
+        if (const auto f = fixed_kernel(dim, depth)) return f(A, z);
         horner::fmexp<policy>(A, z, dim, depth, scratch);
     }
     static void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                            T* record) {
+        if (!record)
+            if (const auto f = fixed_kernel(dim, depth)) {
+                for (std::size_t s = 0; s < m; ++s)
+                    f(A, Z + s * dim);
+                return;
+            }
         horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record);
     }
     static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth,
