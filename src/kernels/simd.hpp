@@ -1033,6 +1033,16 @@ template <class Arch, class T> struct kernels {
     using fixed_fn = void (*)(T*, const T*);
     static fixed_fn fixed_kernel(std::size_t dim, std::size_t depth) {
         switch (dim * 16 + depth) {
+        case 2 * 16 + 2:
+            return &fmexp_fixed<2, 2>;
+        case 3 * 16 + 2:
+            return &fmexp_fixed<3, 2>;
+        case 4 * 16 + 2:
+            return &fmexp_fixed<4, 2>;
+        case 8 * 16 + 2:
+            return &fmexp_fixed<8, 2>;
+        case 8 * 16 + 3:
+            return &fmexp_fixed<8, 3>;
         case 2 * 16 + 3:
             return &fmexp_fixed<2, 3>;
         case 2 * 16 + 4:
