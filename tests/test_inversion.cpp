@@ -32,7 +32,9 @@ TEST_CASE("the loss, its gradient and its residual Jacobian agree with differenc
     auto x = tensig::init_random<double>(5, 3, 7);
     std::vector<double> g(x.size()), r(loss.size()), J(loss.size() * x.size());
     const double l = loss.value_and_gradient(x.data(), g.data());
-    CHECK(l == Approx(loss.value(x.data())).epsilon(1e-15));
+    // (the gradient's recording forward pass and value's plain one may take
+    // different kernels for small shapes: equal to rounding, not to the bit)
+    CHECK(l == Approx(loss.value(x.data())).epsilon(1e-13));
     loss.residuals(x.data(), r.data(), J.data());
     CHECK(loss.loss_from_residuals(r.data()) == Approx(l).epsilon(1e-14));
     const double h = 1e-5;
