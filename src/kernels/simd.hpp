@@ -611,19 +611,25 @@ template <class Arch, class T> struct kernels {
     // The adjoint's inner step over one matrix M (rows x cols), read once
     // where a fused path exists: gv[c] += sum_r v[r] M[r][c] (vecmat) and
     // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec; no acc when null).
+    // adjoint_step has a d = 2 path (AVX2 doubles, four rows a step)
+#if defined(__AVX2__)
+    static constexpr bool has_d2_adjoint = std::is_same_v<T, double> && std::is_base_of_v<xsimd::avx2, Arch>;
+#else
+    static constexpr bool has_d2_adjoint = false;
+#endif
     // With accM, also accM[i] += M[i] for every value of M (fused where M is
     // read in registers: d = 2 and rows of one register).
     static void adjoint_step(T* gv, const T* v, T* out, const T* M, std::size_t rows, std::size_t cols, const T* w,
                              T* acc, T* accM = nullptr) {
-        const bool fused = cols == W || (std::is_same_v<T, double> && cols == 2);
-        if (accM && (!fused || rows < W)) {
+        const bool fused = rows >= W && (cols == W || (has_d2_adjoint && cols == 2));
+        if (accM && !fused) {
             adjoint_step(gv, v, out, M, rows, cols, w, acc);
             for (std::size_t i = 0; i < rows * cols; ++i)
                 accM[i] += M[i];
             return;
         }
 #if defined(__AVX2__)
-        if constexpr (std::is_same_v<T, double> && std::is_base_of_v<xsimd::avx2, Arch>) {
+        if constexpr (has_d2_adjoint) {
             if (cols == 2 && rows >= 4) { // d = 2: four rows (two registers) per step
                 const __m256d wp = _mm256_setr_pd(w[0], w[1], w[0], w[1]);
                 __m256d g0 = _mm256_setzero_pd(), g1 = _mm256_setzero_pd();

@@ -112,7 +112,7 @@ template <class T> class signature_loss {
         const std::size_t m = size(), d = dim_, n = points_ - 1, q = n * d, Q = q + 1;
         if (D_.size() < Q * m) D_.resize(Q * m);
         if (G_.size() < Q * Q) G_.resize(Q * Q);
-        detail::increment_tangents(x, points_, d, depth_, {}, sig_.data(),
+        detail::increment_tangents(x, points_, d, depth_, {}, sig_.data(), tangents_,
                                    [&](std::size_t i, std::size_t c, const T* v) {
                                        T* col = D_.data() + (i * d + c) * m;
                                        for (std::size_t k = 0; k < m; ++k)
@@ -161,6 +161,7 @@ template <class T> class signature_loss {
     detail::backward_workspace<T> ws_;
     std::vector<T> sig_, grad_sig_;
     scratch_vector<T> D_, G_; // normal_equations: the increments' weighted tangents and r; their Gram matrix
+    detail::tangent_workspace<T> tangents_;
 };
 
 } // namespace tensig

@@ -95,8 +95,9 @@ struct lm_options {
 
 namespace detail {
 /// Solve the symmetric positive definite system A y = b (n x n, row-major)
-/// by Cholesky; returns false if A is not positive definite.
-template <class T> bool cholesky_solve(std::vector<T> A, std::vector<T>& b, std::size_t n) {
+/// by Cholesky, overwriting A with its factor; returns false if A is not
+/// positive definite.
+template <class T> bool cholesky_solve(std::vector<T>& A, std::vector<T>& b, std::size_t n) {
     for (std::size_t j = 0; j < n; ++j) {
         T diag = A[j * n + j];
         for (std::size_t k = 0; k < j; ++k)
@@ -131,7 +132,7 @@ template <class T> bool cholesky_solve(std::vector<T> A, std::vector<T>& b, std:
 template <class T>
 optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x, const lm_options& o) {
     const std::size_t m = loss.size(), d = loss.dim(), n_all = x.size(), p = n_all - d; // point 0 fixed
-    std::vector<T> r(m), r_new(m), H(p * p), g(p), step(p), x_new(n_all);
+    std::vector<T> r(m), r_new(m), H(p * p), A(p * p), g(p), step(p), x_new(n_all);
     optimizer_report rep;
     auto cost_of = [&](const std::vector<T>& res) {
         T c = T(0);
@@ -159,7 +160,7 @@ optimizer_report levenberg_marquardt(signature_loss<T>& loss, std::vector<T>& x,
         T hmax = T(0);
         for (std::size_t a = 0; a < p; ++a)
             hmax = std::max(hmax, H[a * p + a]);
-        std::vector<T> A = H;
+        A = H; // the damped system, factored in place
         const T floor = T(o.damping_floor) * hmax;
         for (std::size_t a = 0; a < p; ++a)
             A[a * p + a] += lambda * std::max(H[a * p + a], floor);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include "tensig/autodiff/dual.hpp"
@@ -28,6 +29,16 @@ void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, st
     check_finite(g.data, g.shape, "gradient");
 }
 
+/// Buffers of increment_tangents, kept by callers that take many Jacobians
+/// (the inversion's loss) so that repeated calls do not allocate.
+template <class T> struct tangent_workspace {
+    scratch_vector<T> ends;    // per step: the prefix or the suffix its tangent is built on
+    scratch_vector<T> deltas;  // the increments in the order of the steps, then reversed
+    scratch_vector<T> tangent; // one tangent (levels 0..N)
+    std::vector<T> unit;       // e_c
+    std::optional<path_workspace<T>> fwd;
+};
+
 /// The tangents of one path's signature along its increments, by forward
 /// mode, all in SIMD: for each step i (in the order the signature multiplies
 /// them) and coordinate c, visit(i, c, v) gets v = ∂S/∂Δ_{i,c} (levels 1..N,
@@ -36,58 +47,57 @@ void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, st
 /// (P_i the signature of the steps before i, S_{i+1} of those after it),
 /// carried to the nearer end of the path: from P_i ⊗ Dexp(Δ_i)[e_c]
 /// (kernels::fmexp_jvp) through the later steps on the right
-/// (kernels::fmexp_many), or from Dexp(Δ_i)[e_c] ⊗ S_{i+1}
+/// (kernels::fmexp_many) when 2i + 1 >= n, or from Dexp(Δ_i)[e_c] ⊗ S_{i+1}
 /// (kernels::fmexp_left_jvp) through the earlier steps on the left
-/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i.
+/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. So
+/// each step needs one of P_i and S_{i+1}, kept in ws.ends.
 /// With `sig`, the signature (levels 1..N) too.
 template <class T, class Visit>
 void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
-                        T* sig, Visit&& visit) {
+                        T* sig, tangent_workspace<T>& ws, Visit&& visit) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     const std::size_t size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
-    // prefixes P_0 .. P_{n-1} (before each step), suffixes S_1 .. S_n (after
-    // each step; S_n = 1), the increments in order and reversed
-    scratch_vector<T> prefix(n * size), suffix(n * size), deltas(n * d), rdeltas(n * d), tangent(size); // written before read
-    path_workspace<T> ws(s);
-    ws.acc.set_unit();
-    // (step i is carried on the right when 2i + 1 >= n, on the left otherwise:
-    // only those prefixes and suffixes are kept)
+    auto on_the_left = [n](std::size_t i) { return 2 * i + 1 < n; };
+    if (ws.ends.size() < n * size) ws.ends.resize(n * size);
+    if (ws.deltas.size() < 2 * n * d) ws.deltas.resize(2 * n * d);
+    if (ws.tangent.size() < size) ws.tangent.resize(size);
+    ws.unit.assign(d, T(0));
+    if (!ws.fwd || ws.fwd->acc.shape() != s) ws.fwd.emplace(s);
+    T* const deltas = ws.deltas.data();
+    T* const rdeltas = deltas + n * d; // rdeltas[k] = deltas[n-1-k]: the left steps in the order they apply
+    T* const ends = ws.ends.data();
+    T* const tangent = ws.tangent.data();
+    auto& acc = ws.fwd->acc;
+    acc.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
-        if (2 * i + 1 >= n) std::copy(ws.acc.data(), ws.acc.data() + size, prefix.data() + i * size);
-        segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse,
-                          deltas.data() + i * d);
-        std::copy(deltas.data() + i * d, deltas.data() + (i + 1) * d, rdeltas.data() + (n - 1 - i) * d);
-        kernels::fmexp(ws.acc.data(), deltas.data() + i * d, d, depth);
+        if (!on_the_left(i)) std::copy(acc.data(), acc.data() + size, ends + i * size); // P_i
+        segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, deltas + i * d);
+        std::copy(deltas + i * d, deltas + (i + 1) * d, rdeltas + (n - 1 - i) * d);
+        kernels::fmexp(acc.data(), deltas + i * d, d, depth);
     }
-    if (sig) std::copy(ws.acc.data() + 1, ws.acc.data() + size, sig);
-    if (n > 0) {
-        ws.acc.set_unit();
-        for (std::size_t i = n; i-- > 0;) { // suffix of step i: S_{i+1}
-            if (2 * i + 1 < n) std::copy(ws.acc.data(), ws.acc.data() + size, suffix.data() + i * size);
-            if (i > 0) kernels::fmexp_left_many(ws.acc.data(), deltas.data() + i * d, 1, d, depth);
-        }
+    if (sig) std::copy(acc.data() + 1, acc.data() + size, sig);
+    acc.set_unit();
+    for (std::size_t i = n; i-- > 0;) { // acc = S_{i+1}; kept for the steps on the left
+        if (on_the_left(i)) std::copy(acc.data(), acc.data() + size, ends + i * size);
+        if (i > 0) kernels::fmexp_left_many(acc.data(), deltas + i * d, 1, d, depth);
     }
-    std::vector<T> e(d, T(0));
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = 0; c < d; ++c) {
-            e[c] = T(1);
-            if (2 * i + 1 < n) { // fewer steps before than after: carry it to the start
-                kernels::fmexp_left_jvp(tangent.data(), suffix.data() + i * size, deltas.data() + i * d, e.data(),
-                                        d, depth);
+            ws.unit[c] = T(1);
+            if (on_the_left(i)) {
+                kernels::fmexp_left_jvp(tangent, ends + i * size, deltas + i * d, ws.unit.data(), d, depth);
                 // steps i-1, ..., 0 on the left: the reversed increments from n - i
                 for (std::size_t k = n - i; k < n; k += kernels::fmexp_block)
-                    kernels::fmexp_left_many(tangent.data(), rdeltas.data() + k * d,
-                                             std::min(kernels::fmexp_block, n - k), d, depth);
+                    kernels::fmexp_left_many(tangent, rdeltas + k * d, std::min(kernels::fmexp_block, n - k), d,
+                                             depth);
             } else {
-                kernels::fmexp_jvp(tangent.data(), prefix.data() + i * size, deltas.data() + i * d, e.data(), d,
-                                   depth);
+                kernels::fmexp_jvp(tangent, ends + i * size, deltas + i * d, ws.unit.data(), d, depth);
                 for (std::size_t k = i + 1; k < n; k += kernels::fmexp_block)
-                    kernels::fmexp_many(tangent.data(), deltas.data() + k * d, std::min(kernels::fmexp_block, n - k),
-                                        d, depth);
+                    kernels::fmexp_many(tangent, deltas + k * d, std::min(kernels::fmexp_block, n - k), d, depth);
             }
-            e[c] = T(0);
-            visit(i, c, static_cast<const T*>(tangent.data() + 1));
+            ws.unit[c] = T(0);
+            visit(i, c, static_cast<const T*>(tangent + 1));
         }
 }
 
@@ -100,7 +110,8 @@ void signature_jacobian_columns(const T* path, std::size_t L, std::size_t d, std
     const std::size_t m = sig_length(d, depth), n_in = L * d;
     const std::size_t n = segment_count(L, o.basepoint);
     std::vector<char> written(n_in, 0); // columns are set on first touch, added to after
-    increment_tangents(path, L, d, depth, o, sig, [&](std::size_t i, std::size_t c, const T* v) {
+    tangent_workspace<T> ws;
+    increment_tangents(path, L, d, depth, o, sig, ws, [&](std::size_t i, std::size_t c, const T* v) {
         const std::size_t seg = step_segment(i, n, o.inverse);
         const std::size_t hi = o.basepoint ? seg : seg + 1;
         const bool from_origin = o.basepoint && seg == 0;
