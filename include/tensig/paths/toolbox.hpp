@@ -192,6 +192,46 @@ template <class E> constexpr void static_check_helper_rank() {
                   "a signature has shape (m,) or (B, m), a segment or scale vector (dim,) or (B, dim)");
 }
 
+/// The front end of a helper `sigs (op) vec`: checks the operands (naming
+/// `fn` and `vec_name`), makes the output shaped like sigs, and hands the
+/// contiguous buffers to batch(sigs, vec, B, out).
+template <class ES, class EV, class Batch>
+auto helper_forward(const char* fn, const char* vec_name, const xt::xexpression<ES>& sigs,
+                    const xt::xexpression<EV>& vec, std::size_t dim, std::size_t depth, Batch&& batch) {
+    using T = real_t<ES>;
+    static_assert(std::is_same_v<T, real_t<EV>>, "the signatures and the other operand need one scalar type");
+    static_check_helper_rank<ES>();
+    static_check_helper_rank<EV>();
+    const auto a = make_contiguous<T>(sigs);
+    const auto v = make_contiguous<T>(vec);
+    const std::size_t B = check_sig_and_vector(fn, a, v, vec_name, dim, depth);
+    auto out = make_output<helper_result_t<T, ES>>(a.shape, sizeof(T));
+    batch(a.data, v.data, B, out.data());
+    return out;
+}
+
+/// The front end of a helper's backward: as helper_forward, plus a grad
+/// shaped like sigs; batch(grad, sigs, vec, B, grad_sigs, grad_vec) fills a
+/// pair shaped like (sigs, vec).
+template <class EG, class ES, class EV, class Batch>
+auto helper_backward(const char* fn, const char* vec_name, const xt::xexpression<EG>& grad,
+                     const xt::xexpression<ES>& sigs, const xt::xexpression<EV>& vec, std::size_t dim,
+                     std::size_t depth, Batch&& batch) {
+    using T = real_t<ES>;
+    static_assert(std::is_same_v<T, real_t<EV>>, "the signatures and the other operand need one scalar type");
+    static_check_helper_rank<ES>();
+    static_check_helper_rank<EV>();
+    const auto g = make_contiguous<T>(grad);
+    const auto a = make_contiguous<T>(sigs);
+    const auto v = make_contiguous<T>(vec);
+    const std::size_t B = check_sig_and_vector(fn, a, v, vec_name, dim, depth);
+    check_helper_grad(fn, g, a);
+    auto gs = make_output<helper_result_t<T, ES>>(a.shape, sizeof(T));
+    auto gv = make_output<helper_result_t<T, EV>>(v.shape, sizeof(T));
+    batch(g.data, a.data, v.data, B, gs.data(), gv.data());
+    return std::make_pair(std::move(gs), std::move(gv));
+}
+
 } // namespace detail
 
 /// The signature of each path extended by one straight segment:
@@ -205,18 +245,10 @@ template <class E> constexpr void static_check_helper_rank() {
 template <class ES, class EZ>
 [[nodiscard]] auto signature_join(const xt::xexpression<ES>& sigs, const xt::xexpression<EZ>& segments,
                                   std::size_t dim, std::size_t depth, std::size_t threads = 0) {
-    using T = detail::real_t<ES>;
-    static_assert(std::is_same_v<T, detail::real_t<EZ>>,
-                  "signature_join: both operands need one scalar type");
-    detail::static_check_helper_rank<ES>();
-    detail::static_check_helper_rank<EZ>();
-    using Out = detail::helper_result_t<T, ES>;
-    const auto a = detail::make_contiguous<T>(sigs);
-    const auto z = detail::make_contiguous<T>(segments);
-    const std::size_t B = detail::check_sig_and_vector("signature_join", a, z, "segments", dim, depth);
-    auto out = detail::make_output<Out>(a.shape, sizeof(T));
-    detail::signature_join_batch(a.data, z.data, B, dim, depth, out.data(), threads);
-    return out;
+    return detail::helper_forward("signature_join", "segments", sigs, segments, dim, depth,
+                                  [&](const auto* a, const auto* z, std::size_t B, auto* out) {
+                                      detail::signature_join_batch(a, z, B, dim, depth, out, threads);
+                                  });
 }
 
 /// Gradients of <grad, signature_join(sigs, segments)> with respect to sigs
@@ -227,24 +259,11 @@ template <class EG, class ES, class EZ>
 [[nodiscard]] auto signature_join_backward(const xt::xexpression<EG>& grad, const xt::xexpression<ES>& sigs,
                                            const xt::xexpression<EZ>& segments, std::size_t dim,
                                            std::size_t depth, std::size_t threads = 0) {
-    using T = detail::real_t<ES>;
-    static_assert(std::is_same_v<T, detail::real_t<EZ>>,
-                  "signature_join_backward: sigs and segments need one scalar type");
-    detail::static_check_helper_rank<ES>();
-    detail::static_check_helper_rank<EZ>();
-    using OutS = detail::helper_result_t<T, ES>;
-    using OutZ = detail::helper_result_t<T, EZ>;
-    const auto g = detail::make_contiguous<T>(grad);
-    const auto a = detail::make_contiguous<T>(sigs);
-    const auto z = detail::make_contiguous<T>(segments);
-    const std::size_t B =
-        detail::check_sig_and_vector("signature_join_backward", a, z, "segments", dim, depth);
-    detail::check_helper_grad("signature_join_backward", g, a);
-    auto gs = detail::make_output<OutS>(a.shape, sizeof(T));
-    auto gz = detail::make_output<OutZ>(z.shape, sizeof(T));
-    detail::signature_join_backward_batch(g.data, a.data, z.data, B, dim, depth, gs.data(), gz.data(),
-                                          threads);
-    return std::make_pair(std::move(gs), std::move(gz));
+    return detail::helper_backward(
+        "signature_join_backward", "segments", grad, sigs, segments, dim, depth,
+        [&](const auto* g, const auto* a, const auto* z, std::size_t B, auto* gs, auto* gz) {
+            detail::signature_join_backward_batch(g, a, z, B, dim, depth, gs, gz, threads);
+        });
 }
 
 /// The signature of each path scaled per coordinate (iisignature's
@@ -254,18 +273,10 @@ template <class EG, class ES, class EZ>
 template <class ES, class EC>
 [[nodiscard]] auto signature_scale(const xt::xexpression<ES>& sigs, const xt::xexpression<EC>& scales,
                                    std::size_t dim, std::size_t depth, std::size_t threads = 0) {
-    using T = detail::real_t<ES>;
-    static_assert(std::is_same_v<T, detail::real_t<EC>>,
-                  "signature_scale: both operands need one scalar type");
-    detail::static_check_helper_rank<ES>();
-    detail::static_check_helper_rank<EC>();
-    using Out = detail::helper_result_t<T, ES>;
-    const auto a = detail::make_contiguous<T>(sigs);
-    const auto c = detail::make_contiguous<T>(scales);
-    const std::size_t B = detail::check_sig_and_vector("signature_scale", a, c, "scales", dim, depth);
-    auto out = detail::make_output<Out>(a.shape, sizeof(T));
-    detail::signature_scale_batch(a.data, c.data, B, dim, depth, out.data(), threads);
-    return out;
+    return detail::helper_forward("signature_scale", "scales", sigs, scales, dim, depth,
+                                  [&](const auto* a, const auto* c, std::size_t B, auto* out) {
+                                      detail::signature_scale_batch(a, c, B, dim, depth, out, threads);
+                                  });
 }
 
 /// Gradients of <grad, signature_scale(sigs, scales)> with respect to sigs
@@ -276,24 +287,11 @@ template <class EG, class ES, class EC>
 [[nodiscard]] auto signature_scale_backward(const xt::xexpression<EG>& grad, const xt::xexpression<ES>& sigs,
                                             const xt::xexpression<EC>& scales, std::size_t dim,
                                             std::size_t depth, std::size_t threads = 0) {
-    using T = detail::real_t<ES>;
-    static_assert(std::is_same_v<T, detail::real_t<EC>>,
-                  "signature_scale_backward: sigs and scales need one scalar type");
-    detail::static_check_helper_rank<ES>();
-    detail::static_check_helper_rank<EC>();
-    using OutS = detail::helper_result_t<T, ES>;
-    using OutC = detail::helper_result_t<T, EC>;
-    const auto g = detail::make_contiguous<T>(grad);
-    const auto a = detail::make_contiguous<T>(sigs);
-    const auto c = detail::make_contiguous<T>(scales);
-    const std::size_t B =
-        detail::check_sig_and_vector("signature_scale_backward", a, c, "scales", dim, depth);
-    detail::check_helper_grad("signature_scale_backward", g, a);
-    auto gs = detail::make_output<OutS>(a.shape, sizeof(T));
-    auto gc = detail::make_output<OutC>(c.shape, sizeof(T));
-    detail::signature_scale_backward_batch(g.data, a.data, c.data, B, dim, depth, gs.data(), gc.data(),
-                                           threads);
-    return std::make_pair(std::move(gs), std::move(gc));
+    return detail::helper_backward(
+        "signature_scale_backward", "scales", grad, sigs, scales, dim, depth,
+        [&](const auto* g, const auto* a, const auto* c, std::size_t B, auto* gs, auto* gc) {
+            detail::signature_scale_backward_batch(g, a, c, B, dim, depth, gs, gc, threads);
+        });
 }
 
 } // namespace tensig
