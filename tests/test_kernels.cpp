@@ -224,6 +224,22 @@ TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records 
                     kn::fmexp_record(one.data(), Z.data() + k * d, d, N, rec_one.data() + k * R);
                 CHECK(oracle::max_abs_diff(many, one, s.size()) == 0);
                 CHECK(oracle::max_abs_diff(rec_many, rec_one, m * R) == 0);
+                // records only (update_top false): the same records and levels
+                // 0..N-1, level N untouched
+                {
+                    auto part = A;
+                    std::vector<T> rec_part(m * R, T(-7));
+                    kn::fmexp_many(part.data(), Z.data(), m, d, N, rec_part.data(), /*update_top=*/false);
+                    CHECK(oracle::max_abs_diff(rec_part, rec_one, m * R) == 0);
+                    const std::size_t below = s.size() - s.level_size(N);
+                    CHECK(oracle::max_abs_diff(part, one, below) == 0);
+                    CHECK(std::equal(part.data() + below, part.data() + s.size(), A.data() + below));
+                    std::vector<T> sc_part(A.data(), A.data() + s.size()), sc_rec(m * R, T(-7)),
+                        scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
+                    kn::scalar::fmexp_many(sc_part.data(), Z.data(), m, d, N, scratch.data(), sc_rec.data(), false);
+                    CHECK(std::equal(sc_part.data() + below, sc_part.data() + s.size(), A.data() + below));
+                    CHECK(oracle::rel_err(sc_rec, rec_one, m * R) <= tol<T>(N) * 8);
+                }
                 // without records: equal to m fmexp calls (which may take a
                 // different, shorter path than the recording one: compare like with like)
                 auto norec = A, one_norec = A;

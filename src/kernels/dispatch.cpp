@@ -105,13 +105,15 @@ void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth) {
     table().fmexp_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
 }
-void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record) {
+void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record,
+                bool update_top) {
     table().fmexp_many_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)),
-                         record);
+                         record, update_top);
 }
-void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record) {
+void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record,
+                bool update_top) {
     table().fmexp_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)),
-                         record);
+                         record, update_top);
 }
 void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc) {
     table().matvec_d(out, M, rows, cols, v, acc);

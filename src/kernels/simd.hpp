@@ -661,13 +661,15 @@ template <class Arch, class T> struct kernels {
 #endif
         if (cols == W && rows >= W) { // rows exactly a register long: W rows, one horizontal add
             const batch wv = batch::load_unaligned(w);
-            batch g = batch::load_unaligned(gv);
+            // two sums for the z-gradient: one chain of W dependent
+            // multiply-adds per W rows would be latency bound
+            batch g[2] = {batch::load_unaligned(gv), batch(T(0))};
             std::size_t r = 0;
             for (; r + W <= rows; r += W) {
                 batch p[W];
                 for (std::size_t i = 0; i < W; ++i) {
                     const batch row = batch::load_unaligned(M + (r + i) * W);
-                    g = xsimd::fma(batch(v[r + i]), row, g);
+                    g[i % 2] = xsimd::fma(batch(v[r + i]), row, g[i % 2]);
                     p[i] = row * wv;
                     if (accM) (batch::load_unaligned(accM + (r + i) * W) + row).store_unaligned(accM + (r + i) * W);
                 }
@@ -675,7 +677,7 @@ template <class Arch, class T> struct kernels {
                 res.store_unaligned(out + r);
                 if (acc) (batch::load_unaligned(acc + r) + res).store_unaligned(acc + r);
             }
-            g.store_unaligned(gv);
+            (g[0] + g[1]).store_unaligned(gv);
             if (r < rows)
                 adjoint_step(gv, v + r, out + r, M + r * W, rows - r, W, w, acc ? acc + r : nullptr,
                              accM ? accM + r * W : nullptr);
@@ -789,10 +791,15 @@ template <class Arch, class T> struct kernels {
     // sums stay in K registers; W row sums are gathered by one horizontal add.
     template <std::size_t K>
     static void adjoint_step_regs(T* gv, const T* v, T* out, const T* M, std::size_t rows, const T* w, T* acc) {
-        batch wv[K], g[K];
+        // G sums per column register for the z-gradient (rows alternate), so
+        // that its multiply-adds are not one dependent chain per register
+        constexpr std::size_t G = K <= 2 ? 2 : 1;
+        batch wv[K], g[G][K];
         for (std::size_t k = 0; k < K; ++k) {
             wv[k] = batch::load_unaligned(w + k * W);
-            g[k] = batch::load_unaligned(gv + k * W);
+            g[0][k] = batch::load_unaligned(gv + k * W);
+            for (std::size_t a = 1; a < G; ++a)
+                g[a][k] = batch(T(0));
         }
         std::size_t r = 0;
         for (; r + W <= rows; r += W) {
@@ -803,7 +810,7 @@ template <class Arch, class T> struct kernels {
                 batch sum(T(0));
                 for (std::size_t k = 0; k < K; ++k) {
                     const batch row = batch::load_unaligned(m + k * W);
-                    g[k] = xsimd::fma(vr, row, g[k]);
+                    g[i % G][k] = xsimd::fma(vr, row, g[i % G][k]);
                     sum = xsimd::fma(row, wv[k], sum);
                 }
                 p[i] = sum;
@@ -818,14 +825,17 @@ template <class Arch, class T> struct kernels {
             batch sum(T(0));
             for (std::size_t k = 0; k < K; ++k) {
                 const batch row = batch::load_unaligned(m + k * W);
-                g[k] = xsimd::fma(vr, row, g[k]);
+                g[0][k] = xsimd::fma(vr, row, g[0][k]);
                 sum = xsimd::fma(row, wv[k], sum);
             }
             out[r] = reduce_sum(sum);
             if (acc) acc[r] += out[r];
         }
-        for (std::size_t k = 0; k < K; ++k)
-            g[k].store_unaligned(gv + k * W);
+        for (std::size_t k = 0; k < K; ++k) {
+            for (std::size_t a = 1; a < G; ++a)
+                g[0][k] = g[0][k] + g[a][k];
+            g[0][k].store_unaligned(gv + k * W);
+        }
     }
 
     // out[b*n + i] = z[b] * t[i] + add[b*n + i]: block b of the left product
@@ -903,7 +913,7 @@ template <class Arch, class T> struct kernels {
             out[r + 1] = o1;
             if (acc) {
                 acc[r] += o0;
-            acc[r + 1] += o1;
+                acc[r + 1] += o1;
             }
         }
         for (; r < rows; ++r) {
@@ -1076,14 +1086,14 @@ template <class Arch, class T> struct kernels {
         horner::fmexp<policy>(A, z, dim, depth, scratch);
     }
     static void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                           T* record) {
+                           T* record, bool update_top) {
         if (!record)
             if (const auto f = fixed_kernel(dim, depth)) {
                 for (std::size_t s = 0; s < m; ++s)
                     f(A, Z + s * dim);
                 return;
             }
-        horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record);
+        horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record, update_top);
     }
     static void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::size_t depth,
                               T* scratch) {

@@ -14,9 +14,10 @@ struct kernel_table {
     void (*outer_fma_f)(float*, const float*, std::size_t, const float*, std::size_t, const float*) = nullptr;
     void (*fmexp_d)(double*, const double*, std::size_t, std::size_t, double*) = nullptr;
     void (*fmexp_f)(float*, const float*, std::size_t, std::size_t, float*) = nullptr;
-    void (*fmexp_many_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
-                         double*) = nullptr;
-    void (*fmexp_many_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, float*) = nullptr;
+    void (*fmexp_many_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*, double*,
+                         bool) = nullptr;
+    void (*fmexp_many_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, float*,
+                         bool) = nullptr;
     void (*matvec_d)(double*, const double*, std::size_t, std::size_t, const double*, double*) = nullptr;
     void (*matvec_f)(float*, const float*, std::size_t, std::size_t, const float*, float*) = nullptr;
     void (*vecmat_d)(double*, const double*, std::size_t, const double*, std::size_t) = nullptr;

@@ -97,9 +97,12 @@ void step_fma_many(T* out, const T* t, std::size_t st, std::size_t n, std::size_
 ///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(k-j+1) + A_j (j = 1..k), A_k <- t_k
 /// (Left: t_j = z/(k-j+1) ⊗ t_{j-1} + A_j).
 /// With `record` non-null, the Horner terms are written there (see
-/// fmexp_record_size) for fmexp_adjoint, instead of to scratch.
+/// fmexp_record_size) for fmexp_adjoint, instead of to scratch; then, with
+/// `update_top` false, level N of A is left as it was: the adjoint reads only the
+/// record, and level N, read by no other level, is the largest update.
 template <class P, bool Left = false, class T>
-void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record = nullptr) {
+void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record = nullptr,
+           bool update_top = true) {
     if (depth == 0) return;
     if (depth == 2 && dim <= 4 && !record) {
         // A few multiply-adds: plain loops, none of the general set-up.
@@ -137,9 +140,11 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
             rec = record + record_off;
             rec[0] = A[0];
         }
+        const bool update = update_top || !record || k < depth;
         if (k == 1) {
-            for (std::size_t b = 0; b < dim; ++b)
-                Ak[b] = A[0] * z[b] + Ak[b];
+            if (update)
+                for (std::size_t b = 0; b < dim; ++b)
+                    Ak[b] = A[0] * z[b] + Ak[b];
             break;
         }
         T* t = rec ? rec + 1 : buf[0];
@@ -156,7 +161,7 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
             tn *= dim;
             level_off += tn;
         }
-        step_fma<Left, P>(Ak, t, tn, z, dim, Ak);
+        if (update) step_fma<Left, P>(Ak, t, tn, z, dim, Ak);
         level_size /= dim;
         offset -= level_size;
     }
@@ -171,15 +176,16 @@ void fmexp(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* 
 /// result is bit-identical). The top level, most of the tensor, is read and
 /// written once per block instead of once per segment. With `record`, the
 /// Horner terms of segment s go to record + s * fmexp_record_size(dim, depth),
-/// exactly as m fmexp calls with records would write them.
+/// exactly as m fmexp calls with records would write them, and with `update_top`
+/// false level N is not updated (as fmexp).
 template <class P, bool Left = false, class T>
 void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                T* record = nullptr) {
+                T* record = nullptr, bool update_top = true) {
     if (depth == 0 || m == 0) return;
     const std::size_t R = record ? fmexp_record_size(dim, depth) : 0;
     if (depth == 1 || m == 1 || (depth == 2 && dim <= 4)) { // (fmexp's short path for depth 2)
         for (std::size_t s = 0; s < m; ++s)
-            fmexp<P, Left>(A, Z + s * dim, dim, depth, scratch, record ? record + s * R : nullptr);
+            fmexp<P, Left>(A, Z + s * dim, dim, depth, scratch, record ? record + s * R : nullptr, update_top);
         return;
     }
     std::size_t top = 1, offset = 0; // d^(N-1); offset of level N
@@ -220,9 +226,9 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         // its record layout is the prefix of depth N's)
         fmexp<P, Left>(A, z, dim, depth - 1, work, record ? record + s * R : nullptr);
     }
-    if (record)
-        step_fma_many<Left, P>(A + offset, record + block_N + last_off, R, top, m, Z, dim);
-    else
+    if (record) {
+        if (update_top) step_fma_many<Left, P>(A + offset, record + block_N + last_off, R, top, m, Z, dim);
+    } else
         step_fma_many<Left, P>(A + offset, tops, top, top, m, Z, dim);
 }
 

@@ -40,8 +40,10 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
-void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record);
-void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record);
+void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record,
+                bool update_top);
+void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record,
+                bool update_top);
 void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc);
 void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v, float* acc);
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols);
@@ -124,14 +126,18 @@ inline constexpr std::size_t fmexp_block = 4;
 
 /// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim (m <= 8), bit-identical
 /// to m fmexp calls; the top level is read and written once (horner.hpp).
-/// With `record`, the m records fmexp_record would write, one after another.
+/// With `record`, the m records fmexp_record would write, one after another;
+/// then with `update_top` false, level N of A is left as it was (what the
+/// adjoint needs is in the records; level N is most of the work).
 template <class T>
-void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* record = nullptr) {
+void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* record = nullptr,
+                bool update_top = true) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_many(A, Z, m, dim, depth, record);
+        dispatched::fmexp_many(A, Z, m, dim, depth, record, update_top);
     else
         scalar::fmexp_many(A, Z, m, dim, depth,
-                           detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)), record);
+                           detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)), record,
+                           update_top);
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also

@@ -166,11 +166,13 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
 
 /// A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), z_s = Z + s*dim; bit-identical to m
 /// fmexp calls. `scratch` holds fmexp_many_scratch_size(dim, depth, m)
-/// elements; with `record`, m records of fmexp_record_size as fmexp_record writes.
+/// elements; with `record`, m records of fmexp_record_size as fmexp_record
+/// writes, and with `update_top` false level N of A is not updated (the
+/// adjoint needs only the records).
 template <class T>
 void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                T* record = nullptr) {
-    horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record);
+                T* record = nullptr, bool update_top = true) {
+    horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record, update_top);
 }
 
 /// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;
