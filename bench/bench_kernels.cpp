@@ -5,6 +5,8 @@
 //   multiply-exponentiate A <- A ⊗ exp(z), the SIMD kernel picked at run time
 //   vs its scalar twin (kernels/scalar.hpp, compiled here with default flags)
 //   vs each instruction set forced with kernels::force_arch.
+// - fmexp_adjoint<T>/{dispatched,scalar}/d:D/N:N: its adjoint from a record
+//   (the backward pass's per-segment work) vs the scalar twin.
 // - fma_peak/<T>/<isa>: the FMA throughput of one core (independent fused
 //   multiply-adds in registers), the ceiling the FLOP rates are compared with.
 // - expr_chain<T>/{lazy,eager,eager_prealloc,hand_loop,copy}/N:N on tensors
@@ -89,6 +91,54 @@ void bm_fmexp(benchmark::State& state, std::size_t d, std::size_t N, fmexp_impl 
     state.counters["FLOP/s"] =
         benchmark::Counter(2.0 * fmexp_madds(d, N) * calls, benchmark::Counter::kIsRate);
     state.counters["flops"] = 2.0 * 2.0 * fmexp_madds(d, N); // per iteration (two calls), for bench/report.py
+}
+
+/// The adjoint of fmexp from its record (what the backward pass runs per
+/// segment): the records of A ⊗ exp(z) and of (A ⊗ exp(z)) ⊗ exp(-z) are
+/// taken once, and each iteration runs the two adjoints in reverse order,
+/// which bring the gradient back to where it was (up to rounding). Two
+/// multiply-adds per Horner term: 4 madds(d, N) FLOPs per call.
+template <class T> void bm_fmexp_adjoint(benchmark::State& state, std::size_t d, std::size_t N, bool scalar) {
+    const tensig::shape s(d, N);
+    std::mt19937_64 rng(20240602);
+    std::uniform_real_distribution<double> unif(-0.5, 0.5);
+    std::vector<T> scratch(std::max(kernels::scalar::fmexp_scratch_size(d, N),
+                                    kernels::scalar::fmexp_adjoint_scratch_size(d, N)));
+    tensig::tensor<T> A = tensig::tensor<T>::unit(s), G(s);
+    std::vector<T> z(d), mz(d), gz(d, T(0));
+    for (int seg = 0; seg < 3; ++seg) {
+        for (auto& v : z)
+            v = T(unif(rng));
+        kernels::scalar::fmexp(A.data(), z.data(), d, N, scratch.data());
+    }
+    for (std::size_t i = 0; i < s.size(); ++i)
+        G[i] = T(unif(rng));
+    for (std::size_t i = 0; i < d; ++i) {
+        z[i] = T(0.3 * unif(rng));
+        mz[i] = -z[i];
+    }
+    const std::size_t R = kernels::scalar::fmexp_record_size(d, N);
+    std::vector<T> rec1(R), rec2(R);
+    kernels::fmexp_record(A.data(), z.data(), d, N, rec1.data());
+    kernels::fmexp_record(A.data(), mz.data(), d, N, rec2.data());
+    state.SetLabel(scalar ? "scalar twin" : kernels::active_arch());
+    T* g = G.data();
+    for (auto _ : state) {
+        if (scalar) {
+            kernels::scalar::fmexp_adjoint_recorded(g, gz.data(), rec2.data(), mz.data(), d, N, scratch.data());
+            kernels::scalar::fmexp_adjoint_recorded(g, gz.data(), rec1.data(), z.data(), d, N, scratch.data());
+        } else {
+            kernels::fmexp_adjoint_recorded(g, gz.data(), rec2.data(), mz.data(), d, N);
+            kernels::fmexp_adjoint_recorded(g, gz.data(), rec1.data(), z.data(), d, N);
+        }
+        benchmark::DoNotOptimize(g);
+        benchmark::ClobberMemory();
+    }
+    const double calls = 2.0 * double(state.iterations());
+    state.SetItemsProcessed(static_cast<std::int64_t>(calls));
+    state.counters["FLOP/s"] =
+        benchmark::Counter(4.0 * fmexp_madds(d, N) * calls, benchmark::Counter::kIsRate);
+    state.counters["flops"] = 2.0 * 4.0 * fmexp_madds(d, N); // per iteration (two calls)
 }
 
 // ---- the FMA peak of one core --------------------------------------------------
@@ -279,6 +329,20 @@ const bool registered = [] {
     };
     add_fmexp(double{});
     add_fmexp(float{});
+    auto add_adjoint = [&](auto tag) {
+        using T = decltype(tag);
+        for (const auto& dn : shapes) {
+            const std::size_t d = dn[0], N = dn[1];
+            const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
+            const std::string base = std::string("fmexp_adjoint<") + type_name<T>() + ">/";
+            for (const bool scalar : {false, true})
+                benchmark::RegisterBenchmark((base + (scalar ? "scalar" : "dispatched") + suffix).c_str(),
+                                             [=](benchmark::State& st) { bm_fmexp_adjoint<T>(st, d, N, scalar); })
+                    ->ComputeStatistics("min", min_of);
+        }
+    };
+    add_adjoint(double{});
+    add_adjoint(float{});
 
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         benchmark::RegisterBenchmark("fma_peak/double/avx2", bm_fma_peak, &peak_avx2_double, 12.0 * 4 * 2)

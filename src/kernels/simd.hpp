@@ -631,20 +631,30 @@ template <class Arch, class T> struct kernels {
 #if defined(__AVX2__)
         if constexpr (has_d2_adjoint) {
             if (cols == 2 && rows >= 4) { // d = 2: four rows (two registers) per step
+                // The rows are loaded as (r, r+2) and (r+1, r+3), a half
+                // register each (the upper half by an insert from memory, no
+                // shuffle unit): then v's multipliers are in-lane duplicates
+                // and one in-lane horizontal add gives out[r..r+3] in order,
+                // where rows (r, r+1) in one register needed three lane
+                // crossings per four rows.
                 const __m256d wp = _mm256_setr_pd(w[0], w[1], w[0], w[1]);
                 __m256d g0 = _mm256_setzero_pd(), g1 = _mm256_setzero_pd();
                 std::size_t r = 0;
                 for (; r + 4 <= rows; r += 4) {
-                    const __m256d a = _mm256_loadu_pd(M + 2 * r), b = _mm256_loadu_pd(M + 2 * r + 4);
+                    const double* mr = M + 2 * r;
+                    const __m256d a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr)),
+                                                           _mm_loadu_pd(mr + 4), 1); // rows r, r+2
+                    const __m256d b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr + 2)),
+                                                           _mm_loadu_pd(mr + 6), 1); // rows r+1, r+3
                     if (accM) {
-                        _mm256_storeu_pd(accM + 2 * r, _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r), a));
-                        _mm256_storeu_pd(accM + 2 * r + 4, _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r + 4), b));
+                        _mm256_storeu_pd(accM + 2 * r, _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r), _mm256_loadu_pd(mr)));
+                        _mm256_storeu_pd(accM + 2 * r + 4,
+                                         _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r + 4), _mm256_loadu_pd(mr + 4)));
                     }
                     const __m256d vv = _mm256_loadu_pd(v + r);
-                    g0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(vv, 0x50), a, g0); // v0 v0 v1 v1
-                    g1 = _mm256_fmadd_pd(_mm256_permute4x64_pd(vv, 0xFA), b, g1); // v2 v2 v3 v3
-                    const __m256d h = _mm256_permute4x64_pd(
-                        _mm256_hadd_pd(_mm256_mul_pd(a, wp), _mm256_mul_pd(b, wp)), 0xD8);
+                    g0 = _mm256_fmadd_pd(_mm256_movedup_pd(vv), a, g0);         // v0 v0 v2 v2
+                    g1 = _mm256_fmadd_pd(_mm256_unpackhi_pd(vv, vv), b, g1);    // v1 v1 v3 v3
+                    const __m256d h = _mm256_hadd_pd(_mm256_mul_pd(a, wp), _mm256_mul_pd(b, wp));
                     _mm256_storeu_pd(out + r, h);
                     if (acc) _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), h));
                 }
@@ -747,6 +757,40 @@ template <class Arch, class T> struct kernels {
                     for (std::size_t s = 0; s < m; ++s)
                         adjoint_step(gv + s * 4, v + s * sv + r, out + s * rows + r, M + 4 * r, rows - r, 4, w + s * 4,
                                      nullptr);
+                return;
+            }
+            if (cols == 2 && m <= 4 && rows >= 4) {
+                // d = 2: adjoint_step's layout (rows r, r+2 and r+1, r+3 in
+                // two registers), each block of M loaded once for all m segments
+                __m256d g[4], wp[4];
+                for (std::size_t s = 0; s < m; ++s) {
+                    g[s] = _mm256_setzero_pd();
+                    wp[s] = _mm256_setr_pd(w[2 * s], w[2 * s + 1], w[2 * s], w[2 * s + 1]);
+                }
+                std::size_t r = 0;
+                for (; r + 4 <= rows; r += 4) {
+                    const double* mr = M + 2 * r;
+                    const __m256d a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr)),
+                                                           _mm_loadu_pd(mr + 4), 1); // rows r, r+2
+                    const __m256d b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr + 2)),
+                                                           _mm_loadu_pd(mr + 6), 1); // rows r+1, r+3
+                    for (std::size_t s = 0; s < m; ++s) {
+                        const __m256d vv = _mm256_loadu_pd(v + s * sv + r);
+                        g[s] = _mm256_fmadd_pd(_mm256_movedup_pd(vv), a, g[s]);
+                        g[s] = _mm256_fmadd_pd(_mm256_unpackhi_pd(vv, vv), b, g[s]);
+                        _mm256_storeu_pd(out + s * rows + r,
+                                         _mm256_hadd_pd(_mm256_mul_pd(a, wp[s]), _mm256_mul_pd(b, wp[s])));
+                    }
+                }
+                for (std::size_t s = 0; s < m; ++s) {
+                    alignas(32) double lanes[4];
+                    _mm256_store_pd(lanes, g[s]);
+                    gv[2 * s] += lanes[0] + lanes[2];
+                    gv[2 * s + 1] += lanes[1] + lanes[3];
+                    if (r < rows)
+                        adjoint_step(gv + 2 * s, v + s * sv + r, out + s * rows + r, M + 2 * r, rows - r, 2,
+                                     w + 2 * s, nullptr);
+                }
                 return;
             }
         }
