@@ -67,6 +67,39 @@ TEMPLATE_TEST_CASE("lincomb: SIMD equals scalar", "[kernels]", float, double) {
     }
 }
 
+TEMPLATE_TEST_CASE("lincomb: passes over streaming_threshold_bytes (non-temporal stores), misaligned, in place",
+                   "[kernels]", float, double) {
+    using T = TestType;
+    // two terms (three arrays of traffic) reach the threshold
+    const std::size_t n = kn::streaming_threshold_bytes() / (3 * sizeof(T)) + 13;
+    std::vector<std::vector<T>> src(5);
+    std::vector<const T*> ptr;
+    for (auto& s : src) {
+        s = random_vector<T>(n + 1);
+        ptr.push_back(s.data());
+    }
+    const auto coef = random_vector<T>(5);
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t terms : {2, 3, 5})
+            for (std::size_t shift : {0, 1}) {
+                INFO(arch << " terms " << terms << " shift " << shift);
+                std::vector<T> out(n + 1, T(7)), ref(n + 1, T(7));
+                kn::lincomb(out.data() + shift, n, ptr.data(), coef.data(), terms);
+                kn::scalar::lincomb(ref.data() + shift, n, ptr.data(), coef.data(), terms);
+                CHECK(oracle::max_abs_diff(out, ref, n + 1) <= tol<T>(terms) * static_cast<double>(terms + 1));
+            }
+        // in place: src[0] is also the output
+        auto a = src[0];
+        std::vector<T> ref(n);
+        const T* in_place[2] = {a.data(), src[1].data()};
+        kn::scalar::lincomb(ref.data(), n, in_place, coef.data(), 2);
+        kn::lincomb(a.data(), n, in_place, coef.data(), 2);
+        INFO(arch);
+        CHECK(oracle::max_abs_diff(a, ref, n) <= tol<T>(2) * 3);
+    }
+}
+
 TEMPLATE_TEST_CASE("lincomb in place (out is a source)", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <xsimd/xsimd.hpp>
 
 #include "table.hpp"
@@ -60,6 +62,14 @@ std::vector<entry> entries() {
 
 std::string active_arch() {
     return table().name;
+}
+
+std::size_t streaming_threshold_bytes() {
+    static const std::size_t bytes = [] {
+        const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        return llc > 0 ? static_cast<std::size_t>(llc) / 2 : std::size_t(32) << 20;
+    }();
+    return bytes;
 }
 
 std::vector<std::string> available_archs() {

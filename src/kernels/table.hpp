@@ -3,6 +3,10 @@
 
 #include <cstddef>
 
+namespace tensig::kernels {
+std::size_t streaming_threshold_bytes(); // primitives.hpp
+}
+
 namespace tensig::kernels::simd {
 
 struct kernel_table {

@@ -26,6 +26,14 @@ std::string active_arch();
 /// Instruction sets this build has kernels for that this CPU can run, best first.
 std::vector<std::string> available_archs();
 
+/// Elementwise passes (lincomb: every expression of `+`, `-` and scalar
+/// factors) whose memory traffic, inputs plus output, is at least this many
+/// bytes write their output with non-temporal stores: half the last-level
+/// cache the system reports (32 MiB if it reports none). Such a pass streams
+/// through memory, and an output left in the cache would only evict the
+/// inputs and cost a read for ownership per line.
+std::size_t streaming_threshold_bytes();
+
 /// Force the kernels of one instruction set ("" restores the automatic
 /// choice). For tests and benchmarks only: not thread-safe against
 /// concurrent kernel calls.
