@@ -7,6 +7,8 @@
 //   vs each instruction set forced with kernels::force_arch.
 // - fmexp_adjoint<T>/{dispatched,scalar}/d:D/N:N: its adjoint from a record
 //   (the backward pass's per-segment work) vs the scalar twin.
+// - gram<double>/{dispatched,scalar}/n:N/m:M/ld:S: Gauss-Newton's weighted
+//   normal matrix of N columns of length M, stride S (M, or 64-byte aligned).
 // - fma_peak/<T>/<isa>: the FMA throughput of one core (independent fused
 //   multiply-adds in registers), the ceiling the FLOP rates are compared with.
 // - expr_chain<T>/{lazy,eager,eager_prealloc,hand_loop,copy}/N:N on tensors
@@ -139,6 +141,37 @@ template <class T> void bm_fmexp_adjoint(benchmark::State& state, std::size_t d,
     state.counters["FLOP/s"] =
         benchmark::Counter(4.0 * fmexp_madds(d, N) * calls, benchmark::Counter::kIsRate);
     state.counters["flops"] = 2.0 * 4.0 * fmexp_madds(d, N); // per iteration (two calls)
+}
+
+/// Gauss-Newton's normal matrix: the Gram matrix of n columns of length m
+/// (n = 15, m = 8190: 7 increments x 2 coordinates and the residual of the
+/// 8-point depth-12 inversion), with the twelve levels' weights.
+template <class T>
+void bm_gram(benchmark::State& state, std::size_t n, std::size_t m, std::size_t ld, bool scalar) {
+    std::mt19937_64 rng(20240603);
+    std::uniform_real_distribution<double> unif(-1, 1);
+    aligned_vector<T> C(n * ld);
+    std::vector<T> H(n * n), scales;
+    for (auto& v : C)
+        v = T(unif(rng));
+    std::vector<std::size_t> ends; // levels 1, 2, ... of a d = 2 signature
+    for (std::size_t len = 2, end = 0; end < m; len *= 2) {
+        end = std::min(m, end + len);
+        ends.push_back(end);
+        scales.push_back(T(ends.size() * ends.size()));
+    }
+    state.SetLabel(scalar ? "scalar twin" : kernels::active_arch());
+    for (auto _ : state) {
+        if (scalar)
+            kernels::scalar::gram(H.data(), C.data(), n, m, ld, ends.data(), scales.data(), ends.size());
+        else
+            kernels::gram(H.data(), C.data(), n, m, ld, ends.data(), scales.data(), ends.size());
+        benchmark::DoNotOptimize(H.data());
+        benchmark::ClobberMemory();
+    }
+    const double madds = double(n) * double(n + 1) / 2 * double(m);
+    state.counters["FLOP/s"] = benchmark::Counter(2.0 * madds * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["flops"] = 2.0 * madds;
 }
 
 // ---- the FMA peak of one core --------------------------------------------------
@@ -343,6 +376,14 @@ const bool registered = [] {
     };
     add_adjoint(double{});
     add_adjoint(float{});
+    for (const std::size_t n : {15, 31})
+        for (const bool scalar : {false, true})
+            for (const std::size_t ld : {std::size_t(8190), std::size_t(8192)})
+                benchmark::RegisterBenchmark((std::string("gram<double>/") + (scalar ? "scalar" : "dispatched") +
+                                              "/n:" + std::to_string(n) + "/m:8190/ld:" + std::to_string(ld))
+                                                 .c_str(),
+                                             [=](benchmark::State& st) { bm_gram<double>(st, n, 8190, ld, scalar); })
+                    ->ComputeStatistics("min", min_of);
 
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         benchmark::RegisterBenchmark("fma_peak/double/avx2", bm_fma_peak, &peak_avx2_double, 12.0 * 4 * 2)

@@ -2,6 +2,9 @@
 // with its scalar twin to rounding, on sizes around the SIMD widths.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -404,7 +407,7 @@ TEMPLATE_TEST_CASE("gram: SIMD equals scalar, symmetric, equals the definition",
         std::vector<std::size_t> lengths = sizes;
         for (std::size_t m : {511, 512, 513, 1023, 1024, 1025, 2600, 8190}) // across the rows' chunks
             lengths.push_back(m);
-        for (std::size_t n : {1, 2, 3, 5, 15, 16})
+        for (std::size_t n : {1, 2, 3, 4, 5, 7, 8, 15, 16, 31})
             for (std::size_t m : lengths) {
                 INFO(arch << " n " << n << " m " << m);
                 const auto C = random_vector<T>(n * m);
@@ -415,6 +418,30 @@ TEMPLATE_TEST_CASE("gram: SIMD equals scalar, symmetric, equals the definition",
                 for (std::size_t a = 0; a < n; ++a)
                     for (std::size_t b = 0; b < n; ++b)
                         CHECK(H[a * n + b] == H[b * n + a]);
+                // weights constant on row ranges (the levels of a signature):
+                // against the definition with a weighted copy of C
+                const std::size_t ends[3] = {m / 3, m / 3 + (m + 1) / 2, m};
+                const T scales[3] = {T(0.5), T(4), T(9)};
+                std::vector<T> Cw(C);
+                for (std::size_t a = 0; a < n; ++a)
+                    for (std::size_t r = 0; r < m; ++r)
+                        Cw[a * m + r] *= std::sqrt(r < ends[0] ? scales[0] : r < ends[1] ? scales[1] : scales[2]);
+                std::vector<T> Hw(n * n, T(-1)), refw(n * n, T(-1)), sw(n * n, T(-1));
+                kn::gram(Hw.data(), C.data(), n, m, m, ends, scales, 3);
+                kn::scalar::gram(refw.data(), Cw.data(), n, m);
+                kn::scalar::gram(sw.data(), C.data(), n, m, m, ends, scales, 3);
+                // columns with a stride larger than their length
+                const std::size_t ld = m + 5;
+                std::vector<T> Cp(n * ld, std::numeric_limits<T>::quiet_NaN()), Hp(n * n, T(-1));
+                for (std::size_t a = 0; a < n; ++a)
+                    std::copy(C.begin() + a * m, C.begin() + (a + 1) * m, Cp.begin() + a * ld);
+                kn::gram(Hp.data(), Cp.data(), n, m, ld, ends, scales, 3);
+                CHECK(oracle::max_abs_diff(Hp, Hw, n * n) == 0);
+                CHECK(oracle::max_abs_diff(Hw, refw, n * n) <= 9 * tol<T>(m) * std::max<double>(1.0, double(m)));
+                CHECK(oracle::max_abs_diff(sw, refw, n * n) <= 9 * tol<T>(m) * std::max<double>(1.0, double(m)));
+                for (std::size_t a = 0; a < n; ++a)
+                    for (std::size_t b = 0; b < n; ++b)
+                        CHECK(Hw[a * n + b] == Hw[b * n + a]);
             }
     }
 }

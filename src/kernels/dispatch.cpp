@@ -197,11 +197,13 @@ void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zd
                     std::size_t depth) {
     table().fmexp_left_jvp_f(Bdot, A, z, zdot, dim, depth, scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
 }
-void gram(double* H, const double* C, std::size_t n, std::size_t m) {
-    table().gram_d(H, C, n, m);
+void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
+          const double* scales, std::size_t ranges) {
+    table().gram_d(H, C, n, m, ld, ends, scales, ranges);
 }
-void gram(float* H, const float* C, std::size_t n, std::size_t m) {
-    table().gram_f(H, C, n, m);
+void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
+          const float* scales, std::size_t ranges) {
+    table().gram_f(H, C, n, m, ld, ends, scales, ranges);
 }
 } // namespace dispatched
 

@@ -548,92 +548,108 @@ template <class Arch, class T> struct kernels {
                 out[c] += v[r] * M[r * cols + c];
     }
 
-    // H = CᵀC for n columns of length m (Gauss-Newton's normal matrix). The
-    // rows go in chunks short enough for every column's chunk to stay in L1
-    // while all the dot products use it (one pass over C from L2 instead of
-    // one per pair of columns); within a chunk, two columns against two at a
-    // time, four accumulators, so each load feeds two fused multiply-adds.
-    static void gram(T* H, const T* C, std::size_t n, std::size_t m) {
+    // H = Cᵀ diag(w) C for n columns of length m (Gauss-Newton's normal
+    // matrix), w constant on row ranges (scalar::gram). The rows go in chunks
+    // short enough for every column's chunk to stay in L1 while all the dot
+    // products use it (one pass over C from L2 instead of one per pair of
+    // columns); within a chunk, panels of columns (gram_rows).
+    static void gram(T* H, const T* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
+                     const T* scales, std::size_t ranges) {
         constexpr std::size_t chunk = 4096 / sizeof(T); // rows per chunk: 4 KiB of each column
         for (std::size_t i = 0; i < n * n; ++i)
             H[i] = T(0);
-        for (std::size_t r0 = 0; r0 < m; r0 += chunk)
-            gram_rows(H, C, n, m, r0, r0 + chunk < m ? r0 + chunk : m);
+        std::size_t begin = 0;
+        for (std::size_t k = 0; k < (ranges ? ranges : 1); ++k) {
+            const std::size_t end = ranges ? ends[k] : m;
+            const T scale = ranges ? scales[k] : T(1);
+            for (std::size_t r0 = begin; r0 < end; r0 += chunk)
+                gram_rows(H, C, n, ld, r0, r0 + chunk < end ? r0 + chunk : end, scale);
+            begin = end;
+        }
         for (std::size_t a = 0; a < n; ++a) // the lower triangle was accumulated
             for (std::size_t b = 0; b < a; ++b)
                 H[b * n + a] = H[a * n + b];
     }
 
-    // Adds to the lower triangle of H (b <= a) the dot products of columns a
-    // and b over rows [r0, r1).
-    static void gram_rows(T* H, const T* C, std::size_t n, std::size_t m, std::size_t r0, std::size_t r1) {
-        auto dot = [&](const T* x, const T* y) {
-            batch s0(T(0)), s1(T(0));
-            std::size_t r = r0;
-            for (; r + 2 * W <= r1; r += 2 * W) {
-                s0 = xsimd::fma(batch::load_unaligned(x + r), batch::load_unaligned(y + r), s0);
-                s1 = xsimd::fma(batch::load_unaligned(x + r + W), batch::load_unaligned(y + r + W), s1);
+    // h[i][j] = the dot product of columns x[i] and y[j] over rows [r0, r1):
+    // RA x RB sums in registers, each load feeding RB or RA multiply-adds.
+    template <std::size_t RA, std::size_t RB>
+    static void dot_block(const T* const* x, const T* const* y, std::size_t r0, std::size_t r1, T (&h)[RA][RB]) {
+        batch s[RA][RB];
+        for (auto& row : s)
+            for (auto& v : row)
+                v = batch(T(0));
+        std::size_t r = r0;
+        for (; r + W <= r1; r += W) {
+            batch v[RB];
+            for (std::size_t j = 0; j < RB; ++j)
+                v[j] = batch::load_unaligned(y[j] + r);
+            for (std::size_t i = 0; i < RA; ++i) {
+                const batch u = batch::load_unaligned(x[i] + r);
+                for (std::size_t j = 0; j < RB; ++j)
+                    s[i][j] = xsimd::fma(u, v[j], s[i][j]);
             }
-            T sum = reduce_sum(s0 + s1);
-            for (; r < r1; ++r)
-                sum += x[r] * y[r];
-            return sum;
-        };
-        std::size_t a = 0;
-        for (; a + 2 <= n; a += 2) {
-            const T* x0 = C + a * m;
-            const T* x1 = x0 + m;
-            for (std::size_t b = 0; b < a; b += 2) { // the 2 x 2 block (a, a+1) x (b, b+1)
-                const T* y0 = C + b * m;
-                const T* y1 = y0 + m;
-                // two registers of rows a step: eight independent sums hide the FMA latency
-                batch s00(T(0)), s01(T(0)), s10(T(0)), s11(T(0)), t00(T(0)), t01(T(0)), t10(T(0)), t11(T(0));
-                std::size_t r = r0;
-                for (; r + 2 * W <= r1; r += 2 * W) {
-                    const batch u0 = batch::load_unaligned(x0 + r), u1 = batch::load_unaligned(x1 + r);
-                    const batch v0 = batch::load_unaligned(y0 + r), v1 = batch::load_unaligned(y1 + r);
-                    const batch p0 = batch::load_unaligned(x0 + r + W), p1 = batch::load_unaligned(x1 + r + W);
-                    const batch q0 = batch::load_unaligned(y0 + r + W), q1 = batch::load_unaligned(y1 + r + W);
-                    s00 = xsimd::fma(u0, v0, s00);
-                    s01 = xsimd::fma(u0, v1, s01);
-                    s10 = xsimd::fma(u1, v0, s10);
-                    s11 = xsimd::fma(u1, v1, s11);
-                    t00 = xsimd::fma(p0, q0, t00);
-                    t01 = xsimd::fma(p0, q1, t01);
-                    t10 = xsimd::fma(p1, q0, t10);
-                    t11 = xsimd::fma(p1, q1, t11);
-                }
-                s00 = s00 + t00;
-                s01 = s01 + t01;
-                s10 = s10 + t10;
-                s11 = s11 + t11;
-                for (; r + W <= r1; r += W) {
-                    const batch u0 = batch::load_unaligned(x0 + r), u1 = batch::load_unaligned(x1 + r);
-                    const batch v0 = batch::load_unaligned(y0 + r), v1 = batch::load_unaligned(y1 + r);
-                    s00 = xsimd::fma(u0, v0, s00);
-                    s01 = xsimd::fma(u0, v1, s01);
-                    s10 = xsimd::fma(u1, v0, s10);
-                    s11 = xsimd::fma(u1, v1, s11);
-                }
-                T h00 = reduce_sum(s00), h01 = reduce_sum(s01), h10 = reduce_sum(s10), h11 = reduce_sum(s11);
-                for (; r < r1; ++r) {
-                    h00 += x0[r] * y0[r];
-                    h01 += x0[r] * y1[r];
-                    h10 += x1[r] * y0[r];
-                    h11 += x1[r] * y1[r];
-                }
-                H[a * n + b] += h00;
-                H[a * n + b + 1] += h01;
-                H[(a + 1) * n + b] += h10;
-                H[(a + 1) * n + b + 1] += h11;
-            }
-            H[a * n + a] += dot(x0, x0);
-            H[(a + 1) * n + a + 1] += dot(x1, x1);
-            H[(a + 1) * n + a] += dot(x0, x1);
         }
-        if (a < n) // an odd last column
-            for (std::size_t b = 0; b <= a; ++b)
-                H[a * n + b] += dot(C + a * m, C + b * m);
+        for (std::size_t i = 0; i < RA; ++i)
+            for (std::size_t j = 0; j < RB; ++j) {
+                T sum = reduce_sum(s[i][j]);
+                for (std::size_t t = r; t < r1; ++t)
+                    sum += x[i][t] * y[j][t];
+                h[i][j] = sum;
+            }
+    }
+
+    // Columns a..a+RA-1 against all columns b <= a+RA-1 (RB at a time, then
+    // one by one): scale times their dot products over rows [r0, r1) added
+    // to the lower triangle of H.
+    template <std::size_t RA, std::size_t RB>
+    static void gram_panel(T* H, const T* C, std::size_t n, std::size_t m, std::size_t a, std::size_t r0,
+                           std::size_t r1, T scale) {
+        const T* x[RA];
+        for (std::size_t i = 0; i < RA; ++i)
+            x[i] = C + (a + i) * m;
+        auto add = [&](std::size_t b, std::size_t i, std::size_t j, T v) {
+            if (b + j <= a + i) H[(a + i) * n + b + j] += scale * v; // (lower triangle only)
+        };
+        std::size_t b = 0;
+        for (; b + RB <= a + RA; b += RB) {
+            const T* y[RB];
+            for (std::size_t j = 0; j < RB; ++j)
+                y[j] = C + (b + j) * m;
+            T h[RA][RB];
+            dot_block<RA, RB>(x, y, r0, r1, h);
+            for (std::size_t i = 0; i < RA; ++i)
+                for (std::size_t j = 0; j < RB; ++j)
+                    add(b, i, j, h[i][j]);
+        }
+        for (; b < a + RA; ++b) {
+            const T* y[1] = {C + b * m};
+            T h[RA][1];
+            dot_block<RA, 1>(x, y, r0, r1, h);
+            for (std::size_t i = 0; i < RA; ++i)
+                add(b, i, 0, h[i][0]);
+        }
+    }
+
+    // Adds scale times the dot products of columns a and b (column j at
+    // C + j m) over rows [r0, r1) to the lower triangle of H (b <= a): panels of four columns
+    // against two (eight independent sums hide the FMA latency; six loads
+    // feed eight multiply-adds), the last n mod 4 columns against four.
+    static void gram_rows(T* H, const T* C, std::size_t n, std::size_t m, std::size_t r0, std::size_t r1,
+                          T scale) {
+        std::size_t a = 0;
+        for (; a + 4 <= n; a += 4)
+            gram_panel<4, 2>(H, C, n, m, a, r0, r1, scale);
+        switch (n - a) {
+        case 3:
+            return gram_panel<3, 2>(H, C, n, m, a, r0, r1, scale);
+        case 2:
+            return gram_panel<2, 4>(H, C, n, m, a, r0, r1, scale);
+        case 1:
+            return gram_panel<1, 4>(H, C, n, m, a, r0, r1, scale);
+        default:
+            return;
+        }
     }
 
     // The adjoint's inner step over one matrix M (rows x cols), read once

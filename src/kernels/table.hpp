@@ -50,8 +50,10 @@ struct kernel_table {
                              double*) = nullptr;
     void (*fmexp_left_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
                              float*) = nullptr;
-    void (*gram_d)(double*, const double*, std::size_t, std::size_t) = nullptr;
-    void (*gram_f)(float*, const float*, std::size_t, std::size_t) = nullptr;
+    void (*gram_d)(double*, const double*, std::size_t, std::size_t, std::size_t, const std::size_t*,
+                   const double*, std::size_t) = nullptr;
+    void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,
+                   std::size_t) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

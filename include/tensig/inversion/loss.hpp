@@ -10,6 +10,7 @@
 /// gradient comes from the backward layer; its residuals
 /// r = w ⊙ (sig(x) - s) and their Jacobian from dual numbers.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -51,6 +52,12 @@ template <class T> class signature_loss {
         detail::check_finite(target.data(), {target.size()}, "inversion target");
         if (points < 2)
             throw invalid_input("an inversion needs at least 2 points (got " + std::to_string(points) + ")");
+        const shape s(dim, depth);
+        for (std::size_t k = 1, end = 0; k <= depth; ++k) { // the weights are constant on each level
+            end += s.level_size(k);
+            level_ends_.push_back(end);
+            level_w2_.push_back(T(static_cast<double>(k)) * T(static_cast<double>(k)));
+        }
     }
 
     std::size_t dim() const { return dim_; }
@@ -104,24 +111,27 @@ template <class T> class signature_loss {
     /// over the free coordinates, points 1..K-1 (point 0 stays fixed: the
     /// signature does not see translations): H = JᵀJ ((K-1)d × (K-1)d,
     /// row-major) and g = Jᵀr. They are formed over the increments: each
-    /// weighted tangent D_{i,c} = w ⊙ ∂sig/∂Δ_{i,c} is written once, one Gram
-    /// matrix of the D columns and r is taken (kernels::gram), and as x_p
-    /// enters Δ_{p-1} with + and Δ_p with -, J = D M, so H = Mᵀ(DᵀD)M and
-    /// g = Mᵀ(Dᵀr) by differences of its entries.
+    /// tangent D_{i,c} = ∂sig/∂Δ_{i,c} is written once, one Gram matrix of
+    /// the D columns and sig - s with the squared level weights is taken
+    /// (kernels::gram: Dᵀ diag(w²) D, w constant on each level), and as x_p
+    /// enters Δ_{p-1} with + and Δ_p with -, J = diag(w) D M, so
+    /// H = Mᵀ(Dᵀ diag(w²) D)M and g = Mᵀ(Dᵀ diag(w²) (sig - s)) by
+    /// differences of its entries.
     void normal_equations(const T* x, T* r, T* H, T* g) {
         const std::size_t m = size(), d = dim_, n = points_ - 1, q = n * d, Q = q + 1;
-        if (D_.size() < Q * m) D_.resize(Q * m);
+        const std::size_t ld = m;
+        if (D_.size() < Q * ld) D_.resize(Q * ld);
         if (G_.size() < Q * Q) G_.resize(Q * Q);
         detail::increment_tangents(x, points_, d, depth_, {}, sig_.data(), tangents_,
                                    [&](std::size_t i, std::size_t c, const T* v) {
-                                       T* col = D_.data() + (i * d + c) * m;
-                                       for (std::size_t k = 0; k < m; ++k)
-                                           col[k] = weights_[k] * v[k];
+                                       std::copy(v, v + m, D_.data() + (i * d + c) * ld);
                                    });
-        T* rc = D_.data() + q * m;
-        for (std::size_t k = 0; k < m; ++k)
-            rc[k] = r[k] = weights_[k] * (sig_[k] - target_[k]);
-        kernels::gram(G_.data(), D_.data(), Q, m);
+        T* rc = D_.data() + q * ld;
+        for (std::size_t k = 0; k < m; ++k) {
+            rc[k] = sig_[k] - target_[k];
+            r[k] = weights_[k] * rc[k];
+        }
+        kernels::gram(G_.data(), D_.data(), Q, m, ld, level_ends_.data(), level_w2_.data(), level_ends_.size());
         // entry (a, b) of DᵀD with a = (i, c); increment n (after the last point) is zero
         auto gd = [&](std::size_t i, std::size_t c, std::size_t j, std::size_t e) {
             return i < n && j < n ? G_[(i * d + c) * Q + j * d + e] : T(0);
@@ -157,6 +167,8 @@ template <class T> class signature_loss {
 
     xt::xtensor<T, 1> target_;
     std::vector<T> weights_;
+    std::vector<std::size_t> level_ends_; // where each level's entries end in sig_
+    std::vector<T> level_w2_;             // each level's squared weight
     std::size_t dim_, depth_, points_;
     detail::backward_workspace<T> ws_;
     std::vector<T> sig_, grad_sig_;

@@ -79,8 +79,10 @@ void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double
                     std::size_t depth);
 void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
                     std::size_t depth);
-void gram(double* H, const double* C, std::size_t n, std::size_t m);
-void gram(float* H, const float* C, std::size_t n, std::size_t m);
+void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
+          const double* scales, std::size_t ranges);
+void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
+          const float* scales, std::size_t ranges);
 } // namespace dispatched
 
 namespace detail {
@@ -120,13 +122,19 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
         scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
 }
 
-/// H = CᵀC (n x n, symmetric) for n columns of length m stored one after
-/// another: H[a*n + b] = sum_r C[a*m + r] C[b*m + r].
-template <class T> void gram(T* H, const T* C, std::size_t n, std::size_t m) {
+/// H = Cᵀ diag(w) C (n x n, symmetric) for n columns of length m stored
+/// one after another: H[a*n + b] = sum_r w_r C[a*m + r] C[b*m + r], w
+/// constant on row ranges (w_r = scales[k] for ends[k-1] <= r < ends[k];
+/// ranges = 0: w = 1). Gauss-Newton's normal matrix with level weights.
+/// Column a starts at C + a ld (ld >= m; 0 means m).
+template <class T>
+void gram(T* H, const T* C, std::size_t n, std::size_t m, std::size_t ld = 0, const std::size_t* ends = nullptr,
+          const T* scales = nullptr, std::size_t ranges = 0) {
+    if (ld == 0) ld = m;
     if constexpr (has_simd<T>::value)
-        dispatched::gram(H, C, n, m);
+        dispatched::gram(H, C, n, m, ld, ends, scales, ranges);
     else
-        scalar::gram(H, C, n, m);
+        scalar::gram(H, C, n, m, ld, ends, scales, ranges);
 }
 
 /// Segments the path functions hand to fmexp_many at once.

@@ -87,14 +87,26 @@ template <class T> void vecmat(T* out, const T* v, std::size_t rows, const T* M,
             out[c] += v[r] * M[r * cols + c];
 }
 
-/// H[a*n + b] = sum_r C[a*m + r] C[b*m + r] (a, b < n): the Gram matrix of
-/// n columns of length m stored one after another (H = CᵀC, symmetric).
-template <class T> void gram(T* H, const T* C, std::size_t n, std::size_t m) {
+/// H[a*n + b] = sum_r w_r C[a*m + r] C[b*m + r] (a, b < n): the weighted
+/// Gram matrix of n columns of length m stored one after another
+/// (H = Cᵀ diag(w) C, symmetric). The weights are constant on row ranges:
+/// w_r = scales[k] for ends[k-1] <= r < ends[k] (ends[-1] = 0,
+/// ends[ranges-1] = m); with ranges = 0, w = 1. Column a starts at C + a ld
+/// (ld >= m; 0 means m).
+template <class T>
+void gram(T* H, const T* C, std::size_t n, std::size_t m, std::size_t ld = 0, const std::size_t* ends = nullptr,
+          const T* scales = nullptr, std::size_t ranges = 0) {
+    if (ld == 0) ld = m;
     for (std::size_t a = 0; a < n; ++a)
         for (std::size_t b = 0; b <= a; ++b) {
             T sum = T(0);
-            for (std::size_t r = 0; r < m; ++r)
-                sum += C[a * m + r] * C[b * m + r];
+            std::size_t r = 0;
+            for (std::size_t k = 0; k < (ranges ? ranges : 1); ++k) {
+                T part = T(0);
+                for (; r < (ranges ? ends[k] : m); ++r)
+                    part += C[a * ld + r] * C[b * ld + r];
+                sum += (ranges ? scales[k] : T(1)) * part;
+            }
             H[a * n + b] = H[b * n + a] = sum;
         }
 }
