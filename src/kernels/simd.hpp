@@ -571,6 +571,18 @@ template <class Arch, class T> struct kernels {
                 H[b * n + a] = H[a * n + b];
     }
 
+    // Keeps x in a register from here on (an empty asm statement the
+    // compiler cannot see through): a value used several times is then
+    // loaded once, not folded into every instruction that uses it.
+    static void in_register(batch& x) {
+#if defined(__GNUC__)
+        auto& reg = x.data; // xsimd's register
+        asm("" : "+x"(reg));
+#else
+        (void)x;
+#endif
+    }
+
     // h[i][j] = the dot product of columns x[i] and y[j] over rows [r0, r1):
     // RA x RB sums in registers, each load feeding RB or RA multiply-adds.
     template <std::size_t RA, std::size_t RB>
@@ -585,7 +597,10 @@ template <class Arch, class T> struct kernels {
             for (std::size_t j = 0; j < RB; ++j)
                 v[j] = batch::load_unaligned(y[j] + r);
             for (std::size_t i = 0; i < RA; ++i) {
-                const batch u = batch::load_unaligned(x[i] + r);
+                batch u = batch::load_unaligned(x[i] + r);
+                // one load feeding RB multiply-adds: without this GCC folds
+                // the load into each of them (RB loads, the loop load bound)
+                in_register(u);
                 for (std::size_t j = 0; j < RB; ++j)
                     s[i][j] = xsimd::fma(u, v[j], s[i][j]);
             }
