@@ -282,6 +282,18 @@ tensig::invert_options make_invert_options(const invert_args& a) {
     return o;
 }
 
+// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+// break, its quotes doubled; nothing is dropped or replaced.
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    return q + '"';
+}
+
 // One CSV row per item of a batch inversion.
 void write_report(const std::string& file, const std::vector<tensig::invert_item>& items,
                   const std::vector<std::string>& extra_header = {},
@@ -301,14 +313,11 @@ void write_report(const std::string& file, const std::vector<tensig::invert_item
         out << i;
         if (i < extra.size())
             for (const auto& e : extra[i])
-                out << ',' << e;
-        std::string err = it.error;
-        for (auto& c : err)
-            if (c == ',' || c == '\n' || c == '"') c = ' ';
+                out << ',' << csv_field(e);
         out << ',' << it.ok << ',' << it.converged << ',' << num(it.result.loss) << ','
-            << it.result.iterations << ',' << num(it.result.seconds) << ',' << it.result.route << ','
+            << it.result.iterations << ',' << num(it.result.seconds) << ',' << csv_field(it.result.route) << ','
             << (it.hausdorff >= 0 ? num(it.hausdorff) : "") << ','
-            << (it.max_point_error >= 0 ? num(it.max_point_error) : "") << ',' << err << '\n';
+            << (it.max_point_error >= 0 ? num(it.max_point_error) : "") << ',' << csv_field(it.error) << '\n';
     }
     tensig::io::write_file(file, out.str());
 }

@@ -339,6 +339,27 @@ run_ok "invert a signature" sig zero_raw.csv zero_sig.npy --depth 6
 run_ok "invert a signature (--dim)" invert zero_sig.npy inv_from_sig.csv --depth 6 --dim 2 --points 8
 pass "invert takes a flattened signature with --dim"
 
+# csv_fields FILE: the number of fields of each line, quoted fields (RFC 4180,
+# no line breaks inside) counted as one.
+csv_fields() { sed 's/"\([^"]\|""\)*"/q/g' "$1" | awk -F, '{ print NF }'; }
+
+write_npy inv_batch.npy '<f8' '(2, 3, 2)' "$(f8s 0 0 1 2 3 1 0 0 0.5 1 1 0)"
+run_ok "invert a batch" invert inv_batch.npy inv_batch_out.npy --depth 6 --points 3 --report inv_rep.csv --threads 2
+expect_npy "invert a batch" inv_batch_out.npy '<f8' '(2, 3, 2)'
+[[ $(wc -l <inv_rep.csv) -eq 3 ]] || fail "invert --report" "expected a header and 2 rows: $(cat inv_rep.csv)"
+[[ $(csv_fields inv_rep.csv | sort -u) == 10 ]] || fail "invert --report" "rows of unequal width: $(cat inv_rep.csv)"
+awk -F, 'NR > 1 && $2 != 1 { exit 1 }' inv_rep.csv || fail "invert --report" "an item not ok: $(cat inv_rep.csv)"
+pass "invert takes a batch (B, L, d) and writes (B, K, d) and one report row per item"
+
+run_ok "pendigits on the built-in set" --quiet pendigits --limit 3 --report pd_rep.csv
+grep -q "exact" run.out || fail "pendigits" "no summary: $(cat run.out)"
+[[ $(wc -l <pd_rep.csv) -eq 4 ]] || fail "pendigits --report" "expected a header and 3 rows: $(cat pd_rep.csv)"
+[[ $(csv_fields pd_rep.csv | sort -u) == 12 ]] ||
+    fail "pendigits --report" "rows of unequal width (an unquoted comma?): $(cat pd_rep.csv)"
+grep -q '"insertion+lm([0-9]* points, reduced)"' pd_rep.csv ||
+    fail "pendigits --report" "a route with a comma, quoted, was expected: $(cat pd_rep.csv)"
+pass "pendigits summarises the built-in set; its report quotes fields with commas (one field each)"
+
 # ---- closed forms and identities ---------------------------------------------------
 
 # A straight line: level k is Δ^{⊗k}/k!, here Δ = (1, 2), depth 3.
