@@ -8,7 +8,8 @@
 // - fmexp_adjoint<T>/{dispatched,scalar}/d:D/N:N: its adjoint from a record
 //   (the backward pass's per-segment work) vs the scalar twin.
 // - gram<double>/{dispatched,scalar}/n:N/m:M/ld:S: Gauss-Newton's weighted
-//   normal matrix of N columns of length M, stride S (M, or 64-byte aligned).
+//   normal matrix of N columns of length M, stride S (M; M + 1, the layout of
+//   the inversion's tangents; 8192, columns 64 KiB apart, which costs cache sets).
 // - fma_peak/<T>/<isa>: the FMA throughput of one core (independent fused
 //   multiply-adds in registers), the ceiling the FLOP rates are compared with.
 // - expr_chain<T>/{lazy,eager,eager_prealloc,hand_loop,copy}/N:N on tensors
@@ -378,7 +379,7 @@ const bool registered = [] {
     add_adjoint(float{});
     for (const std::size_t n : {15, 31})
         for (const bool scalar : {false, true})
-            for (const std::size_t ld : {std::size_t(8190), std::size_t(8192)})
+            for (const std::size_t ld : {std::size_t(8190), std::size_t(8191), std::size_t(8192)})
                 benchmark::RegisterBenchmark((std::string("gram<double>/") + (scalar ? "scalar" : "dispatched") +
                                               "/n:" + std::to_string(n) + "/m:8190/ld:" + std::to_string(ld))
                                                  .c_str(),

@@ -119,19 +119,21 @@ template <class T> class signature_loss {
     /// differences of its entries.
     void normal_equations(const T* x, T* r, T* H, T* g) {
         const std::size_t m = size(), d = dim_, n = points_ - 1, q = n * d, Q = q + 1;
-        const std::size_t ld = m;
+        // column j: its tangent's level 0 (unused), then levels 1..N, where
+        // increment_tangents builds it (no copy)
+        const std::size_t ld = m + 1;
         if (D_.size() < Q * ld) D_.resize(Q * ld);
         if (G_.size() < Q * Q) G_.resize(Q * Q);
-        detail::increment_tangents(x, points_, d, depth_, {}, sig_.data(), tangents_,
-                                   [&](std::size_t i, std::size_t c, const T* v) {
-                                       std::copy(v, v + m, D_.data() + (i * d + c) * ld);
-                                   });
-        T* rc = D_.data() + q * ld;
+        detail::increment_tangents(
+            x, points_, d, depth_, {}, sig_.data(), tangents_,
+            [&](std::size_t i, std::size_t c) { return D_.data() + (i * d + c) * ld; },
+            [](std::size_t, std::size_t, const T*) {});
+        T* rc = D_.data() + q * ld + 1;
         for (std::size_t k = 0; k < m; ++k) {
             rc[k] = sig_[k] - target_[k];
             r[k] = weights_[k] * rc[k];
         }
-        kernels::gram(G_.data(), D_.data(), Q, m, ld, level_ends_.data(), level_w2_.data(), level_ends_.size());
+        kernels::gram(G_.data(), D_.data() + 1, Q, m, ld, level_ends_.data(), level_w2_.data(), level_ends_.size());
         // entry (a, b) of DᵀD with a = (i, c); increment n (after the last point) is zero
         auto gd = [&](std::size_t i, std::size_t c, std::size_t j, std::size_t e) {
             return i < n && j < n ? G_[(i * d + c) * Q + j * d + e] : T(0);

@@ -51,10 +51,12 @@ template <class T> struct tangent_workspace {
 /// (kernels::fmexp_left_jvp) through the earlier steps on the left
 /// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. So
 /// each step needs one of P_i and S_{i+1}, kept in ws.ends.
-/// With `sig`, the signature (levels 1..N) too.
-template <class T, class Visit>
+/// With `sig`, the signature (levels 1..N) too. Each tangent (levels 0..N)
+/// is built in where(i, c), or in ws.tangent when `where` returns null, so a
+/// caller that keeps them all can have them built in place.
+template <class T, class Where, class Visit>
 void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
-                        T* sig, tangent_workspace<T>& ws, Visit&& visit) {
+                        T* sig, tangent_workspace<T>& ws, Where&& where, Visit&& visit) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     const std::size_t size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
@@ -67,7 +69,6 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     T* const deltas = ws.deltas.data();
     T* const rdeltas = deltas + n * d; // rdeltas[k] = deltas[n-1-k]: the left steps in the order they apply
     T* const ends = ws.ends.data();
-    T* const tangent = ws.tangent.data();
     auto& acc = ws.fwd->acc;
     acc.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
@@ -84,6 +85,8 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     }
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t c = 0; c < d; ++c) {
+            T* tangent = where(i, c);
+            if (!tangent) tangent = ws.tangent.data();
             ws.unit[c] = T(1);
             if (on_the_left(i)) {
                 kernels::fmexp_left_jvp(tangent, ends + i * size, deltas + i * d, ws.unit.data(), d, depth);
@@ -99,6 +102,13 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
             ws.unit[c] = T(0);
             visit(i, c, static_cast<const T*>(tangent + 1));
         }
+}
+
+template <class T, class Visit>
+void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
+                        T* sig, tangent_workspace<T>& ws, Visit&& visit) {
+    increment_tangents(path, L, d, depth, o, sig, ws, [](std::size_t, std::size_t) { return static_cast<T*>(nullptr); },
+                       std::forward<Visit>(visit));
 }
 
 /// The Jacobian of one path's signature as columns: cols[j * sig_length + r]
