@@ -361,6 +361,36 @@ TEMPLATE_TEST_CASE("fmexp_left_many and fmexp_left_jvp: exp(z) ⊗ A and Dexp(z)
                         CHECK(oracle::rel_err(lhs, reu, s.size()) <= tol<T>(N) * 64);
                     }
                 }
+                // several directions in one call (axes and a dense one): each
+                // equals its own call, bit for bit (the same operations), and
+                // the scalar twin to rounding
+                const std::size_t count = d + 1;
+                std::vector<T> dirs(count * d, T(0));
+                for (std::size_t c = 0; c < d; ++c)
+                    dirs[c * d + c] = T(1);
+                std::copy(zdot.begin(), zdot.end(), dirs.begin() + static_cast<std::ptrdiff_t>(d * d));
+                for (bool left : {false, true}) {
+                    INFO("left " << left << ", " << count << " directions");
+                    std::vector<T> all(count * s.size(), T(-7)), one(s.size()), sc_all(count * s.size(), T(-7));
+                    std::vector<T> cscratch(kn::scalar::fmexp_jvp_scratch_size(d, N, count));
+                    if (left) {
+                        kn::fmexp_left_jvp(all.data(), A.data(), Z.data(), dirs.data(), d, N, count);
+                        kn::scalar::fmexp_left_jvp(sc_all.data(), A.data(), Z.data(), dirs.data(), d, N,
+                                                   cscratch.data(), count);
+                    } else {
+                        kn::fmexp_jvp(all.data(), A.data(), Z.data(), dirs.data(), d, N, count);
+                        kn::scalar::fmexp_jvp(sc_all.data(), A.data(), Z.data(), dirs.data(), d, N, cscratch.data(),
+                                              count);
+                    }
+                    for (std::size_t q = 0; q < count; ++q) {
+                        if (left)
+                            kn::fmexp_left_jvp(one.data(), A.data(), Z.data(), dirs.data() + q * d, d, N);
+                        else
+                            kn::fmexp_jvp(one.data(), A.data(), Z.data(), dirs.data() + q * d, d, N);
+                        CHECK(std::equal(one.begin(), one.end(), all.begin() + static_cast<std::ptrdiff_t>(q * s.size())));
+                        CHECK(oracle::rel_err(sc_all.data() + q * s.size(), one.data(), s.size()) <= tol<T>(N) * 8);
+                    }
+                }
             }
     }
 }

@@ -147,14 +147,14 @@ void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::si
                             scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
-               std::size_t depth) {
+               std::size_t depth, std::size_t count) {
     table().fmexp_jvp_d(Bdot, A, z, zdot, dim, depth,
-                        scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+                        scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
-               std::size_t depth) {
+               std::size_t depth, std::size_t count) {
     table().fmexp_jvp_f(Bdot, A, z, zdot, dim, depth,
-                        scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+                        scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record) {
     table().fmexp_record_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)), record);
@@ -189,13 +189,14 @@ void fmexp_left_many(float* A, const float* Z, std::size_t m, std::size_t dim, s
     table().fmexp_left_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)));
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
-                    std::size_t depth) {
+                    std::size_t depth, std::size_t count) {
     table().fmexp_left_jvp_d(Bdot, A, z, zdot, dim, depth,
-                             scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+                             scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
-                    std::size_t depth) {
-    table().fmexp_left_jvp_f(Bdot, A, z, zdot, dim, depth, scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+                    std::size_t depth, std::size_t count) {
+    table().fmexp_left_jvp_f(Bdot, A, z, zdot, dim, depth,
+                             scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges) {

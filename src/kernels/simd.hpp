@@ -1203,15 +1203,15 @@ template <class Arch, class T> struct kernels {
         horner::fmexp_adjoint<policy>(gA, gz, A, z, dim, depth, scratch);
     }
     static void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
-                          T* scratch) {
-        horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch);
+                          T* scratch, std::size_t count) {
+        horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch, count);
     }
     static void fmexp_left_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
         horner::fmexp_many<policy, true>(A, Z, m, dim, depth, scratch);
     }
     static void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
-                               T* scratch) {
-        horner::fmexp_jvp<policy, true>(Bdot, A, z, zdot, dim, depth, scratch);
+                               T* scratch, std::size_t count) {
+        horner::fmexp_jvp<policy, true>(Bdot, A, z, zdot, dim, depth, scratch, count);
     }
     static void fmexp_record(T* A, const T* z, std::size_t dim, std::size_t depth, T* scratch, T* record) {
         horner::fmexp<policy>(A, z, dim, depth, scratch, record);

@@ -31,9 +31,9 @@ struct kernel_table {
     void (*fmexp_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t,
                             float*) = nullptr;
     void (*fmexp_jvp_d)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
-                        double*) = nullptr;
+                        double*, std::size_t) = nullptr;
     void (*fmexp_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
-                        float*) = nullptr;
+                        float*, std::size_t) = nullptr;
     void (*fmexp_record_d)(double*, const double*, std::size_t, std::size_t, double*, double*) = nullptr;
     void (*fmexp_record_f)(float*, const float*, std::size_t, std::size_t, float*, float*) = nullptr;
     void (*fmexp_adjoint_recorded_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
@@ -47,9 +47,9 @@ struct kernel_table {
     void (*fmexp_left_many_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
     void (*fmexp_left_many_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
     void (*fmexp_left_jvp_d)(double*, const double*, const double*, const double*, std::size_t, std::size_t,
-                             double*) = nullptr;
+                             double*, std::size_t) = nullptr;
     void (*fmexp_left_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
-                             float*) = nullptr;
+                             float*, std::size_t) = nullptr;
     void (*gram_d)(double*, const double*, std::size_t, std::size_t, std::size_t, const std::size_t*,
                    const double*, std::size_t) = nullptr;
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,

@@ -120,13 +120,14 @@ template <class T> class signature_loss {
     void normal_equations(const T* x, T* r, T* H, T* g) {
         const std::size_t m = size(), d = dim_, n = points_ - 1, q = n * d, Q = q + 1;
         // column j: its tangent's level 0 (unused), then levels 1..N, where
-        // increment_tangents builds it (no copy)
+        // increment_tangents builds it (no copy; the d columns of a step are
+        // adjacent, sig_length + 1 apart, as it builds them)
         const std::size_t ld = m + 1;
         if (D_.size() < Q * ld) D_.resize(Q * ld);
         if (G_.size() < Q * Q) G_.resize(Q * Q);
         detail::increment_tangents(
             x, points_, d, depth_, {}, sig_.data(), tangents_,
-            [&](std::size_t i, std::size_t c) { return D_.data() + (i * d + c) * ld; },
+            [&](std::size_t i) { return D_.data() + i * d * ld; },
             [](std::size_t, std::size_t, const T*) {});
         T* rc = D_.data() + q * ld + 1;
         for (std::size_t k = 0; k < m; ++k) {

@@ -371,80 +371,99 @@ void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m
 
 /// Scratch for fmexp_jvp: z/m and ż/m (N d each), a zero row, and the Horner
 /// terms t and ṫ of one level in ping-pong pairs (4 buffers of d^(N-1)).
-inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth) {
+inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth, std::size_t count = 1) {
     std::size_t top = 1;
     for (std::size_t k = 1; k < depth; ++k)
         top *= dim;
-    return 2 * depth * dim + 5 * top * dim;
+    return (1 + count) * depth * dim + (3 + 2 * count) * top * dim;
 }
 
-/// The derivative of B = A ⊗ exp(z) along ż, with A held fixed:
-/// Bdot = A ⊗ Dexp(z)[ż], by differentiating Horner's scheme,
+/// The derivatives of B = A ⊗ exp(z) along `count` directions, A held
+/// fixed: Bdot_s = A ⊗ Dexp(z)[ż_s] for ż_s = zdot + s*dim, written to
+/// Bdot + s*size (size = the tensor's length, levels 0..N; level 0 is 0),
+/// by differentiating Horner's scheme,
 ///   ṫ_0 = 0, ṫ_j = ṫ_{j-1} ⊗ z/c + t_{j-1} ⊗ ż/c  (c = k-j+1),  Ḃ_k = ṫ_k.
-/// Bdot holds levels 0..N (level 0 is 0). Left: Bdot = Dexp(z)[ż] ⊗ A, the
-/// derivative of exp(z) ⊗ A (the same recursion with z ⊗ t for t ⊗ z).
+/// The terms t do not depend on ż: one chain of them serves every direction
+/// (the Jacobian's d directions cost 1 + d chains per level, not 2d).
+/// Left: Bdot_s = Dexp(z)[ż_s] ⊗ A, the derivative of exp(z) ⊗ A (the same
+/// recursion with z ⊗ t for t ⊗ z).
 template <class P, bool Left = false, class T>
-void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
-               T* scratch) {
-    if (depth == 0) return;
-    T* zs = scratch;
-    T* zds = scratch + depth * dim;
-    std::size_t top = 1;
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth, T* scratch,
+               std::size_t count = 1) {
+    if (depth == 0 || count == 0) return;
+    std::size_t top = 1, size = 1;
     for (std::size_t k = 1; k < depth; ++k)
         top *= dim;
+    for (std::size_t k = 1, n = 1; k <= depth; ++k)
+        size += n *= dim;
     const std::size_t cap = top * dim;
-    T* zero = zds + depth * dim;
+    T* zs = scratch;                  // z / c
+    T* zds = zs + depth * dim;        // ż_s / c, direction s at s * depth * dim
+    T* zero = zds + count * depth * dim;
     T* t[2] = {zero + cap, zero + 2 * cap};
-    T* td[2] = {zero + 3 * cap, zero + 4 * cap};
+    T* td = zero + 3 * cap;           // direction s: its ping-pong pair at td + 2 s cap
     for (std::size_t i = 0; i < cap; ++i)
         zero[i] = T(0);
     divided_by_steps(zs, z, dim, 1, depth);
-    divided_by_steps(zds, zdot, dim, 1, depth);
     // ż along one coordinate (the Jacobian's directions): t ⊗ ż/c is t/c
     // times ż's entry, in one column (Right) or one block (Left), so it is
     // added where it lands instead of by a full outer product
     // (for float and double: a dual number's zero may carry derivatives)
-    std::size_t axis = dim, nonzero = 0;
-    if constexpr (std::is_floating_point_v<T>)
-        for (std::size_t b = 0; b < dim; ++b)
-            if (!(zdot[b] == T(0))) {
-                axis = b;
-                ++nonzero;
-            }
-    const bool along_axis = nonzero == 1;
-    Bdot[0] = T(0);
+    constexpr std::size_t no_axis = ~std::size_t(0);
+    auto axis_of = [&](const T* zd) {
+        std::size_t axis = no_axis, nonzero = 0;
+        if constexpr (std::is_floating_point_v<T>)
+            for (std::size_t b = 0; b < dim; ++b)
+                if (!(zd[b] == T(0))) {
+                    axis = b;
+                    ++nonzero;
+                }
+        return nonzero == 1 ? axis : no_axis;
+    };
+    for (std::size_t s = 0; s < count; ++s) {
+        divided_by_steps(zds + s * depth * dim, zdot + s * dim, dim, 1, depth);
+        Bdot[s * size] = T(0);
+    }
     std::size_t off_k = 1, n_k = dim;
     for (std::size_t k = 1; k <= depth; ++k) {
         // j = 1: t_1 = A_0 z/k + A_1, ṫ_1 = A_0 ż/k
         const T* zk = zs + (k - 1) * dim;
-        const T* zdk = zds + (k - 1) * dim;
-        T* out_t = k == 1 ? nullptr : t[0];
-        T* out_td = k == 1 ? Bdot + off_k : td[0];
-        for (std::size_t b = 0; b < dim; ++b) {
-            if (out_t) out_t[b] = A[0] * zk[b] + A[1 + b];
-            out_td[b] = A[0] * zdk[b];
+        if (k > 1)
+            for (std::size_t b = 0; b < dim; ++b)
+                t[0][b] = A[0] * zk[b] + A[1 + b];
+        for (std::size_t s = 0; s < count; ++s) {
+            T* out_td = k == 1 ? Bdot + s * size + off_k : td + 2 * s * cap;
+            const T* zdk = zds + s * depth * dim + (k - 1) * dim;
+            for (std::size_t b = 0; b < dim; ++b)
+                out_td[b] = A[0] * zdk[b];
         }
         std::size_t tn = dim, level_off = 1 + dim;
         int cur = 0;
         for (std::size_t j = 2; j <= k; ++j) {
             const std::size_t c = k - j + 1;
-            T* td_next = j == k ? Bdot + off_k : td[1 - cur];
-            // ṫ_j = t_{j-1} ⊗ ż/c + ṫ_{j-1} ⊗ z/c
-            if (along_axis) {
-                step_fma<Left, P>(td_next, td[cur], tn, zs + (c - 1) * dim, dim, zero);
-                const T f = zds[(c - 1) * dim + axis];
-                const T* tc = t[cur];
-                if constexpr (Left) {
-                    T* block = td_next + axis * tn;
-                    for (std::size_t i = 0; i < tn; ++i)
-                        block[i] = tc[i] * f + block[i];
+            for (std::size_t s = 0; s < count; ++s) {
+                T* tds = td + 2 * s * cap;
+                T* td_cur = tds + cur * cap;
+                T* td_next = j == k ? Bdot + s * size + off_k : tds + (1 - cur) * cap;
+                const T* zdc = zds + s * depth * dim + (c - 1) * dim;
+                // ṫ_j = t_{j-1} ⊗ ż/c + ṫ_{j-1} ⊗ z/c
+                const std::size_t axis = axis_of(zdc);
+                if (axis != no_axis) {
+                    step_fma<Left, P>(td_next, td_cur, tn, zs + (c - 1) * dim, dim, zero);
+                    const T f = zdc[axis];
+                    const T* tc = t[cur];
+                    if constexpr (Left) {
+                        T* block = td_next + axis * tn;
+                        for (std::size_t i = 0; i < tn; ++i)
+                            block[i] = tc[i] * f + block[i];
+                    } else {
+                        for (std::size_t i = 0; i < tn; ++i)
+                            td_next[i * dim + axis] = tc[i] * f + td_next[i * dim + axis];
+                    }
                 } else {
-                    for (std::size_t i = 0; i < tn; ++i)
-                        td_next[i * dim + axis] = tc[i] * f + td_next[i * dim + axis];
+                    step_fma<Left, P>(td_next, t[cur], tn, zdc, dim, zero);
+                    step_fma<Left, P>(td_next, td_cur, tn, zs + (c - 1) * dim, dim, td_next);
                 }
-            } else {
-                step_fma<Left, P>(td_next, t[cur], tn, zds + (c - 1) * dim, dim, zero);
-                step_fma<Left, P>(td_next, td[cur], tn, zs + (c - 1) * dim, dim, td_next);
             }
             if (j < k) {
                 step_fma<Left, P>(t[1 - cur], t[cur], tn, zs + (c - 1) * dim, dim, A + level_off);

@@ -60,9 +60,9 @@ void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std
                    std::size_t depth);
 void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth);
 void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
-               std::size_t depth);
+               std::size_t depth, std::size_t count);
 void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
-               std::size_t depth);
+               std::size_t depth, std::size_t count);
 void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record);
 void fmexp_record(float* A, const float* z, std::size_t dim, std::size_t depth, float* record);
 void fmexp_adjoint_recorded(double* gA, double* gz, const double* record, const double* z, std::size_t dim,
@@ -76,9 +76,9 @@ void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* 
 void fmexp_left_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
 void fmexp_left_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
-                    std::size_t depth);
+                    std::size_t depth, std::size_t count);
 void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
-                    std::size_t depth);
+                    std::size_t depth, std::size_t count);
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges);
 void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
@@ -186,14 +186,17 @@ void fmexp_adjoint(T* gA, T* gz, const T* A, const T* z, std::size_t dim, std::s
 }
 
 /// Bdot = A ⊗ Dexp(z)[zdot]: the derivative of A ⊗ exp(z) along zdot with A
-/// fixed (levels 0..depth).
+/// fixed (levels 0..depth); with `count` directions zdot + s*dim, the
+/// derivatives go to Bdot + s*size (size = the tensor's length), sharing the
+/// Horner terms.
 template <class T>
-void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth) {
+void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+               std::size_t count = 1) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_jvp(Bdot, A, z, zdot, dim, depth);
+        dispatched::fmexp_jvp(Bdot, A, z, zdot, dim, depth, count);
     else
         scalar::fmexp_jvp(Bdot, A, z, zdot, dim, depth,
-                          detail::generic_scratch<T>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+                          detail::generic_scratch<T>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 
 /// fmexp that also writes its Horner terms to `record`
@@ -243,14 +246,17 @@ template <class T> void fmexp_left_many(T* A, const T* Z, std::size_t m, std::si
 }
 
 /// Bdot = Dexp(z)[zdot] ⊗ A: the derivative of exp(z) ⊗ A along zdot with A
-/// fixed (levels 0..depth).
+/// fixed (levels 0..depth); with `count` directions zdot + s*dim, the
+/// derivatives go to Bdot + s*size (size = the tensor's length), sharing the
+/// Horner terms.
 template <class T>
-void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth) {
+void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
+                    std::size_t count = 1) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_left_jvp(Bdot, A, z, zdot, dim, depth);
+        dispatched::fmexp_left_jvp(Bdot, A, z, zdot, dim, depth, count);
     else
         scalar::fmexp_left_jvp(Bdot, A, z, zdot, dim, depth,
-                               detail::generic_scratch<T>(scalar::fmexp_jvp_scratch_size(dim, depth)));
+                               detail::generic_scratch<T>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 
 } // namespace tensig::kernels

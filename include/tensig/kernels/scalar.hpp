@@ -224,18 +224,21 @@ void fmexp_left_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size
     horner::fmexp_many<policy, true>(A, Z, m, dim, depth, scratch);
 }
 
-/// Bdot = Dexp(z)[zdot] ⊗ A (the derivative of exp(z) ⊗ A along zdot).
+/// Bdot = Dexp(z)[zdot] ⊗ A (the derivative of exp(z) ⊗ A along zdot);
+/// for `count` directions zdot + s*dim, to Bdot + s*size (horner::fmexp_jvp).
+/// `scratch` holds fmexp_jvp_scratch_size(dim, depth, count) elements.
 template <class T>
 void fmexp_left_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
-                    T* scratch) {
-    horner::fmexp_jvp<policy, true>(Bdot, A, z, zdot, dim, depth, scratch);
+                    T* scratch, std::size_t count = 1) {
+    horner::fmexp_jvp<policy, true>(Bdot, A, z, zdot, dim, depth, scratch, count);
 }
 
-/// Bdot = A ⊗ Dexp(z)[zdot] (the derivative of A ⊗ exp(z) along zdot).
+/// Bdot = A ⊗ Dexp(z)[zdot] (the derivative of A ⊗ exp(z) along zdot);
+/// for `count` directions as fmexp_left_jvp.
 template <class T>
 void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, std::size_t depth,
-               T* scratch) {
-    horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch);
+               T* scratch, std::size_t count = 1) {
+    horner::fmexp_jvp<policy>(Bdot, A, z, zdot, dim, depth, scratch, count);
 }
 
 } // namespace tensig::kernels::scalar

@@ -35,7 +35,7 @@ template <class T> struct tangent_workspace {
     scratch_vector<T> ends;    // per step: the prefix or the suffix its tangent is built on
     scratch_vector<T> deltas;  // the increments in the order of the steps, then reversed
     scratch_vector<T> tangent; // one tangent (levels 0..N)
-    std::vector<T> unit;       // e_c
+    std::vector<T> unit;       // e_0, ..., e_{d-1} (d x d)
     std::optional<path_workspace<T>> fwd;
 };
 
@@ -52,8 +52,10 @@ template <class T> struct tangent_workspace {
 /// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. So
 /// each step needs one of P_i and S_{i+1}, kept in ws.ends.
 /// With `sig`, the signature (levels 1..N) too. Each tangent (levels 0..N)
-/// is built in where(i, c), or in ws.tangent when `where` returns null, so a
-/// caller that keeps them all can have them built in place.
+/// is built in place: the d tangents of step i at where(i) + c * (sig_length
+/// + 1), or in ws.tangent when `where` returns null, so a caller that keeps
+/// them all can have them built where it keeps them. The d tangents of a
+/// step share one JVP call (their Horner terms are the same).
 template <class T, class Where, class Visit>
 void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
                         T* sig, tangent_workspace<T>& ws, Where&& where, Visit&& visit) {
@@ -63,8 +65,10 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     auto on_the_left = [n](std::size_t i) { return 2 * i + 1 < n; };
     if (ws.ends.size() < n * size) ws.ends.resize(n * size);
     if (ws.deltas.size() < 2 * n * d) ws.deltas.resize(2 * n * d);
-    if (ws.tangent.size() < size) ws.tangent.resize(size);
-    ws.unit.assign(d, T(0));
+    if (ws.tangent.size() < d * size) ws.tangent.resize(d * size);
+    ws.unit.assign(d * d, T(0)); // the d coordinate directions
+    for (std::size_t c = 0; c < d; ++c)
+        ws.unit[c * d + c] = T(1);
     if (!ws.fwd || ws.fwd->acc.shape() != s) ws.fwd.emplace(s);
     T* const deltas = ws.deltas.data();
     T* const rdeltas = deltas + n * d; // rdeltas[k] = deltas[n-1-k]: the left steps in the order they apply
@@ -83,31 +87,31 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
         if (on_the_left(i)) std::copy(acc.data(), acc.data() + size, ends + i * size);
         if (i > 0) kernels::fmexp_left_many(acc.data(), deltas + i * d, 1, d, depth);
     }
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < n; ++i) {
+        T* tangents = where(i);
+        if (!tangents) tangents = ws.tangent.data();
+        if (on_the_left(i))
+            kernels::fmexp_left_jvp(tangents, ends + i * size, deltas + i * d, ws.unit.data(), d, depth, d);
+        else
+            kernels::fmexp_jvp(tangents, ends + i * size, deltas + i * d, ws.unit.data(), d, depth, d);
         for (std::size_t c = 0; c < d; ++c) {
-            T* tangent = where(i, c);
-            if (!tangent) tangent = ws.tangent.data();
-            ws.unit[c] = T(1);
-            if (on_the_left(i)) {
-                kernels::fmexp_left_jvp(tangent, ends + i * size, deltas + i * d, ws.unit.data(), d, depth);
-                // steps i-1, ..., 0 on the left: the reversed increments from n - i
+            T* tangent = tangents + c * size;
+            if (on_the_left(i)) // steps i-1, ..., 0 on the left: the reversed increments from n - i
                 for (std::size_t k = n - i; k < n; k += kernels::fmexp_block)
                     kernels::fmexp_left_many(tangent, rdeltas + k * d, std::min(kernels::fmexp_block, n - k), d,
                                              depth);
-            } else {
-                kernels::fmexp_jvp(tangent, ends + i * size, deltas + i * d, ws.unit.data(), d, depth);
+            else
                 for (std::size_t k = i + 1; k < n; k += kernels::fmexp_block)
                     kernels::fmexp_many(tangent, deltas + k * d, std::min(kernels::fmexp_block, n - k), d, depth);
-            }
-            ws.unit[c] = T(0);
             visit(i, c, static_cast<const T*>(tangent + 1));
         }
+    }
 }
 
 template <class T, class Visit>
 void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t depth, const signature_options& o,
                         T* sig, tangent_workspace<T>& ws, Visit&& visit) {
-    increment_tangents(path, L, d, depth, o, sig, ws, [](std::size_t, std::size_t) { return static_cast<T*>(nullptr); },
+    increment_tangents(path, L, d, depth, o, sig, ws, [](std::size_t) { return static_cast<T*>(nullptr); },
                        std::forward<Visit>(visit));
 }
 
