@@ -6,6 +6,9 @@
 //   BM_AdamStep        one step: loss, gradient (forward + backward) and update
 //   BM_Auto/<digit>    tensig's default strategy on the zero, three, six, eight
 //   BM_Forward / BM_Backward / BM_Jacobian   the pieces, for the ratios
+//   BM_InvertBatch/threads:T   invert_batch on the built-in set (four PenDigits
+//                      rows and the generated curves, twice: 22 items) with
+//                      T threads, for the speed-up of two threads over one
 #include <benchmark/benchmark.h>
 
 #include <tensig/tensig.hpp>
@@ -78,3 +81,27 @@ void BM_Jacobian(benchmark::State& state) {
 BENCHMARK(BM_Jacobian)->Unit(benchmark::kMicrosecond);
 
 } // namespace
+
+namespace {
+
+void BM_InvertBatch(benchmark::State& state) {
+    auto rows = tensig::pendigits::builtin_rows();
+    for (const auto& r : tensig::pendigits::generated_curves())
+        rows.push_back(r);
+    const std::size_t B = 2 * rows.size();
+    xt::xtensor<double, 2> targets = xt::zeros<double>({B, tensig::sig_length(2, 12)});
+    for (std::size_t b = 0; b < B; ++b)
+        xt::view(targets, b, xt::all()) = tensig::signature(tensig::pendigits::to_path(rows[b % rows.size()]), 12);
+    tensig::invert_batch_options o;
+    o.threads = static_cast<std::size_t>(state.range(0));
+    for (auto _ : state) {
+        auto items = tensig::invert_batch(targets, 2, 12, o);
+        benchmark::DoNotOptimize(items.data());
+    }
+    state.counters["inversions/s"] =
+        benchmark::Counter(double(B), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_InvertBatch)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+} // namespace
+

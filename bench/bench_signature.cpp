@@ -7,6 +7,8 @@
 // - backward_sweep<double>/...                         the reverse sweep alone (forward untimed)
 // - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
 // - grid<float>/B:32/L:10000/d:../N:../fwd|bwd/threads:1|all   the peers' grid (float32)
+// - long_path<double>/B:1/L:100000/d:3/N:5/threads:1|2   one long path: the
+//   sequential pass against the parallel Chen reduction over two threads
 // - logsignature<double>/<basis>/...                the log-signature in each basis (1 thread)
 // - logsignature_backward<double>/lyndon/...       its gradient (iisignature's logsigbackprop)
 //
@@ -146,6 +148,16 @@ double min_of(const std::vector<double>& v) {
 }
 
 const bool registered = [] {
+    for (std::size_t threads : {std::size_t(1), std::size_t(2)}) {
+        const bench_shape sh{1, 100000, 3, 5};
+        benchmark::RegisterBenchmark(("long_path<double>/" + shape_name(sh) + "/threads:" + std::to_string(threads)).c_str(),
+                                     [sh, threads](benchmark::State& st) {
+                                         bm_signature<double>(st, sh, "", threads, pass::forward);
+                                     })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->ComputeStatistics("min", min_of);
+    }
     for (const auto& sh : shapes) {
         for (std::size_t threads : {std::size_t(1), std::size_t(0)}) {
             const std::string t = threads == 1 ? "/threads:1" : "/threads:all";
