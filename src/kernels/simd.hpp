@@ -667,6 +667,39 @@ template <class Arch, class T> struct kernels {
         }
     }
 
+#if defined(__AVX2__)
+    // The adjoint's d = 2 layout (AVX2 double): rows r, r+2 of M in a and
+    // rows r+1, r+3 in b, a half register each (the upper half by an insert
+    // from memory, no shuffle unit). Then v's multipliers are in-lane
+    // duplicates and one in-lane horizontal add gives the row sums in order,
+    // where rows (r, r+1) in one register needed three lane crossings per
+    // four rows.
+    static void d2_load_rows(const double* mr, __m256d& a, __m256d& b) {
+        a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr)), _mm_loadu_pd(mr + 4), 1);
+        b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr + 2)), _mm_loadu_pd(mr + 6), 1);
+    }
+    // Four rows: g0, g1 += the rows weighted by v[0..3] (columns in lanes
+    // (0, 2) and (1, 3)); returns the row sums M[r] · w (wp = w twice).
+    static __m256d d2_rows_step(__m256d a, __m256d b, const double* v, __m256d wp, __m256d& g0, __m256d& g1) {
+        const __m256d vv = _mm256_loadu_pd(v);
+        g0 = _mm256_fmadd_pd(_mm256_movedup_pd(vv), a, g0);      // v0 v0 v2 v2
+        g1 = _mm256_fmadd_pd(_mm256_unpackhi_pd(vv, vv), b, g1); // v1 v1 v3 v3
+        return _mm256_hadd_pd(_mm256_mul_pd(a, wp), _mm256_mul_pd(b, wp));
+    }
+    static __m256d d2_rows_step(const double* mr, const double* v, __m256d wp, __m256d& g0, __m256d& g1) {
+        __m256d a, b;
+        d2_load_rows(mr, a, b);
+        return d2_rows_step(a, b, v, wp, g0, g1);
+    }
+    // gv[c] += the lanes of g that hold column c
+    static void d2_add_lanes(double* gv, __m256d g) {
+        alignas(32) double lanes[4];
+        _mm256_store_pd(lanes, g);
+        gv[0] += lanes[0] + lanes[2];
+        gv[1] += lanes[1] + lanes[3];
+    }
+#endif
+
     // The adjoint's inner step over one matrix M (rows x cols), read once
     // where a fused path exists: gv[c] += sum_r v[r] M[r][c] (vecmat) and
     // out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (matvec; no acc when null).
@@ -689,38 +722,22 @@ template <class Arch, class T> struct kernels {
         }
 #if defined(__AVX2__)
         if constexpr (has_d2_adjoint) {
-            if (cols == 2 && rows >= 4) { // d = 2: four rows (two registers) per step
-                // The rows are loaded as (r, r+2) and (r+1, r+3), a half
-                // register each (the upper half by an insert from memory, no
-                // shuffle unit): then v's multipliers are in-lane duplicates
-                // and one in-lane horizontal add gives out[r..r+3] in order,
-                // where rows (r, r+1) in one register needed three lane
-                // crossings per four rows.
+            if (cols == 2 && rows >= 4) { // d = 2: four rows (two registers) per step (d2_load_rows)
                 const __m256d wp = _mm256_setr_pd(w[0], w[1], w[0], w[1]);
                 __m256d g0 = _mm256_setzero_pd(), g1 = _mm256_setzero_pd();
                 std::size_t r = 0;
                 for (; r + 4 <= rows; r += 4) {
                     const double* mr = M + 2 * r;
-                    const __m256d a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr)),
-                                                           _mm_loadu_pd(mr + 4), 1); // rows r, r+2
-                    const __m256d b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr + 2)),
-                                                           _mm_loadu_pd(mr + 6), 1); // rows r+1, r+3
                     if (accM) {
                         _mm256_storeu_pd(accM + 2 * r, _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r), _mm256_loadu_pd(mr)));
                         _mm256_storeu_pd(accM + 2 * r + 4,
                                          _mm256_add_pd(_mm256_loadu_pd(accM + 2 * r + 4), _mm256_loadu_pd(mr + 4)));
                     }
-                    const __m256d vv = _mm256_loadu_pd(v + r);
-                    g0 = _mm256_fmadd_pd(_mm256_movedup_pd(vv), a, g0);         // v0 v0 v2 v2
-                    g1 = _mm256_fmadd_pd(_mm256_unpackhi_pd(vv, vv), b, g1);    // v1 v1 v3 v3
-                    const __m256d h = _mm256_hadd_pd(_mm256_mul_pd(a, wp), _mm256_mul_pd(b, wp));
+                    const __m256d h = d2_rows_step(mr, v + r, wp, g0, g1);
                     _mm256_storeu_pd(out + r, h);
                     if (acc) _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), h));
                 }
-                alignas(32) double lanes[4];
-                _mm256_store_pd(lanes, _mm256_add_pd(g0, g1));
-                gv[0] += lanes[0] + lanes[2];
-                gv[1] += lanes[1] + lanes[3];
+                d2_add_lanes(gv, _mm256_add_pd(g0, g1));
                 if (r < rows)
                     adjoint_step(gv, v + r, out + r, M + 2 * r, rows - r, 2, w, acc ? acc + r : nullptr,
                                  accM ? accM + 2 * r : nullptr);
@@ -828,24 +845,13 @@ template <class Arch, class T> struct kernels {
                 }
                 std::size_t r = 0;
                 for (; r + 4 <= rows; r += 4) {
-                    const double* mr = M + 2 * r;
-                    const __m256d a = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr)),
-                                                           _mm_loadu_pd(mr + 4), 1); // rows r, r+2
-                    const __m256d b = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(mr + 2)),
-                                                           _mm_loadu_pd(mr + 6), 1); // rows r+1, r+3
-                    for (std::size_t s = 0; s < m; ++s) {
-                        const __m256d vv = _mm256_loadu_pd(v + s * sv + r);
-                        g[s] = _mm256_fmadd_pd(_mm256_movedup_pd(vv), a, g[s]);
-                        g[s] = _mm256_fmadd_pd(_mm256_unpackhi_pd(vv, vv), b, g[s]);
-                        _mm256_storeu_pd(out + s * rows + r,
-                                         _mm256_hadd_pd(_mm256_mul_pd(a, wp[s]), _mm256_mul_pd(b, wp[s])));
-                    }
+                    __m256d a, b;
+                    d2_load_rows(M + 2 * r, a, b);
+                    for (std::size_t s = 0; s < m; ++s)
+                        _mm256_storeu_pd(out + s * rows + r, d2_rows_step(a, b, v + s * sv + r, wp[s], g[s], g[s]));
                 }
                 for (std::size_t s = 0; s < m; ++s) {
-                    alignas(32) double lanes[4];
-                    _mm256_store_pd(lanes, g[s]);
-                    gv[2 * s] += lanes[0] + lanes[2];
-                    gv[2 * s + 1] += lanes[1] + lanes[3];
+                    d2_add_lanes(gv + 2 * s, g[s]);
                     if (r < rows)
                         adjoint_step(gv + 2 * s, v + s * sv + r, out + s * rows + r, M + 2 * r, rows - r, 2,
                                      w + 2 * s, nullptr);
