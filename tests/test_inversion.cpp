@@ -142,3 +142,19 @@ TEST_CASE("auto recovers the zero, three, six and eight exactly", "[inversion][s
         CHECK(r.loss <= -55);
     }
 }
+
+TEST_CASE("continuation_abandon_loss: a continuation stops at its last lower depth when its fit there is worse",
+          "[inversion]") {
+    // the three: the first continuation fits depth 10 badly and fails; the
+    // over-parametrised route recovers the path either way
+    const auto path = pd::to_path(pd::builtin_rows()[1]);
+    const xt::xtensor<double, 1> target = tensig::signature(path, 12);
+    tensig::invert_options o;
+    o.continuation_abandon_loss = std::numeric_limits<double>::infinity(); // never
+    const auto kept = tensig::invert(target, 2, 12, o);
+    const auto cut = tensig::invert(target, 2, 12, tensig::invert_options{}); // the default, -15
+    CHECK(kept.exact);
+    CHECK(cut.exact);
+    CHECK(cut.route == kept.route);
+    CHECK(cut.iterations < kept.iterations); // the failing continuation's depth-12 LM was skipped
+}

@@ -123,7 +123,10 @@ template <class Arch, class T> struct kernels {
     // the elements no register covers; an elementwise pass over `inputs`
     // arrays. A pass whose traffic reaches streaming_threshold_bytes() writes
     // with non-temporal stores (AVX units; 10^6 doubles, a + 2b - c: 2.34 ->
-    // 1.72 ms on the machine of docs/benchmarks.md).
+    // 1.72 ms on the machine of docs/benchmarks.md). The elements before the
+    // first 32-byte boundary of `out` then take the scalar path (none for
+    // tensors, which are 64-byte aligned): for a misaligned view the last
+    // bit of those few may differ from the vector path's fused multiply-add.
     template <class Vec, class Scalar>
     static void store_all(T* out, std::size_t n, [[maybe_unused]] std::size_t inputs, Vec&& vec, Scalar&& scalar) {
         std::size_t i = 0;
@@ -649,7 +652,8 @@ template <class Arch, class T> struct kernels {
     // Adds scale times the dot products of columns a and b (column j at
     // C + j m) over rows [r0, r1) to the lower triangle of H (b <= a): panels of four columns
     // against two (eight independent sums hide the FMA latency; six loads
-    // feed eight multiply-adds), the last n mod 4 columns against four.
+    // feed eight multiply-adds); the last n mod 4 columns against two (three
+    // left) or four (one or two left).
     static void gram_rows(T* H, const T* C, std::size_t n, std::size_t m, std::size_t r0, std::size_t r1,
                           T scale) {
         std::size_t a = 0;

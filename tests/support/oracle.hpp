@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -102,10 +103,15 @@ template <class T = double> xt::xtensor<T, 2> random_path(std::size_t L, std::si
     return p;
 }
 
+/// The largest |a_i - b_i|; infinity if any difference is NaN (std::max
+/// would skip it, and a comparison against a tolerance would pass).
 template <class A, class B> double max_abs_diff(const A& a, const B& b, std::size_t n) {
     double m = 0;
-    for (std::size_t i = 0; i < n; ++i)
-        m = std::max(m, std::abs(double(a[i]) - double(b[i])));
+    for (std::size_t i = 0; i < n; ++i) {
+        const double e = std::abs(double(a[i]) - double(b[i]));
+        if (std::isnan(e)) return std::numeric_limits<double>::infinity();
+        m = std::max(m, e);
+    }
     return m;
 }
 

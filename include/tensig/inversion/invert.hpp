@@ -13,6 +13,7 @@
 ///   LM at full depth; four, six and eight more points; an Adam warm-up from
 ///   zeros then LM; seeded random starts with continuation.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -51,12 +52,13 @@ struct invert_options {
     /// truncated at this depth, then at depth + 2, ..., then the full depth
     /// (low depths have fewer local minima and cost little). 0 disables.
     std::size_t continuation_depth = 4;
-    /// A continuation whose fit at its last depth below the full depth ends
-    /// above this loss stops there, without the full-depth LM (most of its
-    /// cost): on 400 training rows of PenDigits (pendigits.tra, 40 per
-    /// digit) no continuation that went on to an exact fit had a loss above
-    /// -21 at depth N - 2, and the rule saved a quarter of the continuations'
-    /// time. +infinity disables.
+    /// A continuation whose fit at its last depth below the full depth (N - 2
+    /// when N - continuation_depth is even, else N - 1) ends above this loss,
+    /// or above exact_loss if that is higher, stops there, without the
+    /// full-depth LM (most of its cost): on 400 training rows of PenDigits
+    /// (pendigits.tra, 40 per digit, N = 12) no continuation that went on to
+    /// an exact fit had a loss above -21 at depth N - 2, and the rule saved a
+    /// quarter of the continuations' time. +infinity disables.
     double continuation_abandon_loss = -15;
     /// The over-parametrised routes solve with K + e points for e =
     /// extra_points, 2, 3 and 4 times it, then reduce and pad back to K. 0
@@ -196,7 +198,7 @@ invert_result invert(const xt::xtensor<T, 1>& target, std::size_t dim, std::size
             total.iterations += rep.iterations;
             coarse_loss = rep.loss;
         }
-        if (coarse_loss > o.continuation_abandon_loss) { // hopeless at the last lower depth
+        if (coarse_loss > std::max(o.continuation_abandon_loss, o.exact_loss)) { // hopeless at the last lower depth
             total.loss = static_cast<double>(full.value(x.data()));
             return total;
         }

@@ -369,8 +369,9 @@ void fmexp_adjoint_many(T* gA, T* GZ, const T* record, const T* Z, std::size_t m
     }
 }
 
-/// Scratch for fmexp_jvp: z/m and ż/m (N d each), a zero row, and the Horner
-/// terms t and ṫ of one level in ping-pong pairs (4 buffers of d^(N-1)).
+/// Scratch for fmexp_jvp with `count` directions: z/m and each ż_s/m (N d
+/// each), a zero row, and the Horner terms t and each ṫ_s of one level in
+/// ping-pong pairs ((1 + count) pairs of d^N).
 inline std::size_t fmexp_jvp_scratch_size(std::size_t dim, std::size_t depth, std::size_t count = 1) {
     std::size_t top = 1;
     for (std::size_t k = 1; k < depth; ++k)

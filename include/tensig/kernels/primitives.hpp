@@ -123,7 +123,7 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
 }
 
 /// H = Cᵀ diag(w) C (n x n, symmetric) for n columns of length m stored
-/// one after another: H[a*n + b] = sum_r w_r C[a*m + r] C[b*m + r], w
+/// one after another: H[a*n + b] = sum_r w_r C[a*ld + r] C[b*ld + r], w
 /// constant on row ranges (w_r = scales[k] for ends[k-1] <= r < ends[k];
 /// ranges = 0: w = 1). Gauss-Newton's normal matrix with level weights.
 /// Column a starts at C + a ld (ld >= m; 0 means m).

@@ -87,7 +87,7 @@ template <class T> void vecmat(T* out, const T* v, std::size_t rows, const T* M,
             out[c] += v[r] * M[r * cols + c];
 }
 
-/// H[a*n + b] = sum_r w_r C[a*m + r] C[b*m + r] (a, b < n): the weighted
+/// H[a*n + b] = sum_r w_r C[a*ld + r] C[b*ld + r] (a, b < n): the weighted
 /// Gram matrix of n columns of length m stored one after another
 /// (H = Cᵀ diag(w) C, symmetric). The weights are constant on row ranges:
 /// w_r = scales[k] for ends[k-1] <= r < ends[k] (ends[-1] = 0,
