@@ -240,159 +240,160 @@ TEMPLATE_TEST_CASE("fmexp_adjoint: SIMD equals scalar, and is the transpose of f
 const std::vector<std::pair<std::size_t, std::size_t>> many_shapes = {{1, 5}, {2, 1}, {2, 2}, {4, 2}, {2, 7}, {3, 4},
                                                                       {4, 4}, {5, 3}, {8, 3}, {16, 2}, {17, 2}};
 
-TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records included", "[kernels]", float,
-                   double) {
-    using T = TestType;
-    const auto& shapes = many_shapes;
+// f(d, N, m, shape, A, Z) for every instruction set, every (d, N) of
+// many_shapes and block lengths m = 1, 2, 3, 4, 8: A a random tensor, Z m
+// random increments.
+template <class T, class F> void for_each_block_case(F&& f) {
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
-        for (auto [d, N] : shapes)
+        for (auto [d, N] : many_shapes)
             for (std::size_t m : {1, 2, 3, 4, 8}) {
                 INFO(arch << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
                 const auto A = oracle::random_tensor<T>(s);
                 const auto Z = random_vector<T>(m * d);
-                const std::size_t R = kn::scalar::fmexp_record_size(d, N);
-                auto many = A, one = A;
-                std::vector<T> rec_many(m * R, T(-7)), rec_one(m * R, T(-7));
-                kn::fmexp_many(many.data(), Z.data(), m, d, N, rec_many.data());
-                for (std::size_t k = 0; k < m; ++k)
-                    kn::fmexp_record(one.data(), Z.data() + k * d, d, N, rec_one.data() + k * R);
-                CHECK(oracle::max_abs_diff(many, one, s.size()) == 0);
-                CHECK(oracle::max_abs_diff(rec_many, rec_one, m * R) == 0);
-                // records only (update_top false): the same records and levels
-                // 0..N-1, level N untouched
-                {
-                    auto part = A;
-                    std::vector<T> rec_part(m * R, T(-7));
-                    kn::fmexp_many(part.data(), Z.data(), m, d, N, rec_part.data(), /*update_top=*/false);
-                    CHECK(oracle::max_abs_diff(rec_part, rec_one, m * R) == 0);
-                    const std::size_t below = s.size() - s.level_size(N);
-                    CHECK(oracle::max_abs_diff(part, one, below) == 0);
-                    CHECK(std::equal(part.data() + below, part.data() + s.size(), A.data() + below));
-                    std::vector<T> sc_part(A.data(), A.data() + s.size()), sc_rec(m * R, T(-7)),
-                        scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
-                    kn::scalar::fmexp_many(sc_part.data(), Z.data(), m, d, N, scratch.data(), sc_rec.data(), false);
-                    CHECK(std::equal(sc_part.data() + below, sc_part.data() + s.size(), A.data() + below));
-                    CHECK(oracle::rel_err(sc_rec, rec_one, m * R) <= tol<T>(N) * 8);
-                }
-                // without records: equal to m fmexp calls (which may take a
-                // different, shorter path than the recording one: compare like with like)
-                auto norec = A, one_norec = A;
-                kn::fmexp_many(norec.data(), Z.data(), m, d, N);
-                for (std::size_t k = 0; k < m; ++k)
-                    kn::fmexp(one_norec.data(), Z.data() + k * d, d, N);
-                CHECK(oracle::max_abs_diff(norec, one_norec, s.size()) == 0);
-                CHECK(oracle::rel_err(norec, one, s.size()) <= tol<T>(N) * 8);
-                // the scalar twin too
-                auto sc = A;
-                std::vector<T> scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
-                kn::scalar::fmexp_many(sc.data(), Z.data(), m, d, N, scratch.data());
-                CHECK(oracle::rel_err(sc, one, s.size()) <= tol<T>(N) * 8);
+                f(d, N, m, s, A, Z);
             }
     }
+}
+
+TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records included", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    for_each_block_case<T>([](std::size_t d, std::size_t N, std::size_t m, const tensig::shape& s,
+                              const tensig::tensor<T>& A, const std::vector<T>& Z) {
+            const std::size_t R = kn::scalar::fmexp_record_size(d, N);
+            auto many = A, one = A;
+            std::vector<T> rec_many(m * R, T(-7)), rec_one(m * R, T(-7));
+            kn::fmexp_many(many.data(), Z.data(), m, d, N, rec_many.data());
+            for (std::size_t k = 0; k < m; ++k)
+                kn::fmexp_record(one.data(), Z.data() + k * d, d, N, rec_one.data() + k * R);
+            CHECK(oracle::max_abs_diff(many, one, s.size()) == 0);
+            CHECK(oracle::max_abs_diff(rec_many, rec_one, m * R) == 0);
+            // records only (update_top false): the same records and levels
+            // 0..N-1, level N untouched
+            {
+                auto part = A;
+                std::vector<T> rec_part(m * R, T(-7));
+                kn::fmexp_many(part.data(), Z.data(), m, d, N, rec_part.data(), /*update_top=*/false);
+                CHECK(oracle::max_abs_diff(rec_part, rec_one, m * R) == 0);
+                const std::size_t below = s.size() - s.level_size(N);
+                CHECK(oracle::max_abs_diff(part, one, below) == 0);
+                CHECK(std::equal(part.data() + below, part.data() + s.size(), A.data() + below));
+                std::vector<T> sc_part(A.data(), A.data() + s.size()), sc_rec(m * R, T(-7)),
+                    scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
+                kn::scalar::fmexp_many(sc_part.data(), Z.data(), m, d, N, scratch.data(), sc_rec.data(), false);
+                CHECK(std::equal(sc_part.data() + below, sc_part.data() + s.size(), A.data() + below));
+                CHECK(oracle::rel_err(sc_rec, rec_one, m * R) <= tol<T>(N) * 8);
+            }
+            // without records: equal to m fmexp calls (which may take a
+            // different, shorter path than the recording one: compare like with like)
+            auto norec = A, one_norec = A;
+            kn::fmexp_many(norec.data(), Z.data(), m, d, N);
+            for (std::size_t k = 0; k < m; ++k)
+                kn::fmexp(one_norec.data(), Z.data() + k * d, d, N);
+            CHECK(oracle::max_abs_diff(norec, one_norec, s.size()) == 0);
+            CHECK(oracle::rel_err(norec, one, s.size()) <= tol<T>(N) * 8);
+            // the scalar twin too
+            auto sc = A;
+            std::vector<T> scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
+            kn::scalar::fmexp_many(sc.data(), Z.data(), m, d, N, scratch.data());
+            CHECK(oracle::rel_err(sc, one, s.size()) <= tol<T>(N) * 8);
+        });
 }
 
 TEMPLATE_TEST_CASE("fmexp_left_many and fmexp_left_jvp: exp(z) ⊗ A and Dexp(z)[ż] ⊗ A", "[kernels]", float,
                    double) {
     using T = TestType;
-    const auto& shapes = many_shapes;
-    for (const auto& arch : kn::available_archs()) {
-        arch_guard g(arch);
-        for (auto [d, N] : shapes)
-            for (std::size_t m : {1, 2, 3, 4, 8}) {
-                INFO(arch << " d " << d << " N " << N << " m " << m);
-                const tensig::shape s(d, N);
-                const auto A = oracle::random_tensor<T>(s);
-                const auto Z = random_vector<T>(m * d);
-                // reference: the product exp(z_m) ⊗ (... ⊗ (exp(z_1) ⊗ A)), exp(z) = 1 ⊗ exp(z) by fmexp
-                auto ref = A;
-                std::vector<T> E(s.size());
-                for (std::size_t k = 0; k < m; ++k) {
-                    std::fill(E.begin(), E.end(), T(0));
-                    E[0] = T(1);
-                    kn::fmexp(E.data(), Z.data() + k * d, d, N);
-                    kn::product(ref.data(), E.data(), ref.data(), s);
-                }
-                auto many = A, one = A;
-                kn::fmexp_left_many(many.data(), Z.data(), m, d, N);
-                for (std::size_t k = 0; k < m; ++k)
-                    kn::fmexp_left_many(one.data(), Z.data() + k * d, 1, d, N);
-                CHECK(oracle::max_abs_diff(many, one, s.size()) == 0); // any grouping: the same bits
-                CHECK(oracle::rel_err(many, ref, s.size()) <= tol<T>(N) * 8 * m);
-                auto sc = A;
-                std::vector<T> scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
-                kn::scalar::fmexp_left_many(sc.data(), Z.data(), m, d, N, scratch.data());
-                CHECK(oracle::rel_err(sc, ref, s.size()) <= tol<T>(N) * 8 * m);
-                if (m != 1) continue;
-                // Dexp(z)[ż] ⊗ A: the right jvp of the unit is Dexp(z)[ż]
-                const auto zdot = random_vector<T>(d);
-                std::vector<T> D(s.size()), jref(s.size()), jvp(s.size(), T(-7)), jsc(s.size(), T(-7));
+    for_each_block_case<T>([](std::size_t d, std::size_t N, std::size_t m, const tensig::shape& s,
+                              const tensig::tensor<T>& A, const std::vector<T>& Z) {
+            // reference: the product exp(z_m) ⊗ (... ⊗ (exp(z_1) ⊗ A)), exp(z) = 1 ⊗ exp(z) by fmexp
+            auto ref = A;
+            std::vector<T> E(s.size());
+            for (std::size_t k = 0; k < m; ++k) {
                 std::fill(E.begin(), E.end(), T(0));
                 E[0] = T(1);
-                kn::fmexp_jvp(D.data(), E.data(), Z.data(), zdot.data(), d, N);
-                kn::product(jref.data(), D.data(), A.data(), s);
-                kn::fmexp_left_jvp(jvp.data(), A.data(), Z.data(), zdot.data(), d, N);
-                CHECK(oracle::rel_err(jvp, jref, s.size()) <= tol<T>(N) * 8);
-                std::vector<T> jscratch(kn::scalar::fmexp_jvp_scratch_size(d, N));
-                kn::scalar::fmexp_left_jvp(jsc.data(), A.data(), Z.data(), zdot.data(), d, N, jscratch.data());
-                CHECK(oracle::rel_err(jsc, jref, s.size()) <= tol<T>(N) * 8);
-                // ż along one axis takes a shorter path: by linearity it equals
-                // jvp(ż + u) - jvp(u) for a dense u, both on the general path
-                for (std::size_t axis : {std::size_t(0), d - 1}) {
-                    INFO("axis " << axis);
-                    std::vector<T> e(d, T(0)), eu(d), lhs(s.size()), ru(s.size()), reu(s.size());
-                    e[axis] = T(0.7);
-                    for (std::size_t b = 0; b < d; ++b)
-                        eu[b] = e[b] + zdot[b];
-                    for (bool left : {false, true}) {
-                        INFO("left " << left);
-                        auto jvp_of = [&](T* out, const std::vector<T>& dir) {
-                            if (left)
-                                kn::fmexp_left_jvp(out, A.data(), Z.data(), dir.data(), d, N);
-                            else
-                                kn::fmexp_jvp(out, A.data(), Z.data(), dir.data(), d, N);
-                        };
-                        jvp_of(lhs.data(), e);
-                        jvp_of(reu.data(), eu);
-                        jvp_of(ru.data(), zdot);
-                        for (std::size_t k = 0; k < s.size(); ++k)
-                            reu[k] -= ru[k];
-                        CHECK(oracle::rel_err(lhs, reu, s.size()) <= tol<T>(N) * 64);
-                    }
-                }
-                // several directions in one call (axes and a dense one): each
-                // equals its own call, bit for bit (the same operations), and
-                // the scalar twin to rounding
-                const std::size_t count = d + 1;
-                std::vector<T> dirs(count * d, T(0));
-                for (std::size_t c = 0; c < d; ++c)
-                    dirs[c * d + c] = T(1);
-                std::copy(zdot.begin(), zdot.end(), dirs.begin() + static_cast<std::ptrdiff_t>(d * d));
+                kn::fmexp(E.data(), Z.data() + k * d, d, N);
+                kn::product(ref.data(), E.data(), ref.data(), s);
+            }
+            auto many = A, one = A;
+            kn::fmexp_left_many(many.data(), Z.data(), m, d, N);
+            for (std::size_t k = 0; k < m; ++k)
+                kn::fmexp_left_many(one.data(), Z.data() + k * d, 1, d, N);
+            CHECK(oracle::max_abs_diff(many, one, s.size()) == 0); // any grouping: the same bits
+            CHECK(oracle::rel_err(many, ref, s.size()) <= tol<T>(N) * 8 * m);
+            auto sc = A;
+            std::vector<T> scratch(kn::scalar::fmexp_many_scratch_size(d, N, m));
+            kn::scalar::fmexp_left_many(sc.data(), Z.data(), m, d, N, scratch.data());
+            CHECK(oracle::rel_err(sc, ref, s.size()) <= tol<T>(N) * 8 * m);
+            if (m != 1) return;
+            // Dexp(z)[ż] ⊗ A: the right jvp of the unit is Dexp(z)[ż]
+            const auto zdot = random_vector<T>(d);
+            std::vector<T> D(s.size()), jref(s.size()), jvp(s.size(), T(-7)), jsc(s.size(), T(-7));
+            std::fill(E.begin(), E.end(), T(0));
+            E[0] = T(1);
+            kn::fmexp_jvp(D.data(), E.data(), Z.data(), zdot.data(), d, N);
+            kn::product(jref.data(), D.data(), A.data(), s);
+            kn::fmexp_left_jvp(jvp.data(), A.data(), Z.data(), zdot.data(), d, N);
+            CHECK(oracle::rel_err(jvp, jref, s.size()) <= tol<T>(N) * 8);
+            std::vector<T> jscratch(kn::scalar::fmexp_jvp_scratch_size(d, N));
+            kn::scalar::fmexp_left_jvp(jsc.data(), A.data(), Z.data(), zdot.data(), d, N, jscratch.data());
+            CHECK(oracle::rel_err(jsc, jref, s.size()) <= tol<T>(N) * 8);
+            // ż along one axis takes a shorter path: by linearity it equals
+            // jvp(ż + u) - jvp(u) for a dense u, both on the general path
+            for (std::size_t axis : {std::size_t(0), d - 1}) {
+                INFO("axis " << axis);
+                std::vector<T> e(d, T(0)), eu(d), lhs(s.size()), ru(s.size()), reu(s.size());
+                e[axis] = T(0.7);
+                for (std::size_t b = 0; b < d; ++b)
+                    eu[b] = e[b] + zdot[b];
                 for (bool left : {false, true}) {
-                    INFO("left " << left << ", " << count << " directions");
-                    std::vector<T> all(count * s.size(), T(-7)), one(s.size()), sc_all(count * s.size(), T(-7));
-                    std::vector<T> cscratch(kn::scalar::fmexp_jvp_scratch_size(d, N, count));
-                    if (left) {
-                        kn::fmexp_left_jvp(all.data(), A.data(), Z.data(), dirs.data(), d, N, count);
-                        kn::scalar::fmexp_left_jvp(sc_all.data(), A.data(), Z.data(), dirs.data(), d, N,
-                                                   cscratch.data(), count);
-                    } else {
-                        kn::fmexp_jvp(all.data(), A.data(), Z.data(), dirs.data(), d, N, count);
-                        kn::scalar::fmexp_jvp(sc_all.data(), A.data(), Z.data(), dirs.data(), d, N, cscratch.data(),
-                                              count);
-                    }
-                    for (std::size_t q = 0; q < count; ++q) {
+                    INFO("left " << left);
+                    auto jvp_of = [&](T* out, const std::vector<T>& dir) {
                         if (left)
-                            kn::fmexp_left_jvp(one.data(), A.data(), Z.data(), dirs.data() + q * d, d, N);
+                            kn::fmexp_left_jvp(out, A.data(), Z.data(), dir.data(), d, N);
                         else
-                            kn::fmexp_jvp(one.data(), A.data(), Z.data(), dirs.data() + q * d, d, N);
-                        CHECK(std::equal(one.begin(), one.end(), all.begin() + static_cast<std::ptrdiff_t>(q * s.size())));
-                        CHECK(oracle::rel_err(sc_all.data() + q * s.size(), one.data(), s.size()) <= tol<T>(N) * 8);
-                    }
+                            kn::fmexp_jvp(out, A.data(), Z.data(), dir.data(), d, N);
+                    };
+                    jvp_of(lhs.data(), e);
+                    jvp_of(reu.data(), eu);
+                    jvp_of(ru.data(), zdot);
+                    for (std::size_t k = 0; k < s.size(); ++k)
+                        reu[k] -= ru[k];
+                    CHECK(oracle::rel_err(lhs, reu, s.size()) <= tol<T>(N) * 64);
                 }
             }
-    }
+            // several directions in one call (axes and a dense one): each
+            // equals its own call, bit for bit (the same operations), and
+            // the scalar twin to rounding
+            const std::size_t count = d + 1;
+            std::vector<T> dirs(count * d, T(0));
+            for (std::size_t c = 0; c < d; ++c)
+                dirs[c * d + c] = T(1);
+            std::copy(zdot.begin(), zdot.end(), dirs.begin() + static_cast<std::ptrdiff_t>(d * d));
+            for (bool left : {false, true}) {
+                INFO("left " << left << ", " << count << " directions");
+                std::vector<T> all(count * s.size(), T(-7)), one(s.size()), sc_all(count * s.size(), T(-7));
+                std::vector<T> cscratch(kn::scalar::fmexp_jvp_scratch_size(d, N, count));
+                if (left) {
+                    kn::fmexp_left_jvp(all.data(), A.data(), Z.data(), dirs.data(), d, N, count);
+                    kn::scalar::fmexp_left_jvp(sc_all.data(), A.data(), Z.data(), dirs.data(), d, N,
+                                               cscratch.data(), count);
+                } else {
+                    kn::fmexp_jvp(all.data(), A.data(), Z.data(), dirs.data(), d, N, count);
+                    kn::scalar::fmexp_jvp(sc_all.data(), A.data(), Z.data(), dirs.data(), d, N, cscratch.data(),
+                                          count);
+                }
+                for (std::size_t q = 0; q < count; ++q) {
+                    if (left)
+                        kn::fmexp_left_jvp(one.data(), A.data(), Z.data(), dirs.data() + q * d, d, N);
+                    else
+                        kn::fmexp_jvp(one.data(), A.data(), Z.data(), dirs.data() + q * d, d, N);
+                    CHECK(std::equal(one.begin(), one.end(), all.begin() + static_cast<std::ptrdiff_t>(q * s.size())));
+                    CHECK(oracle::rel_err(sc_all.data() + q * s.size(), one.data(), s.size()) <= tol<T>(N) * 8);
+                }
+            }
+        });
 }
 
 TEMPLATE_TEST_CASE("fmexp_adjoint_many: one adjoint per segment, the last first", "[kernels]", float, double) {

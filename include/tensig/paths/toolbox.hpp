@@ -192,21 +192,33 @@ template <class E> constexpr void static_check_helper_rank() {
                   "a signature has shape (m,) or (B, m), a segment or scale vector (dim,) or (B, dim)");
 }
 
-/// The front end of a helper `sigs (op) vec`: checks the operands (naming
-/// `fn` and `vec_name`), makes the output shaped like sigs, and hands the
-/// contiguous buffers to batch(sigs, vec, B, out).
+/// The operands of a helper `sigs (op) vec`, checked (naming `fn` and
+/// `vec_name`): contiguous buffers and the batch size B.
+template <class T> struct helper_operands {
+    template <class ES, class EV>
+    helper_operands(const char* fn, const char* vec_name, const xt::xexpression<ES>& sigs,
+                    const xt::xexpression<EV>& vec, std::size_t dim, std::size_t depth)
+        : a(make_contiguous<T>(sigs)), v(make_contiguous<T>(vec)),
+          B(check_sig_and_vector(fn, a, v, vec_name, dim, depth)) {
+        static_assert(std::is_same_v<T, real_t<ES>> && std::is_same_v<T, real_t<EV>>,
+                      "the signatures and the other operand need one scalar type");
+        static_check_helper_rank<ES>();
+        static_check_helper_rank<EV>();
+    }
+    contiguous<T> a, v;
+    std::size_t B;
+};
+
+/// The front end of a helper `sigs (op) vec`: checks the operands, makes the
+/// output shaped like sigs, and hands the contiguous buffers to
+/// batch(sigs, vec, B, out).
 template <class ES, class EV, class Batch>
 auto helper_forward(const char* fn, const char* vec_name, const xt::xexpression<ES>& sigs,
                     const xt::xexpression<EV>& vec, std::size_t dim, std::size_t depth, Batch&& batch) {
     using T = real_t<ES>;
-    static_assert(std::is_same_v<T, real_t<EV>>, "the signatures and the other operand need one scalar type");
-    static_check_helper_rank<ES>();
-    static_check_helper_rank<EV>();
-    const auto a = make_contiguous<T>(sigs);
-    const auto v = make_contiguous<T>(vec);
-    const std::size_t B = check_sig_and_vector(fn, a, v, vec_name, dim, depth);
-    auto out = make_output<helper_result_t<T, ES>>(a.shape, sizeof(T));
-    batch(a.data, v.data, B, out.data());
+    const helper_operands<T> ops(fn, vec_name, sigs, vec, dim, depth);
+    auto out = make_output<helper_result_t<T, ES>>(ops.a.shape, sizeof(T));
+    batch(ops.a.data, ops.v.data, ops.B, out.data());
     return out;
 }
 
@@ -218,17 +230,12 @@ auto helper_backward(const char* fn, const char* vec_name, const xt::xexpression
                      const xt::xexpression<ES>& sigs, const xt::xexpression<EV>& vec, std::size_t dim,
                      std::size_t depth, Batch&& batch) {
     using T = real_t<ES>;
-    static_assert(std::is_same_v<T, real_t<EV>>, "the signatures and the other operand need one scalar type");
-    static_check_helper_rank<ES>();
-    static_check_helper_rank<EV>();
     const auto g = make_contiguous<T>(grad);
-    const auto a = make_contiguous<T>(sigs);
-    const auto v = make_contiguous<T>(vec);
-    const std::size_t B = check_sig_and_vector(fn, a, v, vec_name, dim, depth);
-    check_helper_grad(fn, g, a);
-    auto gs = make_output<helper_result_t<T, ES>>(a.shape, sizeof(T));
-    auto gv = make_output<helper_result_t<T, EV>>(v.shape, sizeof(T));
-    batch(g.data, a.data, v.data, B, gs.data(), gv.data());
+    const helper_operands<T> ops(fn, vec_name, sigs, vec, dim, depth);
+    check_helper_grad(fn, g, ops.a);
+    auto gs = make_output<helper_result_t<T, ES>>(ops.a.shape, sizeof(T));
+    auto gv = make_output<helper_result_t<T, EV>>(ops.v.shape, sizeof(T));
+    batch(g.data, ops.a.data, ops.v.data, ops.B, gs.data(), gv.data());
     return std::make_pair(std::move(gs), std::move(gv));
 }
 
