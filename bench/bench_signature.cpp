@@ -7,6 +7,8 @@
 // - backward_sweep<double>/...                         the reverse sweep alone (forward untimed)
 // - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
 // - grid<float>/B:32/L:10000/d:../N:../fwd|bwd/threads:1|all   the peers' grid (float32)
+// - signature_jacobian<double>/B:1/L:../d:../N:..   the full Jacobian
+//   (sig_length, L, d) of one path of each standard shape, by forward tangents
 // - long_path<double>/B:1/L:100000/d:3/N:5/threads:1|2   one long path: the
 //   sequential pass against the parallel Chen reduction over two threads
 // - logsignature<double>/<basis>/...                the log-signature in each basis (1 thread)
@@ -148,6 +150,22 @@ double min_of(const std::vector<double>& v) {
 }
 
 const bool registered = [] {
+    for (const auto& shape : shapes) {
+        const bench_shape sh{1, shape.L, shape.d, shape.N};
+        benchmark::RegisterBenchmark(("signature_jacobian<double>/" + shape_name(sh)).c_str(),
+                                     [sh](benchmark::State& st) {
+                                         const auto paths = random_paths<double>(sh, 12345);
+                                         const xt::xtensor<double, 2> path = xt::view(paths, 0, xt::all(), xt::all());
+                                         for (auto _ : st) {
+                                             auto J = tensig::signature_jacobian(path, sh.N);
+                                             double* p = J.data();
+                                             benchmark::DoNotOptimize(p);
+                                             benchmark::ClobberMemory();
+                                         }
+                                     })
+            ->Unit(benchmark::kMillisecond)
+            ->ComputeStatistics("min", min_of);
+    }
     for (std::size_t threads : {std::size_t(1), std::size_t(2)}) {
         const bench_shape sh{1, 100000, 3, 5};
         benchmark::RegisterBenchmark(("long_path<double>/" + shape_name(sh) + "/threads:" + std::to_string(threads)).c_str(),

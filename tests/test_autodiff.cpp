@@ -135,6 +135,39 @@ TEST_CASE("signature_backward equals Jᵀg, for every option", "[autodiff][paths
     }
 }
 
+TEST_CASE("signature_jacobian of long paths (tangents in the middle by one product) equals the backward's Jᵀg",
+          "[autodiff][paths]") {
+    // past product_steps(d, N) steps from both ends a tangent is multiplied
+    // by the rest of the path instead of stepped along it
+    const std::vector<std::pair<std::size_t, std::size_t>> cases = {{1, 6}, {2, 4}, {3, 3}, {4, 2}};
+    for (auto [d, N] : cases) {
+        for (int opt = 0; opt < 2; ++opt) {
+            tensig::signature_options o;
+            o.inverse = opt & 1;
+            const std::size_t L = 40;
+            INFO("d " << d << " N " << N << " inverse " << o.inverse << " product past "
+                      << tensig::detail::product_steps(d, N) << " steps");
+            REQUIRE(2 * tensig::detail::product_steps(d, N) + 2 < L - 1); // some steps take the product
+            const auto p = oracle::random_path(L, d, 0.3);
+            const std::size_t m = tensig::sig_length(d, N);
+            const auto g = random_vec(m);
+            const xt::xtensor<double, 3> J = tensig::signature_jacobian(p, N, o);
+            const xt::xtensor<double, 2> gp = tensig::signature_backward(g, p, N, o);
+            double scale = 0;
+            for (std::size_t j = 0; j < L; ++j)
+                for (std::size_t c = 0; c < d; ++c)
+                    scale = std::max(scale, std::abs(gp(j, c)));
+            for (std::size_t j = 0; j < L; ++j)
+                for (std::size_t c = 0; c < d; ++c) {
+                    double jt = 0;
+                    for (std::size_t r = 0; r < m; ++r)
+                        jt += J(r, j, c) * g(r);
+                    CHECK(std::abs(gp(j, c) - jt) <= 1e-12 * std::max(1.0, scale));
+                }
+        }
+    }
+}
+
 TEST_CASE("signature_backward matches iisignature's sigbackprop", "[autodiff][reference]") {
     const auto path = oracle::load_ref<2>("sigbackprop_L10_d2_N6_path.npy");
     const auto deriv = oracle::load_ref<1>("sigbackprop_L10_d2_N6_deriv.npy");

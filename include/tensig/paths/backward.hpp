@@ -4,7 +4,9 @@
 /// products, iisignature's `sigbackprop`, `logsigbackprop`) and the full
 /// Jacobian of a signature by forward-mode dual numbers.
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -33,11 +35,27 @@ void check_grad_rows(const contiguous<T>& g, std::size_t rank, std::size_t B, st
 /// (the inversion's loss) so that repeated calls do not allocate.
 template <class T> struct tangent_workspace {
     scratch_vector<T> ends;    // per step: the prefix or the suffix its tangent is built on
+    scratch_vector<T> middles; // per step far from both ends: its suffix (its prefix is in ends)
     scratch_vector<T> deltas;  // the increments in the order of the steps, then reversed
     scratch_vector<T> tangent; // one tangent (levels 0..N)
     std::vector<T> unit;       // e_0, ..., e_{d-1} (d x d)
     std::optional<path_workspace<T>> fwd;
 };
+
+/// How many fused multiply-exponentiates one truncated product costs (its
+/// multiply-adds, about sum_k (k+1) d^k, over fmexp's sum_k sum_{j<=k} d^j),
+/// rounded up: past this many steps from both ends, increment_tangents
+/// multiplies a tangent by the rest of the path instead of stepping it there.
+inline std::size_t product_steps(std::size_t dim, std::size_t depth) {
+    double product = 0, fmexp = 0, level = 1, below = 0;
+    for (std::size_t k = 1; k <= depth; ++k) {
+        level *= double(dim);
+        below += level;
+        product += double(k + 1) * level;
+        fmexp += below;
+    }
+    return fmexp > 0 ? static_cast<std::size_t>(std::ceil(product / fmexp)) : 1;
+}
 
 /// The tangents of one path's signature along its increments, by forward
 /// mode, all in SIMD: for each step i (in the order the signature multiplies
@@ -49,8 +67,12 @@ template <class T> struct tangent_workspace {
 /// (kernels::fmexp_jvp) through the later steps on the right
 /// (kernels::fmexp_many) when 2i + 1 >= n, or from Dexp(Δ_i)[e_c] ⊗ S_{i+1}
 /// (kernels::fmexp_left_jvp) through the earlier steps on the left
-/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. So
-/// each step needs one of P_i and S_{i+1}, kept in ws.ends.
+/// (kernels::fmexp_left_many): min(i, n-1-i) steps instead of n-1-i. A step
+/// farther than that from both ends than one truncated product costs
+/// (product_steps) takes the product (P_i ⊗ Dexp(Δ_i)[e_c]) ⊗ S_{i+1}
+/// instead, so a long path's Jacobian costs O(L), not O(L²). So each step
+/// needs one of P_i and S_{i+1} (both for those), kept in ws.ends (and
+/// ws.middles).
 /// With `sig`, the signature (levels 1..N) too. Each tangent (levels 0..N)
 /// is built in place: the d tangents of step i at where(i) + c * (sig_length
 /// + 1), or in ws.tangent when `where` returns null, so a caller that keeps
@@ -62,8 +84,11 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     const shape s = path_shape(L, d, depth, o.basepoint);
     const std::size_t size = s.size();
     const std::size_t n = segment_count(L, o.basepoint);
+    const std::size_t far = product_steps(d, depth);
     auto on_the_left = [n](std::size_t i) { return 2 * i + 1 < n; };
+    auto in_the_middle = [n, far](std::size_t i) { return std::min(i, n - 1 - i) > far; };
     if (ws.ends.size() < n * size) ws.ends.resize(n * size);
+    if (n > 2 * far + 2 && ws.middles.size() < n * size) ws.middles.resize(n * size);
     if (ws.deltas.size() < 2 * n * d) ws.deltas.resize(2 * n * d);
     if (ws.tangent.size() < d * size) ws.tangent.resize(d * size);
     ws.unit.assign(d * d, T(0)); // the d coordinate directions
@@ -76,27 +101,33 @@ void increment_tangents(const T* path, std::size_t L, std::size_t d, std::size_t
     auto& acc = ws.fwd->acc;
     acc.set_unit();
     for (std::size_t i = 0; i < n; ++i) {
-        if (!on_the_left(i)) std::copy(acc.data(), acc.data() + size, ends + i * size); // P_i
+        if (!on_the_left(i) || in_the_middle(i)) std::copy(acc.data(), acc.data() + size, ends + i * size); // P_i
         segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, deltas + i * d);
         std::copy(deltas + i * d, deltas + (i + 1) * d, rdeltas + (n - 1 - i) * d);
         kernels::fmexp(acc.data(), deltas + i * d, d, depth);
     }
     if (sig) std::copy(acc.data() + 1, acc.data() + size, sig);
     acc.set_unit();
-    for (std::size_t i = n; i-- > 0;) { // acc = S_{i+1}; kept for the steps on the left
-        if (on_the_left(i)) std::copy(acc.data(), acc.data() + size, ends + i * size);
+    for (std::size_t i = n; i-- > 0;) { // acc = S_{i+1}; kept for the steps on the left and in the middle
+        if (in_the_middle(i))
+            std::copy(acc.data(), acc.data() + size, ws.middles.data() + i * size);
+        else if (on_the_left(i))
+            std::copy(acc.data(), acc.data() + size, ends + i * size);
         if (i > 0) kernels::fmexp_left_many(acc.data(), deltas + i * d, 1, d, depth);
     }
     for (std::size_t i = 0; i < n; ++i) {
         T* tangents = where(i);
         if (!tangents) tangents = ws.tangent.data();
-        if (on_the_left(i))
+        const bool left = on_the_left(i) && !in_the_middle(i);
+        if (left)
             kernels::fmexp_left_jvp(tangents, ends + i * size, deltas + i * d, ws.unit.data(), d, depth, d);
         else
             kernels::fmexp_jvp(tangents, ends + i * size, deltas + i * d, ws.unit.data(), d, depth, d);
         for (std::size_t c = 0; c < d; ++c) {
             T* tangent = tangents + c * size;
-            if (on_the_left(i)) // steps i-1, ..., 0 on the left: the reversed increments from n - i
+            if (in_the_middle(i)) // (P_i ⊗ Dexp(Δ_i)[e_c]) ⊗ S_{i+1}, in place
+                kernels::product(tangent, tangent, static_cast<const T*>(ws.middles.data() + i * size), s);
+            else if (left) // steps i-1, ..., 0 on the left: the reversed increments from n - i
                 for (std::size_t k = n - i; k < n; k += kernels::fmexp_block)
                     kernels::fmexp_left_many(tangent, rdeltas + k * d, std::min(kernels::fmexp_block, n - k), d,
                                              depth);
