@@ -96,6 +96,58 @@ void bm_fmexp(benchmark::State& state, std::size_t d, std::size_t N, fmexp_impl 
     state.counters["flops"] = 2.0 * 2.0 * fmexp_madds(d, N); // per iteration (two calls), for bench/report.py
 }
 
+/// A block of four segments (z, -z, z, -z) on kernels::lanes<T>() paths:
+/// one fmexp_lanes call on interleaved tensors ("lanes"), or one fmexp_many
+/// call per path ("paths", what the one-path route does). Each path starts
+/// as the signature of a few random segments.
+template <class T> void bm_fmexp_block(benchmark::State& state, std::size_t d, std::size_t N, bool lanes) {
+    const tensig::shape s(d, N);
+    const std::size_t W = kernels::lanes<T>(), m = 4, size = s.size();
+    std::mt19937_64 rng(20240602);
+    std::uniform_real_distribution<double> unif(-0.5, 0.5);
+    std::vector<tensig::tensor<T>> A;
+    std::vector<std::vector<T>> Z;
+    for (std::size_t l = 0; l < W; ++l) {
+        A.push_back(tensig::tensor<T>::unit(s));
+        std::vector<T> z(d);
+        for (int seg = 0; seg < 3; ++seg) {
+            for (auto& v : z)
+                v = T(unif(rng));
+            kernels::fmexp(A[l].data(), z.data(), d, N);
+        }
+        for (auto& v : z)
+            v = T(0.3 * unif(rng));
+        Z.emplace_back(m * d);
+        for (std::size_t k = 0; k < m; ++k)
+            for (std::size_t b = 0; b < d; ++b)
+                Z[l][k * d + b] = k % 2 ? -z[b] : z[b];
+    }
+    tensig::aligned_vector<T> AL(size * W), ZL(m * d * W);
+    for (std::size_t l = 0; l < W; ++l) {
+        for (std::size_t i = 0; i < size; ++i)
+            AL[i * W + l] = A[l][i];
+        for (std::size_t i = 0; i < m * d; ++i)
+            ZL[i * W + l] = Z[l][i];
+    }
+    state.SetLabel(kernels::active_arch() + ", " + std::to_string(W) + " lanes");
+    for (auto _ : state) {
+        if (lanes) {
+            kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N);
+            benchmark::DoNotOptimize(AL.data());
+        } else {
+            for (std::size_t l = 0; l < W; ++l) {
+                kernels::fmexp_many(A[l].data(), Z[l].data(), m, d, N);
+                benchmark::DoNotOptimize(A[l].data());
+            }
+        }
+        benchmark::ClobberMemory();
+    }
+    const double segments = double(W * m);
+    state.counters["FLOP/s"] =
+        benchmark::Counter(2.0 * fmexp_madds(d, N) * segments * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["flops"] = 2.0 * fmexp_madds(d, N) * segments;
+}
+
 /// The adjoint of fmexp from its record (what the backward pass runs per
 /// segment): the records of A ⊗ exp(z) and of (A ⊗ exp(z)) ⊗ exp(-z) are
 /// taken once, and each iteration runs the two adjoints in reverse order,
@@ -341,7 +393,7 @@ double min_of(const std::vector<double>& v) {
 }
 
 const bool registered = [] {
-    const std::size_t shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}};
+    const std::size_t shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}, {4, 4}, {4, 5}, {2, 6}, {2, 8}};
     const auto archs = kernels::available_archs();
     auto add_fmexp = [&](auto tag) {
         using T = decltype(tag);
@@ -363,6 +415,21 @@ const bool registered = [] {
     };
     add_fmexp(double{});
     add_fmexp(float{});
+    auto add_block = [&](auto tag) {
+        using T = decltype(tag);
+        for (const auto& dn : shapes) {
+            const std::size_t d = dn[0], N = dn[1];
+            const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
+            for (const bool lanes : {true, false})
+                benchmark::RegisterBenchmark((std::string("fmexp_block<") + type_name<T>() + ">/" +
+                                              (lanes ? "lanes" : "paths") + suffix)
+                                                 .c_str(),
+                                             [=](benchmark::State& st) { bm_fmexp_block<T>(st, d, N, lanes); })
+                    ->ComputeStatistics("min", min_of);
+        }
+    };
+    add_block(double{});
+    add_block(float{});
     auto add_adjoint = [&](auto tag) {
         using T = decltype(tag);
         for (const auto& dn : shapes) {

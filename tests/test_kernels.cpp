@@ -302,6 +302,46 @@ TEMPLATE_TEST_CASE("fmexp_many: bit-identical to one fmexp per segment, records 
         });
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes: each lane is its own path's fmexp_many", "[kernels]", float, double) {
+    using T = TestType;
+    auto shapes = many_shapes;
+    shapes.push_back({9, 2}); // a d with no compile-time kernel
+    shapes.push_back({2, 10});
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        CHECK(W * sizeof(T) >= 16); // every instruction set of the build has at least 128-bit registers
+        for (auto [d, N] : shapes)
+            for (std::size_t m : {1, 2, 3, 4, 5, 8}) {
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                std::vector<tensig::tensor<T>> A;
+                std::vector<std::vector<T>> Z;
+                std::vector<T> AL(s.size() * W), ZL(m * d * W);
+                for (std::size_t l = 0; l < W; ++l) {
+                    A.push_back(oracle::random_tensor<T>(s));
+                    Z.push_back(random_vector<T>(m * d));
+                    for (std::size_t i = 0; i < s.size(); ++i)
+                        AL[i * W + l] = A[l][i];
+                    for (std::size_t i = 0; i < m * d; ++i)
+                        ZL[i * W + l] = Z[l][i];
+                }
+                auto twin = AL;
+                kn::fmexp_lanes(AL.data(), ZL.data(), m, d, N);
+                kn::scalar::fmexp_lanes(twin.data(), ZL.data(), m, d, N, W);
+                CHECK(oracle::rel_err(AL, twin, AL.size()) <= tol<T>(N) * 8);
+                for (std::size_t l = 0; l < W; ++l) {
+                    auto ref = A[l];
+                    kn::fmexp_many(ref.data(), Z[l].data(), m, d, N);
+                    std::vector<T> lane(s.size());
+                    for (std::size_t i = 0; i < s.size(); ++i)
+                        lane[i] = AL[i * W + l];
+                    CHECK(oracle::rel_err(lane, ref, s.size()) <= tol<T>(N) * 8);
+                }
+            }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_left_many and fmexp_left_jvp: exp(z) ⊗ A and Dexp(z)[ż] ⊗ A", "[kernels]", float,
                    double) {
     using T = TestType;

@@ -1,6 +1,9 @@
-// Run-time choice of the SIMD kernels (xsimd's dispatch), and the
+// Run-time choice of the SIMD kernels (the best instruction set xsimd
+// reports available), and the
 // per-thread scratch they use. Compiled without architecture flags.
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -17,16 +20,39 @@ namespace tensig::kernels {
 
 namespace {
 
-// AVX-512 is left out on purpose: with xsimd 8.1 its kernels measured up to
-// 8x slower than AVX2 on d = 2 and d = 3 (docs/benchmarks.md).
-using arch_list = xsimd::arch_list<xsimd::fma3<xsimd::avx2>, xsimd::sse2>;
-
-struct table_getter {
-    template <class Arch> simd::kernel_table operator()(Arch) const { return simd::make_table<Arch>(); }
+struct entry {
+    const char* name;
+    bool available;
+    simd::kernel_table (*make)();
 };
 
+// AVX-512 supplies the lanes kernels only (one path per lane: loads,
+// stores and multiply-adds); its other kernels, with xsimd 8.1, measured up
+// to 8x slower than AVX2 on d = 2 and d = 3 (docs/benchmarks.md), so they
+// stay AVX2's.
+simd::kernel_table make_avx512_table() {
+    simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
+    simd::set_lanes<xsimd::avx512f>(t);
+    t.name = "avx512f+avx2";
+    return t;
+}
+
+// Best first. (No allocation: the first kernel call picks the table, and
+// tests count allocations around kernel calls.)
+std::array<entry, 3> entries() {
+    const auto have = xsimd::available_architectures();
+    return {{{"avx512f+avx2", have.avx512f != 0 && have.fma3_avx2 != 0, &make_avx512_table},
+             {xsimd::fma3<xsimd::avx2>::name(), have.fma3_avx2 != 0, &simd::make_table<xsimd::fma3<xsimd::avx2>>},
+             {xsimd::sse2::name(), have.sse2 != 0, &simd::make_table<xsimd::sse2>}}};
+}
+
 const simd::kernel_table& automatic_table() {
-    static const simd::kernel_table table = xsimd::dispatch<arch_list>(table_getter{})();
+    static const simd::kernel_table table = [] {
+        const auto list = entries();
+        for (const auto& e : list)
+            if (e.available) return e.make();
+        return list.back().make(); // SSE2: every x86-64 CPU has it
+    }();
     return table;
 }
 
@@ -37,25 +63,14 @@ const simd::kernel_table& table() {
     return f ? *f : automatic_table();
 }
 
+// At a 64-byte boundary: the kernels' register-sized accesses to it must not
+// straddle cache lines (a split access costs two).
 template <class T> T* scratch(std::size_t n) {
+    constexpr std::size_t align = 64 / sizeof(T);
     thread_local std::vector<T> buffer;
-    if (buffer.size() < n) buffer.resize(n);
-    return buffer.data();
-}
-
-struct entry {
-    const char* name;
-    bool available;
-    simd::kernel_table (*make)();
-};
-
-std::vector<entry> entries() {
-    const auto have = xsimd::available_architectures();
-    std::vector<entry> list;
-    list.push_back(
-        {xsimd::fma3<xsimd::avx2>::name(), have.fma3_avx2 != 0, &simd::make_table<xsimd::fma3<xsimd::avx2>>});
-    list.push_back({xsimd::sse2::name(), have.sse2 != 0, &simd::make_table<xsimd::sse2>});
-    return list;
+    if (buffer.size() < n + align) buffer.resize(n + align);
+    const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
+    return buffer.data() + (64 - address % 64) % 64 / sizeof(T);
 }
 
 } // namespace
@@ -187,6 +202,22 @@ void fmexp_left_many(double* A, const double* Z, std::size_t m, std::size_t dim,
 }
 void fmexp_left_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
     table().fmexp_left_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+}
+std::size_t lanes_double() {
+    return table().lanes_d;
+}
+std::size_t lanes_float() {
+    return table().lanes_f;
+}
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, table().lanes_d);
+    table().fmexp_lanes_d(A, Z, m, dim, depth,
+                          scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, table().lanes_d)));
+}
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, table().lanes_f);
+    table().fmexp_lanes_f(A, Z, m, dim, depth,
+                          scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, table().lanes_f)));
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {

@@ -67,6 +67,9 @@ template <class Arch, class T> struct kernels {
     static constexpr std::size_t W = batch::size;
     // Most segments fmexp_many takes at once (kernels::fmexp_block).
     static constexpr std::size_t max_block = 8;
+    // Segments fmexp_lanes carries through one depth-first pass: their
+    // increments stay in registers at the leaves (M d registers).
+    static constexpr std::size_t lanes_segments = 4;
 
     static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t m) {
         if (m == 0) {
@@ -1234,7 +1237,205 @@ template <class Arch, class T> struct kernels {
                                    std::size_t depth, T* scratch) {
         horner::fmexp_adjoint_many<policy>(gA, GZ, record, Z, m, dim, depth, scratch);
     }
+
+    // ---- Lanes: W paths at once, one per SIMD lane ----
+    //
+    // Coefficient i of lane l of an interleaved tensor is at A[i*W + l], so
+    // every multiply-add is one full register whatever d is: no short rows,
+    // no swizzles, no horizontal adds.
+    //
+    // The Horner chains are evaluated depth first over the words w instead
+    // of level by level. The chain of level k, at the node w of level j <= k
+    // (last letter b), is p_k(w) = p_k(parent) z_b/(k-j+1) + A_j[w], with
+    // p_k(root) = A_0, and the new A_j[w] is p_j(w) (divisor 1). A node's
+    // coefficient is loaded once, every chain through it (k = j..N) is
+    // advanced from its parent's partial sums, and the same is done for M
+    // segments in a row before the coefficient is stored: each coefficient is
+    // read and written once per M segments, and the leaves (level N, most
+    // of the tensor) cost M fused multiply-adds per load and store. The
+    // arithmetic per lane is fmexp_many's: the same multiply-adds in the
+    // same order.
+    //
+    // Scratch: zs[((s*N + c-1)*d + b)*W] = z_s[b]/c, then one block of
+    // partial sums per level j: P_j[(s*(N+1) + k)*W], k > j.
+    struct lanes_ctx {
+        T* A;
+        const std::size_t* off; // offset of level j, for j = 0..N
+        std::size_t dim, depth;
+        const T* zs;
+        T* partials;
+    };
+
+    template <std::size_t D>
+    static constexpr std::size_t dim_of(const lanes_ctx& c) {
+        if constexpr (D > 0)
+            return D;
+        else
+            return c.dim;
+    }
+
+    // The d nodes of level j under `parent` (index of the parent among the
+    // words of level j-1), given the parent's partial sums q: every chain
+    // k > j is advanced into the children's partial sums (each parent value
+    // read once for the d children), then each child's subtree in turn.
+    template <std::size_t D, std::size_t M>
+    static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q) {
+        const std::size_t N = c.depth;
+        if (j + 1 == N) return lanes_last_two<D, M>(c, parent, q);
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zstride = N * d * W, child = M * stride;
+        const T* zs = c.zs;
+        T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
+        T* const Aw = c.A + (c.off[j] + parent * d) * W;
+        constexpr std::size_t AR = D > 0 ? D : 1;
+        batch a[AR]; // the children's coefficients (D > 0), else updated in A
+        if constexpr (D > 0)
+            for (std::size_t b = 0; b < D; ++b)
+                a[b] = batch::load_unaligned(Aw + b * W);
+        for (std::size_t s = 0; s < M; ++s) {
+            const T* qs = q + s * stride;
+            const T* zseg = zs + s * zstride;
+            for (std::size_t k = j + 1; k <= N; ++k) {
+                const batch qk = batch::load_unaligned(qs + k * W);
+                const T* zk = zseg + (k - j) * d * W; // z/(k-j+1)
+                T* pk = p + s * stride + k * W;
+                for (std::size_t b = 0; b < d; ++b) {
+                    const batch ab = D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W);
+                    xsimd::fma(qk, batch::load_unaligned(zk + b * W), ab).store_unaligned(pk + b * child);
+                }
+            }
+            const batch qj = batch::load_unaligned(qs + j * W);
+            for (std::size_t b = 0; b < d; ++b) {
+                if constexpr (D > 0)
+                    a[b] = xsimd::fma(qj, batch::load_unaligned(zseg + b * W), a[b]);
+                else
+                    xsimd::fma(qj, batch::load_unaligned(zseg + b * W), batch::load_unaligned(Aw + b * W))
+                        .store_unaligned(Aw + b * W);
+            }
+        }
+        if constexpr (D > 0)
+            for (std::size_t b = 0; b < D; ++b)
+                a[b].store_unaligned(Aw + b * W);
+        for (std::size_t b = 0; b < d; ++b)
+            lanes_visit<D, M>(c, j + 1, parent * d + b, p + b * child);
+    }
+
+    // Levels N-1 and N under `parent` (level N-2): each node u of level N-1
+    // advances its own level (k = N-1) and level N's chain (k = N), then its
+    // d leaves take the M multiply-adds of level N. The parent's partial sums
+    // and, for a d known at compile time, the increments stay in registers.
+    template <std::size_t D, std::size_t M>
+    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zstride = N * d * W;
+        const T* zs = c.zs;
+        T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
+        T* leaf = c.A + (c.off[N] + parent * d * d) * W;  // and their d*d leaves
+        batch qN[M], qN1[M];
+        for (std::size_t s = 0; s < M; ++s) {
+            qN[s] = batch::load_unaligned(q + s * stride + N * W);
+            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
+        }
+        constexpr std::size_t ZR = D > 0 ? M * D : 1;
+        batch z1[ZR]; // z_s[b] (divisor 1)
+        if constexpr (D > 0)
+            for (std::size_t s = 0; s < M; ++s)
+                for (std::size_t b = 0; b < D; ++b)
+                    z1[s * D + b] = batch::load_unaligned(zs + s * zstride + b * W);
+        for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W) {
+            batch a = batch::load_unaligned(Au);
+            batch pN[M];
+            for (std::size_t s = 0; s < M; ++s) {
+                const T* zb = zs + s * zstride + bu * W;
+                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + d * W), a); // divisor 2
+                a = xsimd::fma(qN1[s], D > 0 ? z1[(s * D + bu) % ZR] : batch::load_unaligned(zb), a);
+            }
+            a.store_unaligned(Au);
+            for (std::size_t b = 0; b < d; ++b) {
+                batch acc = batch::load_unaligned(leaf + b * W);
+                for (std::size_t s = 0; s < M; ++s)
+                    acc = xsimd::fma(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + s * zstride + b * W),
+                                     acc);
+                acc.store_unaligned(leaf + b * W);
+            }
+        }
+    }
+
+    // One depth-first pass for M segments (zs and partials set up).
+    template <std::size_t D, std::size_t M> static void lanes_pass(const lanes_ctx& c) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
+        const batch a0 = batch::load_unaligned(c.A);
+        if (N == 1) { // the leaves hang from the root
+            for (std::size_t b = 0; b < d; ++b) {
+                batch acc = batch::load_unaligned(c.A + (1 + b) * W);
+                for (std::size_t s = 0; s < M; ++s)
+                    acc = xsimd::fma(a0, batch::load_unaligned(c.zs + (s * N * d + b) * W), acc);
+                acc.store_unaligned(c.A + (1 + b) * W);
+            }
+            return;
+        }
+        T* root = c.partials; // the root's partial sums: A_0 for every chain and segment
+        for (std::size_t s = 0; s < M; ++s)
+            for (std::size_t k = 0; k <= N; ++k)
+                a0.store_unaligned(root + s * stride + k * W);
+        lanes_visit<D, M>(c, 1, 0, root);
+    }
+
+    template <std::size_t D>
+    static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+        std::size_t off[64]; // depth < 64 (fmexp_lanes)
+        for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
+            off[k] = o;
+            o += n;
+        }
+        for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments) {
+            const std::size_t M = std::min(lanes_segments, m - s0);
+            T* zs = scratch;
+            for (std::size_t s = 0; s < M; ++s)
+                for (std::size_t c = 1; c <= depth; ++c) {
+                    const batch inv(T(1) / T(static_cast<double>(c)));
+                    for (std::size_t b = 0; b < dim; ++b)
+                        (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
+                            .store_unaligned(zs + ((s * depth + c - 1) * dim + b) * W);
+                }
+            const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W};
+            lanes_pass_m<D>(ctx, M, std::make_index_sequence<lanes_segments>{});
+        }
+    }
+
+    template <std::size_t D, std::size_t... I>
+    static void lanes_pass_m(const lanes_ctx& c, std::size_t M, std::index_sequence<I...>) {
+        ((M == I + 1 ? lanes_pass<D, I + 1>(c) : void()), ...);
+    }
+
+    // A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m) in each of W lanes (interleaved
+    // tensors and increments: Z[(s*d + b)*W + l]); scratch of
+    // horner::fmexp_lanes_scratch_size(dim, depth, m, W); depth < 64 (the
+    // dispatcher sends deeper ones, d = 1 only in practice, to the scalar twin).
+    static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+        if (depth == 0 || m == 0) return;
+        switch (dim) {
+        case 1:
+            return fmexp_lanes_d<1>(A, Z, m, dim, depth, scratch);
+        case 2:
+            return fmexp_lanes_d<2>(A, Z, m, dim, depth, scratch);
+        case 3:
+            return fmexp_lanes_d<3>(A, Z, m, dim, depth, scratch);
+        case 4:
+            return fmexp_lanes_d<4>(A, Z, m, dim, depth, scratch);
+        case 5:
+            return fmexp_lanes_d<5>(A, Z, m, dim, depth, scratch);
+        case 6:
+            return fmexp_lanes_d<6>(A, Z, m, dim, depth, scratch);
+        case 7:
+            return fmexp_lanes_d<7>(A, Z, m, dim, depth, scratch);
+        case 8:
+            return fmexp_lanes_d<8>(A, Z, m, dim, depth, scratch);
+        default:
+            return fmexp_lanes_d<0>(A, Z, m, dim, depth, scratch);
+        }
+    }
 };
+
+template <class Arch> void set_lanes_for(kernel_table& t);
 
 template <class Arch> kernel_table make_table_for() {
     kernel_table t;
@@ -1267,7 +1468,15 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_left_many_f = &kernels<Arch, float>::fmexp_left_many;
     t.fmexp_left_jvp_d = &kernels<Arch, double>::fmexp_left_jvp;
     t.fmexp_left_jvp_f = &kernels<Arch, float>::fmexp_left_jvp;
+    set_lanes_for<Arch>(t);
     return t;
+}
+
+template <class Arch> void set_lanes_for(kernel_table& t) {
+    t.lanes_d = kernels<Arch, double>::W;
+    t.lanes_f = kernels<Arch, float>::W;
+    t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;
+    t.fmexp_lanes_f = &kernels<Arch, float>::fmexp_lanes;
 }
 
 } // namespace tensig::kernels::simd

@@ -54,9 +54,17 @@ struct kernel_table {
                    const double*, std::size_t) = nullptr;
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,
                    std::size_t) = nullptr;
+    std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
+    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
+    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.
 template <class Arch> kernel_table make_table();
+
+// Sets the lanes entries (fmexp_lanes, lanes_d, lanes_f) of t to Arch's
+// kernels: an instruction set can supply those alone (AVX-512, whose other
+// kernels with xsimd 8.1 are slower than AVX2's, docs/benchmarks.md).
+template <class Arch> void set_lanes(kernel_table& t);
 
 } // namespace tensig::kernels::simd

@@ -29,6 +29,14 @@ inline std::size_t fmexp_many_scratch_size(std::size_t dim, std::size_t depth, s
     return m * top + fmexp_scratch_size(dim, depth);
 }
 
+/// Scratch for fmexp_lanes (`lanes` paths, one per SIMD lane, blocks of at
+/// most m segments): z/c (N d) per segment, and the partial sums of the
+/// N + 1 chains at the d children of one node of each level below N - 1,
+/// per segment; all per lane.
+inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, std::size_t m, std::size_t lanes) {
+    return lanes * m * depth * dim * (depth + 2);
+}
+
 /// Scratch for fmexp_adjoint: z/m, per-divisor z-gradients (N d each), the
 /// Horner terms of one level (levels 0..N-1 of a tensor) and two buffers of d^(N-1).
 inline std::size_t fmexp_adjoint_scratch_size(std::size_t dim, std::size_t depth) {

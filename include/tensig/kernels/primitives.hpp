@@ -79,6 +79,10 @@ void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double
                     std::size_t depth, std::size_t count);
 void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count);
+std::size_t lanes_double();
+std::size_t lanes_float();
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges);
 void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
@@ -154,6 +158,30 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         scalar::fmexp_many(A, Z, m, dim, depth,
                            detail::generic_scratch<T>(scalar::fmexp_many_scratch_size(dim, depth, m)), record,
                            update_top);
+}
+
+/// Paths the dispatched kernels run at once in fmexp_lanes: one per lane
+/// of a SIMD register (4 doubles or 8 floats with AVX2); 1 for scalars
+/// without SIMD kernels.
+template <class T> std::size_t lanes() {
+    if constexpr (std::is_same_v<T, double>)
+        return dispatched::lanes_double();
+    else if constexpr (std::is_same_v<T, float>)
+        return dispatched::lanes_float();
+    else
+        return 1;
+}
+
+/// fmexp_many on lanes<T>() paths at once, one per SIMD lane, on
+/// interleaved tensors: coefficient i of path l at A[i*lanes + l], coordinate b
+/// of segment s of path l at Z[(s*dim + b)*lanes + l] (m <= 8 segments). Each
+/// lane gets what fmexp_many computes on its own path; every multiply-add is
+/// a full register whatever d is (no short rows, no shuffles).
+template <class T> void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_lanes(A, Z, m, dim, depth);
+    else
+        scalar::fmexp_lanes(A, Z, m, dim, depth, 1);
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also

@@ -5,6 +5,7 @@
 /// numbers), and are what non-SIMD scalars run.
 
 #include <cstddef>
+#include <vector>
 
 #include "tensig/algebra/scalar_traits.hpp"
 #include "tensig/kernels/horner.hpp"
@@ -165,6 +166,7 @@ struct policy {
 using horner::fmexp_adjoint_many_scratch_size;
 using horner::fmexp_adjoint_scratch_size;
 using horner::fmexp_jvp_scratch_size;
+using horner::fmexp_lanes_scratch_size;
 using horner::fmexp_many_scratch_size;
 using horner::fmexp_record_size;
 using horner::fmexp_scratch_size;
@@ -185,6 +187,30 @@ template <class T>
 void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                 T* record = nullptr, bool update_top = true) {
     horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record, update_top);
+}
+
+/// fmexp_many on `lanes` interleaved tensors at once (coefficient i of lane
+/// l at A[i*lanes + l], coordinate b of segment s at Z[(s*dim + b)*lanes + l]):
+/// the twin of the SIMD kernels' fmexp_lanes, one lane at a time (a
+/// reference for tests: it allocates its scratch).
+template <class T>
+void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes) {
+    std::size_t size = 0;
+    for (std::size_t k = 0, n = 1; k <= depth; ++k, n *= dim)
+        size += n;
+    std::vector<T> buffer(size + m * dim + horner::fmexp_many_scratch_size(dim, depth, m));
+    T* a = buffer.data();
+    T* z = a + size;
+    T* work = z + m * dim;
+    for (std::size_t l = 0; l < lanes; ++l) {
+        for (std::size_t i = 0; i < size; ++i)
+            a[i] = A[i * lanes + l];
+        for (std::size_t i = 0; i < m * dim; ++i)
+            z[i] = Z[i * lanes + l];
+        horner::fmexp_many<policy>(a, z, m, dim, depth, work);
+        for (std::size_t i = 0; i < size; ++i)
+            A[i * lanes + l] = a[i];
+    }
 }
 
 /// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;

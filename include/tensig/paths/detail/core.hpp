@@ -206,8 +206,58 @@ inline std::size_t batch_grain(std::size_t B, std::size_t threads) {
     return std::max<std::size_t>(1, B / (8 * t));
 }
 
+/// Workspace of the lanes route (kernels::fmexp_lanes): `lanes` running
+/// signatures and a block of increments, interleaved, and one increment.
+template <class T> struct lanes_workspace {
+    lanes_workspace(const shape& s, std::size_t W)
+        : lanes(W), acc(s.size() * W), Z(kernels::fmexp_block * s.dim() * W), delta(s.dim()) {}
+    std::size_t lanes;
+    aligned_vector<T> acc;
+    aligned_vector<T> Z;
+    std::vector<T> delta;
+};
+
+/// Most bytes of interleaved signatures the lanes route works on: it keeps
+/// `lanes` signatures where the one-path route keeps one, and beyond the L2
+/// cache its passes would go to memory.
+inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
+
+/// Whether signature_batch runs B paths of shape s in lanes.
+template <class T> bool use_lanes(const shape& s, std::size_t B) {
+    const std::size_t W = kernels::lanes<T>();
+    return W > 1 && B >= W && s.size() * W * sizeof(T) <= lanes_max_bytes;
+}
+
+/// Signatures of `count` <= ws.lanes paths of L points (path l at
+/// paths + l*L*d) into out (count rows of sig_length), computed together,
+/// one per SIMD lane (unused lanes get zero increments).
+template <class T>
+void signature_lanes(const T* paths, std::size_t count, std::size_t L, std::size_t d, const shape& s,
+                     const signature_options& o, lanes_workspace<T>& ws, T* out) {
+    const std::size_t W = ws.lanes, n = segment_count(L, o.basepoint), m = s.sig_length();
+    std::fill(ws.acc.begin(), ws.acc.end(), T(0));
+    std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
+    std::fill(ws.Z.begin(), ws.Z.end(), T(0));
+    for (std::size_t i = 0; i < n;) {
+        const std::size_t block = std::min(kernels::fmexp_block, n - i);
+        for (std::size_t b = 0; b < block; ++b, ++i)
+            for (std::size_t l = 0; l < count; ++l) {
+                segment_increment(paths + l * L * d, d, o.inverse ? n - 1 - i : i, o.basepoint, o.inverse,
+                                  ws.delta.data());
+                for (std::size_t c = 0; c < d; ++c)
+                    ws.Z[(b * d + c) * W + l] = ws.delta[c];
+            }
+        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
+    }
+    for (std::size_t l = 0; l < count; ++l)
+        for (std::size_t i = 0; i < m; ++i)
+            out[l * m + i] = ws.acc[(i + 1) * W + l];
+}
+
 /// Signatures of B paths (B, L, d) into out (B, sig_length), the batch in
-/// parallel; a single long path by the parallel Chen reduction.
+/// parallel: groups of kernels::lanes<T>() paths together, one per SIMD
+/// lane, where the shape allows (use_lanes), the rest one by one; a single
+/// long path by the parallel Chen reduction.
 template <class T>
 void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
                      const signature_options& o, T* out) {
@@ -216,10 +266,20 @@ void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d
         signature_long(paths, L, d, s, o, out);
         return;
     }
-    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
+    const std::size_t W = use_lanes<T>(s, B) ? kernels::lanes<T>() : 1;
+    const std::size_t groups = W > 1 ? B / W : 0, singles = B - groups * W, units = groups + singles;
+    parallel::for_chunks(units, batch_grain(units, o.threads), o.threads, [&](std::size_t u0, std::size_t u1) {
+        std::unique_ptr<lanes_workspace<T>> lanes;
         path_workspace<T> ws(s);
-        for (std::size_t b = b0; b < b1; ++b)
-            signature_one(paths + b * L * d, L, d, o, ws, out + b * s.sig_length());
+        for (std::size_t u = u0; u < u1; ++u) {
+            if (u < groups) {
+                if (!lanes) lanes = std::make_unique<lanes_workspace<T>>(s, W);
+                signature_lanes(paths + u * W * L * d, W, L, d, s, o, *lanes, out + u * W * s.sig_length());
+            } else {
+                const std::size_t b = groups * W + (u - groups);
+                signature_one(paths + b * L * d, L, d, o, ws, out + b * s.sig_length());
+            }
+        }
     });
 }
 

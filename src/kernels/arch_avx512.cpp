@@ -1,0 +1,10 @@
+// The lanes kernels for AVX-512 (compiled with -mavx512f): plain loads,
+// stores and fused multiply-adds, one path per lane, which xsimd 8.1 maps
+// well; the other kernels stay AVX2's (dispatch.cpp).
+#include "simd.hpp"
+
+namespace tensig::kernels::simd {
+template <> void set_lanes<xsimd::avx512f>(kernel_table& t) {
+    set_lanes_for<xsimd::avx512f>(t);
+}
+} // namespace tensig::kernels::simd
