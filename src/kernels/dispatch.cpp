@@ -3,6 +3,8 @@
 // per-thread scratch they use. Compiled without architecture flags.
 #include <array>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -49,6 +51,11 @@ std::array<entry, 3> entries() {
 const simd::kernel_table& automatic_table() {
     static const simd::kernel_table table = [] {
         const auto list = entries();
+        // TENSIG_ARCH names an instruction set to use instead of the best
+        // (benchmarks, debugging); an unknown or unavailable one is ignored.
+        if (const char* wanted = std::getenv("TENSIG_ARCH"))
+            for (const auto& e : list)
+                if (e.available && std::strcmp(wanted, e.name) == 0) return e.make();
         for (const auto& e : list)
             if (e.available) return e.make();
         return list.back().make(); // SSE2: every x86-64 CPU has it

@@ -655,4 +655,10 @@ expect_error "sig --lead-lag: NaN in the path" 'lead_lag: path has a non-finite.
 expect_error "sig-backward --lead-lag: gradient for the untransformed path" 'gradient must have shape \(20,\)' \
     out.npy sig-backward tb_t.npy tb_path.csv out.npy --depth 2 --lead-lag
 
+# TENSIG_ARCH picks an instruction set the CPU has; a name it does not know is ignored.
+best=$("$TENSIG" arch)
+[[ $(TENSIG_ARCH=sse2 "$TENSIG" arch) == sse2 ]] || fail "TENSIG_ARCH=sse2" "got $(TENSIG_ARCH=sse2 "$TENSIG" arch)"
+[[ $(TENSIG_ARCH=no-such-isa "$TENSIG" arch) == "$best" ]] || fail "TENSIG_ARCH with an unknown name"
+pass "TENSIG_ARCH chooses the instruction set (best: $best)"
+
 echo "cli_test: all $checks checks passed"
