@@ -42,21 +42,6 @@ template <class T> struct tangent_workspace {
     std::optional<path_workspace<T>> fwd;
 };
 
-/// How many fused multiply-exponentiates one truncated product costs (its
-/// multiply-adds, about sum_k (k+1) d^k, over fmexp's sum_k sum_{j<=k} d^j),
-/// rounded up: past this many steps from both ends, increment_tangents
-/// multiplies a tangent by the rest of the path instead of stepping it there.
-inline std::size_t product_steps(std::size_t dim, std::size_t depth) {
-    double product = 0, fmexp = 0, level = 1, below = 0;
-    for (std::size_t k = 1; k <= depth; ++k) {
-        level *= double(dim);
-        below += level;
-        product += double(k + 1) * level;
-        fmexp += below;
-    }
-    return fmexp > 0 ? static_cast<std::size_t>(std::ceil(product / fmexp)) : 1;
-}
-
 /// The tangents of one path's signature along its increments, by forward
 /// mode, all in SIMD: for each step i (in the order the signature multiplies
 /// them) and coordinate c, visit(i, c, v) gets v = ∂S/∂Δ_{i,c} (levels 1..N,

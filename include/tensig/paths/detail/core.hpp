@@ -160,9 +160,90 @@ void signature_one(const T* path, std::size_t L, std::size_t d, const signature_
     std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
 
+/// Workspace of the lanes route (kernels::fmexp_lanes): `lanes` running
+/// signatures and a block of increments, interleaved, and one increment.
+template <class T> struct lanes_workspace {
+    lanes_workspace(const shape& s, std::size_t W)
+        : lanes(W), acc(s.size() * W), Z(kernels::fmexp_block * s.dim() * W), delta(s.dim()) {}
+    std::size_t lanes;
+    aligned_vector<T> acc;
+    aligned_vector<T> Z;
+    std::vector<T> delta;
+};
+
+/// Most bytes of interleaved signatures the lanes route works on: it keeps
+/// `lanes` signatures where the one-path route keeps one, and beyond the L2
+/// cache its passes would go to memory.
+inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
+
+/// Whether signature_batch runs B paths of shape s in lanes.
+template <class T> bool use_lanes(const shape& s, std::size_t B) {
+    const std::size_t W = kernels::lanes<T>();
+    return W > 1 && B >= W && s.size() * W * sizeof(T) <= lanes_max_bytes;
+}
+
 /// Segments from which one path's signature is computed by the parallel
 /// Chen reduction rather than in one sequential sweep.
 inline constexpr std::size_t long_path_segments = 4096;
+
+/// How many fused multiply-exponentiates one truncated product costs (its
+/// multiply-adds, about sum_k (k+1) d^k, over fmexp's sum_k sum_{j<=k} d^j),
+/// rounded up: past this many steps from both ends, increment_tangents
+/// multiplies a tangent by the rest of the path instead of stepping it there;
+/// a path of a few lanes' worth of these goes by pieces in lanes (by_pieces).
+inline std::size_t product_steps(std::size_t dim, std::size_t depth) {
+    double product = 0, fmexp = 0, level = 1, below = 0;
+    for (std::size_t k = 1; k <= depth; ++k) {
+        level *= double(dim);
+        below += level;
+        product += double(k + 1) * level;
+        fmexp += below;
+    }
+    return fmexp > 0 ? static_cast<std::size_t>(std::ceil(product / fmexp)) : 1;
+}
+
+/// Whether one path of n segments is computed by the Chen reduction of
+/// pieces (signature_long): a long one always (threads share the pieces);
+/// in lanes, also one long enough that its pieces, one per lane, save more
+/// than the lanes - 1 products joining them cost (four times over).
+template <class T> bool by_pieces(std::size_t n, const shape& s) {
+    if (n >= long_path_segments) return true;
+    const std::size_t W = kernels::lanes<T>();
+    return W > 1 && use_lanes<T>(s, W) && n >= 4 * W * product_steps(s.dim(), s.depth());
+}
+
+/// The signatures (levels 0..N) of pieces p0..p0+W-1 of `pieces` of a path
+/// of n steps (piece p: steps n*p/pieces .. n*(p+1)/pieces - 1), one per
+/// lane, into out (W tensors). A piece shorter than the longest gets zero
+/// increments at its end (exp(0) = 1).
+template <class T>
+void pieces_lanes(const T* path, std::size_t d, std::size_t n, std::size_t p0, std::size_t pieces, const shape& s,
+                  const signature_options& o, lanes_workspace<T>& ws, T* out) {
+    const std::size_t W = ws.lanes, size = s.size();
+    std::fill(ws.acc.begin(), ws.acc.end(), T(0));
+    std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
+    std::size_t longest = 0;
+    for (std::size_t l = 0; l < W; ++l)
+        longest = std::max(longest, n * (p0 + l + 1) / pieces - n * (p0 + l) / pieces);
+    for (std::size_t i = 0; i < longest;) {
+        const std::size_t block = std::min(kernels::fmexp_block, longest - i);
+        for (std::size_t b = 0; b < block; ++b, ++i)
+            for (std::size_t l = 0; l < W; ++l) {
+                const std::size_t first = n * (p0 + l) / pieces, step = first + i;
+                if (step < n * (p0 + l + 1) / pieces)
+                    segment_increment(path, d, o.inverse ? n - 1 - step : step, o.basepoint, o.inverse,
+                                      ws.delta.data());
+                else
+                    std::fill(ws.delta.begin(), ws.delta.end(), T(0));
+                for (std::size_t c = 0; c < d; ++c)
+                    ws.Z[(b * d + c) * W + l] = ws.delta[c];
+            }
+        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
+    }
+    for (std::size_t l = 0; l < W; ++l)
+        for (std::size_t i = 0; i < size; ++i)
+            out[l * size + i] = ws.acc[i * W + l];
+}
 
 /// Signature of one long path by a tree reduction of Chen products: the
 /// steps are cut into pieces fixed by their number alone (never by the
@@ -174,11 +255,20 @@ template <class T>
 void signature_long(const T* path, std::size_t L, std::size_t d, const shape& s, const signature_options& o,
                     T* out) {
     const std::size_t n = segment_count(L, o.basepoint), size = s.size();
-    const std::size_t pieces = std::min<std::size_t>(256, (n + 1023) / 1024);
+    // In lanes (use_lanes), a multiple of kernels::lanes<T>() pieces, a group
+    // of them at once; otherwise one at a time.
+    const std::size_t W = use_lanes<T>(s, kernels::lanes<T>()) ? kernels::lanes<T>() : 1;
+    const std::size_t pieces = (std::min<std::size_t>(256, (n + 1023) / 1024) + W - 1) / W * W;
     aligned_vector<T> acc(pieces * size);
-    parallel::for_chunks(pieces, 1, o.threads, [&](std::size_t p0, std::size_t p1) {
+    parallel::for_chunks(pieces / W, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
+        if (W > 1) {
+            lanes_workspace<T> ws(s, W);
+            for (std::size_t g = g0; g < g1; ++g)
+                pieces_lanes(path, d, n, g * W, pieces, s, o, ws, acc.data() + g * W * size);
+            return;
+        }
         path_workspace<T> ws(s);
-        for (std::size_t p = p0; p < p1; ++p) {
+        for (std::size_t p = g0; p < g1; ++p) {
             ws.acc.set_unit();
             apply_steps(path, d, n, n * p / pieces, n * (p + 1) / pieces, o, ws);
             std::copy(ws.acc.data(), ws.acc.data() + size, acc.data() + p * size);
@@ -204,28 +294,6 @@ void signature_long(const T* path, std::size_t L, std::size_t d, const shape& s,
 inline std::size_t batch_grain(std::size_t B, std::size_t threads) {
     const std::size_t t = threads == 0 ? parallel::hardware_threads() : threads;
     return std::max<std::size_t>(1, B / (8 * t));
-}
-
-/// Workspace of the lanes route (kernels::fmexp_lanes): `lanes` running
-/// signatures and a block of increments, interleaved, and one increment.
-template <class T> struct lanes_workspace {
-    lanes_workspace(const shape& s, std::size_t W)
-        : lanes(W), acc(s.size() * W), Z(kernels::fmexp_block * s.dim() * W), delta(s.dim()) {}
-    std::size_t lanes;
-    aligned_vector<T> acc;
-    aligned_vector<T> Z;
-    std::vector<T> delta;
-};
-
-/// Most bytes of interleaved signatures the lanes route works on: it keeps
-/// `lanes` signatures where the one-path route keeps one, and beyond the L2
-/// cache its passes would go to memory.
-inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
-
-/// Whether signature_batch runs B paths of shape s in lanes.
-template <class T> bool use_lanes(const shape& s, std::size_t B) {
-    const std::size_t W = kernels::lanes<T>();
-    return W > 1 && B >= W && s.size() * W * sizeof(T) <= lanes_max_bytes;
 }
 
 /// Signatures of `count` <= ws.lanes paths of L points (path l at
@@ -262,7 +330,7 @@ template <class T>
 void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
                      const signature_options& o, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
-    if (B == 1 && segment_count(L, o.basepoint) >= long_path_segments) {
+    if (B == 1 && by_pieces<T>(segment_count(L, o.basepoint), s)) {
         signature_long(paths, L, d, s, o, out);
         return;
     }
@@ -334,7 +402,7 @@ void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_
         path_workspace<T> ws(s);
         tensor<T> l(s);
         for (std::size_t b = b0; b < b1; ++b) {
-            if (B == 1 && segment_count(L, o.basepoint) >= long_path_segments) {
+            if (B == 1 && by_pieces<T>(segment_count(L, o.basepoint), s)) {
                 signature_long(paths, L, d, s, o, ws.acc.data() + 1);
                 ws.acc[0] = T(1);
             } else {
