@@ -391,29 +391,6 @@ void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_
     });
 }
 
-/// Log-signatures of B paths in `basis` into out (B, logsig_coordinates).
-template <class T>
-void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
-                        const signature_options& o, logsig_basis basis, T* out) {
-    const shape s = path_shape(L, d, depth, o.basepoint);
-    const auto lb = basis_tables(d, depth, basis);
-    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
-    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
-        path_workspace<T> ws(s);
-        tensor<T> l(s);
-        for (std::size_t b = b0; b < b1; ++b) {
-            if (B == 1 && by_pieces<T>(segment_count(L, o.basepoint), s)) {
-                signature_long(paths, L, d, s, o, ws.acc.data() + 1);
-                ws.acc[0] = T(1);
-            } else {
-                signature_into(paths + b * L * d, L, d, o, ws);
-            }
-            kernels::log(l.data(), ws.acc.data(), s);
-            lie::from_tensor(lb.get(), basis, l.data() + 1, m, out + b * n);
-        }
-    });
-}
-
 /// Log-signatures in `basis` of B flattened signatures (B, sig_length).
 template <class T>
 void signature_to_logsignature_batch(const T* sigs, std::size_t B, std::size_t d, std::size_t depth,
@@ -430,6 +407,24 @@ void signature_to_logsignature_batch(const T* sigs, std::size_t B, std::size_t d
             lie::from_tensor(lb.get(), basis, l.data() + 1, m, out + b * n);
         }
     });
+}
+
+/// Log-signatures of B paths in `basis` into out (B, logsig_coordinates):
+/// signature_batch (lanes, pieces, threads as for signatures), then the log,
+/// a bounded number of paths at a time (their signatures are kept between
+/// the two).
+template <class T>
+void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
+                        const signature_options& o, logsig_basis basis, T* out) {
+    const shape s = path_shape(L, d, depth, o.basepoint);
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
+    const std::size_t chunk = std::max<std::size_t>(256, (std::size_t(64) << 20) / (m * sizeof(T)));
+    aligned_vector<T> sigs(std::min(B, chunk) * m);
+    for (std::size_t b0 = 0; b0 < B; b0 += chunk) {
+        const std::size_t count = std::min(chunk, B - b0);
+        signature_batch(paths + b0 * L * d, count, L, d, depth, o, sigs.data());
+        signature_to_logsignature_batch(sigs.data(), count, d, depth, basis, out + b0 * n, o.threads);
+    }
 }
 
 /// Signatures exp(ℓ) of B log-signatures given in `basis` (B, logsig_coordinates).
