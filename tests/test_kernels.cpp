@@ -342,6 +342,50 @@ TEMPLATE_TEST_CASE("fmexp_lanes: each lane is its own path's fmexp_many", "[kern
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes with a record, and its adjoint, against their scalar twins", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    auto shapes = many_shapes;
+    shapes.push_back({9, 2});
+    shapes.push_back({2, 10});
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (auto [d, N] : shapes)
+            for (std::size_t m : {1, 2, 3, 4, 5, 8}) {
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                const std::size_t size = s.size(), R = kn::scalar::fmexp_lanes_record_size(d, N);
+                REQUIRE(R == size - s.level_size(N));
+                std::vector<T> A0(size * W), Z(m * d * W), G0(size * W);
+                for (std::size_t l = 0; l < W; ++l) {
+                    const auto a = oracle::random_tensor<T>(s), gl = oracle::random_tensor<T>(s);
+                    const auto z = random_vector<T>(m * d);
+                    for (std::size_t i = 0; i < size; ++i) {
+                        A0[i * W + l] = a[i];
+                        G0[i * W + l] = gl[i];
+                    }
+                    for (std::size_t i = 0; i < m * d; ++i)
+                        Z[i * W + l] = z[i];
+                }
+                auto A1 = A0, A2 = A0;
+                std::vector<T> rec1(m * R * W, T(-7)), rec2(m * R * W, T(-7));
+                kn::fmexp_lanes(A1.data(), Z.data(), m, d, N, rec1.data());
+                kn::scalar::fmexp_lanes_record(A2.data(), Z.data(), m, d, N, W, rec2.data());
+                CHECK(oracle::rel_err(rec1, rec2, rec1.size()) <= tol<T>(N) * 8);
+                CHECK(oracle::rel_err(A1, A2, R * W) <= tol<T>(N) * 8);
+                CHECK(std::equal(A1.begin() + R * W, A1.end(), A0.begin() + R * W)); // level N untouched
+                auto G1 = G0, G2 = G0;
+                std::vector<T> GZ1(m * d * W, T(0.5)), GZ2(m * d * W, T(0.5));
+                kn::fmexp_lanes_adjoint(G1.data(), GZ1.data(), rec1.data(), Z.data(), m, d, N);
+                kn::scalar::fmexp_lanes_adjoint(G2.data(), GZ2.data(), rec2.data(), Z.data(), m, d, N, W);
+                CHECK(oracle::rel_err(std::vector<T>(G1.begin() + W, G1.end()),
+                                      std::vector<T>(G2.begin() + W, G2.end()), (size - 1) * W) <= tol<T>(N) * 16);
+                CHECK(oracle::rel_err(GZ1, GZ2, GZ1.size()) <= tol<T>(N) * 16);
+            }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_left_many and fmexp_left_jvp: exp(z) ⊗ A and Dexp(z)[ż] ⊗ A", "[kernels]", float,
                    double) {
     using T = TestType;

@@ -1264,6 +1264,11 @@ template <class Arch, class T> struct kernels {
         std::size_t dim, depth;
         const T* zs;
         T* partials;
+        // With a record: levels 0..N-1 before each segment s of the pass go
+        // to record + s * record_stride (the backward pass reads them), and
+        // level N is not updated.
+        T* record = nullptr;
+        std::size_t record_stride = 0;
     };
 
     template <std::size_t D>
@@ -1294,6 +1299,11 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = 0; s < M; ++s) {
             const T* qs = q + s * stride;
             const T* zseg = zs + s * zstride;
+            if (c.record) {
+                T* rec = c.record + s * c.record_stride + (c.off[j] + parent * d) * W;
+                for (std::size_t b = 0; b < d; ++b)
+                    (D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W)).store_unaligned(rec + b * W);
+            }
             for (std::size_t k = j + 1; k <= N; ++k) {
                 const batch qk = batch::load_unaligned(qs + k * W);
                 const T* zk = zseg + (k - j) * d * W; // z/(k-j+1)
@@ -1340,6 +1350,18 @@ template <class Arch, class T> struct kernels {
             for (std::size_t s = 0; s < M; ++s)
                 for (std::size_t b = 0; b < D; ++b)
                     z1[s * D + b] = batch::load_unaligned(zs + s * zstride + b * W);
+        if (c.record) { // level N-1 only, recorded before each segment
+            T* rec = c.record + (c.off[N - 1] + parent * d) * W;
+            for (std::size_t bu = 0; bu < d; ++bu, Au += W, rec += W) {
+                batch a = batch::load_unaligned(Au);
+                for (std::size_t s = 0; s < M; ++s) {
+                    a.store_unaligned(rec + s * c.record_stride);
+                    a = xsimd::fma(qN1[s], batch::load_unaligned(zs + s * zstride + bu * W), a);
+                }
+                a.store_unaligned(Au);
+            }
+            return;
+        }
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W) {
             batch a = batch::load_unaligned(Au);
             batch pN[M];
@@ -1363,7 +1385,11 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M> static void lanes_pass(const lanes_ctx& c) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
         const batch a0 = batch::load_unaligned(c.A);
+        if (c.record)
+            for (std::size_t s = 0; s < M; ++s)
+                a0.store_unaligned(c.record + s * c.record_stride);
         if (N == 1) { // the leaves hang from the root
+            if (c.record) return; // level N = 1, not updated
             for (std::size_t b = 0; b < d; ++b) {
                 batch acc = batch::load_unaligned(c.A + (1 + b) * W);
                 for (std::size_t s = 0; s < M; ++s)
@@ -1380,7 +1406,9 @@ template <class Arch, class T> struct kernels {
     }
 
     template <std::size_t D>
-    static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+    static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
+                              T* record) {
+        const std::size_t R = record ? level_start(dim, depth) * W : 0; // levels 0..N-1 per segment
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
         for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
             off[k] = o;
@@ -1396,7 +1424,7 @@ template <class Arch, class T> struct kernels {
                         (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
                             .store_unaligned(zs + ((s * depth + c - 1) * dim + b) * W);
                 }
-            const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W};
+            const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W, record ? record + s0 * R : nullptr, R};
             lanes_pass_m<D>(ctx, M, std::make_index_sequence<lanes_segments>{});
         }
     }
@@ -1406,31 +1434,214 @@ template <class Arch, class T> struct kernels {
         ((M == I + 1 ? lanes_pass<D, I + 1>(c) : void()), ...);
     }
 
+    // ---- The adjoint in lanes ----
+    //
+    // Reverse of one segment, depth first. With r_k(w) the adjoint of the
+    // partial sum p_k(w) of chain k at node w (level j, last letter b):
+    // r_j(w) is the incoming gradient of the new A_j[w]; r_k(w) for k > j
+    // sums r_k(w b') z_b'/(k-j) over the children; the gradient of the old
+    // A_j[w] is the sum of r_k(w) over k >= j, and ∂L/∂z_b gains
+    // r_k(w) p_k(parent)/(k-j+1). The leaves (level N) keep their gradient
+    // (A_N enters only itself) and cost two multiply-adds and one load each.
+    // The forward partial sums p_k are recomputed on the way down from the
+    // recorded levels 0..N-1; ∂L/∂z is gathered per divisor c in gzc and
+    // scaled once per segment.
+    struct lanes_adj_ctx {
+        T* G;                   // gradient, interleaved, levels 0..N
+        const T* A;             // the record: levels 0..N-1 before the segment
+        const std::size_t* off; // offset of level j
+        std::size_t dim, depth;
+        const T* zs;   // zs[((c-1)*d + b)*W] = z_b / c
+        T* gzc;        // gzc[((c-1)*d + b)*W]: ∂L/∂z_b times c, per divisor c
+        T* partials;   // per level j: the node's forward partial sums p_k (N+1 registers)
+        T* adjoints;   // per level j: the node's adjoint sums r_k (N+1 registers)
+    };
+
+    // The children of `parent` (level j-1): q = the parent's forward partial
+    // sums p_k (k >= j), r = its adjoint sums, to which each child adds.
+    template <std::size_t D>
+    static void lanes_adjoint_visit(const lanes_adj_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
+        const std::size_t N = c.depth;
+        if (j + 1 == N) return lanes_adjoint_last_two<D>(c, parent, q, r);
+        const std::size_t d = dim_of_adj<D>(c), stride = (N + 1) * W;
+        T* p = c.partials + j * stride;
+        T* rr = c.adjoints + j * stride;
+        for (std::size_t b = 0; b < d; ++b) {
+            const std::size_t u = parent * d + b;
+            const batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W);
+            for (std::size_t k = j + 1; k <= N; ++k) {
+                xsimd::fma(batch::load_unaligned(q + k * W), batch::load_unaligned(c.zs + ((k - j) * d + b) * W), a)
+                    .store_unaligned(p + k * W);
+                batch(T(0)).store_unaligned(rr + k * W);
+            }
+            lanes_adjoint_visit<D>(c, j + 1, u, p, rr);
+            T* Gu = c.G + (c.off[j] + u) * W;
+            const batch g = batch::load_unaligned(Gu);
+            batch sum = g;
+            for (std::size_t k = j; k <= N; ++k) {
+                const batch v = k == j ? g : batch::load_unaligned(rr + k * W);
+                if (k > j) sum = sum + v;
+                const std::size_t cb = ((k - j) * d + b) * W; // divisor k - j + 1
+                xsimd::fma(v, batch::load_unaligned(q + k * W), batch::load_unaligned(c.gzc + cb))
+                    .store_unaligned(c.gzc + cb);
+                xsimd::fma(v, batch::load_unaligned(c.zs + cb), batch::load_unaligned(r + k * W))
+                    .store_unaligned(r + k * W);
+            }
+            sum.store_unaligned(Gu);
+        }
+    }
+
+    template <std::size_t D> static constexpr std::size_t dim_of_adj(const lanes_adj_ctx& c) {
+        if constexpr (D > 0)
+            return D;
+        else
+            return c.dim;
+    }
+
+    // Levels N-1 and N under `parent` (level N-2).
+    template <std::size_t D>
+    static void lanes_adjoint_last_two(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
+        const std::size_t d = dim_of_adj<D>(c), N = c.depth, dW = d * W;
+        const T* zs = c.zs;
+        const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
+        T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
+        const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
+        const batch qN = batch::load_unaligned(q + N * W), qN1 = batch::load_unaligned(q + (N - 1) * W);
+        batch rN1 = batch::load_unaligned(r + (N - 1) * W), rNp = batch::load_unaligned(r + N * W);
+        constexpr std::size_t DR = D > 0 ? D : 1;
+        batch z1[DR], gz1[DR]; // z_b, and ∂L/∂z_b from the leaves (divisor 1)
+        if constexpr (D > 0)
+            for (std::size_t b = 0; b < D; ++b) {
+                z1[b] = batch::load_unaligned(zs + b * W);
+                gz1[b] = batch::load_unaligned(c.gzc + b * W);
+            }
+        for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
+            const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
+            batch rN(T(0));
+            for (std::size_t b = 0; b < d; ++b) {
+                const batch g = batch::load_unaligned(leaf + b * W);
+                if constexpr (D > 0) {
+                    rN = xsimd::fma(g, z1[b % DR], rN);
+                    gz1[b % DR] = xsimd::fma(g, pN, gz1[b % DR]);
+                } else {
+                    rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
+                    xsimd::fma(g, pN, batch::load_unaligned(c.gzc + b * W)).store_unaligned(c.gzc + b * W);
+                }
+            }
+            const batch g1 = batch::load_unaligned(Gu);
+            (g1 + rN).store_unaligned(Gu);
+            // chain N-1 (divisor 1) and chain N (divisor 2) at u
+            if constexpr (D > 0)
+                gz1[bu % DR] = xsimd::fma(g1, qN1, gz1[bu % DR]);
+            else
+                xsimd::fma(g1, qN1, batch::load_unaligned(c.gzc + bu * W)).store_unaligned(c.gzc + bu * W);
+            T* gz2 = c.gzc + dW + bu * W;
+            xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
+            rN1 = xsimd::fma(g1, D > 0 ? z1[bu % DR] : batch::load_unaligned(zs + bu * W), rN1);
+            rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
+        }
+        if constexpr (D > 0)
+            for (std::size_t b = 0; b < D; ++b)
+                gz1[b].store_unaligned(c.gzc + b * W);
+        rN1.store_unaligned(r + (N - 1) * W);
+        rNp.store_unaligned(r + N * W);
+    }
+
+    // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
+    // given the record of fmexp_lanes (levels 0..N-1 before each segment);
+    // ∂L/∂z_s is added to GZ + s*d*W. Level 0 of G is left alone.
+    template <std::size_t D>
+    static void fmexp_lanes_adjoint_d(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                                      std::size_t depth, T* scratch) {
+        std::size_t off[64];
+        for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
+            off[k] = o;
+            o += n;
+        }
+        const std::size_t R = off[depth] * W, stride = (depth + 1) * W;
+        T* zs = scratch;
+        T* gzc = zs + depth * dim * W;
+        T* partials = gzc + depth * dim * W;
+        T* adjoints = partials + depth * stride;
+        for (std::size_t s = m; s-- > 0;) {
+            const T* z = Z + s * dim * W;
+            for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv) {
+                const batch inv(T(1) / T(static_cast<double>(cdiv)));
+                for (std::size_t b = 0; b < dim; ++b) {
+                    (batch::load_unaligned(z + b * W) * inv).store_unaligned(zs + ((cdiv - 1) * dim + b) * W);
+                    batch(T(0)).store_unaligned(gzc + ((cdiv - 1) * dim + b) * W);
+                }
+            }
+            const T* A = record + s * R;
+            const lanes_adj_ctx ctx{G, A, off, dim, depth, zs, gzc, partials, adjoints};
+            const batch a0 = batch::load_unaligned(A);
+            if (depth == 1) {
+                for (std::size_t b = 0; b < dim; ++b)
+                    xsimd::fma(batch::load_unaligned(G + (1 + b) * W), a0, batch::load_unaligned(gzc + b * W))
+                        .store_unaligned(gzc + b * W);
+            } else {
+                for (std::size_t k = 0; k <= depth; ++k) { // the root: p_k = A_0
+                    a0.store_unaligned(partials + k * W);
+                    batch(T(0)).store_unaligned(adjoints + k * W);
+                }
+                lanes_adjoint_visit<D>(ctx, 1, 0, partials, adjoints);
+            }
+            T* gz = GZ + s * dim * W;
+            for (std::size_t b = 0; b < dim; ++b) {
+                batch acc = batch::load_unaligned(gz + b * W);
+                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
+                    acc = acc + batch::load_unaligned(gzc + ((cdiv - 1) * dim + b) * W) *
+                                    batch(T(1) / T(static_cast<double>(cdiv)));
+                acc.store_unaligned(gz + b * W);
+            }
+        }
+    }
+
+    static void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                                    std::size_t depth, T* scratch) {
+        if (depth == 0 || m == 0) return;
+        switch (dim) {
+        case 1:
+            return fmexp_lanes_adjoint_d<1>(G, GZ, record, Z, m, dim, depth, scratch);
+        case 2:
+            return fmexp_lanes_adjoint_d<2>(G, GZ, record, Z, m, dim, depth, scratch);
+        case 3:
+            return fmexp_lanes_adjoint_d<3>(G, GZ, record, Z, m, dim, depth, scratch);
+        case 4:
+            return fmexp_lanes_adjoint_d<4>(G, GZ, record, Z, m, dim, depth, scratch);
+        case 8:
+            return fmexp_lanes_adjoint_d<8>(G, GZ, record, Z, m, dim, depth, scratch);
+        default:
+            return fmexp_lanes_adjoint_d<0>(G, GZ, record, Z, m, dim, depth, scratch);
+        }
+    }
+
     // A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m) in each of W lanes (interleaved
     // tensors and increments: Z[(s*d + b)*W + l]); scratch of
     // horner::fmexp_lanes_scratch_size(dim, depth, m, W); depth < 64 (the
     // dispatcher sends deeper ones, d = 1 only in practice, to the scalar twin).
-    static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
+    static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
+                            T* record) {
         if (depth == 0 || m == 0) return;
         switch (dim) {
         case 1:
-            return fmexp_lanes_d<1>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<1>(A, Z, m, dim, depth, scratch, record);
         case 2:
-            return fmexp_lanes_d<2>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<2>(A, Z, m, dim, depth, scratch, record);
         case 3:
-            return fmexp_lanes_d<3>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<3>(A, Z, m, dim, depth, scratch, record);
         case 4:
-            return fmexp_lanes_d<4>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<4>(A, Z, m, dim, depth, scratch, record);
         case 5:
-            return fmexp_lanes_d<5>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<5>(A, Z, m, dim, depth, scratch, record);
         case 6:
-            return fmexp_lanes_d<6>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<6>(A, Z, m, dim, depth, scratch, record);
         case 7:
-            return fmexp_lanes_d<7>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<7>(A, Z, m, dim, depth, scratch, record);
         case 8:
-            return fmexp_lanes_d<8>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<8>(A, Z, m, dim, depth, scratch, record);
         default:
-            return fmexp_lanes_d<0>(A, Z, m, dim, depth, scratch);
+            return fmexp_lanes_d<0>(A, Z, m, dim, depth, scratch, record);
         }
     }
 };
@@ -1477,6 +1688,8 @@ template <class Arch> void set_lanes_for(kernel_table& t) {
     t.lanes_f = kernels<Arch, float>::W;
     t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;
     t.fmexp_lanes_f = &kernels<Arch, float>::fmexp_lanes;
+    t.fmexp_lanes_adjoint_d = &kernels<Arch, double>::fmexp_lanes_adjoint;
+    t.fmexp_lanes_adjoint_f = &kernels<Arch, float>::fmexp_lanes_adjoint;
 }
 
 } // namespace tensig::kernels::simd

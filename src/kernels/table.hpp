@@ -55,8 +55,12 @@ struct kernel_table {
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,
                    std::size_t) = nullptr;
     std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
-    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
-    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*, double*) = nullptr;
+    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, float*) = nullptr;
+    void (*fmexp_lanes_adjoint_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
+                                  std::size_t, double*) = nullptr;
+    void (*fmexp_lanes_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t, std::size_t,
+                                  float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

@@ -37,6 +37,22 @@ inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, 
     return lanes * m * depth * dim * (depth + 2);
 }
 
+/// Scratch for fmexp_lanes_adjoint: z/c and ∂L/∂z per divisor (2 N d), and
+/// the forward and adjoint partial sums of the chains at one node of each
+/// level (2 N (N + 1)); all per lane.
+inline std::size_t fmexp_lanes_adjoint_scratch_size(std::size_t dim, std::size_t depth, std::size_t lanes) {
+    return lanes * 2 * depth * (dim + depth + 1);
+}
+
+/// Size of the record fmexp_lanes writes per segment and lane: levels
+/// 0..N-1 of the running tensor before the segment.
+inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
+    std::size_t total = 0, n = 1;
+    for (std::size_t k = 0; k < depth; ++k, n *= dim)
+        total += n;
+    return total;
+}
+
 /// Scratch for fmexp_adjoint: z/m, per-divisor z-gradients (N d each), the
 /// Horner terms of one level (levels 0..N-1 of a tensor) and two buffers of d^(N-1).
 inline std::size_t fmexp_adjoint_scratch_size(std::size_t dim, std::size_t depth) {

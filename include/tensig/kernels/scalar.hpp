@@ -4,6 +4,7 @@
 /// against. They work for any ring-like scalar T (float, double, dual
 /// numbers), and are what non-SIMD scalars run.
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -166,6 +167,8 @@ struct policy {
 using horner::fmexp_adjoint_many_scratch_size;
 using horner::fmexp_adjoint_scratch_size;
 using horner::fmexp_jvp_scratch_size;
+using horner::fmexp_lanes_adjoint_scratch_size;
+using horner::fmexp_lanes_record_size;
 using horner::fmexp_lanes_scratch_size;
 using horner::fmexp_many_scratch_size;
 using horner::fmexp_record_size;
@@ -210,6 +213,49 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
         horner::fmexp_many<policy>(a, z, m, dim, depth, work);
         for (std::size_t i = 0; i < size; ++i)
             A[i * lanes + l] = a[i];
+    }
+}
+
+/// The twin of the SIMD kernels' fmexp_lanes with a record: levels 0..N-1
+/// of each lane before each segment s go to record + s*R*lanes (R =
+/// fmexp_lanes_record_size, interleaved like A); level N of A is not updated.
+template <class T>
+void fmexp_lanes_record(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes,
+                        T* record) {
+    const std::size_t R = fmexp_lanes_record_size(dim, depth), size = fmexp_lanes_record_size(dim, depth + 1);
+    std::vector<T> top(A + R * lanes, A + size * lanes); // level N, left as it was
+    for (std::size_t s = 0; s < m; ++s) {
+        std::copy(A, A + R * lanes, record + s * R * lanes);
+        fmexp_lanes(A, Z + s * dim * lanes, 1, dim, depth, lanes);
+    }
+    std::copy(top.begin(), top.end(), A + R * lanes);
+}
+
+/// The twin of the SIMD kernels' fmexp_lanes_adjoint: G (interleaved,
+/// levels 0..N) holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) on entry and
+/// ∂L/∂A (levels 1..N) on exit, from the record of fmexp_lanes_record;
+/// ∂L/∂z_s is added to GZ + s*dim*lanes. (A reference for tests: it allocates.)
+template <class T>
+void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                         std::size_t depth, std::size_t lanes) {
+    const std::size_t R = fmexp_lanes_record_size(dim, depth), size = fmexp_lanes_record_size(dim, depth + 1);
+    std::vector<T> a(size), g(size), z(dim), gz(dim), work(fmexp_adjoint_scratch_size(dim, depth));
+    for (std::size_t l = 0; l < lanes; ++l) {
+        for (std::size_t i = 0; i < size; ++i)
+            g[i] = G[i * lanes + l];
+        for (std::size_t s = m; s-- > 0;) {
+            for (std::size_t i = 0; i < R; ++i)
+                a[i] = record[(s * R + i) * lanes + l];
+            for (std::size_t b = 0; b < dim; ++b) {
+                z[b] = Z[(s * dim + b) * lanes + l];
+                gz[b] = T(0);
+            }
+            horner::fmexp_adjoint<policy>(g.data(), gz.data(), a.data(), z.data(), dim, depth, work.data());
+            for (std::size_t b = 0; b < dim; ++b)
+                GZ[(s * dim + b) * lanes + l] += gz[b];
+        }
+        for (std::size_t i = 1; i < size; ++i)
+            G[i * lanes + l] = g[i];
     }
 }
 

@@ -48,12 +48,6 @@ template <class T> struct backward_workspace {
     scratch_vector<T> prefixes; // stored Horner terms: written before read
 };
 
-/// Step i (0-based, in the order the forward pass multiplies) of the signature
-/// of a path with n segments: its segment, and the sign of its increment.
-inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) {
-    return inverse ? n - 1 - i : i;
-}
-
 /// Whether the backward pass of a path with n segments stores the forward
 /// pass's Horner terms (about one signature's size per segment).
 inline bool stores_prefixes(const backward_options& bo, std::size_t n, std::size_t dim, std::size_t depth,
@@ -107,17 +101,7 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
     std::copy(G, G + s.sig_length(), ws.grad.data() + 1);
     if (ws.neg.size() < d) ws.neg.resize(d);
     if (ws.gz.size() < d * kernels::fmexp_block) ws.gz.resize(d * kernels::fmexp_block);
-    // ∂L/∂Δ of step i (in gz) into the gradients of the segment's two points
-    auto scatter = [&](std::size_t i, const T* gz) {
-        const std::size_t seg = step_segment(i, n, o.inverse);
-        const std::size_t hi = o.basepoint ? seg : seg + 1;
-        const bool from_origin = o.basepoint && seg == 0;
-        const T sign = o.inverse ? T(-1) : T(1);
-        for (std::size_t c = 0; c < d; ++c) {
-            out[hi * d + c] += sign * gz[c];
-            if (!from_origin) out[(hi - 1) * d + c] -= sign * gz[c];
-        }
-    };
+    auto scatter = [&](std::size_t i, const T* gz) { scatter_step_gradient(out, i, n, d, o, gz); };
     if (store) {
         // blocks of steps, the last first: the records of fmexp_many, read back
         for (std::size_t end = n; end > 0;) {
@@ -157,22 +141,190 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
     signature_backward_from(G, path, L, d, o, store, ws, out);
 }
 
-/// Batched: G (B, sig_length), paths (B, L, d) -> out (B, L, d).
+/// Segments of one chunk of the backward pass in lanes: the records of a
+/// chunk (levels 0..N-1 before each of its segments, for every lane) take
+/// about 256 KiB, so they stay in the L2 cache between the forward pass
+/// that writes them and the adjoint that reads them. (Records of a whole
+/// path would go to memory and back: 11 MB per group of eight paths for
+/// (L, d, N) = (128, 4, 6), most of the pass's time.)
+inline std::size_t lanes_chunk_segments(std::size_t record_bytes) {
+    const std::size_t fit = (std::size_t(256) << 10) / std::max<std::size_t>(record_bytes, 1);
+    return std::max<std::size_t>(1, fit / kernels::fmexp_block) * kernels::fmexp_block;
+}
+
+/// Workspace of the backward pass in lanes (kernels::fmexp_lanes_adjoint):
+/// the interleaved running signature, gradient, increments and their
+/// gradients, the checkpoints (levels 0..N-1 at the start of every chunk)
+/// and the records of one chunk.
+template <class T> struct lanes_backward_workspace {
+    lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
+        : lanes(W), R(kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) * W),
+          chunk(lanes_chunk_segments(R * sizeof(T))), acc(s.size() * W), grad(s.size() * W),
+          Z(kernels::fmexp_block * s.dim() * W), GZ(kernels::fmexp_block * s.dim() * W), delta(s.dim()),
+          checkpoints((n + chunk - 1) / chunk * R), record(chunk * R) {}
+    std::size_t lanes, R, chunk;
+    aligned_vector<T> acc, grad, Z, GZ;
+    std::vector<T> delta;
+    scratch_vector<T> checkpoints, record; // written before read
+};
+
+/// Levels 0..N-1 of ws.acc through steps first..last-1 of the lanes of
+/// `src`, in blocks, with the records of those steps written to ws.record
+/// (level N is never updated).
+template <class T, class Source>
+void lanes_record_steps(const Source& src, std::size_t first, std::size_t last, const shape& s,
+                        lanes_backward_workspace<T>& ws) {
+    for (std::size_t i = first; i < last; i += kernels::fmexp_block) {
+        const std::size_t block = std::min(kernels::fmexp_block, last - i);
+        lanes_increments(src, i, block, s.dim(), ws.lanes, ws.delta.data(), ws.Z.data());
+        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, s.dim(), s.depth(),
+                             ws.record.data() + (i - first) * ws.R);
+    }
+}
+
+/// Adds to `out` the gradients of <G_l, signature of lane l> for the lanes of
+/// `src` (G_l, levels 1..N, at G + l*gstride; lanes >= count have none),
+/// together, one per SIMD lane (src.scatter places them). The adjoint
+/// needs levels 0..N-1 before every step: a first pass keeps them at the
+/// start of every chunk of ws.chunk steps (checkpoints); then, from the last
+/// chunk to the first, the chunk's records are rebuilt from its checkpoint
+/// (level N is never computed) and the adjoint runs through them.
+template <class T, class Source>
+void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::size_t count, const shape& s,
+                    lanes_backward_workspace<T>& ws, T* out) {
+    const std::size_t W = ws.lanes, n = src.steps(), m = s.sig_length(), d = s.dim(), R = ws.R, C = ws.chunk;
+    std::fill(ws.acc.begin(), ws.acc.end(), T(0));
+    std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
+    for (std::size_t first = 0; first < n; first += C) {
+        std::copy(ws.acc.begin(), ws.acc.begin() + R, ws.checkpoints.begin() + first / C * R);
+        if (first + C < n) lanes_record_steps(src, first, first + C, s, ws);
+    }
+    std::fill(ws.grad.begin(), ws.grad.end(), T(0));
+    for (std::size_t l = 0; l < count; ++l)
+        for (std::size_t i = 0; i < m; ++i)
+            ws.grad[(i + 1) * W + l] = G[l * gstride + i];
+    for (std::size_t chunk_end = n; chunk_end > 0;) {
+        const std::size_t chunk_first = (chunk_end - 1) / C * C;
+        std::copy(ws.checkpoints.begin() + chunk_first / C * R, ws.checkpoints.begin() + (chunk_first / C + 1) * R,
+                  ws.acc.begin());
+        lanes_record_steps(src, chunk_first, chunk_end, s, ws);
+        for (std::size_t end = chunk_end; end > chunk_first;) { // blocks of steps, the last first
+            const std::size_t block = std::min(kernels::fmexp_block, end - chunk_first), first = end - block;
+            lanes_increments(src, first, block, d, W, ws.delta.data(), ws.Z.data());
+            std::fill(ws.GZ.begin(), ws.GZ.end(), T(0));
+            kernels::fmexp_lanes_adjoint(ws.grad.data(), ws.GZ.data(), ws.record.data() + (first - chunk_first) * R,
+                                         ws.Z.data(), block, d, s.depth());
+            for (std::size_t l = 0; l < W; ++l)
+                for (std::size_t b = block; b-- > 0;) {
+                    for (std::size_t c = 0; c < d; ++c)
+                        ws.delta[c] = ws.GZ[(b * d + c) * W + l];
+                    src.scatter(out, l, first + b, ws.delta.data());
+                }
+            end = first;
+        }
+        chunk_end = chunk_first;
+    }
+}
+
+/// Most bytes of one step's records (levels 0..N-1 of every lane) with
+/// which the backward pass runs in lanes. Its adjoint recomputes partial sums
+/// the one-path adjoint reads from its records; with small records (d = 2, 3,
+/// 4 at low depth, where the one-path kernels' rows are shortest) lanes win
+/// 2-3x, from about 64 KB the one-path route is faster (docs/benchmarks.md).
+inline constexpr std::size_t lanes_backward_max_record_bytes = std::size_t(32) << 10;
+
+/// Whether the backward pass of paths of shape s (B of them, n segments
+/// each, prefixes stored) runs in lanes.
+template <class T> bool backward_in_lanes(const shape& s, std::size_t B) {
+    return use_lanes<T>(s, B) && kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) *
+                                         kernels::lanes<T>() * sizeof(T) <=
+                                     lanes_backward_max_record_bytes;
+}
+
+/// The backward pass of one long path by pieces (as signature_long): the
+/// pieces' signatures, the gradient of <G, P_0 ⊗ ... ⊗ P_{K-1}> with respect
+/// to each piece (the product's VJP from the right, prefix products kept),
+/// then each group of pieces backward in lanes, groups in parallel.
+template <class T>
+void signature_backward_long(const T* G, const T* path, std::size_t L, std::size_t d, const shape& s,
+                             const signature_options& o, T* out) {
+    const std::size_t n = segment_count(L, o.basepoint), size = s.size(), m = s.sig_length();
+    const auto [pieces, W] = long_path_pieces<T>(n, s);
+    aligned_vector<T> P(pieces * size), prefix(pieces * size), gP(pieces * size);
+    piece_signatures(path, d, n, pieces, W, s, o, P.data());
+    std::fill(prefix.begin(), prefix.begin() + static_cast<std::ptrdiff_t>(size), T(0));
+    prefix[0] = T(1);
+    for (std::size_t p = 0; p + 1 < pieces; ++p)
+        kernels::product(prefix.data() + (p + 1) * size, prefix.data() + p * size, P.data() + p * size, s);
+    tensor<T> g(s), ga(s);
+    g[0] = T(0);
+    std::copy(G, G + m, g.data() + 1);
+    for (std::size_t p = pieces; p-- > 0;) {
+        ga.set_zero();
+        std::fill(gP.begin() + static_cast<std::ptrdiff_t>(p * size),
+                  gP.begin() + static_cast<std::ptrdiff_t>((p + 1) * size), T(0));
+        vjp::product(ga.data(), gP.data() + p * size, prefix.data() + p * size, P.data() + p * size, g.data(), s);
+        std::swap(g, ga);
+        g[0] = T(0);
+    }
+    std::fill(out, out + L * d, T(0));
+    // each group adds into its own gradient over the points its pieces
+    // touch, summed in a fixed order: the same bits for any thread count
+    const std::size_t groups = pieces / W;
+    std::vector<aligned_vector<T>> grads(groups);
+    std::vector<std::size_t> lo(groups);
+    parallel::for_chunks(groups, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
+        lanes_backward_workspace<T> ws(s, W, (n + pieces - 1) / pieces);
+        for (std::size_t grp = g0; grp < g1; ++grp) {
+            lane_pieces<T> src(path, d, n, grp * W, pieces, W, &o);
+            const auto [first, last] = src.points();
+            src.point0 = lo[grp] = first;
+            grads[grp].assign((last - first + 1) * d, T(0));
+            lanes_backward(src, gP.data() + grp * W * size + 1, size, W, s, ws, grads[grp].data());
+        }
+    });
+    for (std::size_t grp = 0; grp < groups; ++grp)
+        for (std::size_t i = 0; i < grads[grp].size(); ++i)
+            out[lo[grp] * d + i] += grads[grp][i];
+}
+
+/// Batched: G (B, sig_length), paths (B, L, d) -> out (B, L, d). Groups of
+/// kernels::lanes<T>() paths run together in lanes when the shape allows
+/// (use_lanes) and the prefixes are stored (their records are smaller than
+/// the one-path route's), the rest one by one.
 template <class T>
 void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::size_t L, std::size_t d,
                               std::size_t depth, const signature_options& o, const backward_options& bo,
                               T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
+    const std::size_t n = segment_count(L, o.basepoint), m = s.sig_length();
     if (bo.prefixes == prefix_mode::store)
-        check_fits_in_memory(checked_mul(segment_count(L, o.basepoint),
-                                         kernels::scalar::fmexp_record_size(d, depth), "stored prefixes"),
+        check_fits_in_memory(checked_mul(n, kernels::scalar::fmexp_record_size(d, depth), "stored prefixes"),
                              sizeof(T),
                              "the stored prefix signatures of a path of " + std::to_string(L) + " points");
-    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
-        backward_workspace<T> ws(s);
-        for (std::size_t b = b0; b < b1; ++b)
-            signature_backward_one(G + b * s.sig_length(), paths + b * L * d, L, d, o, bo, ws,
-                                   out + b * L * d);
+    const bool lanes_ok = backward_in_lanes<T>(s, B) && stores_prefixes(bo, n, d, depth, sizeof(T));
+    if (B == 1 && by_pieces<T>(n, s) && backward_in_lanes<T>(s, kernels::lanes<T>()) &&
+        bo.prefixes != prefix_mode::rebuild) {
+        signature_backward_long(G, paths, L, d, s, o, out);
+        return;
+    }
+    const std::size_t W = lanes_ok ? kernels::lanes<T>() : 1;
+    const std::size_t groups = W > 1 ? B / W : 0, singles = B - groups * W, units = groups + singles;
+    parallel::for_chunks(units, batch_grain(units, o.threads), o.threads, [&](std::size_t u0, std::size_t u1) {
+        std::unique_ptr<lanes_backward_workspace<T>> lanes;
+        std::unique_ptr<backward_workspace<T>> ws;
+        for (std::size_t u = u0; u < u1; ++u) {
+            if (u < groups) {
+                if (!lanes) lanes = std::make_unique<lanes_backward_workspace<T>>(s, W, n);
+                std::fill(out + u * W * L * d, out + (u + 1) * W * L * d, T(0));
+                lanes_backward(lane_paths<T>{paths + u * W * L * d, W, L, d, n, &o}, G + u * W * m, m, W, s, *lanes,
+                               out + u * W * L * d);
+            } else {
+                if (!ws) ws = std::make_unique<backward_workspace<T>>(s);
+                const std::size_t b = groups * W + (u - groups);
+                signature_backward_one(G + b * m, paths + b * L * d, L, d, o, bo, *ws, out + b * L * d);
+            }
+        }
     });
 }
 

@@ -5,6 +5,7 @@
 /// instantiated once in the library (src/paths/signature.cpp).
 
 #include <algorithm>
+#include <utility>
 #include <cmath>
 #include <memory>
 #include <cstddef>
@@ -118,6 +119,27 @@ void segment_increment(const T* path, std::size_t d, std::size_t seg, bool basep
     }
 }
 
+/// Step i (0-based, in the order the forward pass multiplies) of the signature
+/// of a path with n segments: its segment, and the sign of its increment.
+inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) {
+    return inverse ? n - 1 - i : i;
+}
+
+/// ∂L/∂Δ of step i (gz, d values) into the gradients of the segment's two
+/// points in `out` (L, d), or, with point0, in out holding points point0 on.
+template <class T>
+void scatter_step_gradient(T* out, std::size_t i, std::size_t n, std::size_t d, const signature_options& o,
+                           const T* gz, std::size_t point0 = 0) {
+    const std::size_t seg = step_segment(i, n, o.inverse);
+    const std::size_t hi = (o.basepoint ? seg : seg + 1) - point0;
+    const bool from_origin = o.basepoint && seg == 0;
+    const T sign = o.inverse ? T(-1) : T(1);
+    for (std::size_t c = 0; c < d; ++c) {
+        out[hi * d + c] += sign * gz[c];
+        if (!from_origin) out[(hi - 1) * d + c] -= sign * gz[c];
+    }
+}
+
 /// ws.acc <- ws.acc ⊗ exp(Δ) for segment `seg` of the path (in the given
 /// direction): Δ_seg = x_{seg} - x_{seg-1} with x_{-1} = 0 under basepoint.
 template <class T>
@@ -212,37 +234,123 @@ template <class T> bool by_pieces(std::size_t n, const shape& s) {
     return W > 1 && use_lanes<T>(s, W) && n >= 4 * W * product_steps(s.dim(), s.depth());
 }
 
-/// The signatures (levels 0..N) of pieces p0..p0+W-1 of `pieces` of a path
-/// of n steps (piece p: steps n*p/pieces .. n*(p+1)/pieces - 1), one per
-/// lane, into out (W tensors). A piece shorter than the longest gets zero
-/// increments at its end (exp(0) = 1).
-template <class T>
-void pieces_lanes(const T* path, std::size_t d, std::size_t n, std::size_t p0, std::size_t pieces, const shape& s,
-                  const signature_options& o, lanes_workspace<T>& ws, T* out) {
-    const std::size_t W = ws.lanes, size = s.size();
+/// What the lanes of one group follow (lanes_signatures and the backward
+/// pass in lanes): `count` separate paths of L points, path l at
+/// paths + l*L*d (lanes beyond count are idle).
+template <class T> struct lane_paths {
+    const T* paths;
+    std::size_t count, L, d, n; // n segments each
+    const signature_options* o;
+    std::size_t steps() const { return n; }
+    /// Δ of step i of lane l into delta; false (delta untouched) if there is none.
+    bool increment(std::size_t l, std::size_t i, T* delta) const {
+        if (l >= count) return false;
+        segment_increment(paths + l * L * d, d, step_segment(i, n, o->inverse), o->basepoint, o->inverse, delta);
+        return true;
+    }
+    /// ∂L/∂Δ of step i of lane l into the gradient of its path (out: count x L x d).
+    void scatter(T* out, std::size_t l, std::size_t i, const T* gz) const {
+        if (l < count) scatter_step_gradient(out + l * L * d, i, n, d, *o, gz);
+    }
+};
+
+/// ... or consecutive pieces p0..p0+W-1 of `pieces` of one path of n steps
+/// (piece p: steps n*p/pieces .. n*(p+1)/pieces - 1); a piece shorter than
+/// the longest has no steps at its end.
+template <class T> struct lane_pieces {
+    lane_pieces(const T* path_, std::size_t d_, std::size_t n_, std::size_t p0, std::size_t pieces, std::size_t W,
+                const signature_options* o_)
+        : path(path_), d(d_), n(n_), lanes(W), o(o_) {
+        for (std::size_t l = 0; l <= W; ++l)
+            bound[l] = n * (p0 + l) / pieces;
+    }
+    const T* path;
+    std::size_t d, n, lanes;
+    const signature_options* o;
+    std::size_t point0 = 0; // scatter: `out` holds the gradients of points point0 on
+    std::size_t bound[65];  // piece l: steps bound[l] .. bound[l+1]-1 (lanes <= 64)
+    std::size_t first(std::size_t l) const { return bound[l]; }
+    std::size_t end(std::size_t l) const { return bound[l + 1]; }
+    std::size_t steps() const {
+        std::size_t longest = 0;
+        for (std::size_t l = 0; l < lanes; ++l)
+            longest = std::max(longest, end(l) - first(l));
+        return longest;
+    }
+    bool increment(std::size_t l, std::size_t i, T* delta) const {
+        const std::size_t step = first(l) + i;
+        if (step >= end(l)) return false;
+        segment_increment(path, d, step_segment(step, n, o->inverse), o->basepoint, o->inverse, delta);
+        return true;
+    }
+    void scatter(T* out, std::size_t l, std::size_t i, const T* gz) const {
+        if (first(l) + i < end(l)) scatter_step_gradient(out, first(l) + i, n, d, *o, gz, point0);
+    }
+    /// The points the steps of these pieces touch: [lo, hi].
+    std::pair<std::size_t, std::size_t> points() const {
+        const std::size_t a = first(0), b = end(lanes - 1); // steps a..b-1
+        const std::size_t s0 = o->inverse ? n - b : a, s1 = o->inverse ? n - 1 - a : b - 1; // their segments
+        return {o->basepoint ? (s0 > 0 ? s0 - 1 : 0) : s0, o->basepoint ? s1 : s1 + 1};
+    }
+};
+
+/// The increments of steps first..first+block-1 of every lane of `src` into
+/// Z (block x d x W; zero where a lane has no step: exp(0) = 1).
+template <class T, class Source>
+void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W,
+                      T* delta, T* Z) {
+    for (std::size_t b = 0; b < block; ++b)
+        for (std::size_t l = 0; l < W; ++l) {
+            const bool has = src.increment(l, first + b, delta);
+            for (std::size_t c = 0; c < d; ++c)
+                Z[(b * d + c) * W + l] = has ? delta[c] : T(0);
+        }
+}
+
+/// The signatures of the lanes of `src`, left interleaved in ws.acc.
+template <class T, class Source>
+void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws) {
+    const std::size_t W = ws.lanes, n = src.steps(), d = s.dim();
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
-    std::size_t longest = 0;
-    for (std::size_t l = 0; l < W; ++l)
-        longest = std::max(longest, n * (p0 + l + 1) / pieces - n * (p0 + l) / pieces);
-    for (std::size_t i = 0; i < longest;) {
-        const std::size_t block = std::min(kernels::fmexp_block, longest - i);
-        for (std::size_t b = 0; b < block; ++b, ++i)
-            for (std::size_t l = 0; l < W; ++l) {
-                const std::size_t first = n * (p0 + l) / pieces, step = first + i;
-                if (step < n * (p0 + l + 1) / pieces)
-                    segment_increment(path, d, o.inverse ? n - 1 - step : step, o.basepoint, o.inverse,
-                                      ws.delta.data());
-                else
-                    std::fill(ws.delta.begin(), ws.delta.end(), T(0));
-                for (std::size_t c = 0; c < d; ++c)
-                    ws.Z[(b * d + c) * W + l] = ws.delta[c];
-            }
+    for (std::size_t i = 0; i < n; i += kernels::fmexp_block) {
+        const std::size_t block = std::min(kernels::fmexp_block, n - i);
+        lanes_increments(src, i, block, d, W, ws.delta.data(), ws.Z.data());
         kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
     }
-    for (std::size_t l = 0; l < W; ++l)
-        for (std::size_t i = 0; i < size; ++i)
-            out[l * size + i] = ws.acc[i * W + l];
+}
+
+/// Pieces per lane group and lanes of the Chen reduction of one path of n
+/// segments (signature_long): a multiple of the lanes in lanes (use_lanes).
+template <class T> std::pair<std::size_t, std::size_t> long_path_pieces(std::size_t n, const shape& s) {
+    const std::size_t W = use_lanes<T>(s, kernels::lanes<T>()) ? kernels::lanes<T>() : 1;
+    return {(std::min<std::size_t>(256, (n + 1023) / 1024) + W - 1) / W * W, W};
+}
+
+/// The signatures (levels 0..N) of every piece of one path into acc
+/// (pieces tensors), in lanes when W > 1, groups of pieces in parallel.
+template <class T>
+void piece_signatures(const T* path, std::size_t d, std::size_t n, std::size_t pieces, std::size_t W,
+                      const shape& s, const signature_options& o, T* acc) {
+    const std::size_t size = s.size();
+    parallel::for_chunks(pieces / W, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
+        if (W > 1) {
+            lanes_workspace<T> ws(s, W);
+            for (std::size_t g = g0; g < g1; ++g) {
+                lanes_signatures(lane_pieces<T>(path, d, n, g * W, pieces, W, &o), s, ws);
+                for (std::size_t l = 0; l < W; ++l)
+                    for (std::size_t i = 0; i < size; ++i)
+                        acc[(g * W + l) * size + i] = ws.acc[i * W + l];
+            }
+            return;
+        }
+        path_workspace<T> ws(s);
+        for (std::size_t p = g0; p < g1; ++p) {
+            ws.acc.set_unit();
+            apply_steps(path, d, n, n * p / pieces, n * (p + 1) / pieces, o, ws);
+            std::copy(ws.acc.data(), ws.acc.data() + size, acc + p * size);
+        }
+    });
 }
 
 /// Signature of one long path by a tree reduction of Chen products: the
@@ -255,25 +363,9 @@ template <class T>
 void signature_long(const T* path, std::size_t L, std::size_t d, const shape& s, const signature_options& o,
                     T* out) {
     const std::size_t n = segment_count(L, o.basepoint), size = s.size();
-    // In lanes (use_lanes), a multiple of kernels::lanes<T>() pieces, a group
-    // of them at once; otherwise one at a time.
-    const std::size_t W = use_lanes<T>(s, kernels::lanes<T>()) ? kernels::lanes<T>() : 1;
-    const std::size_t pieces = (std::min<std::size_t>(256, (n + 1023) / 1024) + W - 1) / W * W;
+    const auto [pieces, W] = long_path_pieces<T>(n, s);
     aligned_vector<T> acc(pieces * size);
-    parallel::for_chunks(pieces / W, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
-        if (W > 1) {
-            lanes_workspace<T> ws(s, W);
-            for (std::size_t g = g0; g < g1; ++g)
-                pieces_lanes(path, d, n, g * W, pieces, s, o, ws, acc.data() + g * W * size);
-            return;
-        }
-        path_workspace<T> ws(s);
-        for (std::size_t p = g0; p < g1; ++p) {
-            ws.acc.set_unit();
-            apply_steps(path, d, n, n * p / pieces, n * (p + 1) / pieces, o, ws);
-            std::copy(ws.acc.data(), ws.acc.data() + size, acc.data() + p * size);
-        }
-    });
+    piece_signatures(path, d, n, pieces, W, s, o, acc.data());
     for (std::size_t stride = 1; stride < pieces; stride *= 2) {
         const std::size_t pairs = (pieces + 2 * stride - 1) / (2 * stride);
         parallel::for_chunks(pairs, 1, o.threads, [&](std::size_t q0, std::size_t q1) {
@@ -298,25 +390,12 @@ inline std::size_t batch_grain(std::size_t B, std::size_t threads) {
 
 /// Signatures of `count` <= ws.lanes paths of L points (path l at
 /// paths + l*L*d) into out (count rows of sig_length), computed together,
-/// one per SIMD lane (unused lanes get zero increments).
+/// one per SIMD lane.
 template <class T>
 void signature_lanes(const T* paths, std::size_t count, std::size_t L, std::size_t d, const shape& s,
                      const signature_options& o, lanes_workspace<T>& ws, T* out) {
-    const std::size_t W = ws.lanes, n = segment_count(L, o.basepoint), m = s.sig_length();
-    std::fill(ws.acc.begin(), ws.acc.end(), T(0));
-    std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
-    std::fill(ws.Z.begin(), ws.Z.end(), T(0));
-    for (std::size_t i = 0; i < n;) {
-        const std::size_t block = std::min(kernels::fmexp_block, n - i);
-        for (std::size_t b = 0; b < block; ++b, ++i)
-            for (std::size_t l = 0; l < count; ++l) {
-                segment_increment(paths + l * L * d, d, o.inverse ? n - 1 - i : i, o.basepoint, o.inverse,
-                                  ws.delta.data());
-                for (std::size_t c = 0; c < d; ++c)
-                    ws.Z[(b * d + c) * W + l] = ws.delta[c];
-            }
-        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
-    }
+    const std::size_t W = ws.lanes, m = s.sig_length();
+    lanes_signatures(lane_paths<T>{paths, count, L, d, segment_count(L, o.basepoint), &o}, s, ws);
     for (std::size_t l = 0; l < count; ++l)
         for (std::size_t i = 0; i < m; ++i)
             out[l * m + i] = ws.acc[(i + 1) * W + l];
