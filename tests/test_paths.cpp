@@ -225,7 +225,9 @@ TEMPLATE_TEST_CASE("batches in SIMD lanes equal one path at a time, with every o
                     const auto path = xt::view(batch, b, xt::all(), xt::all());
                     const xt::xtensor<T, 1> s = tensig::signature(path, N, o), l = tensig::logsignature(path, N, tensig::logsig_basis::lyndon, o);
                     CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(S, b)), s, s.size()) <= tol);
-                    CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(LS, b)), l, l.size()) <= tol);
+                    // the log cancels: float rows differ by up to ~1e-4 (2000 ulp) of the largest
+                    CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(LS, b)), l, l.size()) <=
+                          (std::is_same_v<T, float> ? 1e-3 : 1e-12));
                 }
             }
     }
