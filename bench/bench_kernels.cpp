@@ -7,6 +7,10 @@
 //   vs each instruction set forced with kernels::force_arch.
 // - fmexp_adjoint<T>/{dispatched,scalar}/d:D/N:N: its adjoint from a record
 //   (the backward pass's per-segment work) vs the scalar twin.
+// - fmexp_block{,_record,_adjoint}<T>/{lanes,paths}/d:D/N:N: four segments on
+//   kernels::lanes<T>() paths, in SIMD lanes (fmexp_lanes, with a record,
+//   fmexp_lanes_adjoint) vs one path at a time (fmexp_many, with records,
+//   fmexp_adjoint_many): what the signature and its backward run on a batch.
 // - gram<double>/{dispatched,scalar}/n:N/m:M/ld:S: Gauss-Newton's weighted
 //   normal matrix of N columns of length M, stride S (M; M + 1, the layout of
 //   the inversion's tangents; 8192, columns 64 KiB apart, which costs cache sets).
@@ -96,25 +100,36 @@ void bm_fmexp(benchmark::State& state, std::size_t d, std::size_t N, fmexp_impl 
     state.counters["flops"] = 2.0 * 2.0 * fmexp_madds(d, N); // per iteration (two calls), for bench/report.py
 }
 
+/// What bm_fmexp_block runs: the fused step, its recording version (levels
+/// below N, with the records the adjoint reads), or the adjoint from those.
+enum class block_op { forward, record, adjoint };
+
 /// A block of four segments (z, -z, z, -z) on kernels::lanes<T>() paths:
-/// one fmexp_lanes call on interleaved tensors ("lanes"), or one fmexp_many
-/// call per path ("paths", what the one-path route does). Each path starts
-/// as the signature of a few random segments.
-template <class T> void bm_fmexp_block(benchmark::State& state, std::size_t d, std::size_t N, bool lanes) {
+/// one kernel call on interleaved tensors ("lanes": fmexp_lanes, with a
+/// record, fmexp_lanes_adjoint), or one call per path ("paths", what the
+/// one-path route runs: fmexp_many, with records and update_top false,
+/// fmexp_adjoint_many). Each path starts as the signature of a few random
+/// segments. FLOPs are counted as the forward's (2 madds(d, N) per
+/// segment) for every op, as for signature_backward.
+template <class T>
+void bm_fmexp_block(benchmark::State& state, std::size_t d, std::size_t N, bool lanes, block_op op) {
     const tensig::shape s(d, N);
     const std::size_t W = kernels::lanes<T>(), m = 4, size = s.size();
     std::mt19937_64 rng(20240602);
     std::uniform_real_distribution<double> unif(-0.5, 0.5);
-    std::vector<tensig::tensor<T>> A;
+    std::vector<tensig::tensor<T>> A, G;
     std::vector<std::vector<T>> Z;
     for (std::size_t l = 0; l < W; ++l) {
         A.push_back(tensig::tensor<T>::unit(s));
+        G.push_back(tensig::tensor<T>::unit(s));
         std::vector<T> z(d);
         for (int seg = 0; seg < 3; ++seg) {
             for (auto& v : z)
                 v = T(unif(rng));
             kernels::fmexp(A[l].data(), z.data(), d, N);
         }
+        for (std::size_t i = 0; i < size; ++i)
+            G[l][i] = T(unif(rng));
         for (auto& v : z)
             v = T(0.3 * unif(rng));
         Z.emplace_back(m * d);
@@ -122,29 +137,54 @@ template <class T> void bm_fmexp_block(benchmark::State& state, std::size_t d, s
             for (std::size_t b = 0; b < d; ++b)
                 Z[l][k * d + b] = k % 2 ? -z[b] : z[b];
     }
-    tensig::aligned_vector<T> AL(size * W), ZL(m * d * W);
+    tensig::aligned_vector<T> AL(size * W), GL(size * W), ZL(m * d * W), GZL(m * d * W);
     for (std::size_t l = 0; l < W; ++l) {
-        for (std::size_t i = 0; i < size; ++i)
+        for (std::size_t i = 0; i < size; ++i) {
             AL[i * W + l] = A[l][i];
+            GL[i * W + l] = G[l][i];
+        }
         for (std::size_t i = 0; i < m * d; ++i)
             ZL[i * W + l] = Z[l][i];
+    }
+    const std::size_t RL = kernels::scalar::fmexp_lanes_record_size(d, N) * W,
+                      RP = kernels::scalar::fmexp_record_size(d, N);
+    tensig::aligned_vector<T> recL(m * RL), recP(W * m * RP), GZP(W * m * d);
+    if (op == block_op::adjoint) { // the records the adjoint reads
+        auto a = AL;
+        kernels::fmexp_lanes(a.data(), ZL.data(), m, d, N, recL.data());
+        for (std::size_t l = 0; l < W; ++l) {
+            auto t = A[l];
+            kernels::fmexp_many(t.data(), Z[l].data(), m, d, N, recP.data() + l * m * RP, false);
+        }
     }
     state.SetLabel(kernels::active_arch() + ", " + std::to_string(W) + " lanes");
     for (auto _ : state) {
         if (lanes) {
-            kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N);
+            if (op == block_op::forward)
+                kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N);
+            else if (op == block_op::record)
+                kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N, recL.data());
+            else
+                kernels::fmexp_lanes_adjoint(GL.data(), GZL.data(), recL.data(), ZL.data(), m, d, N);
             benchmark::DoNotOptimize(AL.data());
+            benchmark::DoNotOptimize(GL.data());
         } else {
             for (std::size_t l = 0; l < W; ++l) {
-                kernels::fmexp_many(A[l].data(), Z[l].data(), m, d, N);
+                if (op == block_op::forward)
+                    kernels::fmexp_many(A[l].data(), Z[l].data(), m, d, N);
+                else if (op == block_op::record)
+                    kernels::fmexp_many(A[l].data(), Z[l].data(), m, d, N, recP.data() + l * m * RP, false);
+                else
+                    kernels::fmexp_adjoint_many(G[l].data(), GZP.data() + l * m * d, recP.data() + l * m * RP,
+                                                Z[l].data(), m, d, N);
                 benchmark::DoNotOptimize(A[l].data());
             }
         }
         benchmark::ClobberMemory();
     }
     const double segments = double(W * m);
-    state.counters["FLOP/s"] =
-        benchmark::Counter(2.0 * fmexp_madds(d, N) * segments * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["FLOP/s"] = benchmark::Counter(2.0 * fmexp_madds(d, N) * segments * double(state.iterations()),
+                                                  benchmark::Counter::kIsRate);
     state.counters["flops"] = 2.0 * fmexp_madds(d, N) * segments;
 }
 
@@ -417,16 +457,21 @@ const bool registered = [] {
     add_fmexp(float{});
     auto add_block = [&](auto tag) {
         using T = decltype(tag);
-        for (const auto& dn : shapes) {
-            const std::size_t d = dn[0], N = dn[1];
-            const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
-            for (const bool lanes : {true, false})
-                benchmark::RegisterBenchmark((std::string("fmexp_block<") + type_name<T>() + ">/" +
-                                              (lanes ? "lanes" : "paths") + suffix)
-                                                 .c_str(),
-                                             [=](benchmark::State& st) { bm_fmexp_block<T>(st, d, N, lanes); })
-                    ->ComputeStatistics("min", min_of);
-        }
+        const std::pair<const char*, block_op> ops[] = {
+            {"", block_op::forward}, {"_record", block_op::record}, {"_adjoint", block_op::adjoint}};
+        for (const auto& [opname, op] : ops)
+            for (const auto& dn : shapes) {
+                const std::size_t d = dn[0], N = dn[1];
+                const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
+                for (const bool lanes : {true, false}) {
+                    const block_op o = op;
+                    benchmark::RegisterBenchmark((std::string("fmexp_block") + opname + "<" + type_name<T>() + ">/" +
+                                                  (lanes ? "lanes" : "paths") + suffix)
+                                                     .c_str(),
+                                                 [=](benchmark::State& st) { bm_fmexp_block<T>(st, d, N, lanes, o); })
+                        ->ComputeStatistics("min", min_of);
+                }
+            }
     };
     add_block(double{});
     add_block(float{});
