@@ -52,8 +52,8 @@ TEST_CASE("a long path's signature by parallel Chen reduction", "[parallel]") {
     const auto p = oracle::random_path(L, d, 0.02);
     const xt::xtensor<double, 2> stream = tensig::signature_stream(p, N);
     const xt::xtensor<double, 1> sequential = xt::row(stream, L - 2);
-    // every instruction set: with lanes, the pieces go eight or four at a
-    // time, the shorter ones padded with zero increments
+    // every instruction set: with lanes, the pieces go eight, four or two at
+    // a time, the shorter ones padded with zero increments
     for (const auto& arch : tensig::kernels::available_archs()) {
         INFO(arch);
         tensig::kernels::force_arch(arch);

@@ -69,7 +69,7 @@ template <class Arch, class T> struct kernels {
     static constexpr std::size_t max_block = 8;
     // Segments fmexp_lanes carries through one depth-first pass: their
     // increments stay in registers at the leaves (M d registers).
-    static constexpr std::size_t lanes_segments = 4;
+    static constexpr std::size_t lanes_segments = horner::lanes_segments;
 
     static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t m) {
         if (m == 0) {
@@ -1256,8 +1256,10 @@ template <class Arch, class T> struct kernels {
     // arithmetic per lane is fmexp_many's: the same multiply-adds in the
     // same order.
     //
-    // Scratch: zs[((s*N + c-1)*d + b)*W] = z_s[b]/c, then one block of
-    // partial sums per level j: P_j[(s*(N+1) + k)*W], k > j.
+    // Scratch: zs[((s*N + c-1)*d + b)*W] = z_s[b]/c, then the partial sums
+    // of the d children of the current node of each level j < N-1: child b's
+    // sum of chain k for segment s at partials + ((j*d + b)*M + s)*(N+1)*W + k*W
+    // (level 0: the root's, A_0 for every chain).
     struct lanes_ctx {
         T* A;
         const std::size_t* off; // offset of level j, for j = 0..N
@@ -1408,14 +1410,14 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D>
     static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                               T* record) {
-        const std::size_t R = record ? level_start(dim, depth) * W : 0; // levels 0..N-1 per segment
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
         for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
             off[k] = o;
             o += n;
         }
+        const std::size_t R = record ? off[depth] * W : 0; // levels 0..N-1 per segment
         for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments) {
-            const std::size_t M = std::min(lanes_segments, m - s0);
+            const std::size_t M = m - s0 < lanes_segments ? m - s0 : lanes_segments;
             T* zs = scratch;
             for (std::size_t s = 0; s < M; ++s)
                 for (std::size_t c = 1; c <= depth; ++c) {

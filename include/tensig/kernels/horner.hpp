@@ -29,11 +29,16 @@ inline std::size_t fmexp_many_scratch_size(std::size_t dim, std::size_t depth, s
     return m * top + fmexp_scratch_size(dim, depth);
 }
 
+/// Segments fmexp_lanes carries through one depth-first pass (the SIMD
+/// kernels keep their increments in registers at the leaves).
+inline constexpr std::size_t lanes_segments = 4;
+
 /// Scratch for fmexp_lanes (`lanes` paths, one per SIMD lane, blocks of at
 /// most m segments): z/c (N d) per segment, and the partial sums of the
 /// N + 1 chains at the d children of one node of each level below N - 1,
 /// per segment; all per lane.
 inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, std::size_t m, std::size_t lanes) {
+    m = m < lanes_segments ? m : lanes_segments; // one pass at a time
     return lanes * m * depth * dim * (depth + 2);
 }
 

@@ -228,9 +228,11 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
 
 /// Most bytes of one step's records (levels 0..N-1 of every lane) with
 /// which the backward pass runs in lanes. Its adjoint recomputes partial sums
-/// the one-path adjoint reads from its records; with small records (d = 2, 3,
-/// 4 at low depth, where the one-path kernels' rows are shortest) lanes win
-/// 2-3x, from about 64 KB the one-path route is faster (docs/benchmarks.md).
+/// the one-path adjoint reads from its records: with small records (d = 2, 3,
+/// 4 at low depth, where the one-path kernels' rows are shortest) the lanes
+/// win 2-3x; at 17.5 KB (d = 16, N = 3) the whole backward still wins by its
+/// faster record pass; at 37 KB and more the one-path route is faster
+/// (docs/benchmarks.md, "Latest figures").
 inline constexpr std::size_t lanes_backward_max_record_bytes = std::size_t(32) << 10;
 
 /// Whether the backward pass of paths of shape s (B of them, n segments

@@ -201,7 +201,7 @@ inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
 /// Whether signature_batch runs B paths of shape s in lanes.
 template <class T> bool use_lanes(const shape& s, std::size_t B) {
     const std::size_t W = kernels::lanes<T>();
-    return W > 1 && B >= W && s.size() * W * sizeof(T) <= lanes_max_bytes;
+    return W > 1 && B >= W && s.depth() < 64 && s.size() <= lanes_max_bytes / (W * sizeof(T));
 }
 
 /// Segments from which one path's signature is computed by the parallel
@@ -496,8 +496,9 @@ template <class T>
 void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d, std::size_t depth,
                         const signature_options& o, logsig_basis basis, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
+    (void)basis_tables(d, depth, basis); // the basis is checked even for an empty batch
     const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
-    const std::size_t chunk = std::max<std::size_t>(256, (std::size_t(64) << 20) / (m * sizeof(T)));
+    const std::size_t chunk = std::max<std::size_t>(1, (std::size_t(64) << 20) / (m * sizeof(T)));
     aligned_vector<T> sigs(std::min(B, chunk) * m);
     for (std::size_t b0 = 0; b0 < B; b0 += chunk) {
         const std::size_t count = std::min(chunk, B - b0);
