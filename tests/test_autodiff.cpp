@@ -9,6 +9,7 @@
 #include <xtensor/xview.hpp>
 
 #include "support/alloc_counter.hpp"
+#include "support/lanes_cases.hpp"
 #include "support/oracle.hpp"
 
 using tensig::dual;
@@ -184,35 +185,24 @@ TEMPLATE_TEST_CASE("backward of batches in SIMD lanes equals one path at a time,
                    "[autodiff][paths]", float, double) {
     using T = TestType;
     const double tol = std::is_same_v<T, float> ? 5e-5 : 1e-12;
-    for (const auto& arch : tensig::kernels::available_archs()) {
-        tensig::kernels::force_arch(arch);
-        const std::size_t W = tensig::kernels::lanes<T>();
-        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 7}, {3, 4}, {4, 3}, {9, 2}, {1, 5}, {2, 1}})
-            for (int option = 0; option < 3; ++option) {
-                tensig::signature_options o;
-                o.basepoint = option == 1;
-                o.inverse = option == 2;
-                const std::size_t B = 2 * W + 3, L = 11, m = tensig::sig_length(d, N);
-                INFO(arch << " lanes " << W << " d " << d << " N " << N << " option " << option);
-                xt::xtensor<T, 3> paths({B, L, d});
-                xt::xtensor<T, 2> grads({B, m});
-                for (std::size_t b = 0; b < B; ++b) {
-                    xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path<T>(L, d);
-                    const auto g = random_vec(m);
-                    for (std::size_t i = 0; i < m; ++i)
-                        grads(b, i) = T(g(i));
-                }
-                const xt::xtensor<T, 3> G = tensig::signature_backward(grads, paths, N, o);
-                for (std::size_t b = 0; b < B; ++b) {
-                    const xt::xtensor<T, 2> one = tensig::signature_backward(
-                        xt::xtensor<T, 1>(xt::row(grads, b)), xt::xtensor<T, 2>(xt::view(paths, b, xt::all(), xt::all())),
-                        N, o);
-                    CHECK(oracle::rel_err(xt::xtensor<T, 2>(xt::view(G, b, xt::all(), xt::all())), one, one.size()) <=
-                          tol);
-                }
-            }
-    }
-    tensig::kernels::force_arch("");
+    lanes_cases::for_each<T>([&](std::size_t W, std::size_t d, std::size_t N, const tensig::signature_options& o) {
+        const std::size_t B = 2 * W + 3, L = 11, m = tensig::sig_length(d, N); // two groups and three alone
+        xt::xtensor<T, 3> paths({B, L, d});
+        xt::xtensor<T, 2> grads({B, m});
+        for (std::size_t b = 0; b < B; ++b) {
+            xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path<T>(L, d);
+            const auto g = random_vec(m);
+            for (std::size_t i = 0; i < m; ++i)
+                grads(b, i) = T(g(i));
+        }
+        const xt::xtensor<T, 3> G = tensig::signature_backward(grads, paths, N, o);
+        for (std::size_t b = 0; b < B; ++b) {
+            const xt::xtensor<T, 2> one =
+                tensig::signature_backward(xt::xtensor<T, 1>(xt::row(grads, b)),
+                                           xt::xtensor<T, 2>(xt::view(paths, b, xt::all(), xt::all())), N, o);
+            CHECK(oracle::rel_err(xt::xtensor<T, 2>(xt::view(G, b, xt::all(), xt::all())), one, one.size()) <= tol);
+        }
+    });
 }
 
 TEST_CASE("backward of one long path by pieces in lanes equals the one-path backward, for any thread count",

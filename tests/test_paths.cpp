@@ -10,6 +10,7 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xview.hpp>
 
+#include "support/lanes_cases.hpp"
 #include "support/oracle.hpp"
 
 using tensig::shape;
@@ -206,32 +207,23 @@ TEMPLATE_TEST_CASE("batches in SIMD lanes equal one path at a time, with every o
                    "[paths]", float, double) {
     using T = TestType;
     const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-13;
-    for (const auto& arch : tensig::kernels::available_archs()) {
-        tensig::kernels::force_arch(arch);
-        const std::size_t W = tensig::kernels::lanes<T>();
-        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 7}, {3, 4}, {4, 3}, {9, 2}, {1, 5}, {2, 1}})
-            for (int option = 0; option < 3; ++option) {
-                tensig::signature_options o;
-                o.basepoint = option == 1;
-                o.inverse = option == 2;
-                const std::size_t B = 2 * W + 3, L = 11; // two groups of lanes and three paths alone
-                INFO(arch << " lanes " << W << " d " << d << " N " << N << " option " << option);
-                xt::xtensor<T, 3> batch({B, L, d});
-                for (std::size_t b = 0; b < B; ++b)
-                    xt::view(batch, b, xt::all(), xt::all()) = oracle::random_path<T>(L, d);
-                const xt::xtensor<T, 2> S = tensig::signature(batch, N, o);
-                const xt::xtensor<T, 2> LS = tensig::logsignature(batch, N, tensig::logsig_basis::lyndon, o);
-                for (std::size_t b = 0; b < B; ++b) {
-                    const auto path = xt::view(batch, b, xt::all(), xt::all());
-                    const xt::xtensor<T, 1> s = tensig::signature(path, N, o), l = tensig::logsignature(path, N, tensig::logsig_basis::lyndon, o);
-                    CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(S, b)), s, s.size()) <= tol);
-                    // the log cancels: float rows differ by up to ~1e-4 (2000 ulp) of the largest
-                    CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(LS, b)), l, l.size()) <=
-                          (std::is_same_v<T, float> ? 1e-3 : 1e-12));
-                }
-            }
-    }
-    tensig::kernels::force_arch("");
+    // the log cancels: float rows differ by up to ~1e-4 (2000 ulp) of the largest
+    const double log_tol = std::is_same_v<T, float> ? 1e-3 : 1e-12;
+    lanes_cases::for_each<T>([&](std::size_t W, std::size_t d, std::size_t N, const tensig::signature_options& o) {
+        const std::size_t B = 2 * W + 3, L = 11; // two groups of lanes and three paths alone
+        xt::xtensor<T, 3> batch({B, L, d});
+        for (std::size_t b = 0; b < B; ++b)
+            xt::view(batch, b, xt::all(), xt::all()) = oracle::random_path<T>(L, d);
+        const xt::xtensor<T, 2> S = tensig::signature(batch, N, o);
+        const xt::xtensor<T, 2> LS = tensig::logsignature(batch, N, tensig::logsig_basis::lyndon, o);
+        for (std::size_t b = 0; b < B; ++b) {
+            const xt::xtensor<T, 2> path = xt::view(batch, b, xt::all(), xt::all());
+            const xt::xtensor<T, 1> s = tensig::signature(path, N, o),
+                                    l = tensig::logsignature(path, N, tensig::logsig_basis::lyndon, o);
+            CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(S, b)), s, s.size()) <= tol);
+            CHECK(oracle::rel_err(xt::xtensor<T, 1>(xt::row(LS, b)), l, l.size()) <= log_tol);
+        }
+    });
 }
 
 TEST_CASE("float and double agree to float precision on a long path", "[paths]") {

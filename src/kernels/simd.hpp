@@ -1602,20 +1602,9 @@ template <class Arch, class T> struct kernels {
     static void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
                                     std::size_t depth, T* scratch) {
         if (depth == 0 || m == 0) return;
-        switch (dim) {
-        case 1:
-            return fmexp_lanes_adjoint_d<1>(G, GZ, record, Z, m, dim, depth, scratch);
-        case 2:
-            return fmexp_lanes_adjoint_d<2>(G, GZ, record, Z, m, dim, depth, scratch);
-        case 3:
-            return fmexp_lanes_adjoint_d<3>(G, GZ, record, Z, m, dim, depth, scratch);
-        case 4:
-            return fmexp_lanes_adjoint_d<4>(G, GZ, record, Z, m, dim, depth, scratch);
-        case 8:
-            return fmexp_lanes_adjoint_d<8>(G, GZ, record, Z, m, dim, depth, scratch);
-        default:
-            return fmexp_lanes_adjoint_d<0>(G, GZ, record, Z, m, dim, depth, scratch);
-        }
+        with_dim(dim, [&](auto D) {
+            fmexp_lanes_adjoint_d<decltype(D)::value>(G, GZ, record, Z, m, dim, depth, scratch);
+        });
     }
 
     // A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m) in each of W lanes (interleaved
@@ -1625,25 +1614,32 @@ template <class Arch, class T> struct kernels {
     static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                             T* record) {
         if (depth == 0 || m == 0) return;
+        with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch, record); });
+    }
+
+    // f(std::integral_constant<std::size_t, D>) with D = dim for the
+    // dimensions the lanes kernels unroll (1..8), D = 0 (run time) otherwise.
+    template <class F> static void with_dim(std::size_t dim, F&& f) {
+        using std::integral_constant;
         switch (dim) {
         case 1:
-            return fmexp_lanes_d<1>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 1>{});
         case 2:
-            return fmexp_lanes_d<2>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 2>{});
         case 3:
-            return fmexp_lanes_d<3>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 3>{});
         case 4:
-            return fmexp_lanes_d<4>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 4>{});
         case 5:
-            return fmexp_lanes_d<5>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 5>{});
         case 6:
-            return fmexp_lanes_d<6>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 6>{});
         case 7:
-            return fmexp_lanes_d<7>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 7>{});
         case 8:
-            return fmexp_lanes_d<8>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 8>{});
         default:
-            return fmexp_lanes_d<0>(A, Z, m, dim, depth, scratch, record);
+            return f(integral_constant<std::size_t, 0>{});
         }
     }
 };

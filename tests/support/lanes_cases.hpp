@@ -1,0 +1,33 @@
+#pragma once
+// The cases of the tests of the lanes route (batches and their backward in
+// SIMD lanes): every instruction set, shapes from d = 1 to 9 with signatures
+// small enough for it, and the three path options.
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include <catch2/catch.hpp>
+
+#include <tensig/tensig.hpp>
+
+namespace lanes_cases {
+
+// f(W, d, N, options) with the instruction set forced (W = its lanes for T);
+// the automatic choice is restored after.
+template <class T, class F> void for_each(F&& f) {
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        const std::size_t W = tensig::kernels::lanes<T>();
+        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 7}, {3, 4}, {4, 3}, {9, 2}, {1, 5}, {2, 1}})
+            for (int option = 0; option < 3; ++option) {
+                tensig::signature_options o;
+                o.basepoint = option == 1;
+                o.inverse = option == 2;
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " option " << option);
+                f(W, d, N, o);
+            }
+    }
+    tensig::kernels::force_arch("");
+}
+
+} // namespace lanes_cases
