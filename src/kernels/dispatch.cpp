@@ -29,13 +29,13 @@ struct entry {
     simd::kernel_table (*make)();
 };
 
-// AVX-512 supplies the lanes kernels only (one path per lane: loads,
-// stores and multiply-adds); its other kernels, with xsimd 8.1, measured up
+// AVX-512 supplies the lanes kernels (one path per lane) and lincomb: plain
+// loads, stores and multiply-adds; its other kernels, with xsimd 8.1, measured up
 // to 8x slower than AVX2 on d = 2 and d = 3 (docs/benchmarks.md), so they
 // stay AVX2's.
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
-    simd::set_lanes<xsimd::avx512f>(t);
+    simd::set_plain_kernels<xsimd::avx512f>(t);
     t.name = "avx512f+avx2";
     return t;
 }

