@@ -132,39 +132,45 @@ template <class Arch, class T> struct kernels {
     // first 32-byte (AVX-512: 64-byte) boundary of `out` then take the scalar path (none for
     // tensors, which are 64-byte aligned): for a misaligned view the last
     // bit of those few may differ from the vector path's fused multiply-add.
+    // Non-temporal stores of a whole register (AVX, AVX-512: a cache line).
+    static constexpr bool streams = std::is_base_of_v<xsimd::avx, Arch> || std::is_base_of_v<xsimd::avx512f, Arch>;
+    static void stream([[maybe_unused]] T* p, [[maybe_unused]] const batch& v) {
+#if defined(__AVX512F__)
+        if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+            if constexpr (std::is_same_v<T, double>)
+                _mm512_stream_pd(p, v);
+            else
+                _mm512_stream_ps(p, v);
+            return;
+        }
+#endif
+#if defined(__AVX__)
+        if constexpr (std::is_base_of_v<xsimd::avx, Arch>) {
+            if constexpr (std::is_same_v<T, double>)
+                _mm256_stream_pd(p, v);
+            else
+                _mm256_stream_ps(p, v);
+        }
+#endif
+    }
+    static void stream_fence() {
+#if defined(__AVX__)
+        _mm_sfence();
+#endif
+    }
+
     template <class Vec, class Scalar>
     static void store_all(T* out, std::size_t n, [[maybe_unused]] std::size_t inputs, Vec&& vec, Scalar&& scalar) {
         std::size_t i = 0;
-#if defined(__AVX__)
-        if constexpr (std::is_base_of_v<xsimd::avx, Arch>) {
+        if constexpr (streams) {
             if ((inputs + 1) * n * sizeof(T) >= streaming_threshold_bytes()) {
-                for (; i < n && reinterpret_cast<std::uintptr_t>(out + i) % 32 != 0; ++i)
+                for (; i < n && reinterpret_cast<std::uintptr_t>(out + i) % sizeof(batch) != 0; ++i)
                     out[i] = scalar(i);
-                for (; i + W <= n; i += W) {
-                    if constexpr (std::is_same_v<T, double>)
-                        _mm256_stream_pd(out + i, vec(i));
-                    else
-                        _mm256_stream_ps(out + i, vec(i));
-                }
-                _mm_sfence();
+                for (; i + W <= n; i += W)
+                    stream(out + i, vec(i));
+                stream_fence();
             }
         }
-#endif
-#if defined(__AVX512F__)
-        if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) { // a whole cache line per store
-            if ((inputs + 1) * n * sizeof(T) >= streaming_threshold_bytes()) {
-                for (; i < n && reinterpret_cast<std::uintptr_t>(out + i) % 64 != 0; ++i)
-                    out[i] = scalar(i);
-                for (; i + W <= n; i += W) {
-                    if constexpr (std::is_same_v<T, double>)
-                        _mm512_stream_pd(out + i, vec(i));
-                    else
-                        _mm512_stream_ps(out + i, vec(i));
-                }
-                _mm_sfence();
-            }
-        }
-#endif
         for (; i + W <= n; i += W)
             vec(i).store_unaligned(out + i);
         for (; i < n; ++i)
@@ -1290,12 +1296,32 @@ template <class Arch, class T> struct kernels {
         std::size_t record_stride = 0;
     };
 
-    template <std::size_t D>
-    static constexpr std::size_t dim_of(const lanes_ctx& c) {
+    // d: D when known at compile time, else the context's (lanes_ctx, lanes_adj_ctx).
+    template <std::size_t D, class Ctx> static constexpr std::size_t dim_of(const Ctx& c) {
         if constexpr (D > 0)
             return D;
         else
             return c.dim;
+    }
+
+    // off[k] = offset of level k (k = 0..depth) of a tensor; depth < 64.
+    static void level_offsets(std::size_t* off, std::size_t dim, std::size_t depth) {
+        for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
+            off[k] = o;
+            o += n;
+        }
+    }
+
+    // zs[((s*N + c-1)*d + b)*W] = z_{s,b} / c for the M segments of Z from s0
+    // (interleaved increments), c = 1..N: the Horner divisors of a pass.
+    static void divided_lanes(T* zs, const T* Z, std::size_t s0, std::size_t M, std::size_t dim, std::size_t depth) {
+        for (std::size_t s = 0; s < M; ++s)
+            for (std::size_t c = 1; c <= depth; ++c) {
+                const batch inv(T(1) / T(static_cast<double>(c)));
+                for (std::size_t b = 0; b < dim; ++b)
+                    (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
+                        .store_unaligned(zs + ((s * depth + c - 1) * dim + b) * W);
+            }
     }
 
     // The d nodes of level j under `parent` (index of the parent among the
@@ -1428,21 +1454,12 @@ template <class Arch, class T> struct kernels {
     static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                               T* record) {
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
-        for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
-            off[k] = o;
-            o += n;
-        }
+        level_offsets(off, dim, depth);
         const std::size_t R = record ? off[depth] * W : 0; // levels 0..N-1 per segment
         for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments) {
             const std::size_t M = m - s0 < lanes_segments ? m - s0 : lanes_segments;
             T* zs = scratch;
-            for (std::size_t s = 0; s < M; ++s)
-                for (std::size_t c = 1; c <= depth; ++c) {
-                    const batch inv(T(1) / T(static_cast<double>(c)));
-                    for (std::size_t b = 0; b < dim; ++b)
-                        (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
-                            .store_unaligned(zs + ((s * depth + c - 1) * dim + b) * W);
-                }
+            divided_lanes(zs, Z, s0, M, dim, depth);
             const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W, record ? record + s0 * R : nullptr, R};
             lanes_pass_m<D>(ctx, M, std::make_index_sequence<lanes_segments>{});
         }
@@ -1482,7 +1499,7 @@ template <class Arch, class T> struct kernels {
     static void lanes_adjoint_visit(const lanes_adj_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth;
         if (j + 1 == N) return lanes_adjoint_last_two<D>(c, parent, q, r);
-        const std::size_t d = dim_of_adj<D>(c), stride = (N + 1) * W;
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W;
         T* p = c.partials + j * stride;
         T* rr = c.adjoints + j * stride;
         for (std::size_t b = 0; b < d; ++b) {
@@ -1510,17 +1527,10 @@ template <class Arch, class T> struct kernels {
         }
     }
 
-    template <std::size_t D> static constexpr std::size_t dim_of_adj(const lanes_adj_ctx& c) {
-        if constexpr (D > 0)
-            return D;
-        else
-            return c.dim;
-    }
-
     // Levels N-1 and N under `parent` (level N-2).
     template <std::size_t D>
     static void lanes_adjoint_last_two(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t d = dim_of_adj<D>(c), N = c.depth, dW = d * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;
         const T* zs = c.zs;
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
@@ -1573,24 +1583,16 @@ template <class Arch, class T> struct kernels {
     static void fmexp_lanes_adjoint_d(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
                                       std::size_t depth, T* scratch) {
         std::size_t off[64];
-        for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
-            off[k] = o;
-            o += n;
-        }
+        level_offsets(off, dim, depth);
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W;
         T* zs = scratch;
         T* gzc = zs + depth * dim * W;
         T* partials = gzc + depth * dim * W;
         T* adjoints = partials + depth * stride;
         for (std::size_t s = m; s-- > 0;) {
-            const T* z = Z + s * dim * W;
-            for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv) {
-                const batch inv(T(1) / T(static_cast<double>(cdiv)));
-                for (std::size_t b = 0; b < dim; ++b) {
-                    (batch::load_unaligned(z + b * W) * inv).store_unaligned(zs + ((cdiv - 1) * dim + b) * W);
-                    batch(T(0)).store_unaligned(gzc + ((cdiv - 1) * dim + b) * W);
-                }
-            }
+            divided_lanes(zs, Z, s, 1, dim, depth);
+            for (std::size_t i = 0; i < depth * dim; ++i)
+                batch(T(0)).store_unaligned(gzc + i * W);
             const T* A = record + s * R;
             const lanes_adj_ctx ctx{G, A, off, dim, depth, zs, gzc, partials, adjoints};
             const batch a0 = batch::load_unaligned(A);

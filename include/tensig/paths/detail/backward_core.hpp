@@ -243,32 +243,24 @@ template <class T> bool backward_in_lanes(const shape& s, std::size_t B) {
                                      lanes_backward_max_record_bytes;
 }
 
+template <class T>
+void signature_combine_many_backward_batch(const T* G, const T* sigs, std::size_t B, std::size_t M, std::size_t d,
+                                           std::size_t depth, T* out, std::size_t threads = 0);
+
 /// The backward pass of one long path by pieces (as signature_long): the
 /// pieces' signatures, the gradient of <G, P_0 ⊗ ... ⊗ P_{K-1}> with respect
-/// to each piece (the product's VJP from the right, prefix products kept),
-/// then each group of pieces backward in lanes, groups in parallel.
+/// to each piece (signature_combine_many_backward_batch), then each group of
+/// pieces backward in lanes, groups in parallel.
 template <class T>
 void signature_backward_long(const T* G, const T* path, std::size_t L, std::size_t d, const shape& s,
                              const signature_options& o, T* out) {
     const std::size_t n = segment_count(L, o.basepoint), size = s.size(), m = s.sig_length();
     const auto [pieces, W] = long_path_pieces<T>(n, s);
-    aligned_vector<T> P(pieces * size), prefix(pieces * size), gP(pieces * size);
+    aligned_vector<T> P(pieces * size), flat(pieces * m), gP(pieces * m);
     piece_signatures(path, d, n, pieces, W, s, o, P.data());
-    std::fill(prefix.begin(), prefix.begin() + static_cast<std::ptrdiff_t>(size), T(0));
-    prefix[0] = T(1);
-    for (std::size_t p = 0; p + 1 < pieces; ++p)
-        kernels::product(prefix.data() + (p + 1) * size, prefix.data() + p * size, P.data() + p * size, s);
-    tensor<T> g(s), ga(s);
-    g[0] = T(0);
-    std::copy(G, G + m, g.data() + 1);
-    for (std::size_t p = pieces; p-- > 0;) {
-        ga.set_zero();
-        std::fill(gP.begin() + static_cast<std::ptrdiff_t>(p * size),
-                  gP.begin() + static_cast<std::ptrdiff_t>((p + 1) * size), T(0));
-        vjp::product(ga.data(), gP.data() + p * size, prefix.data() + p * size, P.data() + p * size, g.data(), s);
-        std::swap(g, ga);
-        g[0] = T(0);
-    }
+    for (std::size_t p = 0; p < pieces; ++p) // levels 1..N, as signature_combine_many takes them
+        std::copy(P.data() + p * size + 1, P.data() + (p + 1) * size, flat.data() + p * m);
+    signature_combine_many_backward_batch(G, flat.data(), 1, pieces, d, s.depth(), gP.data(), o.threads);
     std::fill(out, out + L * d, T(0));
     // each group adds into its own gradient over the points its pieces
     // touch, summed in a fixed order: the same bits for any thread count
@@ -282,7 +274,7 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
             const auto [first, last] = src.points();
             src.point0 = lo[grp] = first;
             grads[grp].assign((last - first + 1) * d, T(0));
-            lanes_backward(src, gP.data() + grp * W * size + 1, size, W, s, ws, grads[grp].data());
+            lanes_backward(src, gP.data() + grp * W * m, m, W, s, ws, grads[grp].data());
         }
     });
     for (std::size_t grp = 0; grp < groups; ++grp)
@@ -382,7 +374,7 @@ void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std:
 /// kept (M tensors per thread), then the product's VJP runs right to left.
 template <class T>
 void signature_combine_many_backward_batch(const T* G, const T* sigs, std::size_t B, std::size_t M, std::size_t d,
-                                           std::size_t depth, T* out, std::size_t threads = 0) {
+                                           std::size_t depth, T* out, std::size_t threads) {
     const shape s(d, depth);
     const std::size_t m = s.sig_length(), size = s.size();
     if (M == 0) return; // the unit depends on nothing: an empty gradient
