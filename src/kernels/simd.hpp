@@ -1488,7 +1488,7 @@ template <class Arch, class T> struct kernels {
         const std::size_t* off; // offset of level j
         std::size_t dim, depth;
         const T* zs;   // zs[((c-1)*d + b)*W] = z_b / c
-        T* gzc;        // gzc[((c-1)*d + b)*W]: ∂L/∂z_b times c, per divisor c
+        T* gzc;        // gzc[((c-1)*d + b)*W]: ∂L/∂z_b times c, per divisor c; a second copy at + N*d*W
         T* partials;   // per level j: the node's forward partial sums p_k (N+1 registers)
         T* adjoints;   // per level j: the node's adjoint sums r_k (N+1 registers)
     };
@@ -1527,7 +1527,14 @@ template <class Arch, class T> struct kernels {
         }
     }
 
-    // Levels N-1 and N under `parent` (level N-2).
+    // Levels N-1 and N under `parent` (level N-2). The multiply-adds here
+    // are most of the adjoint's, and their sums would be chains of
+    // dependent multiply-adds (four cycles each) if each went into one
+    // register: for d known at compile time, ∂L/∂z of the leaves goes to two
+    // sets of registers (by the parity of the node u), each node's sum over
+    // its leaves to two registers, and the call's ∂L/∂z for divisors 1 and 2
+    // to the copy of gzc chosen by the parity of `parent`, so that no sum
+    // waits on the call before it.
     template <std::size_t D>
     static void lanes_adjoint_last_two(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
         const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;
@@ -1535,43 +1542,77 @@ template <class Arch, class T> struct kernels {
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
         const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
+        T* const gzc = c.gzc + (parent & 1) * N * dW; // divisors 1 and 2: this call's copy
         const batch qN = batch::load_unaligned(q + N * W), qN1 = batch::load_unaligned(q + (N - 1) * W);
         batch rN1 = batch::load_unaligned(r + (N - 1) * W), rNp = batch::load_unaligned(r + N * W);
-        constexpr std::size_t DR = D > 0 ? D : 1;
-        batch z1[DR], gz1[DR]; // z_b, and ∂L/∂z_b from the leaves (divisor 1)
-        if constexpr (D > 0)
+        if constexpr (D >= 5) {
+            batch z1[D], z2[D], gz[2][D], gz2[D]; // z_b, z_b/2; ∂L/∂z_b by divisor 1 (two sets) and 2
             for (std::size_t b = 0; b < D; ++b) {
                 z1[b] = batch::load_unaligned(zs + b * W);
-                gz1[b] = batch::load_unaligned(c.gzc + b * W);
+                z2[b] = batch::load_unaligned(zs + dW + b * W);
+                gz[0][b] = gz[1][b] = batch(T(0));
             }
-        for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
-            const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
-            batch rN(T(0));
-            for (std::size_t b = 0; b < d; ++b) {
-                const batch g = batch::load_unaligned(leaf + b * W);
-                if constexpr (D > 0) {
-                    rN = xsimd::fma(g, z1[b % DR], rN);
-                    gz1[b % DR] = xsimd::fma(g, pN, gz1[b % DR]);
-                } else {
-                    rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
-                    xsimd::fma(g, pN, batch::load_unaligned(c.gzc + b * W)).store_unaligned(c.gzc + b * W);
+#pragma GCC unroll 16
+            for (std::size_t bu = 0; bu < D; ++bu) {
+                batch* g1z = gz[bu & 1];
+                const batch pN = xsimd::fma(qN, z2[bu], batch::load_unaligned(Au + bu * W));
+                batch rN[2] = {batch(T(0)), batch(T(0))};
+#pragma GCC unroll 16
+                for (std::size_t b = 0; b < D; ++b) {
+                    const batch g = batch::load_unaligned(leaf + (bu * D + b) * W);
+                    rN[b & 1] = xsimd::fma(g, z1[b], rN[b & 1]);
+                    g1z[b] = xsimd::fma(g, pN, g1z[b]);
                 }
+                const batch rNu = rN[0] + rN[1];
+                const batch g1 = batch::load_unaligned(Gu + bu * W);
+                (g1 + rNu).store_unaligned(Gu + bu * W);
+                // chain N-1 (divisor 1) and chain N (divisor 2) at u
+                g1z[bu] = xsimd::fma(g1, qN1, g1z[bu]);
+                gz2[bu] = rNu * qN;
+                rN1 = xsimd::fma(g1, z1[bu], rN1);
+                rNp = xsimd::fma(rNu, z2[bu], rNp);
             }
-            const batch g1 = batch::load_unaligned(Gu);
-            (g1 + rN).store_unaligned(Gu);
-            // chain N-1 (divisor 1) and chain N (divisor 2) at u
+            for (std::size_t b = 0; b < D; ++b) {
+                (batch::load_unaligned(gzc + b * W) + (gz[0][b] + gz[1][b])).store_unaligned(gzc + b * W);
+                (batch::load_unaligned(gzc + dW + b * W) + gz2[b]).store_unaligned(gzc + dW + b * W);
+            }
+        } else {
+            constexpr std::size_t DR = D > 0 ? D : 1;
+            batch z1[DR], gz1[DR]; // z_b, and ∂L/∂z_b from the leaves (divisor 1)
             if constexpr (D > 0)
-                gz1[bu % DR] = xsimd::fma(g1, qN1, gz1[bu % DR]);
-            else
-                xsimd::fma(g1, qN1, batch::load_unaligned(c.gzc + bu * W)).store_unaligned(c.gzc + bu * W);
-            T* gz2 = c.gzc + dW + bu * W;
-            xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
-            rN1 = xsimd::fma(g1, D > 0 ? z1[bu % DR] : batch::load_unaligned(zs + bu * W), rN1);
-            rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
+                for (std::size_t b = 0; b < D; ++b) {
+                    z1[b] = batch::load_unaligned(zs + b * W);
+                    gz1[b] = batch::load_unaligned(gzc + b * W);
+                }
+            for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
+                const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
+                batch rN(T(0));
+                for (std::size_t b = 0; b < d; ++b) {
+                    const batch g = batch::load_unaligned(leaf + b * W);
+                    if constexpr (D > 0) {
+                        rN = xsimd::fma(g, z1[b % DR], rN);
+                        gz1[b % DR] = xsimd::fma(g, pN, gz1[b % DR]);
+                    } else {
+                        rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
+                        xsimd::fma(g, pN, batch::load_unaligned(gzc + b * W)).store_unaligned(gzc + b * W);
+                    }
+                }
+                const batch g1 = batch::load_unaligned(Gu);
+                (g1 + rN).store_unaligned(Gu);
+                // chain N-1 (divisor 1) and chain N (divisor 2) at u
+                if constexpr (D > 0)
+                    gz1[bu % DR] = xsimd::fma(g1, qN1, gz1[bu % DR]);
+                else
+                    xsimd::fma(g1, qN1, batch::load_unaligned(gzc + bu * W)).store_unaligned(gzc + bu * W);
+                T* gz2 = gzc + dW + bu * W;
+                xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
+                rN1 = xsimd::fma(g1, D > 0 ? z1[bu % DR] : batch::load_unaligned(zs + bu * W), rN1);
+                rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
+            }
+            if constexpr (D > 0)
+                for (std::size_t b = 0; b < D; ++b)
+                    gz1[b].store_unaligned(gzc + b * W);
         }
-        if constexpr (D > 0)
-            for (std::size_t b = 0; b < D; ++b)
-                gz1[b].store_unaligned(c.gzc + b * W);
         rN1.store_unaligned(r + (N - 1) * W);
         rNp.store_unaligned(r + N * W);
     }
@@ -1587,11 +1628,11 @@ template <class Arch, class T> struct kernels {
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W;
         T* zs = scratch;
         T* gzc = zs + depth * dim * W;
-        T* partials = gzc + depth * dim * W;
+        T* partials = gzc + 2 * depth * dim * W; // gzc: two copies (lanes_adjoint_last_two)
         T* adjoints = partials + depth * stride;
         for (std::size_t s = m; s-- > 0;) {
             divided_lanes(zs, Z, s, 1, dim, depth);
-            for (std::size_t i = 0; i < depth * dim; ++i)
+            for (std::size_t i = 0; i < 2 * depth * dim; ++i)
                 batch(T(0)).store_unaligned(gzc + i * W);
             const T* A = record + s * R;
             const lanes_adj_ctx ctx{G, A, off, dim, depth, zs, gzc, partials, adjoints};
@@ -1610,9 +1651,11 @@ template <class Arch, class T> struct kernels {
             T* gz = GZ + s * dim * W;
             for (std::size_t b = 0; b < dim; ++b) {
                 batch acc = batch::load_unaligned(gz + b * W);
-                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
-                    acc = acc + batch::load_unaligned(gzc + ((cdiv - 1) * dim + b) * W) *
+                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv) {
+                    const T* g = gzc + ((cdiv - 1) * dim + b) * W;
+                    acc = acc + (batch::load_unaligned(g) + batch::load_unaligned(g + depth * dim * W)) *
                                     batch(T(1) / T(static_cast<double>(cdiv)));
+                }
                 acc.store_unaligned(gz + b * W);
             }
         }
