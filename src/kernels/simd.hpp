@@ -1296,7 +1296,7 @@ template <class Arch, class T> struct kernels {
         std::size_t record_stride = 0;
     };
 
-    // d: D when known at compile time, else the context's (lanes_ctx).
+    // d: D when known at compile time, else the context's (lanes_ctx, lanes_adj_ctx).
     template <std::size_t D, class Ctx> static constexpr std::size_t dim_of(const Ctx& c) {
         if constexpr (D > 0)
             return D;
@@ -1470,134 +1470,203 @@ template <class Arch, class T> struct kernels {
         ((M == I + 1 ? lanes_pass<D, I + 1>(c) : void()), ...);
     }
 
-    // ---- The adjoint in lanes: the one-path algorithm on lane vectors ----
+    // ---- The adjoint in lanes ----
     //
-    // A lane holds one coefficient of W interleaved tensors. The one-path
-    // adjoint (horner::fmexp_adjoint: per level k, the Horner terms
-    // recomputed from the state before the segment, then run backwards) runs
-    // with every scalar a lane, so each multiply-add is a full register
-    // whatever d is, and the rows of d values need no horizontal sum. Lanes
-    // are read and written unaligned (callers' buffers need not be).
-    struct lane {
-        T v[W];
-        lane() = default;
-        lane(double x) { batch(T(x)).store_unaligned(v); } // horner's T(0), T(1), T(c)
-        batch get() const { return batch::load_unaligned(v); }
-        void set(const batch& b) { b.store_unaligned(v); }
-        friend lane operator*(const lane& a, const lane& b) {
-            lane r;
-            r.set(a.get() * b.get());
-            return r;
-        }
-        friend lane operator/(const lane& a, const lane& b) {
-            lane r;
-            r.set(a.get() / b.get());
-            return r;
-        }
-        lane& operator+=(const lane& b) {
-            set(get() + b.get());
-            return *this;
-        }
+    // Reverse of one segment, depth first. With r_k(w) the adjoint of the
+    // partial sum p_k(w) of chain k at node w (level j, last letter b):
+    // r_j(w) is the incoming gradient of the new A_j[w]; r_k(w) for k > j
+    // sums r_k(w b') z_b'/(k-j) over the children; the gradient of the old
+    // A_j[w] is the sum of r_k(w) over k >= j, and ∂L/∂z_b gains
+    // r_k(w) p_k(parent)/(k-j+1). The leaves (level N) keep their gradient
+    // (A_N enters only itself) and cost two multiply-adds and one load each.
+    // The forward partial sums p_k are recomputed on the way down from the
+    // recorded levels 0..N-1; ∂L/∂z is gathered per divisor c in gzc and
+    // scaled once per segment.
+    struct lanes_adj_ctx {
+        T* G;                   // gradient, interleaved, levels 0..N
+        const T* A;             // the record: levels 0..N-1 before the segment
+        const std::size_t* off; // offset of level j
+        std::size_t dim, depth;
+        const T* zs;   // zs[((c-1)*d + b)*W] = z_b / c
+        T* gzc;        // gzc[((c-1)*d + b)*W]: ∂L/∂z_b times c, per divisor c; a second copy at + N*d*W
+        T* partials;   // per level j: the node's forward partial sums p_k (N+1 registers)
+        T* adjoints;   // per level j: the node's adjoint sums r_k (N+1 registers)
     };
 
-    // The primitives horner::fmexp_adjoint asks of its policy, on lanes;
-    // rows of C (= d) lanes, C known at compile time for d <= 8.
-    struct lane_policy {
-        // out[i*nb + j] = a[i] b[j] + add[i*nb + j]
-        static void outer_fma(lane* out, const lane* a, std::size_t na, const lane* b, std::size_t nb,
-                              const lane* add) {
-            with_dim(nb, [&](auto C) { outer_rows<decltype(C)::value>(out, a, na, b, nb, add); });
-        }
-        template <std::size_t C>
-        static void outer_rows(lane* out, const lane* a, std::size_t na, const lane* b, std::size_t nb,
-                               const lane* add) {
-            const std::size_t cols = C > 0 ? C : nb;
-            constexpr std::size_t CR = C > 0 ? C : 1;
-            batch bc[CR];
-            if constexpr (C > 0)
-                for (std::size_t j = 0; j < C; ++j)
-                    bc[j] = b[j].get();
-            for (std::size_t i = 0; i < na; ++i) {
-                const batch ai = a[i].get();
-                for (std::size_t j = 0; j < cols; ++j)
-                    out[i * cols + j].set(xsimd::fma(ai, C > 0 ? bc[j % CR] : b[j].get(), add[i * cols + j].get()));
+    // The children of `parent` (level j-1): q = the parent's forward partial
+    // sums p_k (k >= j), r = its adjoint sums, to which each child adds.
+    template <std::size_t D>
+    static void lanes_adjoint_visit(const lanes_adj_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
+        const std::size_t N = c.depth;
+        if (j + 1 == N) return lanes_adjoint_last_two<D>(c, parent, q, r);
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W;
+        T* p = c.partials + j * stride;
+        T* rr = c.adjoints + j * stride;
+        for (std::size_t b = 0; b < d; ++b) {
+            const std::size_t u = parent * d + b;
+            const batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W);
+            for (std::size_t k = j + 1; k <= N; ++k) {
+                xsimd::fma(batch::load_unaligned(q + k * W), batch::load_unaligned(c.zs + ((k - j) * d + b) * W), a)
+                    .store_unaligned(p + k * W);
+                batch(T(0)).store_unaligned(rr + k * W);
             }
-        }
-        // gv[c] += sum_r v[r] M[r][c]; out[r] = sum_c M[r][c] w[c], acc[r] += out[r] (acc may be null);
-        // with accM, accM += M
-        static void adjoint_step(lane* gv, const lane* v, lane* out, const lane* M, std::size_t rows,
-                                 std::size_t cols, const lane* w, lane* acc, lane* accM) {
-            with_dim(cols, [&](auto C) { adjoint_rows<decltype(C)::value>(gv, v, out, M, rows, cols, w, acc, accM); });
-        }
-        template <std::size_t C>
-        static void adjoint_rows(lane* gv, const lane* v, lane* out, const lane* M, std::size_t rows,
-                                 std::size_t cols_rt, const lane* w, lane* acc, lane* accM) {
-            if constexpr (C == 0) {
-                const std::size_t cols = cols_rt;
-                for (std::size_t r = 0; r < rows; ++r) {
-                    const batch vr = v[r].get();
-                    batch sum(T(0));
-                    for (std::size_t c = 0; c < cols; ++c) {
-                        const batch mc = M[r * cols + c].get();
-                        gv[c].set(xsimd::fma(vr, mc, gv[c].get()));
-                        sum = xsimd::fma(mc, w[c].get(), sum);
-                        if (accM) accM[r * cols + c].set(accM[r * cols + c].get() + mc);
-                    }
-                    out[r].set(sum);
-                    if (acc) acc[r].set(acc[r].get() + sum);
-                }
-            } else {
-                // two sets of column sums: with one, d < 4 would wait on
-                // the multiply-add of the row before
-                batch g0[C], g1[C], wc[C];
-                for (std::size_t c = 0; c < C; ++c) {
-                    g0[c] = g1[c] = batch(T(0));
-                    wc[c] = w[c].get();
-                }
-                auto row = [&](std::size_t r, batch* g) {
-                    const batch vr = v[r].get();
-                    batch s0(T(0)), s1(T(0));
-                    for (std::size_t c = 0; c < C; ++c) {
-                        const batch mc = M[r * C + c].get();
-                        g[c] = xsimd::fma(vr, mc, g[c]);
-                        if (c % 2 == 0)
-                            s0 = xsimd::fma(mc, wc[c], s0);
-                        else
-                            s1 = xsimd::fma(mc, wc[c], s1);
-                        if (accM) accM[r * C + c].set(accM[r * C + c].get() + mc);
-                    }
-                    const batch sum = s0 + s1;
-                    out[r].set(sum);
-                    if (acc) acc[r].set(acc[r].get() + sum);
-                };
-                std::size_t r = 0;
-                for (; r + 2 <= rows; r += 2) {
-                    row(r, g0);
-                    row(r + 1, g1);
-                }
-                if (r < rows) row(r, g0);
-                for (std::size_t c = 0; c < C; ++c)
-                    gv[c].set(gv[c].get() + (g0[c] + g1[c]));
+            lanes_adjoint_visit<D>(c, j + 1, u, p, rr);
+            T* Gu = c.G + (c.off[j] + u) * W;
+            const batch g = batch::load_unaligned(Gu);
+            batch sum = g;
+            for (std::size_t k = j; k <= N; ++k) {
+                const batch v = k == j ? g : batch::load_unaligned(rr + k * W);
+                if (k > j) sum = sum + v;
+                const std::size_t cb = ((k - j) * d + b) * W; // divisor k - j + 1
+                xsimd::fma(v, batch::load_unaligned(q + k * W), batch::load_unaligned(c.gzc + cb))
+                    .store_unaligned(c.gzc + cb);
+                xsimd::fma(v, batch::load_unaligned(c.zs + cb), batch::load_unaligned(r + k * W))
+                    .store_unaligned(r + k * W);
             }
+            sum.store_unaligned(Gu);
         }
-    };
+    }
+
+    // Levels N-1 and N under `parent` (level N-2). The multiply-adds here
+    // are most of the adjoint's, and their sums would be chains of
+    // dependent multiply-adds (four cycles each) if each went into one
+    // register: for d known at compile time, ∂L/∂z of the leaves goes to two
+    // sets of registers (by the parity of the node u), each node's sum over
+    // its leaves to two registers, and the call's ∂L/∂z for divisors 1 and 2
+    // to the copy of gzc chosen by the parity of `parent`, so that no sum
+    // waits on the call before it.
+    template <std::size_t D>
+    static void lanes_adjoint_last_two(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;
+        const T* zs = c.zs;
+        const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
+        T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
+        const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
+        T* const gzc = c.gzc + (parent & 1) * N * dW; // divisors 1 and 2: this call's copy
+        const batch qN = batch::load_unaligned(q + N * W), qN1 = batch::load_unaligned(q + (N - 1) * W);
+        batch rN1 = batch::load_unaligned(r + (N - 1) * W), rNp = batch::load_unaligned(r + N * W);
+        if constexpr (D >= 5) {
+            batch z1[D], z2[D], gz[2][D], gz2[D]; // z_b, z_b/2; ∂L/∂z_b by divisor 1 (two sets) and 2
+            for (std::size_t b = 0; b < D; ++b) {
+                z1[b] = batch::load_unaligned(zs + b * W);
+                z2[b] = batch::load_unaligned(zs + dW + b * W);
+                gz[0][b] = gz[1][b] = batch(T(0));
+            }
+#pragma GCC unroll 16
+            for (std::size_t bu = 0; bu < D; ++bu) {
+                batch* g1z = gz[bu & 1];
+                const batch pN = xsimd::fma(qN, z2[bu], batch::load_unaligned(Au + bu * W));
+                batch rN[2] = {batch(T(0)), batch(T(0))};
+#pragma GCC unroll 16
+                for (std::size_t b = 0; b < D; ++b) {
+                    const batch g = batch::load_unaligned(leaf + (bu * D + b) * W);
+                    rN[b & 1] = xsimd::fma(g, z1[b], rN[b & 1]);
+                    g1z[b] = xsimd::fma(g, pN, g1z[b]);
+                }
+                const batch rNu = rN[0] + rN[1];
+                const batch g1 = batch::load_unaligned(Gu + bu * W);
+                (g1 + rNu).store_unaligned(Gu + bu * W);
+                // chain N-1 (divisor 1) and chain N (divisor 2) at u
+                g1z[bu] = xsimd::fma(g1, qN1, g1z[bu]);
+                gz2[bu] = rNu * qN;
+                rN1 = xsimd::fma(g1, z1[bu], rN1);
+                rNp = xsimd::fma(rNu, z2[bu], rNp);
+            }
+            for (std::size_t b = 0; b < D; ++b) {
+                (batch::load_unaligned(gzc + b * W) + (gz[0][b] + gz[1][b])).store_unaligned(gzc + b * W);
+                (batch::load_unaligned(gzc + dW + b * W) + gz2[b]).store_unaligned(gzc + dW + b * W);
+            }
+        } else {
+            constexpr std::size_t DR = D > 0 ? D : 1;
+            batch z1[DR], gz1[DR]; // z_b, and ∂L/∂z_b from the leaves (divisor 1)
+            if constexpr (D > 0)
+                for (std::size_t b = 0; b < D; ++b) {
+                    z1[b] = batch::load_unaligned(zs + b * W);
+                    gz1[b] = batch::load_unaligned(gzc + b * W);
+                }
+            for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
+                const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
+                batch rN(T(0));
+                for (std::size_t b = 0; b < d; ++b) {
+                    const batch g = batch::load_unaligned(leaf + b * W);
+                    if constexpr (D > 0) {
+                        rN = xsimd::fma(g, z1[b % DR], rN);
+                        gz1[b % DR] = xsimd::fma(g, pN, gz1[b % DR]);
+                    } else {
+                        rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
+                        xsimd::fma(g, pN, batch::load_unaligned(gzc + b * W)).store_unaligned(gzc + b * W);
+                    }
+                }
+                const batch g1 = batch::load_unaligned(Gu);
+                (g1 + rN).store_unaligned(Gu);
+                // chain N-1 (divisor 1) and chain N (divisor 2) at u
+                if constexpr (D > 0)
+                    gz1[bu % DR] = xsimd::fma(g1, qN1, gz1[bu % DR]);
+                else
+                    xsimd::fma(g1, qN1, batch::load_unaligned(gzc + bu * W)).store_unaligned(gzc + bu * W);
+                T* gz2 = gzc + dW + bu * W;
+                xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
+                rN1 = xsimd::fma(g1, D > 0 ? z1[bu % DR] : batch::load_unaligned(zs + bu * W), rN1);
+                rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
+            }
+            if constexpr (D > 0)
+                for (std::size_t b = 0; b < D; ++b)
+                    gz1[b].store_unaligned(gzc + b * W);
+        }
+        rN1.store_unaligned(r + (N - 1) * W);
+        rNp.store_unaligned(r + N * W);
+    }
 
     // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
     // given the record of fmexp_lanes (levels 0..N-1 before each segment);
-    // ∂L/∂z_s is added to GZ + s*d*W. Level 0 of G is left alone. Scratch:
-    // horner::fmexp_lanes_adjoint_scratch_size.
+    // ∂L/∂z_s is added to GZ + s*d*W. Level 0 of G is left alone.
+    template <std::size_t D>
+    static void fmexp_lanes_adjoint_d(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
+                                      std::size_t depth, T* scratch) {
+        std::size_t off[64];
+        level_offsets(off, dim, depth);
+        const std::size_t R = off[depth] * W, stride = (depth + 1) * W;
+        T* zs = scratch;
+        T* gzc = zs + depth * dim * W;
+        T* partials = gzc + 2 * depth * dim * W; // gzc: two copies (lanes_adjoint_last_two)
+        T* adjoints = partials + depth * stride;
+        for (std::size_t s = m; s-- > 0;) {
+            divided_lanes(zs, Z, s, 1, dim, depth);
+            for (std::size_t i = 0; i < 2 * depth * dim; ++i)
+                batch(T(0)).store_unaligned(gzc + i * W);
+            const T* A = record + s * R;
+            const lanes_adj_ctx ctx{G, A, off, dim, depth, zs, gzc, partials, adjoints};
+            const batch a0 = batch::load_unaligned(A);
+            if (depth == 1) {
+                for (std::size_t b = 0; b < dim; ++b)
+                    xsimd::fma(batch::load_unaligned(G + (1 + b) * W), a0, batch::load_unaligned(gzc + b * W))
+                        .store_unaligned(gzc + b * W);
+            } else {
+                for (std::size_t k = 0; k <= depth; ++k) { // the root: p_k = A_0
+                    a0.store_unaligned(partials + k * W);
+                    batch(T(0)).store_unaligned(adjoints + k * W);
+                }
+                lanes_adjoint_visit<D>(ctx, 1, 0, partials, adjoints);
+            }
+            T* gz = GZ + s * dim * W;
+            for (std::size_t b = 0; b < dim; ++b) {
+                batch acc = batch::load_unaligned(gz + b * W);
+                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv) {
+                    const T* g = gzc + ((cdiv - 1) * dim + b) * W;
+                    acc = acc + (batch::load_unaligned(g) + batch::load_unaligned(g + depth * dim * W)) *
+                                    batch(T(1) / T(static_cast<double>(cdiv)));
+                }
+                acc.store_unaligned(gz + b * W);
+            }
+        }
+    }
+
     static void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
                                     std::size_t depth, T* scratch) {
         if (depth == 0 || m == 0) return;
-        const std::size_t R = horner::fmexp_lanes_record_size(dim, depth);
-        lane* g = reinterpret_cast<lane*>(G);
-        const lane g0 = g[0]; // level 0 is left alone
-        for (std::size_t s = m; s-- > 0;)
-            horner::fmexp_adjoint<lane_policy>(g, reinterpret_cast<lane*>(GZ) + s * dim,
-                                               reinterpret_cast<const lane*>(record) + s * R,
-                                               reinterpret_cast<const lane*>(Z) + s * dim, dim, depth,
-                                               reinterpret_cast<lane*>(scratch));
-        g[0] = g0;
+        with_dim(dim, [&](auto D) {
+            fmexp_lanes_adjoint_d<decltype(D)::value>(G, GZ, record, Z, m, dim, depth, scratch);
+        });
     }
 
     // A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m) in each of W lanes (interleaved

@@ -42,6 +42,13 @@ inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, 
     return lanes * m * depth * dim * (depth + 2);
 }
 
+/// Scratch for fmexp_lanes_adjoint: z/c and two copies of ∂L/∂z per divisor (3 N d), and
+/// the forward and adjoint partial sums of the chains at one node of each
+/// level (2 N (N + 1)); all per lane.
+inline std::size_t fmexp_lanes_adjoint_scratch_size(std::size_t dim, std::size_t depth, std::size_t lanes) {
+    return lanes * depth * (3 * dim + 2 * depth + 2);
+}
+
 /// Size of the record fmexp_lanes writes per segment and lane: levels
 /// 0..N-1 of the running tensor before the segment.
 inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
@@ -60,12 +67,6 @@ inline std::size_t fmexp_adjoint_scratch_size(std::size_t dim, std::size_t depth
         if (k + 1 < depth) top *= dim;
     }
     return 2 * depth * dim + below + 2 * top;
-}
-
-/// Scratch for fmexp_lanes_adjoint (`lanes` paths, one per SIMD lane): the
-/// one-path adjoint's scratch, each value a lane.
-inline std::size_t fmexp_lanes_adjoint_scratch_size(std::size_t dim, std::size_t depth, std::size_t lanes) {
-    return lanes * fmexp_adjoint_scratch_size(dim, depth);
 }
 
 /// Size of the record of one fmexp: for each level k = 1..N its Horner terms
