@@ -160,11 +160,10 @@ template <class T> struct lanes_backward_workspace {
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
         : lanes(W), R(kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) * W),
           chunk(lanes_chunk_segments(R * sizeof(T))), acc(s.size() * W), grad(s.size() * W),
-          Z(kernels::fmexp_block * s.dim() * W), GZ(kernels::fmexp_block * s.dim() * W), delta(s.dim()),
+          Z(kernels::fmexp_block * s.dim() * W), GZ(kernels::fmexp_block * s.dim() * W),
           checkpoints((n + chunk - 1) / chunk * R), record(chunk * R) {}
     std::size_t lanes, R, chunk;
     aligned_vector<T> acc, grad, Z, GZ;
-    std::vector<T> delta;
     scratch_vector<T> checkpoints, record; // written before read
 };
 
@@ -176,7 +175,7 @@ void lanes_record_steps(const Source& src, std::size_t first, std::size_t last, 
                         lanes_backward_workspace<T>& ws) {
     for (std::size_t i = first; i < last; i += kernels::fmexp_block) {
         const std::size_t block = std::min(kernels::fmexp_block, last - i);
-        lanes_increments(src, i, block, s.dim(), ws.lanes, ws.delta.data(), ws.Z.data());
+        lanes_increments(src, i, block, s.dim(), ws.lanes, ws.Z.data());
         kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, s.dim(), s.depth(),
                              ws.record.data() + (i - first) * ws.R);
     }
@@ -210,16 +209,11 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
         lanes_record_steps(src, chunk_first, chunk_end, s, ws);
         for (std::size_t end = chunk_end; end > chunk_first;) { // blocks of steps, the last first
             const std::size_t block = std::min(kernels::fmexp_block, end - chunk_first), first = end - block;
-            lanes_increments(src, first, block, d, W, ws.delta.data(), ws.Z.data());
+            lanes_increments(src, first, block, d, W, ws.Z.data());
             std::fill(ws.GZ.begin(), ws.GZ.end(), T(0));
             kernels::fmexp_lanes_adjoint(ws.grad.data(), ws.GZ.data(), ws.record.data() + (first - chunk_first) * R,
                                          ws.Z.data(), block, d, s.depth());
-            for (std::size_t l = 0; l < W; ++l)
-                for (std::size_t b = block; b-- > 0;) {
-                    for (std::size_t c = 0; c < d; ++c)
-                        ws.delta[c] = ws.GZ[(b * d + c) * W + l];
-                    src.scatter(out, l, first + b, ws.delta.data());
-                }
+            lanes_scatter(src, first, block, d, W, ws.GZ.data(), out);
             end = first;
         }
         chunk_end = chunk_first;

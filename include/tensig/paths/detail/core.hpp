@@ -110,12 +110,12 @@ inline std::size_t segment_count(std::size_t L, bool basepoint) {
 /// Δ_seg = x_hi - x_{hi-1}, with the origin before the first point under basepoint.
 template <class T>
 void segment_increment(const T* path, std::size_t d, std::size_t seg, bool basepoint, bool reversed,
-                       T* delta) {
+                       T* delta, std::size_t stride = 1) {
     const std::size_t hi = basepoint ? seg : seg + 1;
     for (std::size_t c = 0; c < d; ++c) {
         const T end = path[hi * d + c];
         const T start = (basepoint && seg == 0) ? T(0) : path[(hi - 1) * d + c];
-        delta[c] = reversed ? T(start - end) : T(end - start);
+        delta[c * stride] = reversed ? T(start - end) : T(end - start);
     }
 }
 
@@ -129,14 +129,14 @@ inline std::size_t step_segment(std::size_t i, std::size_t n, bool inverse) {
 /// points in `out` (L, d), or, with point0, in out holding points point0 on.
 template <class T>
 void scatter_step_gradient(T* out, std::size_t i, std::size_t n, std::size_t d, const signature_options& o,
-                           const T* gz, std::size_t point0 = 0) {
+                           const T* gz, std::size_t point0 = 0, std::size_t gstride = 1) {
     const std::size_t seg = step_segment(i, n, o.inverse);
     const std::size_t hi = (o.basepoint ? seg : seg + 1) - point0;
     const bool from_origin = o.basepoint && seg == 0;
     const T sign = o.inverse ? T(-1) : T(1);
     for (std::size_t c = 0; c < d; ++c) {
-        out[hi * d + c] += sign * gz[c];
-        if (!from_origin) out[(hi - 1) * d + c] -= sign * gz[c];
+        out[hi * d + c] += sign * gz[c * gstride];
+        if (!from_origin) out[(hi - 1) * d + c] -= sign * gz[c * gstride];
     }
 }
 
@@ -183,14 +183,13 @@ void signature_one(const T* path, std::size_t L, std::size_t d, const signature_
 }
 
 /// Workspace of the lanes route (kernels::fmexp_lanes): `lanes` running
-/// signatures and a block of increments, interleaved, and one increment.
+/// signatures and a block of increments, interleaved.
 template <class T> struct lanes_workspace {
     lanes_workspace(const shape& s, std::size_t W)
-        : lanes(W), acc(s.size() * W), Z(kernels::fmexp_block * s.dim() * W), delta(s.dim()) {}
+        : lanes(W), acc(s.size() * W), Z(kernels::fmexp_block * s.dim() * W) {}
     std::size_t lanes;
     aligned_vector<T> acc;
     aligned_vector<T> Z;
-    std::vector<T> delta;
 };
 
 /// Most bytes of interleaved signatures the lanes route works on: it keeps
@@ -242,16 +241,16 @@ template <class T> struct lane_paths {
     std::size_t count, L, d, n; // n segments each
     const signature_options* o;
     std::size_t steps() const { return n; }
-    /// Δ of step i of lane l into delta; false (delta untouched) if there is none.
-    bool increment(std::size_t l, std::size_t i, T* delta) const {
-        if (l >= count) return false;
-        segment_increment(paths + l * L * d, d, step_segment(i, n, o->inverse), o->basepoint, o->inverse, delta);
-        return true;
+    /// Of the steps first..first+block-1 of lane l, how many it has (a
+    /// prefix of them); the first one's step of its path in step0.
+    std::size_t lane_steps(std::size_t l, std::size_t first, std::size_t block, std::size_t& step0) const {
+        step0 = first;
+        return l < count ? block : 0;
     }
-    /// ∂L/∂Δ of step i of lane l into the gradient of its path (out: count x L x d).
-    void scatter(T* out, std::size_t l, std::size_t i, const T* gz) const {
-        if (l < count) scatter_step_gradient(out + l * L * d, i, n, d, *o, gz);
-    }
+    const T* lane_path(std::size_t l) const { return paths + (l < count ? l : 0) * L * d; }
+    /// Where lane l's gradient goes in `out` (count x L x d), and its first point.
+    T* lane_out(T* out, std::size_t l) const { return out + l * L * d; }
+    std::size_t lane_point0() const { return 0; }
 };
 
 /// ... or consecutive pieces p0..p0+W-1 of `pieces` of one path of n steps
@@ -277,15 +276,13 @@ template <class T> struct lane_pieces {
             longest = std::max(longest, end(l) - first(l));
         return longest;
     }
-    bool increment(std::size_t l, std::size_t i, T* delta) const {
-        const std::size_t step = first(l) + i;
-        if (step >= end(l)) return false;
-        segment_increment(path, d, step_segment(step, n, o->inverse), o->basepoint, o->inverse, delta);
-        return true;
+    std::size_t lane_steps(std::size_t l, std::size_t i0, std::size_t block, std::size_t& step0) const {
+        step0 = first(l) + i0;
+        return step0 >= end(l) ? 0 : std::min(block, end(l) - step0);
     }
-    void scatter(T* out, std::size_t l, std::size_t i, const T* gz) const {
-        if (first(l) + i < end(l)) scatter_step_gradient(out, first(l) + i, n, d, *o, gz, point0);
-    }
+    const T* lane_path(std::size_t) const { return path; }
+    T* lane_out(T* out, std::size_t) const { return out; } // every piece's gradient: the one path's
+    std::size_t lane_point0() const { return point0; }
     /// The points the steps of these pieces touch: [lo, hi].
     std::pair<std::size_t, std::size_t> points() const {
         const std::size_t a = first(0), b = end(lanes - 1); // steps a..b-1
@@ -295,16 +292,35 @@ template <class T> struct lane_pieces {
 };
 
 /// The increments of steps first..first+block-1 of every lane of `src` into
-/// Z (block x d x W; zero where a lane has no step: exp(0) = 1).
+/// Z (block x d x W; zero where a lane has no step: exp(0) = 1), lane by lane.
 template <class T, class Source>
-void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W,
-                      T* delta, T* Z) {
-    for (std::size_t b = 0; b < block; ++b)
-        for (std::size_t l = 0; l < W; ++l) {
-            const bool has = src.increment(l, first + b, delta);
-            for (std::size_t c = 0; c < d; ++c)
-                Z[(b * d + c) * W + l] = has ? delta[c] : T(0);
-        }
+void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W, T* Z) {
+    const signature_options& o = *src.o;
+    for (std::size_t l = 0; l < W; ++l) {
+        std::size_t step0 = 0;
+        const std::size_t has = src.lane_steps(l, first, block, step0);
+        const T* path = src.lane_path(l);
+        for (std::size_t b = 0; b < has; ++b)
+            segment_increment(path, d, step_segment(step0 + b, src.n, o.inverse), o.basepoint, o.inverse,
+                              Z + b * d * W + l, W);
+        for (std::size_t i = has * d; i < block * d; ++i)
+            Z[i * W + l] = T(0);
+    }
+}
+
+/// ∂L/∂Δ of steps first..first+block-1 of every lane (GZ, block x d x W,
+/// interleaved) into the gradients of their paths' points, the last step
+/// first in each lane.
+template <class T, class Source>
+void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W,
+                   const T* GZ, T* out) {
+    for (std::size_t l = 0; l < W; ++l) {
+        std::size_t step0 = 0;
+        const std::size_t has = src.lane_steps(l, first, block, step0);
+        T* lane_out = src.lane_out(out, l);
+        for (std::size_t b = has; b-- > 0;)
+            scatter_step_gradient(lane_out, step0 + b, src.n, d, *src.o, GZ + b * d * W + l, src.lane_point0(), W);
+    }
 }
 
 /// The signatures of the lanes of `src`, left interleaved in ws.acc.
@@ -315,7 +331,7 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws)
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     for (std::size_t i = 0; i < n; i += kernels::fmexp_block) {
         const std::size_t block = std::min(kernels::fmexp_block, n - i);
-        lanes_increments(src, i, block, d, W, ws.delta.data(), ws.Z.data());
+        lanes_increments(src, i, block, d, W, ws.Z.data());
         kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
     }
 }
