@@ -153,32 +153,28 @@ inline std::size_t lanes_chunk_segments(std::size_t record_bytes) {
 }
 
 /// Workspace of the backward pass in lanes (kernels::fmexp_lanes_adjoint):
-/// the interleaved running signature, gradient, increments and their
-/// gradients, the checkpoints (levels 0..N-1 at the start of every chunk)
-/// and the records of one chunk.
+/// the interleaved running signature and gradient, the increments of one
+/// chunk and their gradients, the checkpoints (levels 0..N-1 at the start
+/// of every chunk) and the records of one chunk.
 template <class T> struct lanes_backward_workspace {
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
         : lanes(W), R(kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) * W),
           chunk(lanes_chunk_segments(R * sizeof(T))), acc(s.size() * W), grad(s.size() * W),
-          Z(kernels::fmexp_block * s.dim() * W), GZ(kernels::fmexp_block * s.dim() * W),
-          checkpoints((n + chunk - 1) / chunk * R), record(chunk * R) {}
+          Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W), checkpoints((n + chunk - 1) / chunk * R),
+          record(chunk * R) {}
     std::size_t lanes, R, chunk;
     aligned_vector<T> acc, grad, Z, GZ;
     scratch_vector<T> checkpoints, record; // written before read
 };
 
-/// Levels 0..N-1 of ws.acc through steps first..last-1 of the lanes of
-/// `src`, in blocks, with the records of those steps written to ws.record
-/// (level N is never updated).
+/// Levels 0..N-1 of ws.acc through steps first..last-1 (at most one chunk)
+/// of the lanes of `src`, their increments left in ws.Z and their records in
+/// ws.record (level N is never updated).
 template <class T, class Source>
 void lanes_record_steps(const Source& src, std::size_t first, std::size_t last, const shape& s,
                         lanes_backward_workspace<T>& ws) {
-    for (std::size_t i = first; i < last; i += kernels::fmexp_block) {
-        const std::size_t block = std::min(kernels::fmexp_block, last - i);
-        lanes_increments(src, i, block, s.dim(), ws.lanes, ws.Z.data());
-        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, s.dim(), s.depth(),
-                             ws.record.data() + (i - first) * ws.R);
-    }
+    lanes_increments(src, first, last - first, s.dim(), ws.lanes, ws.Z.data());
+    kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), last - first, s.dim(), s.depth(), ws.record.data());
 }
 
 /// Adds to `out` the gradients of <G_l, signature of lane l> for the lanes of
@@ -207,15 +203,13 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
         std::copy(ws.checkpoints.begin() + chunk_first / C * R, ws.checkpoints.begin() + (chunk_first / C + 1) * R,
                   ws.acc.begin());
         lanes_record_steps(src, chunk_first, chunk_end, s, ws);
-        for (std::size_t end = chunk_end; end > chunk_first;) { // blocks of steps, the last first
-            const std::size_t block = std::min(kernels::fmexp_block, end - chunk_first), first = end - block;
-            lanes_increments(src, first, block, d, W, ws.Z.data());
-            std::fill(ws.GZ.begin(), ws.GZ.end(), T(0));
-            kernels::fmexp_lanes_adjoint(ws.grad.data(), ws.GZ.data(), ws.record.data() + (first - chunk_first) * R,
-                                         ws.Z.data(), block, d, s.depth());
-            lanes_scatter(src, first, block, d, W, ws.GZ.data(), out);
-            end = first;
-        }
+        // the chunk's steps from the last to the first (the kernel's order),
+        // then their gradients into the points, lane by lane
+        const std::size_t steps = chunk_end - chunk_first;
+        std::fill(ws.GZ.begin(), ws.GZ.begin() + static_cast<std::ptrdiff_t>(steps * d * W), T(0));
+        kernels::fmexp_lanes_adjoint(ws.grad.data(), ws.GZ.data(), ws.record.data(), ws.Z.data(), steps, d,
+                                     s.depth());
+        lanes_scatter(src, chunk_first, steps, d, W, ws.GZ.data(), out);
         chunk_end = chunk_first;
     }
 }

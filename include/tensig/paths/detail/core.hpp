@@ -182,11 +182,16 @@ void signature_one(const T* path, std::size_t L, std::size_t d, const signature_
     std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
 
+/// Steps whose increments the lanes route gathers at once: lane by lane,
+/// each lane's points read in one run (a block of a few steps per lane
+/// left 16 paths' loads waiting on memory).
+inline constexpr std::size_t lanes_increment_block = 64;
+
 /// Workspace of the lanes route (kernels::fmexp_lanes): `lanes` running
 /// signatures and a block of increments, interleaved.
 template <class T> struct lanes_workspace {
     lanes_workspace(const shape& s, std::size_t W)
-        : lanes(W), acc(s.size() * W), Z(kernels::fmexp_block * s.dim() * W) {}
+        : lanes(W), acc(s.size() * W), Z(lanes_increment_block * s.dim() * W) {}
     std::size_t lanes;
     aligned_vector<T> acc;
     aligned_vector<T> Z;
@@ -329,8 +334,8 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws)
     const std::size_t W = ws.lanes, n = src.steps(), d = s.dim();
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
-    for (std::size_t i = 0; i < n; i += kernels::fmexp_block) {
-        const std::size_t block = std::min(kernels::fmexp_block, n - i);
+    for (std::size_t i = 0; i < n; i += lanes_increment_block) {
+        const std::size_t block = std::min(lanes_increment_block, n - i);
         lanes_increments(src, i, block, d, W, ws.Z.data());
         kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
     }
