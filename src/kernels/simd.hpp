@@ -1530,11 +1530,12 @@ template <class Arch, class T> struct kernels {
     // Levels N-1 and N under `parent` (level N-2). The multiply-adds here
     // are most of the adjoint's, and their sums would be chains of
     // dependent multiply-adds (four cycles each) if each went into one
-    // register: for d known at compile time, ∂L/∂z of the leaves goes to two
-    // sets of registers (by the parity of the node u), each node's sum over
-    // its leaves to two registers, and the call's ∂L/∂z for divisors 1 and 2
-    // to the copy of gzc chosen by the parity of `parent`, so that no sum
-    // waits on the call before it.
+    // register: for d >= 5, ∂L/∂z of the leaves goes to two sets of
+    // registers (by the parity of the node u) and each node's sum over its
+    // leaves to two registers (for d = 3, 4 a call is too short for that to
+    // pay: measured slower); for every d the call's ∂L/∂z for divisors 1 and
+    // 2 goes to the copy of gzc chosen by the parity of `parent`, so that no
+    // sum waits on the call before it.
     template <std::size_t D>
     static void lanes_adjoint_last_two(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
         const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;

@@ -146,10 +146,12 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
 /// about 256 KiB, so they stay in the L2 cache between the forward pass
 /// that writes them and the adjoint that reads them. (Records of a whole
 /// path would go to memory and back: 11 MB per group of eight paths for
-/// (L, d, N) = (128, 4, 6), most of the pass's time.)
+/// (L, d, N) = (128, 4, 6), most of the pass's time.) A multiple of the
+/// segments fmexp_lanes carries per pass, so no chunk ends in a short pass.
 inline std::size_t lanes_chunk_segments(std::size_t record_bytes) {
+    constexpr std::size_t pass = kernels::horner::lanes_segments;
     const std::size_t fit = (std::size_t(256) << 10) / std::max<std::size_t>(record_bytes, 1);
-    return std::max<std::size_t>(1, fit / kernels::fmexp_block) * kernels::fmexp_block;
+    return std::max<std::size_t>(1, fit / pass) * pass;
 }
 
 /// Workspace of the backward pass in lanes (kernels::fmexp_lanes_adjoint):

@@ -252,8 +252,9 @@ template <class T> struct lane_paths {
         step0 = first;
         return l < count ? block : 0;
     }
-    const T* lane_path(std::size_t l) const { return paths + (l < count ? l : 0) * L * d; }
-    /// Where lane l's gradient goes in `out` (count x L x d), and its first point.
+    /// The points of lane l, and where its gradient goes in `out` (count x L
+    /// x d) with its first point (asked only of lanes that have steps).
+    const T* lane_path(std::size_t l) const { return paths + l * L * d; }
     T* lane_out(T* out, std::size_t l) const { return out + l * L * d; }
     std::size_t lane_point0() const { return 0; }
 };
@@ -304,10 +305,9 @@ void lanes_increments(const Source& src, std::size_t first, std::size_t block, s
     for (std::size_t l = 0; l < W; ++l) {
         std::size_t step0 = 0;
         const std::size_t has = src.lane_steps(l, first, block, step0);
-        const T* path = src.lane_path(l);
         for (std::size_t b = 0; b < has; ++b)
-            segment_increment(path, d, step_segment(step0 + b, src.n, o.inverse), o.basepoint, o.inverse,
-                              Z + b * d * W + l, W);
+            segment_increment(src.lane_path(l), d, step_segment(step0 + b, src.n, o.inverse), o.basepoint,
+                              o.inverse, Z + b * d * W + l, W);
         for (std::size_t i = has * d; i < block * d; ++i)
             Z[i * W + l] = T(0);
     }
@@ -322,9 +322,9 @@ void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std:
     for (std::size_t l = 0; l < W; ++l) {
         std::size_t step0 = 0;
         const std::size_t has = src.lane_steps(l, first, block, step0);
-        T* lane_out = src.lane_out(out, l);
         for (std::size_t b = has; b-- > 0;)
-            scatter_step_gradient(lane_out, step0 + b, src.n, d, *src.o, GZ + b * d * W + l, src.lane_point0(), W);
+            scatter_step_gradient(src.lane_out(out, l), step0 + b, src.n, d, *src.o, GZ + b * d * W + l,
+                                  src.lane_point0(), W);
     }
 }
 
