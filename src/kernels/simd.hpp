@@ -1279,7 +1279,9 @@ template <class Arch, class T> struct kernels {
     // arithmetic per lane is fmexp_many's: the same multiply-adds in the
     // same order.
     //
-    // Scratch: zs[((s*N + c-1)*d + b)*W] = z_s[b]/c, then the partial sums
+    // Scratch: zs[(((c-1)*M + s)*d + b)*W] = z_s[b]/c (the divisor slowest, so
+    // the increments of one divisor sit at offsets known when d and M are),
+    // then the partial sums
     // of the d children of the current node of each level j < N-1: child b's
     // sum of chain k for segment s at partials + ((j*d + b)*M + s)*(N+1)*W + k*W
     // (level 0: the root's, A_0 for every chain).
@@ -1312,7 +1314,7 @@ template <class Arch, class T> struct kernels {
         }
     }
 
-    // zs[((s*N + c-1)*d + b)*W] = z_{s,b} / c for the M segments of Z from s0
+    // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c for the M segments of Z from s0
     // (interleaved increments), c = 1..N: the Horner divisors of a pass.
     static void divided_lanes(T* zs, const T* Z, std::size_t s0, std::size_t M, std::size_t dim, std::size_t depth) {
         for (std::size_t s = 0; s < M; ++s)
@@ -1320,7 +1322,7 @@ template <class Arch, class T> struct kernels {
                 const batch inv(T(1) / T(static_cast<double>(c)));
                 for (std::size_t b = 0; b < dim; ++b)
                     (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
-                        .store_unaligned(zs + ((s * depth + c - 1) * dim + b) * W);
+                        .store_unaligned(zs + (((c - 1) * M + s) * dim + b) * W);
             }
     }
 
@@ -1331,8 +1333,8 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M>
     static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q) {
         const std::size_t N = c.depth;
-        if (j + 1 == N) return lanes_last_two<D, M>(c, parent, q);
-        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zstride = N * d * W, child = M * stride;
+        if (j + 2 == N) return lanes_last_three<D, M>(c, parent, q);
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, child = M * stride;
         const T* zs = c.zs;
         T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
         T* const Aw = c.A + (c.off[j] + parent * d) * W;
@@ -1343,7 +1345,7 @@ template <class Arch, class T> struct kernels {
                 a[b] = batch::load_unaligned(Aw + b * W);
         for (std::size_t s = 0; s < M; ++s) {
             const T* qs = q + s * stride;
-            const T* zseg = zs + s * zstride;
+            const T* zseg = zs + s * d * W; // divisor 1; divisor c at + (c-1)*zdiv
             if (c.record) {
                 T* rec = c.record + s * c.record_stride + (c.off[j] + parent * d) * W;
                 for (std::size_t b = 0; b < d; ++b)
@@ -1351,7 +1353,7 @@ template <class Arch, class T> struct kernels {
             }
             for (std::size_t k = j + 1; k <= N; ++k) {
                 const batch qk = batch::load_unaligned(qs + k * W);
-                const T* zk = zseg + (k - j) * d * W; // z/(k-j+1)
+                const T* zk = zseg + (k - j) * zdiv; // z/(k-j+1)
                 T* pk = p + s * stride + k * W;
                 for (std::size_t b = 0; b < d; ++b) {
                     const batch ab = D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W);
@@ -1377,31 +1379,24 @@ template <class Arch, class T> struct kernels {
     // Levels N-1 and N under `parent` (level N-2): each node u of level N-1
     // advances its own level (k = N-1) and level N's chain (k = N), then its
     // d leaves take the M multiply-adds of level N. The parent's partial sums
-    // and, for a d known at compile time, the increments stay in registers.
+    // (qN, qN1: chains N and N-1 of each segment) and, for a d known at
+    // compile time, the increments (z1) come in registers.
     template <std::size_t D, std::size_t M>
-    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zstride = N * d * W;
+    [[gnu::always_inline]] static inline void lanes_last_two_regs(const lanes_ctx& c, std::size_t parent,
+                                                                  const batch* qN, const batch* qN1,
+                                                                  const batch* z1) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W;
+        constexpr std::size_t ZR = z1_count<D, M>;
         const T* zs = c.zs;
         T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
         T* leaf = c.A + (c.off[N] + parent * d * d) * W;  // and their d*d leaves
-        batch qN[M], qN1[M];
-        for (std::size_t s = 0; s < M; ++s) {
-            qN[s] = batch::load_unaligned(q + s * stride + N * W);
-            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
-        }
-        constexpr std::size_t ZR = D > 0 ? M * D : 1;
-        batch z1[ZR]; // z_s[b] (divisor 1)
-        if constexpr (D > 0)
-            for (std::size_t s = 0; s < M; ++s)
-                for (std::size_t b = 0; b < D; ++b)
-                    z1[s * D + b] = batch::load_unaligned(zs + s * zstride + b * W);
         if (c.record) { // level N-1 only, recorded before each segment
             T* rec = c.record + (c.off[N - 1] + parent * d) * W;
             for (std::size_t bu = 0; bu < d; ++bu, Au += W, rec += W) {
                 batch a = batch::load_unaligned(Au);
                 for (std::size_t s = 0; s < M; ++s) {
                     a.store_unaligned(rec + s * c.record_stride);
-                    a = xsimd::fma(qN1[s], batch::load_unaligned(zs + s * zstride + bu * W), a);
+                    a = xsimd::fma(qN1[s], batch::load_unaligned(zs + (s * d + bu) * W), a);
                 }
                 a.store_unaligned(Au);
             }
@@ -1411,18 +1406,76 @@ template <class Arch, class T> struct kernels {
             batch a = batch::load_unaligned(Au);
             batch pN[M];
             for (std::size_t s = 0; s < M; ++s) {
-                const T* zb = zs + s * zstride + bu * W;
-                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + d * W), a); // divisor 2
+                const T* zb = zs + (s * d + bu) * W;
+                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + zdiv), a); // divisor 2
                 a = xsimd::fma(qN1[s], D > 0 ? z1[(s * D + bu) % ZR] : batch::load_unaligned(zb), a);
             }
             a.store_unaligned(Au);
             for (std::size_t b = 0; b < d; ++b) {
                 batch acc = batch::load_unaligned(leaf + b * W);
                 for (std::size_t s = 0; s < M; ++s)
-                    acc = xsimd::fma(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + s * zstride + b * W),
+                    acc = xsimd::fma(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
                                      acc);
                 acc.store_unaligned(leaf + b * W);
             }
+        }
+    }
+
+    // Registers that hold the increments z_s[b] (divisor 1) through the last
+    // levels of a pass: M*D for a d known at compile time, else none (1: a
+    // placeholder; they are read from scratch).
+    template <std::size_t D, std::size_t M> static constexpr std::size_t z1_count = D > 0 ? M * D : 1;
+
+    // z1[s*D + b] = z_s[b] (divisor 1) for a d known at compile time.
+    template <std::size_t D, std::size_t M> static void load_z1(const lanes_ctx& c, batch* z1) {
+        if constexpr (D > 0) {
+            for (std::size_t s = 0; s < M; ++s)
+                for (std::size_t b = 0; b < D; ++b)
+                    z1[s * D + b] = batch::load_unaligned(c.zs + (s * D + b) * W);
+        }
+    }
+
+    // Levels N-1 and N under `parent` (level N-2), its partial sums q in
+    // memory (N = 2: the root's).
+    template <std::size_t D, std::size_t M>
+    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q) {
+        const std::size_t N = c.depth, stride = (N + 1) * W;
+        batch qN[M], qN1[M];
+        for (std::size_t s = 0; s < M; ++s) {
+            qN[s] = batch::load_unaligned(q + s * stride + N * W);
+            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
+        }
+        batch z1[z1_count<D, M>];
+        load_z1<D, M>(c, z1);
+        lanes_last_two_regs<D, M>(c, parent, qN, qN1, z1);
+    }
+
+    // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums q in
+    // memory: each node v of level N-2 advances its own level and the chains
+    // of levels N-1 and N into registers (no partial sums stored), then its
+    // subtree is lanes_last_two_regs. The increments are loaded once for the
+    // d nodes, not once per node.
+    template <std::size_t D, std::size_t M>
+    static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W;
+        const T* zs = c.zs;
+        batch z1[z1_count<D, M>];
+        load_z1<D, M>(c, z1);
+        T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
+        for (std::size_t bv = 0; bv < d; ++bv) {
+            batch a = batch::load_unaligned(Av + bv * W);
+            batch qN[M], qN1[M];
+            for (std::size_t s = 0; s < M; ++s) {
+                const T* qs = q + s * stride;
+                const T* zb = zs + (s * d + bv) * W;
+                if (c.record) a.store_unaligned(c.record + s * c.record_stride + (c.off[N - 2] + parent * d + bv) * W);
+                qN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + zdiv), a); // z/2
+                qN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 2 * zdiv), a); // z/3
+                a = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W),
+                               D > 0 ? z1[(s * D + bv) % z1_count<D, M>] : batch::load_unaligned(zb), a);
+            }
+            a.store_unaligned(Av + bv * W);
+            lanes_last_two_regs<D, M>(c, parent * d + bv, qN, qN1, z1);
         }
     }
 
@@ -1438,7 +1491,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t b = 0; b < d; ++b) {
                 batch acc = batch::load_unaligned(c.A + (1 + b) * W);
                 for (std::size_t s = 0; s < M; ++s)
-                    acc = xsimd::fma(a0, batch::load_unaligned(c.zs + (s * N * d + b) * W), acc);
+                    acc = xsimd::fma(a0, batch::load_unaligned(c.zs + (s * d + b) * W), acc); // N = 1
                 acc.store_unaligned(c.A + (1 + b) * W);
             }
             return;
@@ -1447,7 +1500,10 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = 0; s < M; ++s)
             for (std::size_t k = 0; k <= N; ++k)
                 a0.store_unaligned(root + s * stride + k * W);
-        lanes_visit<D, M>(c, 1, 0, root);
+        if (N == 2)
+            lanes_last_two<D, M>(c, 0, root);
+        else
+            lanes_visit<D, M>(c, 1, 0, root);
     }
 
     template <std::size_t D>
