@@ -197,9 +197,7 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
         if (first + C < n) lanes_record_steps(src, first, first + C, s, ws);
     }
     std::fill(ws.grad.begin(), ws.grad.end(), T(0));
-    for (std::size_t l = 0; l < count; ++l)
-        for (std::size_t i = 0; i < m; ++i)
-            ws.grad[(i + 1) * W + l] = G[l * gstride + i];
+    interleave_lanes(G, gstride, count, m, W, ws.grad.data() + W);
     for (std::size_t chunk_end = n; chunk_end > 0;) {
         const std::size_t chunk_first = (chunk_end - 1) / C * C;
         std::copy(ws.checkpoints.begin() + chunk_first / C * R, ws.checkpoints.begin() + (chunk_first / C + 1) * R,
