@@ -10,10 +10,15 @@ namespace tensig {
 namespace detail {
 
 std::size_t physical_memory_bytes() noexcept {
-    const long pages = ::sysconf(_SC_PHYS_PAGES);
-    const long page_size = ::sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page_size <= 0) return 0;
-    return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size);
+    // Asked once: sysconf(_SC_PHYS_PAGES) is a system call (sysinfo), and
+    // every tensor and workspace checks its size against it.
+    static const std::size_t bytes = [] {
+        const long pages = ::sysconf(_SC_PHYS_PAGES);
+        const long page_size = ::sysconf(_SC_PAGESIZE);
+        if (pages <= 0 || page_size <= 0) return std::size_t(0);
+        return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page_size);
+    }();
+    return bytes;
 }
 
 void check_fits_in_memory(std::size_t count, std::size_t elem_size, const std::string& what) {

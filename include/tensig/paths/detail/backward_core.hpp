@@ -60,9 +60,10 @@ inline bool stores_prefixes(const backward_options& bo, std::size_t n, std::size
 /// The forward half of the backward pass: leaves the signature (levels
 /// 0..N) in ws.fwd.acc and, when `store`, every segment's Horner terms in
 /// ws.prefixes. When storing, the top level N of the signature is computed
-/// only with `signature_wanted`: the backward half reads the records, never
-/// level N, and level N's update is most of a forward pass (56% of it for
-/// d = 4, N = 6; a quarter for d = 2, N = 12).
+/// only with `signature_wanted` (else ws.fwd.acc's level N holds stale
+/// values): the backward half reads the records, never level N, and level
+/// N's update is most of a forward pass (56% of it for d = 4, N = 6; a
+/// quarter for d = 2, N = 12).
 template <class T>
 void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d, const signature_options& o,
                                     bool store, backward_workspace<T>& ws, bool signature_wanted = true) {
@@ -71,7 +72,11 @@ void signature_forward_for_backward(const T* path, std::size_t L, std::size_t d,
                       rec = kernels::scalar::fmexp_record_size(d, s.depth());
     if (store && ws.prefixes.size() < n * rec) ws.prefixes.resize(n * rec);
     auto& A = ws.fwd.acc;
-    A.set_unit();
+    if (store && !signature_wanted) { // level N is neither computed nor read: not even cleared
+        std::fill(A.data(), A.data() + (s.size() - s.level_size(s.depth())), T(0));
+        A[0] = T(1);
+    } else
+        A.set_unit();
     if (!store) {
         apply_steps(path, d, n, 0, n, o, ws.fwd);
         return;
