@@ -1555,6 +1555,8 @@ template <class Arch, class T> struct kernels {
     static void lanes_adjoint_visit(const lanes_adj_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth;
         if (j + 1 == N) return lanes_adjoint_last_two<D>(c, parent, q, r);
+        if constexpr (D > 0 && D < 5)
+            if (j + 2 == N) return lanes_adjoint_last_three<D>(c, parent, q, r);
         const std::size_t d = dim_of<D>(c), stride = (N + 1) * W;
         T* p = c.partials + j * stride;
         T* rr = c.adjoints + j * stride;
@@ -1672,6 +1674,83 @@ template <class Arch, class T> struct kernels {
         }
         rN1.store_unaligned(r + (N - 1) * W);
         rNp.store_unaligned(r + N * W);
+    }
+
+    // lanes_adjoint_last_two's d < 5 case with the parent's partial sums
+    // (qN, qN1) and adjoint sums (rN1, rNp) in registers, and the
+    // increments z1 and the leaves' ∂L/∂z for divisor 1 (gz1) kept in
+    // registers by the caller across its calls.
+    template <std::size_t D>
+    [[gnu::always_inline]] static inline void lanes_adjoint_last_two_small(const lanes_adj_ctx& c, std::size_t parent,
+                                                                           const batch qN, const batch qN1, batch& rN1,
+                                                                           batch& rNp, const batch* z1, batch* gz1) {
+        const std::size_t N = c.depth, dW = D * W;
+        const T* zs = c.zs;
+        const T* Au = c.A + (c.off[N - 1] + parent * D) * W;
+        T* Gu = c.G + (c.off[N - 1] + parent * D) * W;
+        const T* leaf = c.G + (c.off[N] + parent * D * D) * W;
+        T* const gzc = c.gzc + (parent & 1) * N * dW; // divisor 2: this call's copy
+        for (std::size_t bu = 0; bu < D; ++bu, Au += W, Gu += W, leaf += dW) {
+            const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
+            batch rN(T(0));
+            for (std::size_t b = 0; b < D; ++b) {
+                const batch g = batch::load_unaligned(leaf + b * W);
+                rN = xsimd::fma(g, z1[b], rN);
+                gz1[b] = xsimd::fma(g, pN, gz1[b]);
+            }
+            const batch g1 = batch::load_unaligned(Gu);
+            (g1 + rN).store_unaligned(Gu);
+            // chain N-1 (divisor 1) and chain N (divisor 2) at u
+            gz1[bu] = xsimd::fma(g1, qN1, gz1[bu]);
+            T* gz2 = gzc + dW + bu * W;
+            xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
+            rN1 = xsimd::fma(g1, z1[bu], rN1);
+            rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
+        }
+    }
+
+    // Levels N-2, N-1 and N under `parent` (level N-3), d < 5 known at
+    // compile time: what lanes_adjoint_visit does for the nodes of level N-2
+    // and lanes_adjoint_last_two for their subtrees, with the partial and
+    // adjoint sums of chains N-1 and N in registers instead of memory, and
+    // the increments and the z-gradients for divisor 1 loaded once per call.
+    template <std::size_t D>
+    static void lanes_adjoint_last_three(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
+        const std::size_t N = c.depth, j = N - 2;
+        const T* zs = c.zs;
+        batch z1[D], gz1[D]; // z_b; ∂L/∂z_b times 1 (divisor 1), in the first copy of gzc
+        for (std::size_t b = 0; b < D; ++b) {
+            z1[b] = batch::load_unaligned(zs + b * W);
+            gz1[b] = batch::load_unaligned(c.gzc + b * W);
+        }
+        const batch qj = batch::load_unaligned(q + j * W), qj1 = batch::load_unaligned(q + (j + 1) * W),
+                    qj2 = batch::load_unaligned(q + N * W);
+        batch rj = batch::load_unaligned(r + j * W), rj1 = batch::load_unaligned(r + (j + 1) * W),
+              rj2 = batch::load_unaligned(r + N * W);
+        for (std::size_t b = 0; b < D; ++b) {
+            const std::size_t u = parent * D + b;
+            const batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W);
+            const batch z2 = batch::load_unaligned(zs + (D + b) * W), z3 = batch::load_unaligned(zs + (2 * D + b) * W);
+            const batch pN1 = xsimd::fma(qj1, z2, a), pN = xsimd::fma(qj2, z3, a); // chains N-1, N at u
+            batch rN1(T(0)), rNp(T(0));
+            lanes_adjoint_last_two_small<D>(c, u, pN, pN1, rN1, rNp, z1, gz1);
+            T* Gu = c.G + (c.off[j] + u) * W;
+            const batch g = batch::load_unaligned(Gu);
+            ((g + rN1) + rNp).store_unaligned(Gu);
+            gz1[b] = xsimd::fma(g, qj, gz1[b]); // chain j (divisor 1)
+            rj = xsimd::fma(g, z1[b], rj);
+            T* g2 = c.gzc + (D + b) * W; // chain N-1 (divisor 2)
+            xsimd::fma(rN1, qj1, batch::load_unaligned(g2)).store_unaligned(g2);
+            rj1 = xsimd::fma(rN1, z2, rj1);
+            T* g3 = c.gzc + (2 * D + b) * W; // chain N (divisor 3)
+            xsimd::fma(rNp, qj2, batch::load_unaligned(g3)).store_unaligned(g3);
+            rj2 = xsimd::fma(rNp, z3, rj2);
+        }
+        for (std::size_t b = 0; b < D; ++b)
+            gz1[b].store_unaligned(c.gzc + b * W);
+        rj.store_unaligned(r + j * W);
+        rj1.store_unaligned(r + (j + 1) * W);
+        rj2.store_unaligned(r + N * W);
     }
 
     // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
