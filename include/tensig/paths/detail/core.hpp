@@ -208,20 +208,12 @@ inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
 /// for the lanes of the kernels (the loop over lanes unrolled). Lane by lane
 /// over the whole tensor would read each of its lines W times from L2 (a
 /// tenth of a (128, 128, 4, 6) signature call).
-template <std::size_t W, bool Out, class T>
-void lanes_transpose_fixed(T* rows, std::size_t stride, std::size_t count, std::size_t n, T* lanes) {
-    if (count == W) {
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t l = 0; l < W; ++l) {
-                if constexpr (Out)
-                    rows[l * stride + i] = lanes[i * W + l];
-                else
-                    lanes[i * W + l] = rows[l * stride + i];
-            }
-        return;
-    }
+/// (Out: lanes to rows, else rows to lanes; the side read may be const.)
+template <std::size_t C, bool Out, class R, class Ln> // C: the lanes moved, known at compile time (0: count)
+void lanes_transpose_rows(R* rows, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, Ln* lanes) {
+    const std::size_t c = C > 0 ? C : count;
     for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t l = 0; l < count; ++l) {
+        for (std::size_t l = 0; l < c; ++l) {
             if constexpr (Out)
                 rows[l * stride + i] = lanes[i * W + l];
             else
@@ -229,36 +221,31 @@ void lanes_transpose_fixed(T* rows, std::size_t stride, std::size_t count, std::
         }
 }
 
-template <bool Out, class T>
-void lanes_transpose(T* rows, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, T* lanes) {
-    switch (W) {
-    case 2:
-        return lanes_transpose_fixed<2, Out>(rows, stride, count, n, lanes);
-    case 4:
-        return lanes_transpose_fixed<4, Out>(rows, stride, count, n, lanes);
-    case 8:
-        return lanes_transpose_fixed<8, Out>(rows, stride, count, n, lanes);
-    case 16:
-        return lanes_transpose_fixed<16, Out>(rows, stride, count, n, lanes);
-    default:
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t l = 0; l < count; ++l) {
-                if constexpr (Out)
-                    rows[l * stride + i] = lanes[i * W + l];
-                else
-                    lanes[i * W + l] = rows[l * stride + i];
-            }
-    }
+template <bool Out, class R, class Ln>
+void lanes_transpose(R* rows, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, Ln* lanes) {
+    if (count == W) switch (W) {
+        case 2:
+            return lanes_transpose_rows<2, Out>(rows, stride, count, n, W, lanes);
+        case 4:
+            return lanes_transpose_rows<4, Out>(rows, stride, count, n, W, lanes);
+        case 8:
+            return lanes_transpose_rows<8, Out>(rows, stride, count, n, W, lanes);
+        case 16:
+            return lanes_transpose_rows<16, Out>(rows, stride, count, n, W, lanes);
+        default:
+            break;
+        }
+    lanes_transpose_rows<0, Out>(rows, stride, count, n, W, lanes);
 }
 
 template <class T>
 void deinterleave_lanes(const T* src, std::size_t W, std::size_t count, std::size_t n, T* dst, std::size_t stride) {
-    lanes_transpose<true>(dst, stride, count, n, W, const_cast<T*>(src)); // src is only read
+    lanes_transpose<true>(dst, stride, count, n, W, src);
 }
 
 template <class T>
 void interleave_lanes(const T* src, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, T* dst) {
-    lanes_transpose<false>(const_cast<T*>(src), stride, count, n, W, dst); // src is only read
+    lanes_transpose<false>(src, stride, count, n, W, dst);
 }
 
 /// Whether signature_batch runs B paths of shape s in lanes.
