@@ -191,22 +191,26 @@ void lanes_record_steps(const Source& src, std::size_t first, std::size_t last, 
 /// start of every chunk of ws.chunk steps (checkpoints); then, from the last
 /// chunk to the first, the chunk's records are rebuilt from its checkpoint
 /// (level N is never computed) and the adjoint runs through them.
+/// With `checkpoints` (from lanes_signatures with every = ws.chunk, on the
+/// same source), the first pass is skipped.
 template <class T, class Source>
 void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::size_t count, const shape& s,
-                    lanes_backward_workspace<T>& ws, T* out) {
+                    lanes_backward_workspace<T>& ws, T* out, const T* checkpoints = nullptr) {
     const std::size_t W = ws.lanes, n = src.steps(), m = s.sig_length(), d = s.dim(), R = ws.R, C = ws.chunk;
-    std::fill(ws.acc.begin(), ws.acc.end(), T(0));
-    std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
-    for (std::size_t first = 0; first < n; first += C) {
-        std::copy(ws.acc.begin(), ws.acc.begin() + R, ws.checkpoints.begin() + first / C * R);
-        if (first + C < n) lanes_record_steps(src, first, first + C, s, ws);
+    if (!checkpoints) {
+        std::fill(ws.acc.begin(), ws.acc.end(), T(0));
+        std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
+        for (std::size_t first = 0; first < n; first += C) {
+            std::copy(ws.acc.begin(), ws.acc.begin() + R, ws.checkpoints.begin() + first / C * R);
+            if (first + C < n) lanes_record_steps(src, first, first + C, s, ws);
+        }
+        checkpoints = ws.checkpoints.data();
     }
     std::fill(ws.grad.begin(), ws.grad.end(), T(0));
     interleave_lanes(G, gstride, count, m, W, ws.grad.data() + W);
     for (std::size_t chunk_end = n; chunk_end > 0;) {
         const std::size_t chunk_first = (chunk_end - 1) / C * C;
-        std::copy(ws.checkpoints.begin() + chunk_first / C * R, ws.checkpoints.begin() + (chunk_first / C + 1) * R,
-                  ws.acc.begin());
+        std::copy(checkpoints + chunk_first / C * R, checkpoints + (chunk_first / C + 1) * R, ws.acc.begin());
         lanes_record_steps(src, chunk_first, chunk_end, s, ws);
         // the chunk's steps from the last to the first (the kernel's order),
         // then their gradients into the points, lane by lane
@@ -250,7 +254,13 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     const std::size_t n = segment_count(L, o.basepoint), size = s.size(), m = s.sig_length();
     const auto [pieces, W] = long_path_pieces<T>(n, s);
     aligned_vector<T> P(pieces * size), flat(pieces * m), gP(pieces * m);
-    piece_signatures(path, d, n, pieces, W, s, o, P.data());
+    // the pieces' forward pass keeps the backward pass's checkpoints (the
+    // chunks of lanes_backward_workspace), so lanes_backward skips its own
+    const std::size_t steps = (n + pieces - 1) / pieces,
+                      R = kernels::scalar::fmexp_lanes_record_size(d, s.depth()) * W,
+                      C = lanes_chunk_segments(R * sizeof(T)), per_group = (steps + C - 1) / C * R;
+    scratch_vector<T> checkpoints(pieces / W * per_group); // written before read
+    piece_signatures(path, d, n, pieces, W, s, o, P.data(), checkpoints.data(), C, per_group);
     for (std::size_t p = 0; p < pieces; ++p) // levels 1..N, as signature_combine_many takes them
         std::copy(P.data() + p * size + 1, P.data() + (p + 1) * size, flat.data() + p * m);
     signature_combine_many_backward_batch(G, flat.data(), 1, pieces, d, s.depth(), gP.data(), o.threads);
@@ -267,7 +277,8 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
             const auto [first, last] = src.points();
             src.point0 = lo[grp] = first;
             grads[grp].assign((last - first + 1) * d, T(0));
-            lanes_backward(src, gP.data() + grp * W * m, m, W, s, ws, grads[grp].data());
+            lanes_backward(src, gP.data() + grp * W * m, m, W, s, ws, grads[grp].data(),
+                           checkpoints.data() + grp * per_group);
         }
     });
     for (std::size_t grp = 0; grp < groups; ++grp)

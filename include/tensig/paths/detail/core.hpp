@@ -374,16 +374,27 @@ void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std:
     }
 }
 
-/// The signatures of the lanes of `src`, left interleaved in ws.acc.
+/// The signatures of the lanes of `src`, left interleaved in ws.acc. With
+/// `checkpoints`, levels 0..N-1 before every step that is a multiple of
+/// `every` (the backward pass's chunks, lanes_backward) are kept there, one
+/// after the other: the backward pass of a long path then need not run
+/// this forward pass again.
 template <class T, class Source>
-void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws) {
+void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws, T* checkpoints = nullptr,
+                      std::size_t every = 0) {
     const std::size_t W = ws.lanes, n = src.steps(), d = s.dim();
+    const std::size_t R = checkpoints ? kernels::scalar::fmexp_lanes_record_size(d, s.depth()) * W : 0;
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
-    for (std::size_t i = 0; i < n; i += lanes_increment_block) {
-        const std::size_t block = std::min(lanes_increment_block, n - i);
+    for (std::size_t i = 0; i < n;) {
+        std::size_t block = std::min(lanes_increment_block, n - i);
+        if (checkpoints) {
+            if (i % every == 0) std::copy(ws.acc.begin(), ws.acc.begin() + R, checkpoints + i / every * R);
+            block = std::min(block, every - i % every);
+        }
         lanes_increments(src, i, block, d, W, ws.Z.data());
         kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
+        i += block;
     }
 }
 
@@ -396,15 +407,19 @@ template <class T> std::pair<std::size_t, std::size_t> long_path_pieces(std::siz
 
 /// The signatures (levels 0..N) of every piece of one path into acc
 /// (pieces tensors), in lanes when W > 1, groups of pieces in parallel.
+/// With `checkpoints` (W > 1 only), group g keeps its lanes_signatures
+/// checkpoints every `every` steps at checkpoints + g * per_group.
 template <class T>
 void piece_signatures(const T* path, std::size_t d, std::size_t n, std::size_t pieces, std::size_t W,
-                      const shape& s, const signature_options& o, T* acc) {
+                      const shape& s, const signature_options& o, T* acc, T* checkpoints = nullptr,
+                      std::size_t every = 0, std::size_t per_group = 0) {
     const std::size_t size = s.size();
     parallel::for_chunks(pieces / W, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
         if (W > 1) {
             lanes_workspace<T> ws(s, W);
             for (std::size_t g = g0; g < g1; ++g) {
-                lanes_signatures(lane_pieces<T>(path, d, n, g * W, pieces, W, &o), s, ws);
+                lanes_signatures(lane_pieces<T>(path, d, n, g * W, pieces, W, &o), s, ws,
+                                 checkpoints ? checkpoints + g * per_group : nullptr, every);
                 deinterleave_lanes(ws.acc.data(), W, W, size, acc + g * W * size, size);
             }
             return;
