@@ -250,17 +250,22 @@ void signature_combine_many_backward_batch(const T* G, const T* sigs, std::size_
 /// pieces backward in lanes, groups in parallel.
 template <class T>
 void signature_backward_long(const T* G, const T* path, std::size_t L, std::size_t d, const shape& s,
-                             const signature_options& o, T* out) {
+                             const signature_options& o, const backward_options& bo, T* out) {
     const std::size_t n = segment_count(L, o.basepoint), size = s.size(), m = s.sig_length();
     const auto [pieces, W] = long_path_pieces<T>(n, s);
     aligned_vector<T> P(pieces * size), flat(pieces * m), gP(pieces * m);
-    // the pieces' forward pass keeps the backward pass's checkpoints (the
+    // The pieces' forward pass keeps the backward pass's checkpoints (the
     // chunks of lanes_backward_workspace), so lanes_backward skips its own
+    // forward pass, when all groups' checkpoints at once fit the stored
+    // prefixes' budget (they grow with the path: a few KB per step at
+    // most); else each group's lanes_backward makes its own.
     const std::size_t steps = (n + pieces - 1) / pieces,
                       R = kernels::scalar::fmexp_lanes_record_size(d, s.depth()) * W,
                       C = lanes_chunk_segments(R * sizeof(T)), per_group = (steps + C - 1) / C * R;
-    scratch_vector<T> checkpoints(pieces / W * per_group); // written before read
-    piece_signatures(path, d, n, pieces, W, s, o, P.data(), checkpoints.data(), C, per_group);
+    const bool keep = bo.prefixes == prefix_mode::store ||
+                      pieces / W * per_group <= bo.store_budget_bytes / sizeof(T);
+    scratch_vector<T> checkpoints(keep ? pieces / W * per_group : 0); // written before read
+    piece_signatures(path, d, n, pieces, W, s, o, P.data(), keep ? checkpoints.data() : nullptr, C, per_group);
     for (std::size_t p = 0; p < pieces; ++p) // levels 1..N, as signature_combine_many takes them
         std::copy(P.data() + p * size + 1, P.data() + (p + 1) * size, flat.data() + p * m);
     signature_combine_many_backward_batch(G, flat.data(), 1, pieces, d, s.depth(), gP.data(), o.threads);
@@ -278,7 +283,7 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
             src.point0 = lo[grp] = first;
             grads[grp].assign((last - first + 1) * d, T(0));
             lanes_backward(src, gP.data() + grp * W * m, m, W, s, ws, grads[grp].data(),
-                           checkpoints.data() + grp * per_group);
+                           keep ? checkpoints.data() + grp * per_group : nullptr);
         }
     });
     for (std::size_t grp = 0; grp < groups; ++grp)
@@ -303,7 +308,7 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
     const bool lanes_ok = backward_in_lanes<T>(s, B) && stores_prefixes(bo, n, d, depth, sizeof(T));
     if (B == 1 && by_pieces<T>(n, s) && backward_in_lanes<T>(s, kernels::lanes<T>()) &&
         bo.prefixes != prefix_mode::rebuild) {
-        signature_backward_long(G, paths, L, d, s, o, out);
+        signature_backward_long(G, paths, L, d, s, o, bo, out);
         return;
     }
     const std::size_t W = lanes_ok ? kernels::lanes<T>() : 1;
