@@ -1635,51 +1635,43 @@ template <class Arch, class T> struct kernels {
                 (batch::load_unaligned(gzc + b * W) + (gz[0][b] + gz[1][b])).store_unaligned(gzc + b * W);
                 (batch::load_unaligned(gzc + dW + b * W) + gz2[b]).store_unaligned(gzc + dW + b * W);
             }
-        } else {
-            constexpr std::size_t DR = D > 0 ? D : 1;
-            batch z1[DR], gz1[DR]; // z_b, and ∂L/∂z_b from the leaves (divisor 1)
-            if constexpr (D > 0)
-                for (std::size_t b = 0; b < D; ++b) {
-                    z1[b] = batch::load_unaligned(zs + b * W);
-                    gz1[b] = batch::load_unaligned(gzc + b * W);
-                }
+        } else if constexpr (D > 0) {
+            batch z1[D], gz1[D]; // z_b, and ∂L/∂z_b (divisor 1) in this call's copy
+            for (std::size_t b = 0; b < D; ++b) {
+                z1[b] = batch::load_unaligned(zs + b * W);
+                gz1[b] = batch::load_unaligned(gzc + b * W);
+            }
+            lanes_adjoint_last_two_small<D>(c, parent, qN, qN1, rN1, rNp, z1, gz1);
+            for (std::size_t b = 0; b < D; ++b)
+                gz1[b].store_unaligned(gzc + b * W);
+        } else { // d known at run time only: the same, the increments and z-gradients in memory
             for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
                 const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
                 batch rN(T(0));
                 for (std::size_t b = 0; b < d; ++b) {
                     const batch g = batch::load_unaligned(leaf + b * W);
-                    if constexpr (D > 0) {
-                        rN = xsimd::fma(g, z1[b % DR], rN);
-                        gz1[b % DR] = xsimd::fma(g, pN, gz1[b % DR]);
-                    } else {
-                        rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
-                        xsimd::fma(g, pN, batch::load_unaligned(gzc + b * W)).store_unaligned(gzc + b * W);
-                    }
+                    rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
+                    xsimd::fma(g, pN, batch::load_unaligned(gzc + b * W)).store_unaligned(gzc + b * W);
                 }
                 const batch g1 = batch::load_unaligned(Gu);
                 (g1 + rN).store_unaligned(Gu);
                 // chain N-1 (divisor 1) and chain N (divisor 2) at u
-                if constexpr (D > 0)
-                    gz1[bu % DR] = xsimd::fma(g1, qN1, gz1[bu % DR]);
-                else
-                    xsimd::fma(g1, qN1, batch::load_unaligned(gzc + bu * W)).store_unaligned(gzc + bu * W);
+                xsimd::fma(g1, qN1, batch::load_unaligned(gzc + bu * W)).store_unaligned(gzc + bu * W);
                 T* gz2 = gzc + dW + bu * W;
                 xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
-                rN1 = xsimd::fma(g1, D > 0 ? z1[bu % DR] : batch::load_unaligned(zs + bu * W), rN1);
+                rN1 = xsimd::fma(g1, batch::load_unaligned(zs + bu * W), rN1);
                 rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
             }
-            if constexpr (D > 0)
-                for (std::size_t b = 0; b < D; ++b)
-                    gz1[b].store_unaligned(gzc + b * W);
         }
         rN1.store_unaligned(r + (N - 1) * W);
         rNp.store_unaligned(r + N * W);
     }
 
-    // lanes_adjoint_last_two's d < 5 case with the parent's partial sums
-    // (qN, qN1) and adjoint sums (rN1, rNp) in registers, and the
-    // increments z1 and the leaves' ∂L/∂z for divisor 1 (gz1) kept in
-    // registers by the caller across its calls.
+    // Levels N-1 and N under `parent` for d < 5 known at compile time (the
+    // body of lanes_adjoint_last_two and of lanes_adjoint_last_three): the
+    // parent's partial sums (qN, qN1) and adjoint sums (rN1, rNp), the
+    // increments z1 and the ∂L/∂z for divisor 1 (gz1) in the caller's
+    // registers; divisor 2 goes to the copy of gzc chosen by `parent`.
     template <std::size_t D>
     [[gnu::always_inline]] static inline void lanes_adjoint_last_two_small(const lanes_adj_ctx& c, std::size_t parent,
                                                                            const batch qN, const batch qN1, batch& rN1,

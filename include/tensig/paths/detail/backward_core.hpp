@@ -159,14 +159,21 @@ inline std::size_t lanes_chunk_segments(std::size_t record_bytes) {
     return std::max<std::size_t>(1, fit / pass) * pass;
 }
 
+/// Steps of one chunk of the backward pass in lanes: the spacing of its
+/// checkpoints, for lanes_backward_workspace and whoever hands it checkpoints.
+template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W) {
+    return lanes_chunk_segments(lanes_record_values(s, W) * sizeof(T));
+}
+
 /// Workspace of the backward pass in lanes (kernels::fmexp_lanes_adjoint):
 /// the interleaved running signature and gradient, the increments of one
 /// chunk and their gradients, the checkpoints (levels 0..N-1 at the start
-/// of every chunk) and the records of one chunk.
+/// of every chunk of paths of n steps; none with n = 0, for checkpoints
+/// handed in) and the records of one chunk.
 template <class T> struct lanes_backward_workspace {
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
-        : lanes(W), R(kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) * W),
-          chunk(lanes_chunk_segments(R * sizeof(T))), acc(s.size() * W), grad(s.size() * W),
+        : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W)), acc(s.size() * W),
+          grad(s.size() * W),
           Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W), checkpoints((n + chunk - 1) / chunk * R),
           record(chunk * R) {}
     std::size_t lanes, R, chunk;
@@ -259,9 +266,8 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     // forward pass, when all groups' checkpoints at once fit the stored
     // prefixes' budget (they grow with the path: a few KB per step at
     // most); else each group's lanes_backward makes its own.
-    const std::size_t steps = (n + pieces - 1) / pieces,
-                      R = kernels::scalar::fmexp_lanes_record_size(d, s.depth()) * W,
-                      C = lanes_chunk_segments(R * sizeof(T)), per_group = (steps + C - 1) / C * R;
+    const std::size_t steps = (n + pieces - 1) / pieces, C = lanes_chunk_steps<T>(s, W),
+                      per_group = (steps + C - 1) / C * lanes_record_values(s, W);
     const bool keep = bo.prefixes == prefix_mode::store ||
                       pieces / W * per_group <= bo.store_budget_bytes / sizeof(T);
     scratch_vector<T> checkpoints(keep ? pieces / W * per_group : 0); // written before read
@@ -276,7 +282,7 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     std::vector<aligned_vector<T>> grads(groups);
     std::vector<std::size_t> lo(groups);
     parallel::for_chunks(groups, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
-        lanes_backward_workspace<T> ws(s, W, (n + pieces - 1) / pieces);
+        lanes_backward_workspace<T> ws(s, W, keep ? 0 : steps);
         for (std::size_t grp = g0; grp < g1; ++grp) {
             lane_pieces<T> src(path, d, n, grp * W, pieces, W, &o);
             const auto [first, last] = src.points();

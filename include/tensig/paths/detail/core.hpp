@@ -374,6 +374,12 @@ void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std:
     }
 }
 
+/// Values of one step's record in lanes, or of one checkpoint: levels
+/// 0..N-1 of W interleaved tensors.
+inline std::size_t lanes_record_values(const shape& s, std::size_t W) {
+    return kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) * W;
+}
+
 /// The signatures of the lanes of `src`, left interleaved in ws.acc. With
 /// `checkpoints`, levels 0..N-1 before every step that is a multiple of
 /// `every` (the backward pass's chunks, lanes_backward) are kept there, one
@@ -383,7 +389,7 @@ template <class T, class Source>
 void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws, T* checkpoints = nullptr,
                       std::size_t every = 0) {
     const std::size_t W = ws.lanes, n = src.steps(), d = s.dim();
-    const std::size_t R = checkpoints ? kernels::scalar::fmexp_lanes_record_size(d, s.depth()) * W : 0;
+    const std::size_t R = checkpoints ? lanes_record_values(s, W) : 0;
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     for (std::size_t i = 0; i < n;) {
