@@ -260,6 +260,20 @@ void fmexp_lanes_adjoint(float* G, float* GZ, const float* record, const float* 
     table().fmexp_lanes_adjoint_f(G, GZ, record, Z, m, dim, depth,
                                   scratch<float>(scalar::fmexp_lanes_adjoint_scratch_size(dim, depth, W)));
 }
+void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
+                          std::size_t depth) {
+    const std::size_t W = table().lanes_d;
+    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W);
+    table().fmexp_lanes_backward_d(A, G, GZ, Z, m, dim, depth,
+                                   scratch<double>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)));
+}
+void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
+                          std::size_t depth) {
+    const std::size_t W = table().lanes_f;
+    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W);
+    table().fmexp_lanes_backward_f(A, G, GZ, Z, m, dim, depth,
+                                   scratch<float>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)));
+}
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {
     table().fmexp_left_jvp_d(Bdot, A, z, zdot, dim, depth,

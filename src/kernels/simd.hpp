@@ -1797,6 +1797,270 @@ template <class Arch, class T> struct kernels {
         });
     }
 
+    // ---- The backward pass in lanes, without records ----
+    //
+    // The adjoint of a pass of M segments in one depth-first traversal. On
+    // the way down, each node takes its value through the M segments (its
+    // value before segment s is what fmexp_lanes would have recorded) and
+    // the partial sums of every chain and segment from its parent's; on the
+    // way up, the segments in reverse order, the adjoint sums as in
+    // lanes_adjoint_visit. A node's gradient after segment s comes from its
+    // own subtree and its chains alone, so a subtree finishes all M segments
+    // before its parent starts. Nothing is recorded: the only state kept
+    // between passes is levels 0..N-1 at the start of each pass.
+    struct lanes_bwd_ctx {
+        T* G;                   // gradient, interleaved, levels 0..N
+        const T* A;             // levels 0..N-1 before the pass
+        const std::size_t* off; // offset of level j
+        std::size_t dim, depth;
+        const T* zs;   // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c (divided_lanes)
+        T* gzc;        // gzc[((s*N + c-1)*d + b)*W]: ∂L/∂z_{s,b} times c, per divisor c
+        T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
+        T* adjoints;   // per level j: its r_k, the same way
+    };
+
+    // The children of `parent` (level j-1), whose partial sums (q) and
+    // adjoint sums (r) of segment s are at q + s*(N+1)*W and r + s*(N+1)*W.
+    template <std::size_t D, std::size_t M>
+    static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
+        const std::size_t N = c.depth;
+        if (j + 2 == N) return lanes_bwd_last_three<D, M>(c, parent, q, r);
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, dW = d * W;
+        T* const p = c.partials + j * M * stride;
+        T* const rr = c.adjoints + j * M * stride;
+        for (std::size_t b = 0; b < d; ++b) {
+            const std::size_t u = parent * d + b;
+            batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W); // before segment 0
+            for (std::size_t s = 0; s < M; ++s) {
+                const T* qs = q + s * stride;
+                const T* zb = c.zs + (s * d + b) * W; // divisor 1; divisor c at + (c-1)*zdiv
+                for (std::size_t k = j + 1; k <= N; ++k) {
+                    xsimd::fma(batch::load_unaligned(qs + k * W), batch::load_unaligned(zb + (k - j) * zdiv), a)
+                        .store_unaligned(p + s * stride + k * W);
+                    batch(T(0)).store_unaligned(rr + s * stride + k * W);
+                }
+                a = xsimd::fma(batch::load_unaligned(qs + j * W), batch::load_unaligned(zb), a); // after segment s
+            }
+            lanes_bwd_visit<D, M>(c, j + 1, u, p, rr);
+            T* Gu = c.G + (c.off[j] + u) * W;
+            batch g = batch::load_unaligned(Gu); // after the last segment
+            for (std::size_t s = M; s-- > 0;) {
+                const T* qs = q + s * stride;
+                const T* zb = c.zs + (s * d + b) * W;
+                T* gz = c.gzc + (s * N * d + b) * W; // divisor c at + (c-1)*dW
+                T* rs = r + s * stride;
+                const T* rrs = rr + s * stride;
+                batch sum = g;
+                for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
+                    const batch v = k == j ? g : batch::load_unaligned(rrs + k * W);
+                    if (k > j) sum = sum + v;
+                    T* gzk = gz + (k - j) * dW;
+                    xsimd::fma(v, batch::load_unaligned(qs + k * W), batch::load_unaligned(gzk)).store_unaligned(gzk);
+                    xsimd::fma(v, batch::load_unaligned(zb + (k - j) * zdiv), batch::load_unaligned(rs + k * W))
+                        .store_unaligned(rs + k * W);
+                }
+                g = sum; // before segment s
+            }
+            g.store_unaligned(Gu);
+        }
+    }
+
+    // Levels N-1 and N under `parent` (level N-2). A leaf's gradient is the
+    // same after every segment (A_N enters only itself); each leaf adds to
+    // its parent's adjoint sum of chain N and to ∂L/∂z (divisor 1) for
+    // every segment. The parent's partial sums (qN, qN1: chains N and N-1 of
+    // each segment) come in registers and its adjoint sums (rNp, rN1) go
+    // back in registers. (Holding the leaves' z-gradients in registers too,
+    // for d <= 4: no faster.)
+    template <std::size_t D, std::size_t M>
+    [[gnu::always_inline]] static inline void lanes_bwd_last_two_regs(const lanes_bwd_ctx& c, std::size_t parent,
+                                                                      const batch* qN, const batch* qN1, batch* rN1,
+                                                                      batch* rNp) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W, gzs = N * dW;
+        const T* zs = c.zs;
+        const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
+        T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
+        const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
+        for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
+            batch a = batch::load_unaligned(Au);
+            batch pN[M], rN[M];
+            for (std::size_t s = 0; s < M; ++s) {
+                const T* zb = zs + (s * d + bu) * W;
+                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + zdiv), a); // chain N, divisor 2
+                a = xsimd::fma(qN1[s], batch::load_unaligned(zb), a);
+                rN[s] = batch(T(0));
+            }
+            for (std::size_t b = 0; b < d; ++b) {
+                const batch g = batch::load_unaligned(leaf + b * W);
+                for (std::size_t s = 0; s < M; ++s) {
+                    rN[s] = xsimd::fma(g, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
+                    T* gz = c.gzc + s * gzs + b * W;
+                    xsimd::fma(g, pN[s], batch::load_unaligned(gz)).store_unaligned(gz);
+                }
+            }
+            batch g1 = batch::load_unaligned(Gu);
+            for (std::size_t s = M; s-- > 0;) {
+                const T* zb = zs + (s * d + bu) * W;
+                T* gz = c.gzc + s * gzs + bu * W;
+                xsimd::fma(g1, qN1[s], batch::load_unaligned(gz)).store_unaligned(gz);                // chain N-1
+                xsimd::fma(rN[s], qN[s], batch::load_unaligned(gz + dW)).store_unaligned(gz + dW); // chain N
+                rN1[s] = xsimd::fma(g1, batch::load_unaligned(zb), rN1[s]);
+                rNp[s] = xsimd::fma(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
+                g1 = g1 + rN[s];
+            }
+            g1.store_unaligned(Gu);
+        }
+    }
+
+    // Levels N-1 and N under `parent` (level N-2), its sums in memory (N = 2:
+    // the root's).
+    template <std::size_t D, std::size_t M>
+    static void lanes_bwd_last_two(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
+        const std::size_t N = c.depth, stride = (N + 1) * W;
+        batch qN[M], qN1[M], rN1[M], rNp[M];
+        for (std::size_t s = 0; s < M; ++s) {
+            qN[s] = batch::load_unaligned(q + s * stride + N * W);
+            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
+            rN1[s] = batch::load_unaligned(r + s * stride + (N - 1) * W);
+            rNp[s] = batch::load_unaligned(r + s * stride + N * W);
+        }
+        lanes_bwd_last_two_regs<D, M>(c, parent, qN, qN1, rN1, rNp);
+        for (std::size_t s = 0; s < M; ++s) {
+            rN1[s].store_unaligned(r + s * stride + (N - 1) * W);
+            rNp[s].store_unaligned(r + s * stride + N * W);
+        }
+    }
+
+    // Levels N-2, N-1 and N under `parent` (level N-3), its sums in memory:
+    // each node v of level N-2 takes the partial sums of chains N-1 and N
+    // into registers (none stored), its subtree is lanes_bwd_last_two_regs,
+    // and its adjoint sums come back in registers.
+    template <std::size_t D, std::size_t M>
+    static void lanes_bwd_last_three(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W, dW = d * W,
+                          gzs = N * dW;
+        const T* zs = c.zs;
+        for (std::size_t bv = 0; bv < d; ++bv) {
+            const std::size_t v = parent * d + bv;
+            batch a = batch::load_unaligned(c.A + (c.off[N - 2] + v) * W);
+            batch pN[M], pN1[M], rN1[M], rNp[M];
+            for (std::size_t s = 0; s < M; ++s) {
+                const T* qs = q + s * stride;
+                const T* zb = zs + (s * d + bv) * W;
+                pN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + zdiv), a);
+                pN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 2 * zdiv), a);
+                a = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(zb), a);
+                rN1[s] = rNp[s] = batch(T(0));
+            }
+            lanes_bwd_last_two_regs<D, M>(c, v, pN, pN1, rN1, rNp);
+            T* Gv = c.G + (c.off[N - 2] + v) * W;
+            batch g = batch::load_unaligned(Gv);
+            for (std::size_t s = M; s-- > 0;) {
+                const T* qs = q + s * stride;
+                const T* zb = zs + (s * d + bv) * W;
+                T* rs = r + s * stride;
+                T* gz = c.gzc + s * gzs + bv * W;
+                const batch v1 = rN1[s], v2 = rNp[s];
+                xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz)).store_unaligned(gz);
+                xsimd::fma(v1, batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(gz + dW))
+                    .store_unaligned(gz + dW);
+                xsimd::fma(v2, batch::load_unaligned(qs + N * W), batch::load_unaligned(gz + 2 * dW))
+                    .store_unaligned(gz + 2 * dW);
+                xsimd::fma(g, batch::load_unaligned(zb), batch::load_unaligned(rs + (N - 2) * W))
+                    .store_unaligned(rs + (N - 2) * W);
+                xsimd::fma(v1, batch::load_unaligned(zb + zdiv), batch::load_unaligned(rs + (N - 1) * W))
+                    .store_unaligned(rs + (N - 1) * W);
+                xsimd::fma(v2, batch::load_unaligned(zb + 2 * zdiv), batch::load_unaligned(rs + N * W))
+                    .store_unaligned(rs + N * W);
+                g = (g + v1) + v2;
+            }
+            g.store_unaligned(Gv);
+        }
+    }
+
+    // One pass of M segments (zs set, gzc zeroed).
+    template <std::size_t D, std::size_t M> static void lanes_bwd_pass(const lanes_bwd_ctx& c) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
+        const batch a0 = batch::load_unaligned(c.A);
+        if (N == 1) { // the leaves hang from the root
+            for (std::size_t b = 0; b < d; ++b) {
+                const batch g = batch::load_unaligned(c.G + (1 + b) * W);
+                for (std::size_t s = 0; s < M; ++s) {
+                    T* gz = c.gzc + (s * d + b) * W;
+                    xsimd::fma(g, a0, batch::load_unaligned(gz)).store_unaligned(gz);
+                }
+            }
+            return;
+        }
+        for (std::size_t s = 0; s < M; ++s) // the root: p_k = A_0, r_k = 0
+            for (std::size_t k = 0; k <= N; ++k) {
+                a0.store_unaligned(c.partials + s * stride + k * W);
+                batch(T(0)).store_unaligned(c.adjoints + s * stride + k * W);
+            }
+        if (N == 2)
+            lanes_bwd_last_two<D, M>(c, 0, c.partials, c.adjoints);
+        else
+            lanes_bwd_visit<D, M>(c, 1, 0, c.partials, c.adjoints);
+    }
+
+    template <std::size_t D, std::size_t... I>
+    static void lanes_bwd_pass_m(const lanes_bwd_ctx& c, std::size_t M, std::index_sequence<I...>) {
+        ((M == I + 1 ? lanes_bwd_pass<D, I + 1>(c) : void()), ...);
+    }
+
+    // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
+    // given levels 0..N-1 of A (not written); ∂L/∂z_s is added to GZ +
+    // s*d*W. The start of every pass is computed first (levels 0..N-1, that
+    // is fmexp_lanes at depth N-1), then the passes run from the last.
+    template <std::size_t D>
+    static void fmexp_lanes_backward_d(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
+                                       std::size_t depth, T* scratch) {
+        constexpr std::size_t M = lanes_segments;
+        std::size_t off[64];
+        level_offsets(off, dim, depth);
+        const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
+                          gzn = M * depth * dim * W;
+        T* zs = scratch;
+        T* gzc = zs + gzn;
+        T* partials = gzc + gzn;
+        T* adjoints = partials + depth * M * stride;
+        T* fwd = adjoints + depth * M * stride; // fmexp_lanes' scratch at depth N-1
+        T* starts = fwd + horner::fmexp_lanes_scratch_size(dim, depth - 1, M, W); // passes 1, 2, ...
+        for (std::size_t p = 1; p < passes; ++p) {
+            const T* prev = p == 1 ? A : starts + (p - 2) * R;
+            T* cur = starts + (p - 1) * R;
+            for (std::size_t i = 0; i < R; i += W)
+                batch::load_unaligned(prev + i).store_unaligned(cur + i);
+            if (depth > 1) fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd, nullptr);
+        }
+        for (std::size_t p = passes; p-- > 0;) {
+            const std::size_t s0 = p * M, Mp = m - s0 < M ? m - s0 : M;
+            divided_lanes(zs, Z, s0, Mp, dim, depth);
+            for (std::size_t i = 0; i < gzn; i += W)
+                batch(T(0)).store_unaligned(gzc + i);
+            const lanes_bwd_ctx ctx{G, p == 0 ? A : starts + (p - 1) * R, off, dim, depth, zs, gzc, partials,
+                                    adjoints};
+            lanes_bwd_pass_m<D>(ctx, Mp, std::make_index_sequence<M>{});
+            for (std::size_t s = 0; s < Mp; ++s)
+                for (std::size_t b = 0; b < dim; ++b) {
+                    T* gz = GZ + ((s0 + s) * dim + b) * W;
+                    batch acc = batch::load_unaligned(gz);
+                    for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
+                        acc = xsimd::fma(batch::load_unaligned(gzc + ((s * depth + cdiv - 1) * dim + b) * W),
+                                         batch(T(1) / T(static_cast<double>(cdiv))), acc);
+                    acc.store_unaligned(gz);
+                }
+        }
+    }
+
+    static void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
+                                     std::size_t depth, T* scratch) {
+        if (depth == 0 || m == 0) return;
+        with_dim(dim, [&](auto D) {
+            fmexp_lanes_backward_d<decltype(D)::value>(A, G, GZ, Z, m, dim, depth, scratch);
+        });
+    }
+
     // A <- A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m) in each of W lanes (interleaved
     // tensors and increments: Z[(s*d + b)*W + l]); scratch of
     // horner::fmexp_lanes_scratch_size(dim, depth, m, W); depth < 64 (the
@@ -1880,6 +2144,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.fmexp_lanes_f = &kernels<Arch, float>::fmexp_lanes;
     t.fmexp_lanes_adjoint_d = &kernels<Arch, double>::fmexp_lanes_adjoint;
     t.fmexp_lanes_adjoint_f = &kernels<Arch, float>::fmexp_lanes_adjoint;
+    t.fmexp_lanes_backward_d = &kernels<Arch, double>::fmexp_lanes_backward;
+    t.fmexp_lanes_backward_f = &kernels<Arch, float>::fmexp_lanes_backward;
 }
 
 } // namespace tensig::kernels::simd

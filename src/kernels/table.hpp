@@ -61,6 +61,10 @@ struct kernel_table {
                                   std::size_t, double*) = nullptr;
     void (*fmexp_lanes_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t, std::size_t,
                                   float*) = nullptr;
+    void (*fmexp_lanes_backward_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
+                                   std::size_t, double*) = nullptr;
+    void (*fmexp_lanes_backward_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,
+                                   std::size_t, float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

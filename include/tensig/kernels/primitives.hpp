@@ -87,6 +87,10 @@ void fmexp_lanes_adjoint(double* G, double* GZ, const double* record, const doub
                          std::size_t dim, std::size_t depth);
 void fmexp_lanes_adjoint(float* G, float* GZ, const float* record, const float* Z, std::size_t m, std::size_t dim,
                          std::size_t depth);
+void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
+                          std::size_t depth);
+void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
+                          std::size_t depth);
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges);
 void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
@@ -183,8 +187,9 @@ template <class T> std::size_t lanes() {
 /// register whatever d is (no short rows, no shuffles).
 /// With `record`, levels 0..N-1 of A before each segment s go to
 /// record + s * fmexp_lanes_record_size(dim, depth) * lanes (interleaved
-/// like A), and level N of A is left as it was (fmexp_lanes_adjoint needs
-/// only the record; level N is most of the work).
+/// like A), and level N of A is neither read nor written, so A may hold
+/// levels 0..N-1 alone (fmexp_lanes_adjoint needs only the record; level N
+/// is most of the work).
 template <class T>
 void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* record = nullptr) {
     if constexpr (has_simd<T>::value)
@@ -205,6 +210,21 @@ void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m
         dispatched::fmexp_lanes_adjoint(G, GZ, record, Z, m, dim, depth);
     else
         scalar::fmexp_lanes_adjoint(G, GZ, record, Z, m, dim, depth, 1);
+}
+
+/// fmexp_lanes_record then fmexp_lanes_adjoint, without the record: A
+/// holds levels 0..N-1 (interleaved) before the m segments and is not
+/// written; G holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) per lane on entry
+/// and ∂L/∂A on exit (level 0 left alone); ∂L/∂z_s is added to
+/// GZ + s*dim*lanes. Each pass of the lanes kernels' segments recomputes
+/// its values on the way down the words and runs the adjoint on the way
+/// up, so nothing but the start of each pass is stored.
+template <class T>
+void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth);
+    else
+        scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, 1);
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also

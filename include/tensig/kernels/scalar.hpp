@@ -168,6 +168,7 @@ using horner::fmexp_adjoint_many_scratch_size;
 using horner::fmexp_adjoint_scratch_size;
 using horner::fmexp_jvp_scratch_size;
 using horner::fmexp_lanes_adjoint_scratch_size;
+using horner::fmexp_lanes_backward_scratch_size;
 using horner::fmexp_lanes_record_size;
 using horner::fmexp_lanes_scratch_size;
 using horner::fmexp_many_scratch_size;
@@ -218,17 +219,18 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
 
 /// The twin of the SIMD kernels' fmexp_lanes with a record: levels 0..N-1
 /// of each lane before each segment s go to record + s*R*lanes (R =
-/// fmexp_lanes_record_size, interleaved like A); level N of A is not updated.
+/// fmexp_lanes_record_size, interleaved like A); level N of A is neither
+/// read nor written (A may hold levels 0..N-1 alone). Levels 0..N-1 of a
+/// depth-N tensor are a depth N-1 tensor in the same layout, and each level
+/// has its own Horner chain, so they advance at depth N-1.
 template <class T>
 void fmexp_lanes_record(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes,
                         T* record) {
-    const std::size_t R = fmexp_lanes_record_size(dim, depth), size = fmexp_lanes_record_size(dim, depth + 1);
-    std::vector<T> top(A + R * lanes, A + size * lanes); // level N, left as it was
+    const std::size_t R = fmexp_lanes_record_size(dim, depth);
     for (std::size_t s = 0; s < m; ++s) {
         std::copy(A, A + R * lanes, record + s * R * lanes);
-        fmexp_lanes(A, Z + s * dim * lanes, 1, dim, depth, lanes);
+        if (depth > 1) fmexp_lanes(A, Z + s * dim * lanes, 1, dim, depth - 1, lanes);
     }
-    std::copy(top.begin(), top.end(), A + R * lanes);
 }
 
 /// The twin of the SIMD kernels' fmexp_lanes_adjoint: G (interleaved,
@@ -257,6 +259,18 @@ void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m
         for (std::size_t i = 1; i < size; ++i)
             G[i * lanes + l] = g[i];
     }
+}
+
+/// The twin of the SIMD kernels' fmexp_lanes_backward: fmexp_lanes_record
+/// from a copy of A (levels 0..N-1), then fmexp_lanes_adjoint through the
+/// record. (A reference for tests: it allocates.)
+template <class T>
+void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
+                          std::size_t lanes) {
+    const std::size_t R = fmexp_lanes_record_size(dim, depth);
+    std::vector<T> a(A, A + R * lanes), record(m * R * lanes);
+    fmexp_lanes_record(a.data(), Z, m, dim, depth, lanes, record.data());
+    fmexp_lanes_adjoint(G, GZ, static_cast<const T*>(record.data()), Z, m, dim, depth, lanes);
 }
 
 /// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;

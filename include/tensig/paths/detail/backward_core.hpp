@@ -146,17 +146,16 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
     signature_backward_from(G, path, L, d, o, store, ws, out);
 }
 
-/// Segments of one chunk of the backward pass in lanes: the records of a
-/// chunk (levels 0..N-1 before each of its segments, for every lane) take
-/// about 256 KiB, so they stay in the L2 cache between the forward pass
-/// that writes them and the adjoint that reads them. (Records of a whole
-/// path would go to memory and back: 11 MB per group of eight paths for
-/// (L, d, N) = (128, 4, 6), most of the pass's time.) A multiple of the
-/// segments fmexp_lanes carries per pass, so no chunk ends in a short pass.
-inline std::size_t lanes_chunk_segments(std::size_t record_bytes) {
+/// Segments of one chunk of the backward pass in lanes, given the bytes of
+/// one state (levels 0..N-1 of every lane): kernels::fmexp_lanes_backward
+/// keeps the state at the start of each of the chunk's passes, and those
+/// take about 256 KiB, so they stay in the L2 cache between the forward
+/// sweep that writes them and the passes that read them. A multiple of the
+/// segments of a pass, so no chunk ends in a short pass.
+inline std::size_t lanes_chunk_segments(std::size_t state_bytes) {
     constexpr std::size_t pass = kernels::horner::lanes_segments;
-    const std::size_t fit = (std::size_t(256) << 10) / std::max<std::size_t>(record_bytes, 1);
-    return std::max<std::size_t>(1, fit / pass) * pass;
+    const std::size_t fit = (std::size_t(256) << 10) / std::max<std::size_t>(state_bytes, 1);
+    return std::max<std::size_t>(1, fit) * pass;
 }
 
 /// Steps of one chunk of the backward pass in lanes: the spacing of its
@@ -165,30 +164,31 @@ template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W) 
     return lanes_chunk_segments(lanes_record_values(s, W) * sizeof(T));
 }
 
-/// Workspace of the backward pass in lanes (kernels::fmexp_lanes_adjoint):
+/// Workspace of the backward pass in lanes (kernels::fmexp_lanes_backward):
 /// the interleaved running signature and gradient, the increments of one
-/// chunk and their gradients, the checkpoints (levels 0..N-1 at the start
-/// of every chunk of paths of n steps; none with n = 0, for checkpoints
-/// handed in) and the records of one chunk.
+/// chunk and their gradients, and the checkpoints (levels 0..N-1 at the
+/// start of every chunk of paths of n steps; none with n = 0, for
+/// checkpoints handed in).
 template <class T> struct lanes_backward_workspace {
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
         : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W)), acc(s.size() * W),
-          grad(s.size() * W),
-          Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W), checkpoints((n + chunk - 1) / chunk * R),
-          record(chunk * R) {}
+          grad(s.size() * W), Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W),
+          checkpoints((n + chunk - 1) / chunk * R) {}
     std::size_t lanes, R, chunk;
     aligned_vector<T> acc, grad, Z, GZ;
-    scratch_vector<T> checkpoints, record; // written before read
+    scratch_vector<T> checkpoints; // written before read
 };
 
 /// Levels 0..N-1 of ws.acc through steps first..last-1 (at most one chunk)
-/// of the lanes of `src`, their increments left in ws.Z and their records in
-/// ws.record (level N is never updated).
+/// of the lanes of `src`: the checkpoints' pass. Levels 0..N-1 of a depth-N
+/// tensor are a depth N-1 tensor in the same layout, so this is fmexp_lanes
+/// at depth N-1, which skips every chain of level N.
 template <class T, class Source>
-void lanes_record_steps(const Source& src, std::size_t first, std::size_t last, const shape& s,
-                        lanes_backward_workspace<T>& ws) {
+void lanes_checkpoint_steps(const Source& src, std::size_t first, std::size_t last, const shape& s,
+                            lanes_backward_workspace<T>& ws) {
+    if (s.depth() < 2) return; // level 0 alone: the unit throughout
     lanes_increments(src, first, last - first, s.dim(), ws.lanes, ws.Z.data());
-    kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), last - first, s.dim(), s.depth(), ws.record.data());
+    kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), last - first, s.dim(), s.depth() - 1);
 }
 
 /// Adds to `out` the gradients of <G_l, signature of lane l> for the lanes of
@@ -196,56 +196,41 @@ void lanes_record_steps(const Source& src, std::size_t first, std::size_t last, 
 /// together, one per SIMD lane (src.scatter places them). The adjoint
 /// needs levels 0..N-1 before every step: a first pass keeps them at the
 /// start of every chunk of ws.chunk steps (checkpoints); then, from the last
-/// chunk to the first, the chunk's records are rebuilt from its checkpoint
-/// (level N is never computed) and the adjoint runs through them.
-/// With `checkpoints` (from lanes_signatures with every = ws.chunk, on the
-/// same source), the first pass is skipped.
+/// chunk to the first, kernels::fmexp_lanes_backward runs the chunk's
+/// adjoint from its checkpoint. With `checkpoints` (from lanes_signatures
+/// with every = ws.chunk, on the same source), the first pass is skipped.
 template <class T, class Source>
 void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::size_t count, const shape& s,
                     lanes_backward_workspace<T>& ws, T* out, const T* checkpoints = nullptr) {
     const std::size_t W = ws.lanes, n = src.steps(), m = s.sig_length(), d = s.dim(), R = ws.R, C = ws.chunk;
     if (!checkpoints) {
-        std::fill(ws.acc.begin(), ws.acc.end(), T(0));
+        std::fill(ws.acc.begin(), ws.acc.begin() + static_cast<std::ptrdiff_t>(R), T(0));
         std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
         for (std::size_t first = 0; first < n; first += C) {
             std::copy(ws.acc.begin(), ws.acc.begin() + R, ws.checkpoints.begin() + first / C * R);
-            if (first + C < n) lanes_record_steps(src, first, first + C, s, ws);
+            if (first + C < n) lanes_checkpoint_steps(src, first, first + C, s, ws);
         }
         checkpoints = ws.checkpoints.data();
     }
     std::fill(ws.grad.begin(), ws.grad.end(), T(0));
     interleave_lanes(G, gstride, count, m, W, ws.grad.data() + W);
     for (std::size_t chunk_end = n; chunk_end > 0;) {
-        const std::size_t chunk_first = (chunk_end - 1) / C * C;
-        std::copy(checkpoints + chunk_first / C * R, checkpoints + (chunk_first / C + 1) * R, ws.acc.begin());
-        lanes_record_steps(src, chunk_first, chunk_end, s, ws);
-        // the chunk's steps from the last to the first (the kernel's order),
-        // then their gradients into the points, lane by lane
-        const std::size_t steps = chunk_end - chunk_first;
+        const std::size_t chunk_first = (chunk_end - 1) / C * C, steps = chunk_end - chunk_first;
+        lanes_increments(src, chunk_first, steps, d, W, ws.Z.data());
         std::fill(ws.GZ.begin(), ws.GZ.begin() + static_cast<std::ptrdiff_t>(steps * d * W), T(0));
-        kernels::fmexp_lanes_adjoint(ws.grad.data(), ws.GZ.data(), ws.record.data(), ws.Z.data(), steps, d,
-                                     s.depth());
-        lanes_scatter(src, chunk_first, steps, d, W, ws.GZ.data(), out);
+        kernels::fmexp_lanes_backward(checkpoints + chunk_first / C * R, ws.grad.data(), ws.GZ.data(), ws.Z.data(),
+                                      steps, d, s.depth());
+        lanes_scatter(src, chunk_first, steps, d, W, ws.GZ.data(), out); // their gradients into the points
         chunk_end = chunk_first;
     }
 }
 
-/// Most bytes of one step's records (levels 0..N-1 of every lane) with
-/// which the backward pass runs in lanes. Its adjoint recomputes partial sums
-/// the one-path adjoint reads from its records: with small records (d = 2, 3,
-/// 4 at low depth, where the one-path kernels' rows are shortest) the lanes
-/// win 2-3x; at 17.5 KB (d = 16, N = 3) the whole backward still wins by its
-/// faster record pass; at 37 KB and more the one-path route is faster
+/// Whether the backward pass of paths of shape s (B of them, prefixes
+/// stored) runs in lanes: whenever the forward pass does. Without records
+/// (kernels::fmexp_lanes_backward) the lanes win or tie on every shape
+/// measured, up to (B, L, d, N) = (64, 128, 5, 6) and (32, 32, 16, 4)
 /// (docs/benchmarks.md, "Latest figures").
-inline constexpr std::size_t lanes_backward_max_record_bytes = std::size_t(32) << 10;
-
-/// Whether the backward pass of paths of shape s (B of them, n segments
-/// each, prefixes stored) runs in lanes.
-template <class T> bool backward_in_lanes(const shape& s, std::size_t B) {
-    return use_lanes<T>(s, B) && kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) *
-                                         kernels::lanes<T>() * sizeof(T) <=
-                                     lanes_backward_max_record_bytes;
-}
+template <class T> bool backward_in_lanes(const shape& s, std::size_t B) { return use_lanes<T>(s, B); }
 
 template <class T>
 void signature_combine_many_backward_batch(const T* G, const T* sigs, std::size_t B, std::size_t M, std::size_t d,
