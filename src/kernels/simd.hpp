@@ -1870,17 +1870,21 @@ template <class Arch, class T> struct kernels {
     // its parent's adjoint sum of chain N and to ∂L/∂z (divisor 1) for
     // every segment. The parent's partial sums (qN, qN1: chains N and N-1 of
     // each segment) come in registers and its adjoint sums (rNp, rN1) go
-    // back in registers. (Holding the leaves' z-gradients in registers too,
-    // for d <= 4: no faster.)
+    // back in registers; so do, for d <= 4 known at compile time
+    // (bwd_regs), the z-gradients of divisor 1 (gz1[s*D + b]), else in gzc.
+    template <std::size_t D> static constexpr bool bwd_regs = D > 0 && D <= 4;
+    template <std::size_t D, std::size_t M> static constexpr std::size_t bwd_gz1 = bwd_regs<D> ? M * D : 1;
+
     template <std::size_t D, std::size_t M>
     [[gnu::always_inline]] static inline void lanes_bwd_last_two_regs(const lanes_bwd_ctx& c, std::size_t parent,
                                                                       const batch* qN, const batch* qN1, batch* rN1,
-                                                                      batch* rNp) {
+                                                                      batch* rNp, batch* gz1) {
         const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W, gzs = N * dW;
         const T* zs = c.zs;
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
         const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
+#pragma GCC unroll 4
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
             batch a = batch::load_unaligned(Au);
             batch pN[M], rN[M];
@@ -1890,25 +1894,47 @@ template <class Arch, class T> struct kernels {
                 a = xsimd::fma(qN1[s], batch::load_unaligned(zb), a);
                 rN[s] = batch(T(0));
             }
+#pragma GCC unroll 4
             for (std::size_t b = 0; b < d; ++b) {
                 const batch g = batch::load_unaligned(leaf + b * W);
                 for (std::size_t s = 0; s < M; ++s) {
                     rN[s] = xsimd::fma(g, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
-                    T* gz = c.gzc + s * gzs + b * W;
-                    xsimd::fma(g, pN[s], batch::load_unaligned(gz)).store_unaligned(gz);
+                    if constexpr (bwd_regs<D>)
+                        gz1[s * D + b] = xsimd::fma(g, pN[s], gz1[s * D + b]);
+                    else {
+                        T* gz = c.gzc + s * gzs + b * W;
+                        xsimd::fma(g, pN[s], batch::load_unaligned(gz)).store_unaligned(gz);
+                    }
                 }
             }
             batch g1 = batch::load_unaligned(Gu);
             for (std::size_t s = M; s-- > 0;) {
                 const T* zb = zs + (s * d + bu) * W;
                 T* gz = c.gzc + s * gzs + bu * W;
-                xsimd::fma(g1, qN1[s], batch::load_unaligned(gz)).store_unaligned(gz);                // chain N-1
+                if constexpr (bwd_regs<D>) // chain N-1
+                    gz1[s * D + bu] = xsimd::fma(g1, qN1[s], gz1[s * D + bu]);
+                else
+                    xsimd::fma(g1, qN1[s], batch::load_unaligned(gz)).store_unaligned(gz);
                 xsimd::fma(rN[s], qN[s], batch::load_unaligned(gz + dW)).store_unaligned(gz + dW); // chain N
                 rN1[s] = xsimd::fma(g1, batch::load_unaligned(zb), rN1[s]);
                 rNp[s] = xsimd::fma(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
                 g1 = g1 + rN[s];
             }
             g1.store_unaligned(Gu);
+        }
+    }
+
+    // gz1 <- the z-gradients of divisor 1 in gzc (to_regs), or back.
+    template <std::size_t D, std::size_t M> static void bwd_gz1_move(const lanes_bwd_ctx& c, batch* gz1, bool to_regs) {
+        if constexpr (bwd_regs<D>) {
+            const std::size_t gzs = c.depth * D * W;
+            for (std::size_t s = 0; s < M; ++s)
+                for (std::size_t b = 0; b < D; ++b) {
+                    if (to_regs)
+                        gz1[s * D + b] = batch::load_unaligned(c.gzc + s * gzs + b * W);
+                    else
+                        gz1[s * D + b].store_unaligned(c.gzc + s * gzs + b * W);
+                }
         }
     }
 
@@ -1924,7 +1950,10 @@ template <class Arch, class T> struct kernels {
             rN1[s] = batch::load_unaligned(r + s * stride + (N - 1) * W);
             rNp[s] = batch::load_unaligned(r + s * stride + N * W);
         }
-        lanes_bwd_last_two_regs<D, M>(c, parent, qN, qN1, rN1, rNp);
+        batch gz1[bwd_gz1<D, M>];
+        bwd_gz1_move<D, M>(c, gz1, true);
+        lanes_bwd_last_two_regs<D, M>(c, parent, qN, qN1, rN1, rNp, gz1);
+        bwd_gz1_move<D, M>(c, gz1, false);
         for (std::size_t s = 0; s < M; ++s) {
             rN1[s].store_unaligned(r + s * stride + (N - 1) * W);
             rNp[s].store_unaligned(r + s * stride + N * W);
@@ -1940,6 +1969,9 @@ template <class Arch, class T> struct kernels {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W, dW = d * W,
                           gzs = N * dW;
         const T* zs = c.zs;
+        batch gz1[bwd_gz1<D, M>];
+        bwd_gz1_move<D, M>(c, gz1, true);
+#pragma GCC unroll 4
         for (std::size_t bv = 0; bv < d; ++bv) {
             const std::size_t v = parent * d + bv;
             batch a = batch::load_unaligned(c.A + (c.off[N - 2] + v) * W);
@@ -1952,7 +1984,7 @@ template <class Arch, class T> struct kernels {
                 a = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(zb), a);
                 rN1[s] = rNp[s] = batch(T(0));
             }
-            lanes_bwd_last_two_regs<D, M>(c, v, pN, pN1, rN1, rNp);
+            lanes_bwd_last_two_regs<D, M>(c, v, pN, pN1, rN1, rNp, gz1);
             T* Gv = c.G + (c.off[N - 2] + v) * W;
             batch g = batch::load_unaligned(Gv);
             for (std::size_t s = M; s-- > 0;) {
@@ -1961,7 +1993,11 @@ template <class Arch, class T> struct kernels {
                 T* rs = r + s * stride;
                 T* gz = c.gzc + s * gzs + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
-                xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz)).store_unaligned(gz);
+                if constexpr (bwd_regs<D>) // chain N-2
+                    gz1[s * D + bv] = xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), gz1[s * D + bv]);
+                else
+                    xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz))
+                        .store_unaligned(gz);
                 xsimd::fma(v1, batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(gz + dW))
                     .store_unaligned(gz + dW);
                 xsimd::fma(v2, batch::load_unaligned(qs + N * W), batch::load_unaligned(gz + 2 * dW))
@@ -1976,6 +2012,7 @@ template <class Arch, class T> struct kernels {
             }
             g.store_unaligned(Gv);
         }
+        bwd_gz1_move<D, M>(c, gz1, false);
     }
 
     // One pass of M segments (zs set, gzc zeroed).
@@ -2015,7 +2052,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D>
     static void fmexp_lanes_backward_d(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
                                        std::size_t depth, T* scratch) {
-        constexpr std::size_t M = lanes_segments;
+        constexpr std::size_t M = horner::lanes_backward_segments;
         std::size_t off[64];
         level_offsets(off, dim, depth);
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,

@@ -153,7 +153,7 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
 /// sweep that writes them and the passes that read them. A multiple of the
 /// segments of a pass, so no chunk ends in a short pass.
 inline std::size_t lanes_chunk_segments(std::size_t state_bytes) {
-    constexpr std::size_t pass = kernels::horner::lanes_segments;
+    constexpr std::size_t pass = kernels::horner::lanes_backward_segments;
     const std::size_t fit = (std::size_t(256) << 10) / std::max<std::size_t>(state_bytes, 1);
     return std::max<std::size_t>(1, fit) * pass;
 }
