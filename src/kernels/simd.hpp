@@ -1817,6 +1817,7 @@ template <class Arch, class T> struct kernels {
         T* gzc;        // gzc[((s*N + c-1)*d + b)*W]: ∂L/∂z_{s,b} times c, per divisor c
         T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
         T* adjoints;   // per level j: its r_k, the same way
+        T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
     };
 
     // The children of `parent` (level j-1), whose partial sums (q) and
@@ -1883,7 +1884,8 @@ template <class Arch, class T> struct kernels {
         const T* zs = c.zs;
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
-        const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
+        const T* leaves = c.G + (c.off[N] + parent * d * d) * W;
+        const T* leaf = leaves;
 #pragma GCC unroll 4
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
             batch a = batch::load_unaligned(Au);
@@ -1894,18 +1896,36 @@ template <class Arch, class T> struct kernels {
                 a = xsimd::fma(qN1[s], batch::load_unaligned(zb), a);
                 rN[s] = batch(T(0));
             }
+            if constexpr (bwd_regs<D>) {
 #pragma GCC unroll 4
-            for (std::size_t b = 0; b < d; ++b) {
-                const batch g = batch::load_unaligned(leaf + b * W);
-                for (std::size_t s = 0; s < M; ++s) {
-                    rN[s] = xsimd::fma(g, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
-                    if constexpr (bwd_regs<D>)
+                for (std::size_t b = 0; b < d; ++b) {
+                    const batch g = batch::load_unaligned(leaf + b * W);
+                    for (std::size_t s = 0; s < M; ++s) {
+                        rN[s] = xsimd::fma(g, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
                         gz1[s * D + b] = xsimd::fma(g, pN[s], gz1[s * D + b]);
-                    else {
-                        T* gz = c.gzc + s * gzs + b * W;
-                        xsimd::fma(g, pN[s], batch::load_unaligned(gz)).store_unaligned(gz);
                     }
                 }
+            } else { // the leaves' z-gradients after this loop, from pN kept in c.leafp
+                batch rN2[M];
+                for (std::size_t s = 0; s < M; ++s) {
+                    pN[s].store_unaligned(c.leafp + (bu * M + s) * W);
+                    rN2[s] = batch(T(0));
+                }
+                std::size_t b = 0;
+                for (; b + 1 < d; b += 2) { // two sets of sums: half as long chains of dependent multiply-adds
+                    const batch g0 = batch::load_unaligned(leaf + b * W), g1 = batch::load_unaligned(leaf + (b + 1) * W);
+                    for (std::size_t s = 0; s < M; ++s) {
+                        rN[s] = xsimd::fma(g0, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
+                        rN2[s] = xsimd::fma(g1, batch::load_unaligned(zs + (s * d + b + 1) * W), rN2[s]);
+                    }
+                }
+                if (b < d) {
+                    const batch g0 = batch::load_unaligned(leaf + b * W);
+                    for (std::size_t s = 0; s < M; ++s)
+                        rN[s] = xsimd::fma(g0, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
+                }
+                for (std::size_t s = 0; s < M; ++s)
+                    rN[s] = rN[s] + rN2[s];
             }
             batch g1 = batch::load_unaligned(Gu);
             for (std::size_t s = M; s-- > 0;) {
@@ -1922,6 +1942,30 @@ template <class Arch, class T> struct kernels {
             }
             g1.store_unaligned(Gu);
         }
+        if constexpr (!bwd_regs<D>) // ∂L/∂z_{s,b} (divisor 1) += sum over u of G[u b] pN_s[u]
+            for (std::size_t b = 0; b < d; ++b) {
+                batch acc[2][M];
+                for (std::size_t s = 0; s < M; ++s)
+                    acc[0][s] = acc[1][s] = batch(T(0));
+                std::size_t bu = 0;
+                for (; bu + 1 < d; bu += 2) {
+                    const batch g0 = batch::load_unaligned(leaves + (bu * d + b) * W),
+                                g1 = batch::load_unaligned(leaves + ((bu + 1) * d + b) * W);
+                    for (std::size_t s = 0; s < M; ++s) {
+                        acc[0][s] = xsimd::fma(g0, batch::load_unaligned(c.leafp + (bu * M + s) * W), acc[0][s]);
+                        acc[1][s] = xsimd::fma(g1, batch::load_unaligned(c.leafp + ((bu + 1) * M + s) * W), acc[1][s]);
+                    }
+                }
+                if (bu < d) {
+                    const batch g0 = batch::load_unaligned(leaves + (bu * d + b) * W);
+                    for (std::size_t s = 0; s < M; ++s)
+                        acc[0][s] = xsimd::fma(g0, batch::load_unaligned(c.leafp + (bu * M + s) * W), acc[0][s]);
+                }
+                for (std::size_t s = 0; s < M; ++s) {
+                    T* gz = c.gzc + s * gzs + b * W;
+                    (batch::load_unaligned(gz) + (acc[0][s] + acc[1][s])).store_unaligned(gz);
+                }
+            }
     }
 
     // gz1 <- the z-gradients of divisor 1 in gzc (to_regs), or back.
@@ -2061,7 +2105,8 @@ template <class Arch, class T> struct kernels {
         T* gzc = zs + gzn;
         T* partials = gzc + gzn;
         T* adjoints = partials + depth * M * stride;
-        T* fwd = adjoints + depth * M * stride; // fmexp_lanes' scratch at depth N-1
+        T* leafp = adjoints + depth * M * stride;
+        T* fwd = leafp + M * dim * W; // fmexp_lanes' scratch at depth N-1
         T* starts = fwd + horner::fmexp_lanes_scratch_size(dim, depth - 1, M, W); // passes 1, 2, ...
         for (std::size_t p = 1; p < passes; ++p) {
             const T* prev = p == 1 ? A : starts + (p - 2) * R;
@@ -2075,8 +2120,8 @@ template <class Arch, class T> struct kernels {
             divided_lanes(zs, Z, s0, Mp, dim, depth);
             for (std::size_t i = 0; i < gzn; i += W)
                 batch(T(0)).store_unaligned(gzc + i);
-            const lanes_bwd_ctx ctx{G, p == 0 ? A : starts + (p - 1) * R, off, dim, depth, zs, gzc, partials,
-                                    adjoints};
+            const lanes_bwd_ctx ctx{G,     p == 0 ? A : starts + (p - 1) * R, off, dim, depth, zs, gzc, partials,
+                                    adjoints, leafp};
             lanes_bwd_pass_m<D>(ctx, Mp, std::make_index_sequence<M>{});
             for (std::size_t s = 0; s < Mp; ++s)
                 for (std::size_t b = 0; b < dim; ++b) {
