@@ -8,9 +8,11 @@
 // - fmexp_adjoint<T>/{dispatched,scalar}/d:D/N:N: its adjoint from a record
 //   (the backward pass's per-segment work) vs the scalar twin.
 // - fmexp_block{,_record,_adjoint}<T>/{lanes,paths}/d:D/N:N: four segments on
-//   kernels::lanes<T>() paths, in SIMD lanes (fmexp_lanes, with a record,
-//   fmexp_lanes_adjoint) vs one path at a time (fmexp_many, with records,
-//   fmexp_adjoint_many): what the signature and its backward run on a batch.
+//   kernels::lanes<T>() paths, in SIMD lanes (fmexp_lanes; levels 0..N-1
+//   only, the checkpoints' pass; fmexp_lanes_backward, which recomputes what
+//   it needs from levels 0..N-1) vs one path at a time (fmexp_many, with
+//   records; fmexp_adjoint_many from them): what the signature and its
+//   backward run on a batch.
 // - gram<double>/{dispatched,scalar}/n:N/m:M/ld:S: Gauss-Newton's weighted
 //   normal matrix of N columns of length M, stride S (M; M + 1, the layout of
 //   the inversion's tangents; 8192, columns 64 KiB apart, which costs cache sets).
@@ -101,12 +103,13 @@ void bm_fmexp(benchmark::State& state, std::size_t d, std::size_t N, fmexp_impl 
 }
 
 /// What bm_fmexp_block runs: the fused step, its recording version (levels
-/// below N, with the records the adjoint reads), or the adjoint from those.
+/// below N: in lanes, the checkpoints' pass at depth N-1; one path at a
+/// time, with the records its adjoint reads), or the adjoint.
 enum class block_op { forward, record, adjoint };
 
 /// A block of four segments (z, -z, z, -z) on kernels::lanes<T>() paths:
-/// one kernel call on interleaved tensors ("lanes": fmexp_lanes, with a
-/// record, fmexp_lanes_adjoint), or one call per path ("paths", what the
+/// one kernel call on interleaved tensors ("lanes": fmexp_lanes, at depth
+/// N-1, fmexp_lanes_backward), or one call per path ("paths", what the
 /// one-path route runs: fmexp_many, with records and update_top false,
 /// fmexp_adjoint_many). Each path starts as the signature of a few random
 /// segments. FLOPs are counted as the forward's (2 madds(d, N) per
@@ -146,12 +149,9 @@ void bm_fmexp_block(benchmark::State& state, std::size_t d, std::size_t N, bool 
         for (std::size_t i = 0; i < m * d; ++i)
             ZL[i * W + l] = Z[l][i];
     }
-    const std::size_t RL = kernels::scalar::fmexp_lanes_record_size(d, N) * W,
-                      RP = kernels::scalar::fmexp_record_size(d, N);
-    tensig::aligned_vector<T> recL(m * RL), recP(W * m * RP), GZP(W * m * d);
-    if (op == block_op::adjoint) { // the records the adjoint reads
-        auto a = AL;
-        kernels::fmexp_lanes(a.data(), ZL.data(), m, d, N, recL.data());
+    const std::size_t RP = kernels::scalar::fmexp_record_size(d, N);
+    tensig::aligned_vector<T> recP(W * m * RP), GZP(W * m * d);
+    if (op == block_op::adjoint) { // the records the one-path adjoint reads
         for (std::size_t l = 0; l < W; ++l) {
             auto t = A[l];
             kernels::fmexp_many(t.data(), Z[l].data(), m, d, N, recP.data() + l * m * RP, false);
@@ -162,10 +162,10 @@ void bm_fmexp_block(benchmark::State& state, std::size_t d, std::size_t N, bool 
         if (lanes) {
             if (op == block_op::forward)
                 kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N);
-            else if (op == block_op::record)
-                kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N, recL.data());
-            else
-                kernels::fmexp_lanes_adjoint(GL.data(), GZL.data(), recL.data(), ZL.data(), m, d, N);
+            else if (op == block_op::record) {
+                if (N > 1) kernels::fmexp_lanes(AL.data(), ZL.data(), m, d, N - 1);
+            } else
+                kernels::fmexp_lanes_backward(AL.data(), GL.data(), GZL.data(), ZL.data(), m, d, N);
             benchmark::DoNotOptimize(AL.data());
             benchmark::DoNotOptimize(GL.data());
         } else {

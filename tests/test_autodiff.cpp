@@ -253,7 +253,7 @@ TEST_CASE("batched backward equals the loop", "[autodiff][paths]") {
         const xt::xtensor<double, 1> g = xt::row(grads, b);
         const xt::xtensor<double, 2> one = tensig::signature_backward(g, p, N);
         const xt::xtensor<double, 2> fromBatch = xt::view(G, b, xt::all(), xt::all());
-        // (a batch may run in SIMD lanes, kernels::fmexp_lanes_adjoint: equal to rounding)
+        // (a batch may run in SIMD lanes, kernels::fmexp_lanes_backward: equal to rounding)
         CHECK(oracle::rel_err(fromBatch, one, one.size()) <= 1e-13);
     }
     CHECK_THROWS_WITH(tensig::signature_backward(xt::xtensor<double, 1>(xt::row(grads, 0)), paths, N),

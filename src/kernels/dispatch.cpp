@@ -230,35 +230,16 @@ std::size_t lanes_double() {
 std::size_t lanes_float() {
     return table().lanes_f;
 }
-void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record) {
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth) {
     const std::size_t W = table().lanes_d;
     if (depth >= 64) // (d = 1 only in practice) the kernels index levels in a fixed array
-        return record ? scalar::fmexp_lanes_record(A, Z, m, dim, depth, W, record)
-                      : scalar::fmexp_lanes(A, Z, m, dim, depth, W);
-    table().fmexp_lanes_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
-                          record);
+        return scalar::fmexp_lanes(A, Z, m, dim, depth, W);
+    table().fmexp_lanes_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)));
 }
-void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record) {
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
     const std::size_t W = table().lanes_f;
-    if (depth >= 64)
-        return record ? scalar::fmexp_lanes_record(A, Z, m, dim, depth, W, record)
-                      : scalar::fmexp_lanes(A, Z, m, dim, depth, W);
-    table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
-                          record);
-}
-void fmexp_lanes_adjoint(double* G, double* GZ, const double* record, const double* Z, std::size_t m,
-                         std::size_t dim, std::size_t depth) {
-    const std::size_t W = table().lanes_d;
-    if (depth >= 64) return scalar::fmexp_lanes_adjoint(G, GZ, record, Z, m, dim, depth, W);
-    table().fmexp_lanes_adjoint_d(G, GZ, record, Z, m, dim, depth,
-                                  scratch<double>(scalar::fmexp_lanes_adjoint_scratch_size(dim, depth, W)));
-}
-void fmexp_lanes_adjoint(float* G, float* GZ, const float* record, const float* Z, std::size_t m, std::size_t dim,
-                         std::size_t depth) {
-    const std::size_t W = table().lanes_f;
-    if (depth >= 64) return scalar::fmexp_lanes_adjoint(G, GZ, record, Z, m, dim, depth, W);
-    table().fmexp_lanes_adjoint_f(G, GZ, record, Z, m, dim, depth,
-                                  scratch<float>(scalar::fmexp_lanes_adjoint_scratch_size(dim, depth, W)));
+    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W);
+    table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)));
 }
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth) {

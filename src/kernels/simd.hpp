@@ -1291,14 +1291,9 @@ template <class Arch, class T> struct kernels {
         std::size_t dim, depth;
         const T* zs;
         T* partials;
-        // With a record: levels 0..N-1 before each segment s of the pass go
-        // to record + s * record_stride (the backward pass reads them), and
-        // level N is not updated.
-        T* record = nullptr;
-        std::size_t record_stride = 0;
     };
 
-    // d: D when known at compile time, else the context's (lanes_ctx, lanes_adj_ctx).
+    // d: D when known at compile time, else the context's (lanes_ctx, lanes_bwd_ctx).
     template <std::size_t D, class Ctx> static constexpr std::size_t dim_of(const Ctx& c) {
         if constexpr (D > 0)
             return D;
@@ -1346,11 +1341,6 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = 0; s < M; ++s) {
             const T* qs = q + s * stride;
             const T* zseg = zs + s * d * W; // divisor 1; divisor c at + (c-1)*zdiv
-            if (c.record) {
-                T* rec = c.record + s * c.record_stride + (c.off[j] + parent * d) * W;
-                for (std::size_t b = 0; b < d; ++b)
-                    (D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W)).store_unaligned(rec + b * W);
-            }
             for (std::size_t k = j + 1; k <= N; ++k) {
                 const batch qk = batch::load_unaligned(qs + k * W);
                 const T* zk = zseg + (k - j) * zdiv; // z/(k-j+1)
@@ -1390,18 +1380,6 @@ template <class Arch, class T> struct kernels {
         const T* zs = c.zs;
         T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
         T* leaf = c.A + (c.off[N] + parent * d * d) * W;  // and their d*d leaves
-        if (c.record) { // level N-1 only, recorded before each segment
-            T* rec = c.record + (c.off[N - 1] + parent * d) * W;
-            for (std::size_t bu = 0; bu < d; ++bu, Au += W, rec += W) {
-                batch a = batch::load_unaligned(Au);
-                for (std::size_t s = 0; s < M; ++s) {
-                    a.store_unaligned(rec + s * c.record_stride);
-                    a = xsimd::fma(qN1[s], batch::load_unaligned(zs + (s * d + bu) * W), a);
-                }
-                a.store_unaligned(Au);
-            }
-            return;
-        }
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W) {
             batch a = batch::load_unaligned(Au);
             batch pN[M];
@@ -1468,7 +1446,6 @@ template <class Arch, class T> struct kernels {
             for (std::size_t s = 0; s < M; ++s) {
                 const T* qs = q + s * stride;
                 const T* zb = zs + (s * d + bv) * W;
-                if (c.record) a.store_unaligned(c.record + s * c.record_stride + (c.off[N - 2] + parent * d + bv) * W);
                 qN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + zdiv), a); // z/2
                 qN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 2 * zdiv), a); // z/3
                 a = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W),
@@ -1483,11 +1460,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M> static void lanes_pass(const lanes_ctx& c) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
         const batch a0 = batch::load_unaligned(c.A);
-        if (c.record)
-            for (std::size_t s = 0; s < M; ++s)
-                a0.store_unaligned(c.record + s * c.record_stride);
         if (N == 1) { // the leaves hang from the root
-            if (c.record) return; // level N = 1, not updated
             for (std::size_t b = 0; b < d; ++b) {
                 batch acc = batch::load_unaligned(c.A + (1 + b) * W);
                 for (std::size_t s = 0; s < M; ++s)
@@ -1507,16 +1480,14 @@ template <class Arch, class T> struct kernels {
     }
 
     template <std::size_t D>
-    static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                              T* record) {
+    static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
         level_offsets(off, dim, depth);
-        const std::size_t R = record ? off[depth] * W : 0; // levels 0..N-1 per segment
         for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments) {
             const std::size_t M = m - s0 < lanes_segments ? m - s0 : lanes_segments;
             T* zs = scratch;
             divided_lanes(zs, Z, s0, M, dim, depth);
-            const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W, record ? record + s0 * R : nullptr, R};
+            const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W};
             lanes_pass_m<D>(ctx, M, std::make_index_sequence<lanes_segments>{});
         }
     }
@@ -1526,288 +1497,26 @@ template <class Arch, class T> struct kernels {
         ((M == I + 1 ? lanes_pass<D, I + 1>(c) : void()), ...);
     }
 
-    // ---- The adjoint in lanes ----
+    // ---- The backward pass in lanes, without records ----
     //
-    // Reverse of one segment, depth first. With r_k(w) the adjoint of the
-    // partial sum p_k(w) of chain k at node w (level j, last letter b):
+    // The reverse of one segment, depth first: with r_k(w) the adjoint of the
+    // partial sum p_k(w) of chain k at node w (level j, last letter b),
     // r_j(w) is the incoming gradient of the new A_j[w]; r_k(w) for k > j
     // sums r_k(w b') z_b'/(k-j) over the children; the gradient of the old
     // A_j[w] is the sum of r_k(w) over k >= j, and ∂L/∂z_b gains
     // r_k(w) p_k(parent)/(k-j+1). The leaves (level N) keep their gradient
-    // (A_N enters only itself) and cost two multiply-adds and one load each.
-    // The forward partial sums p_k are recomputed on the way down from the
-    // recorded levels 0..N-1; ∂L/∂z is gathered per divisor c in gzc and
+    // (A_N enters only itself). ∂L/∂z is gathered per divisor c in gzc and
     // scaled once per segment.
-    struct lanes_adj_ctx {
-        T* G;                   // gradient, interleaved, levels 0..N
-        const T* A;             // the record: levels 0..N-1 before the segment
-        const std::size_t* off; // offset of level j
-        std::size_t dim, depth;
-        const T* zs;   // zs[((c-1)*d + b)*W] = z_b / c
-        T* gzc;        // gzc[((c-1)*d + b)*W]: ∂L/∂z_b times c, per divisor c; a second copy at + N*d*W
-        T* partials;   // per level j: the node's forward partial sums p_k (N+1 registers)
-        T* adjoints;   // per level j: the node's adjoint sums r_k (N+1 registers)
-    };
-
-    // The children of `parent` (level j-1): q = the parent's forward partial
-    // sums p_k (k >= j), r = its adjoint sums, to which each child adds.
-    template <std::size_t D>
-    static void lanes_adjoint_visit(const lanes_adj_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
-        const std::size_t N = c.depth;
-        if (j + 1 == N) return lanes_adjoint_last_two<D>(c, parent, q, r);
-        if constexpr (D > 0 && D < 5)
-            if (j + 2 == N) return lanes_adjoint_last_three<D>(c, parent, q, r);
-        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W;
-        T* p = c.partials + j * stride;
-        T* rr = c.adjoints + j * stride;
-        for (std::size_t b = 0; b < d; ++b) {
-            const std::size_t u = parent * d + b;
-            const batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W);
-            for (std::size_t k = j + 1; k <= N; ++k) {
-                xsimd::fma(batch::load_unaligned(q + k * W), batch::load_unaligned(c.zs + ((k - j) * d + b) * W), a)
-                    .store_unaligned(p + k * W);
-                batch(T(0)).store_unaligned(rr + k * W);
-            }
-            lanes_adjoint_visit<D>(c, j + 1, u, p, rr);
-            T* Gu = c.G + (c.off[j] + u) * W;
-            const batch g = batch::load_unaligned(Gu);
-            batch sum = g;
-            for (std::size_t k = j; k <= N; ++k) {
-                const batch v = k == j ? g : batch::load_unaligned(rr + k * W);
-                if (k > j) sum = sum + v;
-                const std::size_t cb = ((k - j) * d + b) * W; // divisor k - j + 1
-                xsimd::fma(v, batch::load_unaligned(q + k * W), batch::load_unaligned(c.gzc + cb))
-                    .store_unaligned(c.gzc + cb);
-                xsimd::fma(v, batch::load_unaligned(c.zs + cb), batch::load_unaligned(r + k * W))
-                    .store_unaligned(r + k * W);
-            }
-            sum.store_unaligned(Gu);
-        }
-    }
-
-    // Levels N-1 and N under `parent` (level N-2). The multiply-adds here
-    // are most of the adjoint's, and their sums would be chains of
-    // dependent multiply-adds (four cycles each) if each went into one
-    // register: for d >= 5, ∂L/∂z of the leaves goes to two sets of
-    // registers (by the parity of the node u) and each node's sum over its
-    // leaves to two registers (for d = 3, 4 a call is too short for that to
-    // pay: measured slower); for every d the call's ∂L/∂z for divisors 1 and
-    // 2 goes to the copy of gzc chosen by the parity of `parent`, so that no
-    // sum waits on the call before it.
-    template <std::size_t D>
-    static void lanes_adjoint_last_two(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;
-        const T* zs = c.zs;
-        const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
-        T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
-        const T* leaf = c.G + (c.off[N] + parent * d * d) * W;
-        T* const gzc = c.gzc + (parent & 1) * N * dW; // divisors 1 and 2: this call's copy
-        const batch qN = batch::load_unaligned(q + N * W), qN1 = batch::load_unaligned(q + (N - 1) * W);
-        batch rN1 = batch::load_unaligned(r + (N - 1) * W), rNp = batch::load_unaligned(r + N * W);
-        if constexpr (D >= 5) {
-            batch z1[D], z2[D], gz[2][D], gz2[D]; // z_b, z_b/2; ∂L/∂z_b by divisor 1 (two sets) and 2
-            for (std::size_t b = 0; b < D; ++b) {
-                z1[b] = batch::load_unaligned(zs + b * W);
-                z2[b] = batch::load_unaligned(zs + dW + b * W);
-                gz[0][b] = gz[1][b] = batch(T(0));
-            }
-#pragma GCC unroll 16
-            for (std::size_t bu = 0; bu < D; ++bu) {
-                batch* g1z = gz[bu & 1];
-                const batch pN = xsimd::fma(qN, z2[bu], batch::load_unaligned(Au + bu * W));
-                batch rN[2] = {batch(T(0)), batch(T(0))};
-#pragma GCC unroll 16
-                for (std::size_t b = 0; b < D; ++b) {
-                    const batch g = batch::load_unaligned(leaf + (bu * D + b) * W);
-                    rN[b & 1] = xsimd::fma(g, z1[b], rN[b & 1]);
-                    g1z[b] = xsimd::fma(g, pN, g1z[b]);
-                }
-                const batch rNu = rN[0] + rN[1];
-                const batch g1 = batch::load_unaligned(Gu + bu * W);
-                (g1 + rNu).store_unaligned(Gu + bu * W);
-                // chain N-1 (divisor 1) and chain N (divisor 2) at u
-                g1z[bu] = xsimd::fma(g1, qN1, g1z[bu]);
-                gz2[bu] = rNu * qN;
-                rN1 = xsimd::fma(g1, z1[bu], rN1);
-                rNp = xsimd::fma(rNu, z2[bu], rNp);
-            }
-            for (std::size_t b = 0; b < D; ++b) {
-                (batch::load_unaligned(gzc + b * W) + (gz[0][b] + gz[1][b])).store_unaligned(gzc + b * W);
-                (batch::load_unaligned(gzc + dW + b * W) + gz2[b]).store_unaligned(gzc + dW + b * W);
-            }
-        } else if constexpr (D > 0) {
-            batch z1[D], gz1[D]; // z_b, and ∂L/∂z_b (divisor 1) in this call's copy
-            for (std::size_t b = 0; b < D; ++b) {
-                z1[b] = batch::load_unaligned(zs + b * W);
-                gz1[b] = batch::load_unaligned(gzc + b * W);
-            }
-            lanes_adjoint_last_two_small<D>(c, parent, qN, qN1, rN1, rNp, z1, gz1);
-            for (std::size_t b = 0; b < D; ++b)
-                gz1[b].store_unaligned(gzc + b * W);
-        } else { // d known at run time only: the same, the increments and z-gradients in memory
-            for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
-                const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
-                batch rN(T(0));
-                for (std::size_t b = 0; b < d; ++b) {
-                    const batch g = batch::load_unaligned(leaf + b * W);
-                    rN = xsimd::fma(g, batch::load_unaligned(zs + b * W), rN);
-                    xsimd::fma(g, pN, batch::load_unaligned(gzc + b * W)).store_unaligned(gzc + b * W);
-                }
-                const batch g1 = batch::load_unaligned(Gu);
-                (g1 + rN).store_unaligned(Gu);
-                // chain N-1 (divisor 1) and chain N (divisor 2) at u
-                xsimd::fma(g1, qN1, batch::load_unaligned(gzc + bu * W)).store_unaligned(gzc + bu * W);
-                T* gz2 = gzc + dW + bu * W;
-                xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
-                rN1 = xsimd::fma(g1, batch::load_unaligned(zs + bu * W), rN1);
-                rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
-            }
-        }
-        rN1.store_unaligned(r + (N - 1) * W);
-        rNp.store_unaligned(r + N * W);
-    }
-
-    // Levels N-1 and N under `parent` for d < 5 known at compile time (the
-    // body of lanes_adjoint_last_two and of lanes_adjoint_last_three): the
-    // parent's partial sums (qN, qN1) and adjoint sums (rN1, rNp), the
-    // increments z1 and the ∂L/∂z for divisor 1 (gz1) in the caller's
-    // registers; divisor 2 goes to the copy of gzc chosen by `parent`.
-    template <std::size_t D>
-    [[gnu::always_inline]] static inline void lanes_adjoint_last_two_small(const lanes_adj_ctx& c, std::size_t parent,
-                                                                           const batch qN, const batch qN1, batch& rN1,
-                                                                           batch& rNp, const batch* z1, batch* gz1) {
-        const std::size_t N = c.depth, dW = D * W;
-        const T* zs = c.zs;
-        const T* Au = c.A + (c.off[N - 1] + parent * D) * W;
-        T* Gu = c.G + (c.off[N - 1] + parent * D) * W;
-        const T* leaf = c.G + (c.off[N] + parent * D * D) * W;
-        T* const gzc = c.gzc + (parent & 1) * N * dW; // divisor 2: this call's copy
-        for (std::size_t bu = 0; bu < D; ++bu, Au += W, Gu += W, leaf += dW) {
-            const batch pN = xsimd::fma(qN, batch::load_unaligned(zs + dW + bu * W), batch::load_unaligned(Au));
-            batch rN(T(0));
-            for (std::size_t b = 0; b < D; ++b) {
-                const batch g = batch::load_unaligned(leaf + b * W);
-                rN = xsimd::fma(g, z1[b], rN);
-                gz1[b] = xsimd::fma(g, pN, gz1[b]);
-            }
-            const batch g1 = batch::load_unaligned(Gu);
-            (g1 + rN).store_unaligned(Gu);
-            // chain N-1 (divisor 1) and chain N (divisor 2) at u
-            gz1[bu] = xsimd::fma(g1, qN1, gz1[bu]);
-            T* gz2 = gzc + dW + bu * W;
-            xsimd::fma(rN, qN, batch::load_unaligned(gz2)).store_unaligned(gz2);
-            rN1 = xsimd::fma(g1, z1[bu], rN1);
-            rNp = xsimd::fma(rN, batch::load_unaligned(zs + dW + bu * W), rNp);
-        }
-    }
-
-    // Levels N-2, N-1 and N under `parent` (level N-3), d < 5 known at
-    // compile time: what lanes_adjoint_visit does for the nodes of level N-2
-    // and lanes_adjoint_last_two for their subtrees, with the partial and
-    // adjoint sums of chains N-1 and N in registers instead of memory, and
-    // the increments and the z-gradients for divisor 1 loaded once per call.
-    template <std::size_t D>
-    static void lanes_adjoint_last_three(const lanes_adj_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t N = c.depth, j = N - 2;
-        const T* zs = c.zs;
-        batch z1[D], gz1[D]; // z_b; ∂L/∂z_b times 1 (divisor 1), in the first copy of gzc
-        for (std::size_t b = 0; b < D; ++b) {
-            z1[b] = batch::load_unaligned(zs + b * W);
-            gz1[b] = batch::load_unaligned(c.gzc + b * W);
-        }
-        const batch qj = batch::load_unaligned(q + j * W), qj1 = batch::load_unaligned(q + (j + 1) * W),
-                    qj2 = batch::load_unaligned(q + N * W);
-        batch rj = batch::load_unaligned(r + j * W), rj1 = batch::load_unaligned(r + (j + 1) * W),
-              rj2 = batch::load_unaligned(r + N * W);
-        for (std::size_t b = 0; b < D; ++b) {
-            const std::size_t u = parent * D + b;
-            const batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W);
-            const batch z2 = batch::load_unaligned(zs + (D + b) * W), z3 = batch::load_unaligned(zs + (2 * D + b) * W);
-            const batch pN1 = xsimd::fma(qj1, z2, a), pN = xsimd::fma(qj2, z3, a); // chains N-1, N at u
-            batch rN1(T(0)), rNp(T(0));
-            lanes_adjoint_last_two_small<D>(c, u, pN, pN1, rN1, rNp, z1, gz1);
-            T* Gu = c.G + (c.off[j] + u) * W;
-            const batch g = batch::load_unaligned(Gu);
-            ((g + rN1) + rNp).store_unaligned(Gu);
-            gz1[b] = xsimd::fma(g, qj, gz1[b]); // chain j (divisor 1)
-            rj = xsimd::fma(g, z1[b], rj);
-            T* g2 = c.gzc + (D + b) * W; // chain N-1 (divisor 2)
-            xsimd::fma(rN1, qj1, batch::load_unaligned(g2)).store_unaligned(g2);
-            rj1 = xsimd::fma(rN1, z2, rj1);
-            T* g3 = c.gzc + (2 * D + b) * W; // chain N (divisor 3)
-            xsimd::fma(rNp, qj2, batch::load_unaligned(g3)).store_unaligned(g3);
-            rj2 = xsimd::fma(rNp, z3, rj2);
-        }
-        for (std::size_t b = 0; b < D; ++b)
-            gz1[b].store_unaligned(c.gzc + b * W);
-        rj.store_unaligned(r + j * W);
-        rj1.store_unaligned(r + (j + 1) * W);
-        rj2.store_unaligned(r + N * W);
-    }
-
-    // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
-    // given the record of fmexp_lanes (levels 0..N-1 before each segment);
-    // ∂L/∂z_s is added to GZ + s*d*W. Level 0 of G is left alone.
-    template <std::size_t D>
-    static void fmexp_lanes_adjoint_d(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
-                                      std::size_t depth, T* scratch) {
-        std::size_t off[64];
-        level_offsets(off, dim, depth);
-        const std::size_t R = off[depth] * W, stride = (depth + 1) * W;
-        T* zs = scratch;
-        T* gzc = zs + depth * dim * W;
-        T* partials = gzc + 2 * depth * dim * W; // gzc: two copies (lanes_adjoint_last_two)
-        T* adjoints = partials + depth * stride;
-        for (std::size_t s = m; s-- > 0;) {
-            divided_lanes(zs, Z, s, 1, dim, depth);
-            for (std::size_t i = 0; i < 2 * depth * dim; ++i)
-                batch(T(0)).store_unaligned(gzc + i * W);
-            const T* A = record + s * R;
-            const lanes_adj_ctx ctx{G, A, off, dim, depth, zs, gzc, partials, adjoints};
-            const batch a0 = batch::load_unaligned(A);
-            if (depth == 1) {
-                for (std::size_t b = 0; b < dim; ++b)
-                    xsimd::fma(batch::load_unaligned(G + (1 + b) * W), a0, batch::load_unaligned(gzc + b * W))
-                        .store_unaligned(gzc + b * W);
-            } else {
-                for (std::size_t k = 0; k <= depth; ++k) { // the root: p_k = A_0
-                    a0.store_unaligned(partials + k * W);
-                    batch(T(0)).store_unaligned(adjoints + k * W);
-                }
-                lanes_adjoint_visit<D>(ctx, 1, 0, partials, adjoints);
-            }
-            T* gz = GZ + s * dim * W;
-            for (std::size_t b = 0; b < dim; ++b) {
-                batch acc = batch::load_unaligned(gz + b * W);
-                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv) {
-                    const T* g = gzc + ((cdiv - 1) * dim + b) * W;
-                    acc = acc + (batch::load_unaligned(g) + batch::load_unaligned(g + depth * dim * W)) *
-                                    batch(T(1) / T(static_cast<double>(cdiv)));
-                }
-                acc.store_unaligned(gz + b * W);
-            }
-        }
-    }
-
-    static void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
-                                    std::size_t depth, T* scratch) {
-        if (depth == 0 || m == 0) return;
-        with_dim(dim, [&](auto D) {
-            fmexp_lanes_adjoint_d<decltype(D)::value>(G, GZ, record, Z, m, dim, depth, scratch);
-        });
-    }
-
-    // ---- The backward pass in lanes, without records ----
     //
-    // The adjoint of a pass of M segments in one depth-first traversal. On
-    // the way down, each node takes its value through the M segments (its
-    // value before segment s is what fmexp_lanes would have recorded) and
-    // the partial sums of every chain and segment from its parent's; on the
-    // way up, the segments in reverse order, the adjoint sums as in
-    // lanes_adjoint_visit. A node's gradient after segment s comes from its
-    // own subtree and its chains alone, so a subtree finishes all M segments
-    // before its parent starts. Nothing is recorded: the only state kept
-    // between passes is levels 0..N-1 at the start of each pass.
+    // A pass of M segments is one such walk of the words. On the way down,
+    // each node takes its value through the M segments (its value before
+    // segment s is what a forward pass would have had to record) and the
+    // partial sums of every chain and segment from its parent's; on the way
+    // up, the segments in reverse order, the adjoint sums. A node's gradient
+    // after segment s comes from its own subtree and its chains alone, so a
+    // subtree finishes all M segments before its parent starts. Nothing is
+    // recorded: the only state kept between passes is levels 0..N-1 at the
+    // start of each pass.
     struct lanes_bwd_ctx {
         T* G;                   // gradient, interleaved, levels 0..N
         const T* A;             // levels 0..N-1 before the pass
@@ -2113,7 +1822,7 @@ template <class Arch, class T> struct kernels {
             T* cur = starts + (p - 1) * R;
             for (std::size_t i = 0; i < R; i += W)
                 batch::load_unaligned(prev + i).store_unaligned(cur + i);
-            if (depth > 1) fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd, nullptr);
+            if (depth > 1) fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd);
         }
         for (std::size_t p = passes; p-- > 0;) {
             const std::size_t s0 = p * M, Mp = m - s0 < M ? m - s0 : M;
@@ -2147,10 +1856,9 @@ template <class Arch, class T> struct kernels {
     // tensors and increments: Z[(s*d + b)*W + l]); scratch of
     // horner::fmexp_lanes_scratch_size(dim, depth, m, W); depth < 64 (the
     // dispatcher sends deeper ones, d = 1 only in practice, to the scalar twin).
-    static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                            T* record) {
+    static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch) {
         if (depth == 0 || m == 0) return;
-        with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch, record); });
+        with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch); });
     }
 
     // f(std::integral_constant<std::size_t, D>) with D = dim for the
@@ -2224,8 +1932,6 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.lanes_f = kernels<Arch, float>::W;
     t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;
     t.fmexp_lanes_f = &kernels<Arch, float>::fmexp_lanes;
-    t.fmexp_lanes_adjoint_d = &kernels<Arch, double>::fmexp_lanes_adjoint;
-    t.fmexp_lanes_adjoint_f = &kernels<Arch, float>::fmexp_lanes_adjoint;
     t.fmexp_lanes_backward_d = &kernels<Arch, double>::fmexp_lanes_backward;
     t.fmexp_lanes_backward_f = &kernels<Arch, float>::fmexp_lanes_backward;
 }

@@ -55,12 +55,8 @@ struct kernel_table {
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,
                    std::size_t) = nullptr;
     std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
-    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*, double*) = nullptr;
-    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, float*) = nullptr;
-    void (*fmexp_lanes_adjoint_d)(double*, double*, const double*, const double*, std::size_t, std::size_t,
-                                  std::size_t, double*) = nullptr;
-    void (*fmexp_lanes_adjoint_f)(float*, float*, const float*, const float*, std::size_t, std::size_t, std::size_t,
-                                  float*) = nullptr;
+    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
+    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
     void (*fmexp_lanes_backward_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
                                    std::size_t, double*) = nullptr;
     void (*fmexp_lanes_backward_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,
@@ -71,7 +67,7 @@ struct kernel_table {
 template <class Arch> kernel_table make_table();
 
 // Sets the entries of t whose kernels are plain loads, stores and
-// multiply-adds (fmexp_lanes, fmexp_lanes_adjoint, lanes_d, lanes_f,
+// multiply-adds (fmexp_lanes, fmexp_lanes_backward, lanes_d, lanes_f,
 // lincomb) to Arch's: an instruction set can supply those alone (AVX-512,
 // whose other kernels with xsimd 8.1 are slower than AVX2's,
 // docs/benchmarks.md). Defined for xsimd::avx512f (arch_avx512.cpp).

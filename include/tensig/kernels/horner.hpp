@@ -45,13 +45,6 @@ inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, 
     return lanes * m * depth * dim * (depth + 2);
 }
 
-/// Scratch for fmexp_lanes_adjoint: z/c and two copies of ∂L/∂z per divisor (3 N d), and
-/// the forward and adjoint partial sums of the chains at one node of each
-/// level (2 N (N + 1)); all per lane.
-inline std::size_t fmexp_lanes_adjoint_scratch_size(std::size_t dim, std::size_t depth, std::size_t lanes) {
-    return lanes * depth * (3 * dim + 2 * depth + 2);
-}
-
 /// Scratch for fmexp_lanes_backward on m segments: per pass of
 /// lanes_segments segments, z/c and ∂L/∂z per divisor (2 M N d) and the
 /// forward and adjoint partial sums at one node of each level (2 N M (N+1)),

@@ -81,12 +81,8 @@ void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zd
                     std::size_t depth, std::size_t count);
 std::size_t lanes_double();
 std::size_t lanes_float();
-void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record);
-void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record);
-void fmexp_lanes_adjoint(double* G, double* GZ, const double* record, const double* Z, std::size_t m,
-                         std::size_t dim, std::size_t depth);
-void fmexp_lanes_adjoint(float* G, float* GZ, const float* record, const float* Z, std::size_t m, std::size_t dim,
-                         std::size_t depth);
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
@@ -185,40 +181,21 @@ template <class T> std::size_t lanes() {
 /// of segment s of path l at Z[(s*dim + b)*lanes + l]. Each lane gets what
 /// fmexp_many computes on its own path; every multiply-add is a full
 /// register whatever d is (no short rows, no shuffles).
-/// With `record`, levels 0..N-1 of A before each segment s go to
-/// record + s * fmexp_lanes_record_size(dim, depth) * lanes (interleaved
-/// like A), and level N of A is neither read nor written, so A may hold
-/// levels 0..N-1 alone (fmexp_lanes_adjoint needs only the record; level N
-/// is most of the work).
-template <class T>
-void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* record = nullptr) {
+template <class T> void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_lanes(A, Z, m, dim, depth, record);
-    else if (record)
-        scalar::fmexp_lanes_record(A, Z, m, dim, depth, 1, record);
+        dispatched::fmexp_lanes(A, Z, m, dim, depth);
     else
         scalar::fmexp_lanes(A, Z, m, dim, depth, 1);
 }
 
-/// The adjoint of fmexp_lanes with a record: G (interleaved, levels 0..N)
-/// holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) per lane on entry and ∂L/∂A on
-/// exit (level 0 left alone); ∂L/∂z_s is added to GZ + s*dim*lanes.
-template <class T>
-void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
-                         std::size_t depth) {
-    if constexpr (has_simd<T>::value)
-        dispatched::fmexp_lanes_adjoint(G, GZ, record, Z, m, dim, depth);
-    else
-        scalar::fmexp_lanes_adjoint(G, GZ, record, Z, m, dim, depth, 1);
-}
-
-/// fmexp_lanes_record then fmexp_lanes_adjoint, without the record: A
-/// holds levels 0..N-1 (interleaved) before the m segments and is not
-/// written; G holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) per lane on entry
-/// and ∂L/∂A on exit (level 0 left alone); ∂L/∂z_s is added to
-/// GZ + s*dim*lanes. Each pass of the lanes kernels' segments recomputes
-/// its values on the way down the words and runs the adjoint on the way
-/// up, so nothing but the start of each pass is stored.
+/// The adjoint of fmexp_lanes: A holds levels 0..N-1 (interleaved) before
+/// the m segments and is not written; G holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗
+/// exp(z_m)) per lane on entry and ∂L/∂A on exit (level 0 left alone);
+/// ∂L/∂z_s is added to GZ + s*dim*lanes. Each pass of four segments
+/// recomputes its values on the way down the words and runs the adjoint on
+/// the way up, so nothing but the start of each pass is stored (the scalar
+/// twin records levels 0..N-1 before every segment, then runs the adjoint
+/// through the record).
 template <class T>
 void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
     if constexpr (has_simd<T>::value)

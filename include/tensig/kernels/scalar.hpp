@@ -167,7 +167,6 @@ struct policy {
 using horner::fmexp_adjoint_many_scratch_size;
 using horner::fmexp_adjoint_scratch_size;
 using horner::fmexp_jvp_scratch_size;
-using horner::fmexp_lanes_adjoint_scratch_size;
 using horner::fmexp_lanes_backward_scratch_size;
 using horner::fmexp_lanes_record_size;
 using horner::fmexp_lanes_scratch_size;
@@ -217,10 +216,11 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
     }
 }
 
-/// The twin of the SIMD kernels' fmexp_lanes with a record: levels 0..N-1
-/// of each lane before each segment s go to record + s*R*lanes (R =
-/// fmexp_lanes_record_size, interleaved like A); level N of A is neither
-/// read nor written (A may hold levels 0..N-1 alone). Levels 0..N-1 of a
+/// fmexp_lanes with a record (the first half of fmexp_lanes_backward's
+/// twin): levels 0..N-1 of each lane before each segment s go to
+/// record + s*R*lanes (R = fmexp_lanes_record_size, interleaved like A);
+/// level N of A is neither read nor written (A may hold levels 0..N-1
+/// alone). Levels 0..N-1 of a
 /// depth-N tensor are a depth N-1 tensor in the same layout, and each level
 /// has its own Horner chain, so they advance at depth N-1.
 template <class T>
@@ -233,9 +233,10 @@ void fmexp_lanes_record(T* A, const T* Z, std::size_t m, std::size_t dim, std::s
     }
 }
 
-/// The twin of the SIMD kernels' fmexp_lanes_adjoint: G (interleaved,
-/// levels 0..N) holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) on entry and
-/// ∂L/∂A (levels 1..N) on exit, from the record of fmexp_lanes_record;
+/// The adjoint through such a record (the second half of
+/// fmexp_lanes_backward's twin): G (interleaved, levels 0..N) holds
+/// ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) on entry and ∂L/∂A (levels 1..N) on
+/// exit, from the record of fmexp_lanes_record;
 /// ∂L/∂z_s is added to GZ + s*dim*lanes. (A reference for tests: it allocates.)
 template <class T>
 void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
