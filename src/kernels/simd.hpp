@@ -1793,11 +1793,6 @@ template <class Arch, class T> struct kernels {
             lanes_bwd_visit<D, M>(c, 1, 0, c.partials, c.adjoints);
     }
 
-    template <std::size_t D, std::size_t... I>
-    static void lanes_bwd_pass_m(const lanes_bwd_ctx& c, std::size_t M, std::index_sequence<I...>) {
-        ((M == I + 1 ? lanes_bwd_pass<D, I + 1>(c) : void()), ...);
-    }
-
     // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
     // given levels 0..N-1 of A (not written); ∂L/∂z_s is added to GZ +
     // s*d*W. The start of every pass is computed first (levels 0..N-1, that
@@ -1815,7 +1810,8 @@ template <class Arch, class T> struct kernels {
         T* partials = gzc + gzn;
         T* adjoints = partials + depth * M * stride;
         T* leafp = adjoints + depth * M * stride;
-        T* fwd = leafp + M * dim * W; // fmexp_lanes' scratch at depth N-1
+        T* zpad = leafp + M * dim * W; // a short last pass's increments, then zeros
+        T* fwd = zpad + M * dim * W;   // fmexp_lanes' scratch at depth N-1
         T* starts = fwd + horner::fmexp_lanes_scratch_size(dim, depth - 1, M, W); // passes 1, 2, ...
         for (std::size_t p = 1; p < passes; ++p) {
             const T* prev = p == 1 ? A : starts + (p - 2) * R;
@@ -1825,13 +1821,22 @@ template <class Arch, class T> struct kernels {
             if (depth > 1) fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd);
         }
         for (std::size_t p = passes; p-- > 0;) {
+            // A short pass runs as a full one whose last segments have zero
+            // increments: exp(0) = 1, so they change neither the values nor
+            // the gradient (only the full pass is instantiated).
             const std::size_t s0 = p * M, Mp = m - s0 < M ? m - s0 : M;
-            divided_lanes(zs, Z, s0, Mp, dim, depth);
+            if (Mp < M) {
+                for (std::size_t i = 0; i < M * dim * W; i += W)
+                    (i < Mp * dim * W ? batch::load_unaligned(Z + s0 * dim * W + i) : batch(T(0)))
+                        .store_unaligned(zpad + i);
+                divided_lanes(zs, zpad, 0, M, dim, depth);
+            } else
+                divided_lanes(zs, Z, s0, M, dim, depth);
             for (std::size_t i = 0; i < gzn; i += W)
                 batch(T(0)).store_unaligned(gzc + i);
             const lanes_bwd_ctx ctx{G,     p == 0 ? A : starts + (p - 1) * R, off, dim, depth, zs, gzc, partials,
                                     adjoints, leafp};
-            lanes_bwd_pass_m<D>(ctx, Mp, std::make_index_sequence<M>{});
+            lanes_bwd_pass<D, M>(ctx);
             for (std::size_t s = 0; s < Mp; ++s)
                 for (std::size_t b = 0; b < dim; ++b) {
                     T* gz = GZ + ((s0 + s) * dim + b) * W;
