@@ -45,16 +45,6 @@ inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, 
     return lanes * m * depth * dim * (depth + 2);
 }
 
-/// Scratch for fmexp_lanes_backward on m segments: per pass of
-/// lanes_segments segments, z/c and ∂L/∂z per divisor (2 M N d) and the
-/// forward and adjoint partial sums at one node of each level (2 N M (N+1)),
-/// chain N's partial sums at the nodes of level N-1 under one node (M d);
-/// a short pass's increments padded with zeros (M d);
-/// the forward's scratch at depth N-1; levels 0..N-1 at the start of every
-/// pass but the first. All per lane.
-inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
-                                                     std::size_t lanes);
-
 /// Size of the record fmexp_lanes writes per segment and lane: levels
 /// 0..N-1 of the running tensor before the segment.
 inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
@@ -64,6 +54,13 @@ inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
     return total;
 }
 
+/// Scratch for fmexp_lanes_backward on m segments: per pass of
+/// lanes_backward_segments (M) segments, z/c and ∂L/∂z per divisor (2 M N d)
+/// and the forward and adjoint partial sums at one node of each level (2 N M
+/// (N+1)), chain N's partial sums at the nodes of level N-1 under one node (M
+/// d); a short pass's increments padded with zeros (M d); the forward's scratch
+/// at depth N-1; levels 0..N-1 at the start of every pass but the first. All
+/// per lane.
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
                                                      std::size_t lanes) {
     const std::size_t M = lanes_backward_segments, passes = (m + M - 1) / M;

@@ -220,9 +220,9 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
 /// twin): levels 0..N-1 of each lane before each segment s go to
 /// record + s*R*lanes (R = fmexp_lanes_record_size, interleaved like A);
 /// level N of A is neither read nor written (A may hold levels 0..N-1
-/// alone). Levels 0..N-1 of a
-/// depth-N tensor are a depth N-1 tensor in the same layout, and each level
-/// has its own Horner chain, so they advance at depth N-1.
+/// alone). Levels 0..N-1 of a depth-N tensor are a depth N-1 tensor in the
+/// same layout, and each level has its own Horner chain, so they advance at
+/// depth N-1.
 template <class T>
 void fmexp_lanes_record(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes,
                         T* record) {

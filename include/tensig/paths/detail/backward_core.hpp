@@ -146,56 +146,41 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
     signature_backward_from(G, path, L, d, o, store, ws, out);
 }
 
-/// Segments of one chunk of the backward pass in lanes, given the bytes of
-/// one state (levels 0..N-1 of every lane): kernels::fmexp_lanes_backward
-/// keeps the state at the start of each of the chunk's passes, and those
-/// take about 256 KiB, so they stay in the L2 cache between the forward
-/// sweep that writes them and the passes that read them. A multiple of the
-/// segments of a pass, so no chunk ends in a short pass.
-inline std::size_t lanes_chunk_segments(std::size_t state_bytes) {
-    constexpr std::size_t pass = kernels::horner::lanes_backward_segments;
-    const std::size_t fit = (std::size_t(256) << 10) / std::max<std::size_t>(state_bytes, 1);
-    return std::max<std::size_t>(1, fit) * pass;
-}
-
 /// Steps of one chunk of the backward pass in lanes: the spacing of its
-/// checkpoints, for lanes_backward_workspace and whoever hands it checkpoints.
+/// checkpoints, for lanes_backward_workspace and whoever hands it
+/// checkpoints. kernels::fmexp_lanes_backward keeps the state (levels
+/// 0..N-1 of every lane) at the start of each of the chunk's passes, and
+/// those take about 256 KiB, so they stay in the L2 cache between the
+/// forward sweep that writes them and the passes that read them. A
+/// multiple of the segments of a pass, so no chunk ends in a short pass.
 template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W) {
-    return lanes_chunk_segments(lanes_record_values(s, W) * sizeof(T));
+    constexpr std::size_t pass = kernels::horner::lanes_backward_segments;
+    const std::size_t state_bytes = lanes_record_values(s, W) * sizeof(T);
+    return std::max<std::size_t>(1, (std::size_t(256) << 10) / state_bytes) * pass;
 }
 
 /// Workspace of the backward pass in lanes (kernels::fmexp_lanes_backward):
-/// the interleaved running signature and gradient, the increments of one
-/// chunk and their gradients, and the checkpoints (levels 0..N-1 at the
-/// start of every chunk of paths of n steps; none with n = 0, for
-/// checkpoints handed in).
+/// the forward sweep's (for the checkpoints), the interleaved gradient, the
+/// increments of one chunk and their gradients, and the checkpoints (levels
+/// 0..N-1 at the start of every chunk of paths of n steps; none with n = 0,
+/// for checkpoints handed in).
 template <class T> struct lanes_backward_workspace {
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
-        : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W)), acc(s.size() * W),
+        : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W)), fwd(s, W),
           grad(s.size() * W), Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W),
           checkpoints((n + chunk - 1) / chunk * R) {}
     std::size_t lanes, R, chunk;
-    aligned_vector<T> acc, grad, Z, GZ;
+    lanes_workspace<T> fwd;
+    aligned_vector<T> grad, Z, GZ;
     scratch_vector<T> checkpoints; // written before read
 };
-
-/// Levels 0..N-1 of ws.acc through steps first..last-1 (at most one chunk)
-/// of the lanes of `src`: the checkpoints' pass. Levels 0..N-1 of a depth-N
-/// tensor are a depth N-1 tensor in the same layout, so this is fmexp_lanes
-/// at depth N-1, which skips every chain of level N.
-template <class T, class Source>
-void lanes_checkpoint_steps(const Source& src, std::size_t first, std::size_t last, const shape& s,
-                            lanes_backward_workspace<T>& ws) {
-    if (s.depth() < 2) return; // level 0 alone: the unit throughout
-    lanes_increments(src, first, last - first, s.dim(), ws.lanes, ws.Z.data());
-    kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), last - first, s.dim(), s.depth() - 1);
-}
 
 /// Adds to `out` the gradients of <G_l, signature of lane l> for the lanes of
 /// `src` (G_l, levels 1..N, at G + l*gstride; lanes >= count have none),
 /// together, one per SIMD lane (src.scatter places them). The adjoint
-/// needs levels 0..N-1 before every step: a first pass keeps them at the
-/// start of every chunk of ws.chunk steps (checkpoints); then, from the last
+/// needs levels 0..N-1 before every step: a first sweep (lanes_signatures at
+/// depth N-1) keeps them at the start of every chunk of ws.chunk steps
+/// (checkpoints); then, from the last
 /// chunk to the first, kernels::fmexp_lanes_backward runs the chunk's
 /// adjoint from its checkpoint. With `checkpoints` (from lanes_signatures
 /// with every = ws.chunk, on the same source), the first pass is skipped.
@@ -203,13 +188,8 @@ template <class T, class Source>
 void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::size_t count, const shape& s,
                     lanes_backward_workspace<T>& ws, T* out, const T* checkpoints = nullptr) {
     const std::size_t W = ws.lanes, n = src.steps(), m = s.sig_length(), d = s.dim(), R = ws.R, C = ws.chunk;
-    if (!checkpoints) {
-        std::fill(ws.acc.begin(), ws.acc.begin() + static_cast<std::ptrdiff_t>(R), T(0));
-        std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
-        for (std::size_t first = 0; first < n; first += C) {
-            std::copy(ws.acc.begin(), ws.acc.begin() + R, ws.checkpoints.begin() + first / C * R);
-            if (first + C < n) lanes_checkpoint_steps(src, first, first + C, s, ws);
-        }
+    if (!checkpoints) { // levels 0..N-1 only: a sweep at depth N-1
+        lanes_signatures(src, s, ws.fwd, ws.checkpoints.data(), C, s.depth() - 1);
         checkpoints = ws.checkpoints.data();
     }
     std::fill(ws.grad.begin(), ws.grad.end(), T(0));

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <memory>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -384,12 +385,16 @@ inline std::size_t lanes_record_values(const shape& s, std::size_t W) {
 /// `checkpoints`, levels 0..N-1 before every step that is a multiple of
 /// `every` (the backward pass's chunks, lanes_backward) are kept there, one
 /// after the other: the backward pass of a long path then need not run
-/// this forward pass again.
+/// this forward pass again. With `depth` below the shape's (the backward
+/// pass's own checkpoints, which need levels 0..N-1 only: at depth N-1,
+/// every chain of level N is skipped) only the checkpoints are wanted, so
+/// the sweep stops at the last one.
 template <class T, class Source>
 void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws, T* checkpoints = nullptr,
-                      std::size_t every = 0) {
-    const std::size_t W = ws.lanes, n = src.steps(), d = s.dim();
+                      std::size_t every = 0, std::size_t depth = SIZE_MAX) {
+    const std::size_t W = ws.lanes, n = src.steps(), d = s.dim(), N = std::min(depth, s.depth());
     const std::size_t R = checkpoints ? lanes_record_values(s, W) : 0;
+    const std::size_t end = N < s.depth() && n > 0 ? (n - 1) / every * every : n; // steps advanced
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     for (std::size_t i = 0; i < n;) {
@@ -398,8 +403,9 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
             if (i % every == 0) std::copy(ws.acc.begin(), ws.acc.begin() + R, checkpoints + i / every * R);
             block = std::min(block, every - i % every);
         }
+        if (i >= end) break;
         lanes_increments(src, i, block, d, W, ws.Z.data());
-        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, s.depth());
+        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, N);
         i += block;
     }
 }
