@@ -426,6 +426,39 @@ template <class T> void bm_expr_chain(benchmark::State& state, chain_impl impl) 
     state.counters["bytes"] = per_iter;
 }
 
+enum class transpose_impl { kernel, loop, copy };
+
+/// W interleaved lanes of n values each into W rows (kernels::deinterleave,
+/// as signature's lanes routes return their results), against the same
+/// loop value by value and a plain copy of as many bytes. The rows start
+/// one value past a cache line, as a signature's levels do in its output.
+template <class T> void bm_deinterleave(benchmark::State& state, transpose_impl impl) {
+    const std::size_t W = kernels::lanes<T>(), n = static_cast<std::size_t>(state.range(0));
+    tensig::aligned_vector<T> lanes(W * n), rows(W * n + 64 / sizeof(T));
+    for (std::size_t i = 0; i < lanes.size(); ++i)
+        lanes[i] = T(static_cast<double>(i));
+    T* out = rows.data() + 1;
+    for (auto _ : state) {
+        switch (impl) {
+        case transpose_impl::kernel:
+            kernels::deinterleave(lanes.data(), W, n, out, n);
+            break;
+        case transpose_impl::loop:
+            for (std::size_t i = 0; i < n; ++i)
+                for (std::size_t l = 0; l < W; ++l)
+                    out[l * n + i] = lanes[i * W + l];
+            break;
+        case transpose_impl::copy:
+            std::copy(lanes.begin(), lanes.end(), out);
+            break;
+        }
+        benchmark::DoNotOptimize(out);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(2 * W * n * sizeof(T) * state.iterations()));
+    state.counters["values"] = double(W * n);
+}
+
 /// The fastest repetition: with --benchmark_repetitions, the figure least
 /// disturbed by other processes on a shared machine.
 double min_of(const std::vector<double>& v) {
@@ -453,6 +486,20 @@ const bool registered = [] {
                 })->ComputeStatistics("min", min_of);
         }
     };
+    for (const auto& [name, impl] : {std::pair{"kernel", transpose_impl::kernel},
+                                     std::pair{"loop", transpose_impl::loop}, std::pair{"copy", transpose_impl::copy}}) {
+        const transpose_impl im = impl;
+        benchmark::RegisterBenchmark((std::string("deinterleave<double>/") + name).c_str(),
+                                     [=](benchmark::State& st) { bm_deinterleave<double>(st, im); })
+            ->Arg(1024)
+            ->Arg(1 << 16)
+            ->ComputeStatistics("min", min_of);
+        benchmark::RegisterBenchmark((std::string("deinterleave<float>/") + name).c_str(),
+                                     [=](benchmark::State& st) { bm_deinterleave<float>(st, im); })
+            ->Arg(512)
+            ->Arg(1 << 15)
+            ->ComputeStatistics("min", min_of);
+    }
     add_fmexp(double{});
     add_fmexp(float{});
     auto add_block = [&](auto tag) {

@@ -342,6 +342,78 @@ TEMPLATE_TEST_CASE("fmexp_lanes: each lane is its own path's fmexp_many", "[kern
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes with roots: the chains start from given partial sums", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 9}, {4, 4}, {3, 3}, {9, 2}})
+            for (std::size_t m : {1, 3, 4, 5, 9}) {
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                auto AL = random_vector<T>(s.size() * W);
+                const auto ZL = random_vector<T>(m * d * W), root = random_vector<T>(m * (N + 1) * W);
+                auto twin = AL;
+                kn::fmexp_lanes(AL.data(), ZL.data(), m, d, N, root.data());
+                kn::scalar::fmexp_lanes(twin.data(), ZL.data(), m, d, N, W, root.data());
+                CHECK(oracle::rel_err(AL, twin, AL.size()) <= tol<T>(N) * 8);
+                // roots equal to A_0 are no roots
+                auto plain = random_vector<T>(s.size() * W);
+                auto rooted = plain;
+                std::vector<T> a0(m * (N + 1) * W);
+                for (std::size_t i = 0; i < a0.size(); ++i)
+                    a0[i] = plain[i % W];
+                kn::fmexp_lanes(plain.data(), ZL.data(), m, d, N);
+                kn::fmexp_lanes(rooted.data(), ZL.data(), m, d, N, a0.data());
+                CHECK(oracle::max_abs_diff(plain, rooted, plain.size()) == 0);
+            }
+    }
+}
+
+TEMPLATE_TEST_CASE("interleave and deinterleave move rows to lanes and back", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (std::size_t count : {W, W > 1 ? W - 1 : 1, std::size_t(1)})
+            for (std::size_t n : {std::size_t(0), std::size_t(1), W - 1, W, 3 * W + 5, std::size_t(64)})
+                for (std::size_t extra : {std::size_t(0), std::size_t(3), W})
+                    for (std::size_t skew = 0; skew < W; ++skew) { // rows from every offset in a register
+                        INFO(arch << " lanes " << W << " count " << count << " n " << n << " stride " << n + extra
+                                  << " skew " << skew);
+                        const std::size_t stride = n + extra;
+                        tensig::aligned_vector<T> rows(skew + count * stride + W), lanes(n * W + W);
+                        for (std::size_t i = 0; i < rows.size(); ++i)
+                            rows[i] = T(static_cast<double>(i) + 0.5);
+                        for (std::size_t i = 0; i < lanes.size(); ++i)
+                            lanes[i] = T(-1);
+                        kn::interleave(rows.data() + skew, stride, count, n, lanes.data());
+                        bool moved = true, untouched = true;
+                        for (std::size_t i = 0; i < n; ++i)
+                            for (std::size_t l = 0; l < W; ++l) {
+                                if (l < count) moved = moved && lanes[i * W + l] == rows[skew + l * stride + i];
+                                else untouched = untouched && lanes[i * W + l] == T(-1);
+                            }
+                        for (std::size_t i = n * W; i < lanes.size(); ++i)
+                            untouched = untouched && lanes[i] == T(-1);
+                        CHECK(moved);
+                        CHECK(untouched);
+                        // and back, into rows that start out different: every value moved, nothing else written
+                        tensig::aligned_vector<T> back(rows.size(), T(-2));
+                        kn::deinterleave(lanes.data(), count, n, back.data() + skew, stride);
+                        bool same = true, rest = true;
+                        for (std::size_t i = 0; i < back.size(); ++i) {
+                            const bool in_row = i >= skew && (i - skew) / std::max<std::size_t>(stride, 1) < count &&
+                                                (i - skew) % std::max<std::size_t>(stride, 1) < n;
+                            if (in_row) same = same && back[i] == rows[i];
+                            else rest = rest && back[i] == T(-2);
+                        }
+                        CHECK(same);
+                        CHECK(rest);
+                    }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then the adjoint through it)",
                    "[kernels]", float, double) {
     using T = TestType;

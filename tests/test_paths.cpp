@@ -226,6 +226,66 @@ TEMPLATE_TEST_CASE("batches in SIMD lanes equal one path at a time, with every o
     });
 }
 
+// The signature of `path` under o, one segment at a time through the scalar
+// kernels (no lanes of any kind): the reference of the one-path routes.
+template <class T>
+std::vector<T> signature_by_segments(const xt::xtensor<T, 2>& path, std::size_t N, const tensig::signature_options& o) {
+    const std::size_t L = path.shape()[0], d = path.shape()[1];
+    std::vector<std::vector<T>> pts;
+    if (o.basepoint) pts.emplace_back(d, T(0));
+    for (std::size_t i = 0; i < L; ++i)
+        pts.emplace_back(path.data() + i * d, path.data() + (i + 1) * d);
+    if (o.inverse) std::reverse(pts.begin(), pts.end());
+    tensig::tensor<T> A(shape(d, N));
+    A.set_unit();
+    std::vector<T> z(d), scratch(tensig::kernels::scalar::fmexp_scratch_size(d, N));
+    for (std::size_t i = 0; i + 1 < pts.size(); ++i) {
+        for (std::size_t c = 0; c < d; ++c)
+            z[c] = pts[i + 1][c] - pts[i][c];
+        tensig::kernels::scalar::fmexp(A.data(), z.data(), d, N, scratch.data());
+    }
+    return std::vector<T>(A.data() + 1, A.data() + A.size());
+}
+
+TEMPLATE_TEST_CASE("one path by prefix lanes equals its segments one by one, with every option", "[paths]", float,
+                   double) {
+    using T = TestType;
+    const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        const std::size_t W = tensig::kernels::lanes<T>();
+        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 12}, {2, 6}, {2, 4}, {4, 5}, {4, 3}, {3, 5}}) {
+            const std::size_t p = tensig::detail::prefix_lanes_level<T>(shape(d, N));
+            // the route runs where it should: d = 2, N = 12 in lanes (W words of level log2 W)
+            if (W > 1 && d == 2 && N == 12) CHECK(p > 0);
+            if (d == 3) CHECK(p == 0); // 3^p is never a multiple of W
+            for (std::size_t L : {1, 2, 3, 6, 19})
+                for (int option = 0; option < 3; ++option) {
+                    tensig::signature_options o;
+                    o.basepoint = option == 1;
+                    o.inverse = option == 2;
+                    INFO(arch << " lanes " << W << " d " << d << " N " << N << " p " << p << " L " << L
+                              << " option " << option);
+                    const xt::xtensor<T, 2> path = oracle::random_path<T>(L, d, 0.7);
+                    const xt::xtensor<T, 1> S = tensig::signature(path, N, o);
+                    const std::vector<T> ref = signature_by_segments(path, N, o);
+                    CHECK(oracle::rel_err(S, ref, ref.size()) <= tol);
+                    for (std::size_t k = 1; k <= N; ++k) { // and level by level, however small the level
+                        const std::size_t off = shape(d, N).level_offset(k) - 1, n = shape(d, N).level_size(k);
+                        CHECK(oracle::max_abs_diff(S.data() + off, ref.data() + off, n) <=
+                              tol * oracle::max_abs(ref.data() + off, n));
+                    }
+                }
+        }
+    }
+    tensig::kernels::force_arch("");
+    // a path long enough for pieces (signature_long), each piece from the unit by prefix lanes
+    const xt::xtensor<double, 2> path = oracle::random_path(4200, 2, 0.05);
+    const xt::xtensor<double, 1> S = tensig::signature(path, 7);
+    const auto ref = signature_by_segments(path, 7, {});
+    CHECK(oracle::rel_err(S, ref, ref.size()) <= 1e-11);
+}
+
 TEST_CASE("float and double agree to float precision on a long path", "[paths]") {
     const auto p = oracle::random_path(200, 2, 0.1);
     const xt::xtensor<float, 2> pf = xt::cast<float>(p);

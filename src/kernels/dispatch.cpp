@@ -230,16 +230,30 @@ std::size_t lanes_double() {
 std::size_t lanes_float() {
     return table().lanes_f;
 }
-void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root) {
     const std::size_t W = table().lanes_d;
     if (depth >= 64) // (d = 1 only in practice) the kernels index levels in a fixed array
-        return scalar::fmexp_lanes(A, Z, m, dim, depth, W);
-    table().fmexp_lanes_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)));
+        return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root);
+    table().fmexp_lanes_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
+                          root);
 }
-void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root) {
     const std::size_t W = table().lanes_f;
-    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W);
-    table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)));
+    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root);
+    table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
+                          root);
+}
+void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes) {
+    table().interleave_d(rows, stride, count, n, lanes);
+}
+void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes) {
+    table().interleave_f(rows, stride, count, n, lanes);
+}
+void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride) {
+    table().deinterleave_d(lanes, count, n, rows, stride);
+}
+void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride) {
+    table().deinterleave_f(lanes, count, n, rows, stride);
 }
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth) {

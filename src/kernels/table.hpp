@@ -55,12 +55,18 @@ struct kernel_table {
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,
                    std::size_t) = nullptr;
     std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
-    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
-    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
+                          const double*) = nullptr;
+    void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*,
+                          const float*) = nullptr;
     void (*fmexp_lanes_backward_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
                                    std::size_t, double*) = nullptr;
     void (*fmexp_lanes_backward_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,
                                    std::size_t, float*) = nullptr;
+    void (*interleave_d)(const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
+    void (*interleave_f)(const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*deinterleave_d)(const double*, std::size_t, std::size_t, double*, std::size_t) = nullptr;
+    void (*deinterleave_f)(const float*, std::size_t, std::size_t, float*, std::size_t) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

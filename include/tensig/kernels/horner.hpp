@@ -272,6 +272,54 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
         step_fma_many<Left, P>(A + offset, tops, top, top, m, Z, dim);
 }
 
+/// Scratch for prefix_chains: z/c (N d) and the chains' partial sums at two
+/// levels ((N + 1) d^p each).
+inline std::size_t prefix_chains_scratch_size(std::size_t dim, std::size_t p, std::size_t depth) {
+    std::size_t n = 1;
+    for (std::size_t k = 0; k < p; ++k)
+        n *= dim;
+    return depth * dim + 2 * (depth + 1) * n;
+}
+
+/// The top of A ⊗ exp(z) when the words of level p are lanes (signature's
+/// prefix lanes: below each word w of level p, fmexp_lanes with roots
+/// advances the words w u). A holds levels 0..p of a depth-N tensor; for
+/// k = 0..N-p, root[k*n + w] (n = d^p) becomes the partial sum at w of
+/// Horner's chain of level p + k,
+///   t_0 = A_0, t_j = t_{j-1} ⊗ z/(p+k-j+1) + A_j (j = 1..p), root_k = t_p,
+/// and levels 1..p of A become those of A ⊗ exp(z) (t_k of chain k; root_0
+/// is the new level p). Level by level, every chain still running at once
+/// (the loop over chains innermost and contiguous). `scratch`:
+/// prefix_chains_scratch_size(dim, p, depth).
+template <class T>
+void prefix_chains(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root, T* scratch) {
+    const std::size_t K = depth + 1;
+    std::size_t words = 1; // d^p
+    for (std::size_t j = 0; j < p; ++j)
+        words *= dim;
+    T* zs = scratch; // zs[(c-1)*dim + b] = z_b / c
+    divided_by_steps(zs, z, dim, 1, depth);
+    T* v = scratch + depth * dim; // level j-1: v[w*K + k], chains k >= j-1
+    T* next = v + K * words;      // level j
+    for (std::size_t k = 0; k <= depth; ++k)
+        v[k] = A[0];
+    for (std::size_t j = 1, n = dim, off = 1; j <= p; off += n, n *= dim, ++j) {
+        for (std::size_t w = 0; w < n / dim; ++w)
+            for (std::size_t b = 0; b < dim; ++b) {
+                const T a = A[off + w * dim + b];
+                const T* q = v + w * K;
+                T* t = next + (w * dim + b) * K;
+                for (std::size_t k = j; k <= depth; ++k) // divisor k - j + 1
+                    t[k] = q[k] * zs[(k - j) * dim + b] + a;
+                A[off + w * dim + b] = t[j]; // chain j ends here
+            }
+        std::swap(v, next);
+    }
+    for (std::size_t w = 0; w < words; ++w)
+        for (std::size_t k = p; k <= depth; ++k)
+            root[(k - p) * words + w] = v[w * K + k];
+}
+
 /// The reverse Horner chain of level k from step j_top down to 1, given
 /// t̄_{j_top} (rows x dim values, rows = d^(j_top - 1); off_prev is the offset
 /// of level j_top - 1): for each step, ∂L/∂z (times c = k-j+1) += t_{j-1}ᵀ t̄_j

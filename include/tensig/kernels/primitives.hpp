@@ -81,8 +81,12 @@ void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zd
                     std::size_t depth, std::size_t count);
 std::size_t lanes_double();
 std::size_t lanes_float();
-void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth);
-void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth);
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root);
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root);
+void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes);
+void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes);
+void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
+void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
@@ -181,11 +185,41 @@ template <class T> std::size_t lanes() {
 /// of segment s of path l at Z[(s*dim + b)*lanes + l]. Each lane gets what
 /// fmexp_many computes on its own path; every multiply-add is a full
 /// register whatever d is (no short rows, no shuffles).
-template <class T> void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+///
+/// With `root`, Horner's chain of level k starts segment s from
+/// root[(s*(N+1) + k)*lanes + l] instead of A_0 (level 0, then, is neither
+/// read nor written): level k >= 1 of each lane becomes
+///   (A ⊗ exp(z_s))_k + (root_{s,k} - A_0) z_s^{⊗k} / k!.
+/// That is the update of the words below a fixed prefix, one prefix per lane,
+/// given the chains' partial sums at the prefix (signature's prefix lanes).
+template <class T>
+void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root = nullptr) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_lanes(A, Z, m, dim, depth);
+        dispatched::fmexp_lanes(A, Z, m, dim, depth, root);
     else
-        scalar::fmexp_lanes(A, Z, m, dim, depth, 1);
+        scalar::fmexp_lanes(A, Z, m, dim, depth, 1, root);
+}
+
+/// Rows to interleaved lanes: lanes[i*W + l] = rows[l*stride + i] for the
+/// rows l < count (count <= W = lanes<T>()) and values i < n; by W x W tiles
+/// transposed in registers. (Lanes that count leaves out are not written.)
+template <class T>
+void interleave(const T* rows, std::size_t stride, std::size_t count, std::size_t n, T* lanes) {
+    if constexpr (has_simd<T>::value)
+        dispatched::interleave(rows, stride, count, n, lanes);
+    else
+        for (std::size_t i = 0; i < n && count > 0; ++i)
+            lanes[i] = rows[i];
+}
+
+/// The reverse of interleave: rows[l*stride + i] = lanes[i*W + l].
+template <class T>
+void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std::size_t stride) {
+    if constexpr (has_simd<T>::value)
+        dispatched::deinterleave(lanes, count, n, rows, stride);
+    else
+        for (std::size_t i = 0; i < n && count > 0; ++i)
+            rows[i] = lanes[i];
 }
 
 /// The adjoint of fmexp_lanes: A holds levels 0..N-1 (interleaved) before

@@ -195,22 +195,43 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
 /// fmexp_many on `lanes` interleaved tensors at once (coefficient i of lane
 /// l at A[i*lanes + l], coordinate b of segment s at Z[(s*dim + b)*lanes + l]):
 /// the twin of the SIMD kernels' fmexp_lanes, one lane at a time (a
-/// reference for tests: it allocates its scratch).
+/// reference for tests: it allocates its scratch). With `root`, as
+/// kernels::fmexp_lanes documents: fmexp, then (root_{s,k} - A_0) z^{⊗k}/k!
+/// added to each level k >= 1 (an independent formula, not the kernel's
+/// order of operations).
 template <class T>
-void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes) {
+void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes,
+                 const T* root = nullptr) {
     std::size_t size = 0;
     for (std::size_t k = 0, n = 1; k <= depth; ++k, n *= dim)
         size += n;
-    std::vector<T> buffer(size + m * dim + horner::fmexp_many_scratch_size(dim, depth, m));
+    std::vector<T> buffer(2 * size + m * dim + horner::fmexp_many_scratch_size(dim, depth, m));
     T* a = buffer.data();
-    T* z = a + size;
+    T* e = a + size; // z^{⊗k}/k!, levels 0..N
+    T* z = e + size;
     T* work = z + m * dim;
     for (std::size_t l = 0; l < lanes; ++l) {
         for (std::size_t i = 0; i < size; ++i)
             a[i] = A[i * lanes + l];
         for (std::size_t i = 0; i < m * dim; ++i)
             z[i] = Z[i * lanes + l];
-        horner::fmexp_many<policy>(a, z, m, dim, depth, work);
+        if (!root) {
+            horner::fmexp_many<policy>(a, z, m, dim, depth, work);
+        } else {
+            for (std::size_t s = 0; s < m; ++s) {
+                const T a0 = a[0];
+                const T* zs = z + s * dim;
+                horner::fmexp_many<policy>(a, zs, 1, dim, depth, work);
+                e[0] = T(1);
+                for (std::size_t k = 1, below = 0, off = 1, n = dim; k <= depth; ++k, below = off, off += n, n *= dim) {
+                    const T shift = root[(s * (depth + 1) + k) * lanes + l] - a0;
+                    for (std::size_t i = 0; i < n; ++i) {
+                        e[off + i] = e[below + i / dim] * zs[i % dim] / T(static_cast<double>(k));
+                        a[off + i] += shift * e[off + i];
+                    }
+                }
+            }
+        }
         for (std::size_t i = 0; i < size; ++i)
             A[i * lanes + l] = a[i];
     }

@@ -92,14 +92,83 @@ inline shape path_shape(std::size_t L, std::size_t d, std::size_t depth, bool ba
     return shape(d, depth);
 }
 
+/// Rows l < count of dst (row l at dst + l*stride, n values) from the
+/// interleaved src (value i of lane l at src[i*W + l]), and back. With the
+/// kernels' lanes, by their register tiles (kernels::deinterleave); else
+/// value by value.
+template <class T>
+void deinterleave_lanes(const T* src, std::size_t W, std::size_t count, std::size_t n, T* dst, std::size_t stride) {
+    if (W == kernels::lanes<T>()) return kernels::deinterleave(src, count, n, dst, stride);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t l = 0; l < count; ++l)
+            dst[l * stride + i] = src[i * W + l];
+}
+
+template <class T>
+void interleave_lanes(const T* src, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, T* dst) {
+    if (W == kernels::lanes<T>()) return kernels::interleave(src, stride, count, n, dst);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t l = 0; l < count; ++l)
+            dst[i * W + l] = src[l * stride + i];
+}
+
+/// Prefix lanes (below): the largest d, the fewest levels below p, the
+/// fewest steps of a call that take the route, and the steps per block.
+inline constexpr std::size_t prefix_lanes_max_dim = 4;
+inline constexpr std::size_t prefix_lanes_min_below = 2;
+inline constexpr std::size_t prefix_lanes_min_steps = 2;
+inline constexpr std::size_t prefix_lanes_block = 16;
+
+/// Prefix lanes: one path's fmexp in SIMD lanes, one word w of a level p
+/// per lane. Below w, the words w u of levels p+1..N advance as one lane of
+/// kernels::fmexp_lanes of depth N - p whose chains start from their partial
+/// sums at w (its roots, horner::prefix_chains); the increments are the same
+/// in every lane. The d^p words of level p make d^p / W groups of W lanes
+/// (W = kernels::lanes), so d^p must be a multiple of W: d a power of two.
+/// Every multiply-add below level p is a full register, where the one-path
+/// kernels' rows of d values are short for small d. Levels 0..p stay in the
+/// usual layout; the rest is interleaved for the route and back.
+/// Returns p, or 0 where the route does not apply.
+template <class T> std::size_t prefix_lanes_level(const shape& s) {
+    const std::size_t W = kernels::lanes<T>(), d = s.dim(), N = s.depth();
+    if (W < 2 || d < 2 || d > prefix_lanes_max_dim) return 0;
+    std::size_t p = 0, words = 1;
+    while (words < W) {
+        words *= d;
+        ++p;
+    }
+    if (words % W != 0 || N < p + prefix_lanes_min_below || N - p >= 64) return 0;
+    return p;
+}
+
+/// The state of the prefix lanes route (allocated once per call).
+template <class T> struct prefix_lanes_workspace {
+    prefix_lanes_workspace(const shape& s, std::size_t level)
+        : p(level), W(kernels::lanes<T>()), words(s.level_size(level)), below(s.depth() - level),
+          lane_size(shape(s.dim(), below).size()), top(s.level_offset(level + 1)),
+          lanes(words * lane_size), Z(prefix_lanes_block * s.dim() * W),
+          roots(prefix_lanes_block * (below + 1) * words), group_roots(words > W ? roots.size() / (words / W) : 0),
+          z(s.dim()), scratch(kernels::horner::prefix_chains_scratch_size(s.dim(), level, s.depth())) {}
+    std::size_t p, W, words, below, lane_size; // words of level p; levels below it; coefficients per lane
+    std::vector<T> top;                       // levels 0..p
+    scratch_vector<T> lanes;                  // words / W groups of W interleaved lanes, levels 0..N-p
+    scratch_vector<T> Z;                      // a block of increments, each coordinate in every lane
+    scratch_vector<T> roots, group_roots;     // the chains' partial sums at level p, per step of a block
+    std::vector<T> z, scratch;
+};
+
 /// Per-call workspace: the running signature (unfilled: every user sets it
-/// first) and a block of increments. Reused across the paths of a batch, so the
+/// first) and a block of increments; the prefix lanes' state where the
+/// shape takes that route. Reused across the paths of a batch, so the
 /// per-segment loop never allocates.
 template <class T> struct path_workspace {
     explicit path_workspace(const shape& s)
-        : acc(tensor<T>::unfilled(s)), delta(s.dim() * kernels::fmexp_block) {}
+        : acc(tensor<T>::unfilled(s)), delta(s.dim() * kernels::fmexp_block) {
+        if (const std::size_t p = prefix_lanes_level<T>(s)) prefix = std::make_unique<prefix_lanes_workspace<T>>(s, p);
+    }
     tensor<T> acc;
     std::vector<T> delta;
+    std::unique_ptr<prefix_lanes_workspace<T>> prefix;
 };
 
 /// Number of segments of a path of L points.
@@ -151,13 +220,79 @@ void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint
     kernels::fmexp(ws.acc.data(), ws.delta.data(), d, s.depth());
 }
 
+/// The prefix lanes' state from the tensor A (levels 0..N), or into it
+/// (out): levels 0..p as they are; level p + j is row w (a word of level p)
+/// of d^j values per word, lane w's level j. Out writes levels 1..N to
+/// A1 (A + 1: levels 1..N alone, as a signature is returned).
+template <class T> void prefix_lanes_move(prefix_lanes_workspace<T>& pw, const shape& s, T* A1, bool out) {
+    const std::size_t W = pw.W, groups = pw.words / W, d = s.dim();
+    if (out)
+        std::copy(pw.top.begin() + 1, pw.top.end(), A1);
+    else
+        std::copy(A1 - 1, A1 - 1 + pw.top.size(), pw.top.begin());
+    for (std::size_t j = 1, n_j = d, lane_off = 1; j <= pw.below; lane_off += n_j, n_j *= d, ++j)
+        for (std::size_t g = 0; g < groups; ++g) {
+            T* rows = A1 + (s.level_offset(pw.p + j) - 1) + g * W * n_j;
+            T* lanes = pw.lanes.data() + (g * pw.lane_size + lane_off) * W;
+            if (out)
+                deinterleave_lanes(static_cast<const T*>(lanes), W, W, n_j, rows, n_j);
+            else
+                interleave_lanes(static_cast<const T*>(rows), n_j, W, n_j, W, lanes);
+        }
+}
+
+/// The prefix lanes' state set to the unit tensor (1, 0, 0, ...).
+template <class T> void prefix_lanes_unit(prefix_lanes_workspace<T>& pw) {
+    std::fill(pw.top.begin(), pw.top.end(), T(0));
+    pw.top[0] = T(1);
+    std::fill_n(pw.lanes.data(), pw.words * pw.lane_size, T(0));
+}
+
+/// Steps i0..i1-1 of the path (as apply_steps) on the prefix lanes' state.
+template <class T>
+void prefix_lanes_steps(const T* path, std::size_t d, std::size_t n, std::size_t i0, std::size_t i1,
+                        const signature_options& o, std::size_t depth, prefix_lanes_workspace<T>& pw) {
+    const std::size_t W = pw.W, groups = pw.words / W, below = pw.below, root_step = (below + 1) * pw.words;
+    for (std::size_t i = i0; i < i1;) {
+        const std::size_t m = std::min(prefix_lanes_block, i1 - i);
+        for (std::size_t b = 0; b < m; ++b, ++i) {
+            segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
+            for (std::size_t c = 0; c < d; ++c)
+                std::fill_n(pw.Z.data() + (b * d + c) * W, W, pw.z[c]);
+            kernels::horner::prefix_chains(pw.top.data(), pw.z.data(), d, pw.p, depth,
+                                           pw.roots.data() + b * root_step, pw.scratch.data());
+        }
+        for (std::size_t g = 0; g < groups; ++g) {
+            const T* root = pw.roots.data();
+            if (groups > 1) { // lanes g*W.. of every row of roots, gathered
+                for (std::size_t r = 0; r < m * (below + 1); ++r)
+                    std::copy_n(pw.roots.data() + r * pw.words + g * W, W, pw.group_roots.data() + r * W);
+                root = pw.group_roots.data();
+            }
+            kernels::fmexp_lanes(pw.lanes.data() + g * pw.lane_size * W, pw.Z.data(), m, d, below, root);
+        }
+    }
+}
+
+/// Whether steps i0..i1 of a path take the prefix lanes.
+template <class T> bool by_prefix_lanes(std::size_t i0, std::size_t i1, const path_workspace<T>& ws) {
+    return ws.prefix && i1 - i0 >= prefix_lanes_min_steps;
+}
+
 /// ws.acc <- ws.acc ⊗ exp(Δ) for steps i0..i1-1 of the path (step i is
 /// segment i, or segment n-1-i reversed for the inverse), in blocks of
-/// kernels::fmexp_block segments (bit-identical to one segment at a time).
+/// kernels::fmexp_block segments (bit-identical to one segment at a time),
+/// or by prefix lanes where the shape allows (equal to rounding).
 template <class T>
 void apply_steps(const T* path, std::size_t d, std::size_t n, std::size_t i0, std::size_t i1,
                  const signature_options& o, path_workspace<T>& ws) {
     const shape& s = ws.acc.shape();
+    if (by_prefix_lanes(i0, i1, ws)) {
+        prefix_lanes_move(*ws.prefix, s, ws.acc.data() + 1, false);
+        prefix_lanes_steps(path, d, n, i0, i1, o, s.depth(), *ws.prefix);
+        prefix_lanes_move(*ws.prefix, s, ws.acc.data() + 1, true);
+        return;
+    }
     for (std::size_t i = i0; i < i1;) {
         const std::size_t m = std::min(kernels::fmexp_block, i1 - i);
         for (std::size_t b = 0; b < m; ++b, ++i)
@@ -168,19 +303,28 @@ void apply_steps(const T* path, std::size_t d, std::size_t n, std::size_t i0, st
 
 /// The signature of one path of L points in R^d, left in ws.acc (levels 0..N).
 /// (The inverse, S^{-1} = exp(-Δ_n) ⊗ ... ⊗ exp(-Δ_1), is the reversed path.)
+/// Prefix lanes write levels 1..N to `out` when given (else to ws.acc).
 template <class T>
-void signature_into(const T* path, std::size_t L, std::size_t d, const signature_options& o, path_workspace<T>& ws) {
-    ws.acc.set_unit();
+void signature_into(const T* path, std::size_t L, std::size_t d, const signature_options& o, path_workspace<T>& ws,
+                    T* out = nullptr) {
     const std::size_t n = segment_count(L, o.basepoint);
+    if (by_prefix_lanes(0, n, ws)) { // from the unit: nothing to move in
+        prefix_lanes_unit(*ws.prefix);
+        prefix_lanes_steps(path, d, n, 0, n, o, ws.acc.shape().depth(), *ws.prefix);
+        ws.acc[0] = T(1);
+        prefix_lanes_move(*ws.prefix, ws.acc.shape(), out ? out : ws.acc.data() + 1, true);
+        return;
+    }
+    ws.acc.set_unit();
     apply_steps(path, d, n, 0, n, o, ws);
+    if (out) std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
 }
 
 /// Signature (levels 1..N) of one path of L points in R^d into `out`.
 template <class T>
 void signature_one(const T* path, std::size_t L, std::size_t d, const signature_options& o,
                    path_workspace<T>& ws, T* out) {
-    signature_into(path, L, d, o, ws);
-    std::copy(ws.acc.data() + 1, ws.acc.data() + ws.acc.size(), out);
+    signature_into(path, L, d, o, ws, out);
 }
 
 /// Steps whose increments the lanes route gathers at once: lane by lane,
@@ -202,52 +346,6 @@ template <class T> struct lanes_workspace {
 /// `lanes` signatures where the one-path route keeps one, and beyond the L2
 /// cache its passes would go to memory.
 inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
-
-/// Rows l < count of dst (row l at dst + l*stride, n values) from the
-/// interleaved src (value i of lane l at src[i*W + l]), and back: value by
-/// value, the W lanes of one value in a row, with W known at compile time
-/// for the lanes of the kernels (the loop over lanes unrolled). Lane by lane
-/// over the whole tensor would read each of its lines W times from L2 (a
-/// tenth of a (128, 128, 4, 6) signature call).
-/// (Out: lanes to rows, else rows to lanes; the side read may be const.)
-template <std::size_t C, bool Out, class R, class Ln> // C: the lanes moved, known at compile time (0: count)
-void lanes_transpose_rows(R* rows, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, Ln* lanes) {
-    const std::size_t c = C > 0 ? C : count;
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t l = 0; l < c; ++l) {
-            if constexpr (Out)
-                rows[l * stride + i] = lanes[i * W + l];
-            else
-                lanes[i * W + l] = rows[l * stride + i];
-        }
-}
-
-template <bool Out, class R, class Ln>
-void lanes_transpose(R* rows, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, Ln* lanes) {
-    if (count == W) switch (W) {
-        case 2:
-            return lanes_transpose_rows<2, Out>(rows, stride, count, n, W, lanes);
-        case 4:
-            return lanes_transpose_rows<4, Out>(rows, stride, count, n, W, lanes);
-        case 8:
-            return lanes_transpose_rows<8, Out>(rows, stride, count, n, W, lanes);
-        case 16:
-            return lanes_transpose_rows<16, Out>(rows, stride, count, n, W, lanes);
-        default:
-            break;
-        }
-    lanes_transpose_rows<0, Out>(rows, stride, count, n, W, lanes);
-}
-
-template <class T>
-void deinterleave_lanes(const T* src, std::size_t W, std::size_t count, std::size_t n, T* dst, std::size_t stride) {
-    lanes_transpose<true>(dst, stride, count, n, W, src);
-}
-
-template <class T>
-void interleave_lanes(const T* src, std::size_t stride, std::size_t count, std::size_t n, std::size_t W, T* dst) {
-    lanes_transpose<false>(src, stride, count, n, W, dst);
-}
 
 /// Whether signature_batch runs B paths of shape s in lanes.
 template <class T> bool use_lanes(const shape& s, std::size_t B) {
