@@ -113,10 +113,16 @@ void interleave_lanes(const T* src, std::size_t stride, std::size_t count, std::
 }
 
 /// Prefix lanes (below): the largest d, the fewest levels below p, the
-/// fewest steps of a call that take the route, and the steps per block.
-inline constexpr std::size_t prefix_lanes_max_dim = 4;
-inline constexpr std::size_t prefix_lanes_min_below = 2;
-inline constexpr std::size_t prefix_lanes_min_steps = 2;
+/// least work (steps times the signature's size) of a call that takes the
+/// route, and the steps per block. Measured against the one-path kernels
+/// (one path, double, AVX-512 lanes, alternated): d = 2 wins from N = 8 on
+/// long paths (L = 100: 0.85x the time) and from N = 10 on short ones (L = 8:
+/// N = 12 0.70x, N = 10 0.99x, N = 8 1.17x; N = 12 with one segment 1.07x);
+/// d = 4 lost everywhere (L = 8, N = 4..6: 1.04-2.9x; L = 100, N = 5:
+/// 1.43x), where the one-path rows of 4 values fill AVX2 registers.
+inline constexpr std::size_t prefix_lanes_max_dim = 2;
+inline constexpr std::size_t prefix_lanes_min_below = 5;
+inline constexpr std::size_t prefix_lanes_min_work = std::size_t(1) << 14;
 inline constexpr std::size_t prefix_lanes_block = 16;
 
 /// Prefix lanes: one path's fmexp in SIMD lanes, one word w of a level p
@@ -276,7 +282,7 @@ void prefix_lanes_steps(const T* path, std::size_t d, std::size_t n, std::size_t
 
 /// Whether steps i0..i1 of a path take the prefix lanes.
 template <class T> bool by_prefix_lanes(std::size_t i0, std::size_t i1, const path_workspace<T>& ws) {
-    return ws.prefix && i1 - i0 >= prefix_lanes_min_steps;
+    return ws.prefix && (i1 - i0) * ws.acc.size() >= prefix_lanes_min_work;
 }
 
 /// ws.acc <- ws.acc ⊗ exp(Δ) for steps i0..i1-1 of the path (step i is
