@@ -370,6 +370,81 @@ TEMPLATE_TEST_CASE("fmexp_lanes with roots: the chains start from given partial 
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes_backward with roots against its scalar twin", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 7}, {4, 4}, {3, 3}, {9, 2}})
+            for (std::size_t m : {1, 3, 4, 5, 9}) {
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                const std::size_t R = kn::scalar::fmexp_lanes_record_size(d, N), K = (N + 1) * W;
+                const auto A = random_vector<T>(R * W), Z = random_vector<T>(m * d * W),
+                           root = random_vector<T>(m * K);
+                auto G1 = random_vector<T>(s.size() * W);
+                auto G2 = G1;
+                std::vector<T> GZ1(m * d * W, T(0)), GZ2 = GZ1, gr1(m * K, T(-3)), gr2(m * K, T(-5));
+                kn::fmexp_lanes_backward(A.data(), G1.data(), GZ1.data(), Z.data(), m, d, N, root.data(), gr1.data());
+                kn::scalar::fmexp_lanes_backward(A.data(), G2.data(), GZ2.data(), Z.data(), m, d, N, W, root.data(),
+                                                 gr2.data());
+                CHECK(oracle::rel_err(std::vector<T>(G1.begin() + W, G1.end()), std::vector<T>(G2.begin() + W, G2.end()),
+                                      G1.size() - W) <= tol<T>(N) * 16);
+                CHECK(oracle::rel_err(GZ1, GZ2, GZ1.size()) <= tol<T>(N) * 16);
+                for (std::size_t sk = 0; sk < m * (N + 1); ++sk) // chain 0's root feeds nothing
+                    for (std::size_t l = 0; l < W; ++l)
+                        if (sk % (N + 1) == 0) {
+                            CHECK(gr1[sk * W + l] == T(0));
+                        } else {
+                            CHECK(std::abs(double(gr1[sk * W + l]) - double(gr2[sk * W + l])) <=
+                                  tol<T>(N) * 16 * std::max(1.0, oracle::max_abs(gr2, gr2.size())));
+                        }
+            }
+    }
+}
+
+TEST_CASE("the rooted scalar twin's gradient is the derivative of the rooted forward", "[kernels]") {
+    using T = double;
+    for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 3}, {3, 2}, {2, 5}})
+        for (std::size_t m : {1, 3}) {
+            INFO("d " << d << " N " << N << " m " << m);
+            const tensig::shape s(d, N);
+            const std::size_t R = kn::scalar::fmexp_lanes_record_size(d, N), n = s.size();
+            auto A = random_vector<T>(n), Z = random_vector<T>(m * d), q = random_vector<T>(m * (N + 1));
+            const auto G = random_vector<T>(n);
+            auto dA = random_vector<T>(n), dZ = random_vector<T>(m * d), dq = random_vector<T>(m * (N + 1));
+            dA[0] = 0; // level 0 is not an input of the rooted update
+            for (std::size_t i = R; i < n; ++i)
+                dA[i] = 0; // nor is level N an input of the backward (it enters the loss as itself)
+            auto loss = [&](double h) {
+                std::vector<T> a(n), z(m * d), r(m * (N + 1));
+                for (std::size_t i = 0; i < n; ++i)
+                    a[i] = A[i] + h * dA[i];
+                for (std::size_t i = 0; i < z.size(); ++i)
+                    z[i] = Z[i] + h * dZ[i];
+                for (std::size_t i = 0; i < r.size(); ++i)
+                    r[i] = q[i] + h * dq[i];
+                kn::scalar::fmexp_lanes(a.data(), z.data(), m, d, N, 1, r.data());
+                double L = 0;
+                for (std::size_t i = 1; i < n; ++i)
+                    L += double(G[i]) * double(a[i]);
+                return L;
+            };
+            const double h = 1e-6, fd = (loss(h) - loss(-h)) / (2 * h);
+            auto g = G;
+            std::vector<T> gz(m * d, T(0)), gr(m * (N + 1));
+            kn::scalar::fmexp_lanes_backward(A.data(), g.data(), gz.data(), Z.data(), m, d, N, 1, q.data(), gr.data());
+            double an = 0;
+            for (std::size_t i = 1; i < R; ++i)
+                an += double(g[i]) * double(dA[i]);
+            for (std::size_t i = 0; i < gz.size(); ++i)
+                an += double(gz[i]) * double(dZ[i]);
+            for (std::size_t i = 0; i < gr.size(); ++i)
+                an += double(gr[i]) * double(dq[i]);
+            CHECK(std::abs(an - fd) <= 1e-7 * std::max(1.0, std::abs(fd)));
+        }
+}
+
 TEMPLATE_TEST_CASE("interleave and deinterleave move rows to lanes and back", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

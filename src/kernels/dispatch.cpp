@@ -256,18 +256,20 @@ void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* r
     table().deinterleave_f(lanes, count, n, rows, stride);
 }
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
-                          std::size_t depth) {
+                          std::size_t depth, const double* root, double* groot) {
     const std::size_t W = table().lanes_d;
-    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W);
+    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
     table().fmexp_lanes_backward_d(A, G, GZ, Z, m, dim, depth,
-                                   scratch<double>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)));
+                                   scratch<double>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)), root,
+                                   groot);
 }
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
-                          std::size_t depth) {
+                          std::size_t depth, const float* root, float* groot) {
     const std::size_t W = table().lanes_f;
-    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W);
+    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
     table().fmexp_lanes_backward_f(A, G, GZ, Z, m, dim, depth,
-                                   scratch<float>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)));
+                                   scratch<float>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)), root,
+                                   groot);
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {

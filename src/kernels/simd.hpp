@@ -1431,7 +1431,8 @@ template <class Arch, class T> struct kernels {
         std::size_t dim, depth;
         const T* zs;
         T* partials;
-        const T* root = nullptr; // the pass's roots (fmexp_lanes), or none: A_0
+        const T* root = nullptr;  // the pass's roots (fmexp_lanes), or none: A_0
+        std::size_t root_step = 0; // between the roots of consecutive segments
     };
 
     // d: D when known at compile time, else the context's (lanes_ctx, lanes_bwd_ctx).
@@ -1603,7 +1604,7 @@ template <class Arch, class T> struct kernels {
         const batch a0 = batch::load_unaligned(c.A);
         // chain k's value at the root before segment s
         auto root_value = [&](std::size_t s, std::size_t k) {
-            return c.root ? batch::load_unaligned(c.root + s * stride + k * W) : a0;
+            return c.root ? batch::load_unaligned(c.root + s * c.root_step + k * W) : a0;
         };
         if (N == 1) { // the leaves hang from the root
             for (std::size_t b = 0; b < d; ++b) {
@@ -1625,8 +1626,10 @@ template <class Arch, class T> struct kernels {
     }
 
     template <std::size_t D>
+    // (root_step: between the roots of consecutive segments; 0: (depth+1)*W.)
     static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                              const T* root = nullptr) {
+                              const T* root = nullptr, std::size_t root_step = 0) {
+        if (root_step == 0) root_step = (depth + 1) * W;
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
         level_offsets(off, dim, depth);
         for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments) {
@@ -1634,7 +1637,7 @@ template <class Arch, class T> struct kernels {
             T* zs = scratch;
             divided_lanes(zs, Z, s0, M, dim, depth);
             const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W,
-                                root ? root + s0 * (depth + 1) * W : nullptr};
+                                root ? root + s0 * root_step : nullptr, root_step};
             lanes_pass_m<D>(ctx, M, std::make_index_sequence<lanes_segments>{});
         }
     }
@@ -1674,6 +1677,8 @@ template <class Arch, class T> struct kernels {
         T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
         T* adjoints;   // per level j: its r_k, the same way
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
+        const T* root = nullptr; // the pass's roots [(s*(N+1) + k)*W] (fmexp_lanes), or none: A_0
+        T* groot = nullptr;      // with roots: ∂L/∂root, the same layout (written)
     };
 
     // The children of `parent` (level j-1), whose partial sums (q) and
@@ -1919,25 +1924,38 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M> static void lanes_bwd_pass(const lanes_bwd_ctx& c) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
         const batch a0 = batch::load_unaligned(c.A);
+        auto root_value = [&](std::size_t s, std::size_t k) {
+            return c.root ? batch::load_unaligned(c.root + s * stride + k * W) : a0;
+        };
         if (N == 1) { // the leaves hang from the root
-            for (std::size_t b = 0; b < d; ++b) {
-                const batch g = batch::load_unaligned(c.G + (1 + b) * W);
-                for (std::size_t s = 0; s < M; ++s) {
+            for (std::size_t s = 0; s < M; ++s) {
+                const batch q = root_value(s, 1);
+                batch gq(T(0));
+                for (std::size_t b = 0; b < d; ++b) {
+                    const batch g = batch::load_unaligned(c.G + (1 + b) * W);
                     T* gz = c.gzc + (s * d + b) * W;
-                    xsimd::fma(g, a0, batch::load_unaligned(gz)).store_unaligned(gz);
+                    xsimd::fma(g, q, batch::load_unaligned(gz)).store_unaligned(gz);
+                    gq = xsimd::fma(g, batch::load_unaligned(c.zs + (s * d + b) * W), gq);
+                }
+                if (c.groot) {
+                    batch(T(0)).store_unaligned(c.groot + s * stride);
+                    gq.store_unaligned(c.groot + s * stride + W);
                 }
             }
             return;
         }
-        for (std::size_t s = 0; s < M; ++s) // the root: p_k = A_0, r_k = 0
+        for (std::size_t s = 0; s < M; ++s) // the root: p_k = A_0 or the root given, r_k = 0
             for (std::size_t k = 0; k <= N; ++k) {
-                a0.store_unaligned(c.partials + s * stride + k * W);
+                root_value(s, k).store_unaligned(c.partials + s * stride + k * W);
                 batch(T(0)).store_unaligned(c.adjoints + s * stride + k * W);
             }
         if (N == 2)
             lanes_bwd_last_two<D, M>(c, 0, c.partials, c.adjoints);
         else
             lanes_bwd_visit<D, M>(c, 1, 0, c.partials, c.adjoints);
+        if (c.groot) // the root's adjoint sums: ∂L/∂root
+            for (std::size_t i = 0; i < M * stride; i += W)
+                batch::load_unaligned(c.adjoints + i).store_unaligned(c.groot + i);
     }
 
     // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
@@ -1946,7 +1964,8 @@ template <class Arch, class T> struct kernels {
     // is fmexp_lanes at depth N-1), then the passes run from the last.
     template <std::size_t D>
     static void fmexp_lanes_backward_d(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
-                                       std::size_t depth, T* scratch) {
+                                       std::size_t depth, T* scratch, const T* root = nullptr,
+                                       T* groot = nullptr) {
         constexpr std::size_t M = horner::lanes_backward_segments;
         std::size_t off[64];
         level_offsets(off, dim, depth);
@@ -1958,14 +1977,18 @@ template <class Arch, class T> struct kernels {
         T* adjoints = partials + depth * M * stride;
         T* leafp = adjoints + depth * M * stride;
         T* zpad = leafp + M * dim * W; // a short last pass's increments, then zeros
-        T* fwd = zpad + M * dim * W;   // fmexp_lanes' scratch at depth N-1
+        T* rpad = zpad + M * dim * W;  // with roots: a pass's roots and their gradient (zeros past m)
+        T* gpad = rpad + M * stride;
+        T* fwd = gpad + M * stride;    // fmexp_lanes' scratch at depth N-1
         T* starts = fwd + horner::fmexp_lanes_scratch_size(dim, depth - 1, M, W); // passes 1, 2, ...
         for (std::size_t p = 1; p < passes; ++p) {
             const T* prev = p == 1 ? A : starts + (p - 2) * R;
             T* cur = starts + (p - 1) * R;
             for (std::size_t i = 0; i < R; i += W)
                 batch::load_unaligned(prev + i).store_unaligned(cur + i);
-            if (depth > 1) fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd);
+            if (depth > 1)
+                fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd,
+                                 root ? root + (p - 1) * M * stride : nullptr, stride);
         }
         for (std::size_t p = passes; p-- > 0;) {
             // A short pass runs as a full one whose last segments have zero
@@ -1981,9 +2004,20 @@ template <class Arch, class T> struct kernels {
                 divided_lanes(zs, Z, s0, M, dim, depth);
             for (std::size_t i = 0; i < gzn; i += W)
                 batch(T(0)).store_unaligned(gzc + i);
-            const lanes_bwd_ctx ctx{G,     p == 0 ? A : starts + (p - 1) * R, off, dim, depth, zs, gzc, partials,
-                                    adjoints, leafp};
+            if (root)
+                for (std::size_t i = 0; i < M * stride; i += W)
+                    (i < Mp * stride ? batch::load_unaligned(root + s0 * stride + i) : batch(T(0)))
+                        .store_unaligned(rpad + i);
+            const lanes_bwd_ctx ctx{G,       p == 0 ? A : starts + (p - 1) * R,
+                                    off,     dim,
+                                    depth,   zs,
+                                    gzc,     partials,
+                                    adjoints, leafp,
+                                    root ? rpad : nullptr, root ? gpad : nullptr};
             lanes_bwd_pass<D, M>(ctx);
+            if (root)
+                for (std::size_t i = 0; i < Mp * stride; i += W)
+                    batch::load_unaligned(gpad + i).store_unaligned(groot + s0 * stride + i);
             for (std::size_t s = 0; s < Mp; ++s)
                 for (std::size_t b = 0; b < dim; ++b) {
                     T* gz = GZ + ((s0 + s) * dim + b) * W;
@@ -1996,11 +2030,12 @@ template <class Arch, class T> struct kernels {
         }
     }
 
+    // With `root` (fmexp_lanes' roots), ∂L/∂root is written to groot.
     static void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
-                                     std::size_t depth, T* scratch) {
+                                     std::size_t depth, T* scratch, const T* root, T* groot) {
         if (depth == 0 || m == 0) return;
         with_dim(dim, [&](auto D) {
-            fmexp_lanes_backward_d<decltype(D)::value>(A, G, GZ, Z, m, dim, depth, scratch);
+            fmexp_lanes_backward_d<decltype(D)::value>(A, G, GZ, Z, m, dim, depth, scratch, root, groot);
         });
     }
 

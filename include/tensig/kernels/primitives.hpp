@@ -88,9 +88,9 @@ void interleave(const float* rows, std::size_t stride, std::size_t count, std::s
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
-                          std::size_t depth);
+                          std::size_t depth, const double* root, double* groot);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
-                          std::size_t depth);
+                          std::size_t depth, const float* root, float* groot);
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges);
 void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
@@ -230,12 +230,16 @@ void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std
 /// the way up, so nothing but the start of each pass is stored (the scalar
 /// twin records levels 0..N-1 before every segment, then runs the adjoint
 /// through the record).
+///
+/// With `root` (fmexp_lanes' roots, levels as there), ∂L/∂root_{s,k} is
+/// written to groot[(s*(N+1) + k)*lanes + l].
 template <class T>
-void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth) {
+void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
+                          const T* root = nullptr, T* groot = nullptr) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth);
+        dispatched::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, root, groot);
     else
-        scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, 1);
+        scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, 1, root, groot);
 }
 
 /// out[r] = sum_c M[r*cols + c] * v[c] for r < rows; with `acc`, also

@@ -287,12 +287,86 @@ void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m
 /// from a copy of A (levels 0..N-1), then fmexp_lanes_adjoint through the
 /// record. (A reference for tests: it allocates.)
 template <class T>
+void fmexp_lanes_backward_rooted(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
+                                 std::size_t depth, std::size_t lanes, const T* root, T* groot);
+
+template <class T>
 void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
-                          std::size_t lanes) {
+                          std::size_t lanes, const T* root = nullptr, T* groot = nullptr) {
+    if (root) return fmexp_lanes_backward_rooted(A, G, GZ, Z, m, dim, depth, lanes, root, groot);
     const std::size_t R = fmexp_lanes_record_size(dim, depth);
     std::vector<T> a(A, A + R * lanes), record(m * R * lanes);
     fmexp_lanes_record(a.data(), Z, m, dim, depth, lanes, record.data());
     fmexp_lanes_adjoint(G, GZ, static_cast<const T*>(record.data()), Z, m, dim, depth, lanes);
+}
+
+/// fmexp_lanes_backward with roots (kernels::fmexp_lanes): the adjoint of
+/// B = A ⊗ exp(z) + Σ_k (q_k - A_0) z^{⊗k}/k! per segment, one lane at a
+/// time: fmexp_adjoint for the first term; for the second, ∂L/∂q_k =
+/// <∂L/∂B_k, z^{⊗k}/k!> (written to groot) and its z-gradient by reverse
+/// mode through E_k = E_{k-1} ⊗ z / k. (A reference for tests: it allocates.)
+template <class T>
+void fmexp_lanes_backward_rooted(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
+                                 std::size_t depth, std::size_t lanes, const T* root, T* groot) {
+    const std::size_t size = fmexp_lanes_record_size(dim, depth + 1), below = fmexp_lanes_record_size(dim, depth);
+    std::vector<T> rec(m * size), a(size), g(size), gin(size), e(size), ebar(size), z(dim), gz(dim),
+        work(fmexp_adjoint_scratch_size(dim, depth));
+    for (std::size_t l = 0; l < lanes; ++l) {
+        // the state before each segment (level N is read by nothing: zero)
+        for (std::size_t i = 0; i < size; ++i)
+            a[i] = i < below ? A[i * lanes + l] : T(0);
+        for (std::size_t s = 0; s < m; ++s) {
+            std::copy(a.begin(), a.end(), rec.begin() + static_cast<std::ptrdiff_t>(s * size));
+            std::vector<T> zl(dim), ql(depth + 1);
+            for (std::size_t b = 0; b < dim; ++b)
+                zl[b] = Z[(s * dim + b) * lanes + l];
+            for (std::size_t k = 0; k <= depth; ++k)
+                ql[k] = root[(s * (depth + 1) + k) * lanes + l];
+            fmexp_lanes(a.data(), zl.data(), 1, dim, depth, 1, ql.data());
+        }
+        for (std::size_t i = 0; i < size; ++i)
+            g[i] = G[i * lanes + l];
+        for (std::size_t s = m; s-- > 0;) {
+            const T* as = rec.data() + s * size;
+            for (std::size_t b = 0; b < dim; ++b) {
+                z[b] = Z[(s * dim + b) * lanes + l];
+                gz[b] = T(0);
+            }
+            gin = g;
+            horner::fmexp_adjoint<policy>(g.data(), gz.data(), as, z.data(), dim, depth, work.data());
+            // the roots' term
+            e[0] = T(1);
+            for (std::size_t k = 1, lo = 0, off = 1, n = dim; k <= depth; ++k, lo = off, off += n, n *= dim)
+                for (std::size_t i = 0; i < n; ++i)
+                    e[off + i] = e[lo + i / dim] * z[i % dim] / T(static_cast<double>(k));
+            std::fill(ebar.begin(), ebar.end(), T(0));
+            groot[(s * (depth + 1)) * lanes + l] = T(0);
+            for (std::size_t k = 1, off = 1, n = dim; k <= depth; ++k, off += n, n *= dim) {
+                const T shift = root[(s * (depth + 1) + k) * lanes + l] - as[0];
+                T dot = T(0);
+                for (std::size_t i = 0; i < n; ++i) {
+                    dot += gin[off + i] * e[off + i];
+                    ebar[off + i] = shift * gin[off + i];
+                }
+                groot[(s * (depth + 1) + k) * lanes + l] = dot;
+            }
+            std::size_t off = below, n = size - below; // level N, walked down
+            for (std::size_t k = depth; k >= 1; --k) {
+                const std::size_t lo = off - n / dim;
+                for (std::size_t i = 0; i < n; ++i) {
+                    const T scale = T(1) / T(static_cast<double>(k));
+                    ebar[lo + i / dim] += ebar[off + i] * z[i % dim] * scale;
+                    gz[i % dim] += ebar[off + i] * e[lo + i / dim] * scale;
+                }
+                n /= dim;
+                off = lo;
+            }
+            for (std::size_t b = 0; b < dim; ++b)
+                GZ[(s * dim + b) * lanes + l] += gz[b];
+        }
+        for (std::size_t i = 1; i < size; ++i)
+            G[i * lanes + l] = g[i];
+    }
 }
 
 /// Adjoint of B = A ⊗ exp(z): gA holds ∂L/∂B on entry and ∂L/∂A on exit;
