@@ -205,6 +205,52 @@ TEMPLATE_TEST_CASE("backward of batches in SIMD lanes equals one path at a time,
     });
 }
 
+TEMPLATE_TEST_CASE("backward of one path by prefix lanes equals the one-path route, with every option",
+                   "[autodiff][paths]", float, double) {
+    using T = TestType;
+    const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        const std::size_t W = tensig::kernels::lanes<T>();
+        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 12}, {2, 13}, {2, 10}}) {
+            const std::size_t p = tensig::detail::prefix_lanes_level<T>(tensig::shape(d, N));
+            // the route runs: N = 12 with 8 lanes (p = 3), N = 13 with 16 (p = 4)
+            if (W > 1 && N == 13) CHECK((p > 0 && N - p >= tensig::detail::prefix_lanes_backward_min_below));
+            for (std::size_t L : {2, 3, 19, 40})
+                for (int option = 0; option < 3; ++option) {
+                    tensig::signature_options o;
+                    o.basepoint = option == 1;
+                    o.inverse = option == 2;
+                    INFO(arch << " lanes " << W << " d " << d << " N " << N << " p " << p << " L " << L
+                              << " option " << option);
+                    const xt::xtensor<T, 2> path = oracle::random_path<T>(L, d, 0.5);
+                    const auto g64 = random_vec(tensig::sig_length(d, N));
+                    const xt::xtensor<T, 1> g = xt::cast<T>(g64);
+                    const xt::xtensor<T, 2> gp = tensig::signature_backward(g, path, N, o);
+                    tensig::backward_options bo; // the one-path kernels' route, inverse steps
+                    bo.prefixes = tensig::prefix_mode::rebuild;
+                    const xt::xtensor<T, 2> ref = tensig::signature_backward(g, path, N, o, bo);
+                    CHECK(oracle::rel_err(gp, ref, ref.size()) <= tol);
+                }
+        }
+    }
+    tensig::kernels::force_arch("");
+    // and against central differences of the signature, in double
+    const std::size_t d = 2, N = 12, L = 12;
+    const auto path = oracle::random_path(L, d, 0.5), dir = oracle::random_path(L, d, 1.0);
+    const auto g = random_vec(tensig::sig_length(d, N));
+    const xt::xtensor<double, 2> gp = tensig::signature_backward(g, path, N);
+    const double h = 1e-6;
+    const xt::xtensor<double, 1> sp = tensig::signature(xt::xtensor<double, 2>(path + h * dir), N),
+                                 sm = tensig::signature(xt::xtensor<double, 2>(path - h * dir), N);
+    double fd = 0, an = 0;
+    for (std::size_t i = 0; i < g.size(); ++i)
+        fd += g(i) * (sp(i) - sm(i)) / (2 * h);
+    for (std::size_t i = 0; i < gp.size(); ++i)
+        an += gp.data()[i] * dir.data()[i];
+    CHECK(an == Approx(fd).epsilon(1e-6));
+}
+
 TEST_CASE("backward of one long path by pieces in lanes equals the one-path backward, for any thread count",
           "[autodiff][paths][parallel]") {
     const std::size_t d = 3, N = 4, m = tensig::sig_length(d, N);
@@ -427,4 +473,22 @@ TEST_CASE("no allocation inside the per-segment loops of signature and signature
     CHECK(count_of(2000, false) == count_of(4000, false));
     CHECK(count_of(10, true) == count_of(2000, true));
     CHECK(count_of(2000, false) <= 16); // per call: shapes, the output, the pieces, one workspace
+    // one path by prefix lanes (d = 2, N = 12): the same at two lengths, forward and backward
+    const auto count_prefix = [&](std::size_t L, bool backward) {
+        const auto p = oracle::random_path(L, 2, 0.1);
+        const auto g = random_vec(tensig::sig_length(2, 12));
+        const xt::xtensor<double, 2> warm = tensig::signature_backward(g, p, 12);
+        (void)warm;
+        const long before = alloc::count();
+        if (backward) {
+            const xt::xtensor<double, 2> gp = tensig::signature_backward(g, p, 12);
+            CHECK(gp.size() == L * 2);
+        } else {
+            const xt::xtensor<double, 1> s = tensig::signature(p, 12);
+            CHECK(s.size() == tensig::sig_length(2, 12));
+        }
+        return alloc::count() - before;
+    };
+    CHECK(count_prefix(20, false) == count_prefix(40, false)); // (longer ones go by pieces: detail::by_pieces)
+    CHECK(count_prefix(20, true) == count_prefix(40, true));
 }

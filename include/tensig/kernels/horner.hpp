@@ -321,6 +321,77 @@ void prefix_chains(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t
             root[(k - p) * words + w] = v[w * K + k];
 }
 
+/// Scratch for prefix_chains_adjoint: z/c (N d), then every level's partial
+/// sums and their adjoints ((N + 1)(d^0 + ... + d^p) each).
+inline std::size_t prefix_chains_adjoint_scratch_size(std::size_t dim, std::size_t p, std::size_t depth) {
+    std::size_t words = 0;
+    for (std::size_t k = 0, n = 1; k <= p; ++k, n *= dim)
+        words += n;
+    return depth * dim + depth + 2 * (depth + 1) * words;
+}
+
+/// The adjoint of prefix_chains: A holds levels 0..p before the segment (not
+/// written); gA holds ∂L/∂(levels 0..p after) on entry and ∂L/∂(levels 0..p
+/// before) on exit; groot[k*n + w] is ∂L/∂root_k at the word w of level p;
+/// ∂L/∂z is added to gz. The partial sums are recomputed, then reverse mode
+/// through t_j = t_{j-1} z_b/c + A_j, level p up to the root.
+template <class T>
+void prefix_chains_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, const T* groot,
+                           T* gA, T* gz, T* scratch) {
+    const std::size_t K = depth + 1;
+    T* zs = scratch;
+    divided_by_steps(zs, z, dim, 1, depth);
+    T* inv = zs + depth * dim; // inv[c-1] = 1/c
+    for (std::size_t c = 1; c <= depth; ++c)
+        inv[c - 1] = T(1) / T(static_cast<double>(c));
+    T* t = inv + depth; // level j's partial sums at t + K*off_j (off_j: offset of level j)
+    const std::size_t total = (prefix_chains_adjoint_scratch_size(dim, p, depth) - depth * dim - depth) / 2;
+    T* tb = t + total; // and their adjoints
+    std::fill(tb, tb + total, T(0));
+    for (std::size_t k = 0; k <= depth; ++k)
+        t[k] = A[0];
+    std::size_t off = 1, n = dim;
+    for (std::size_t j = 1; j <= p; off += n, n *= dim, ++j)
+        for (std::size_t u = 0; u < n / dim; ++u)
+            for (std::size_t b = 0; b < dim; ++b) {
+                const std::size_t w = off + u * dim + b, par = off - n / dim + u;
+                for (std::size_t k = j; k <= depth; ++k)
+                    t[w * K + k] = t[par * K + k] * zs[(k - j) * dim + b] + A[w];
+            }
+    // level p: the roots' gradients, and that of the new level p (chain p)
+    n /= dim;
+    off -= n;
+    for (std::size_t w = 0; w < n; ++w) {
+        for (std::size_t k = p; k <= depth; ++k)
+            tb[(off + w) * K + k] = groot[(k - p) * n + w];
+        tb[(off + w) * K + p] += gA[off + w];
+    }
+    for (std::size_t j = p; j >= 1; --j) {
+        const std::size_t up = off - n / dim; // offset of level j-1
+        for (std::size_t u = 0; u < n / dim; ++u) { // chain j-1 ends at u: the gradient of the new A_{j-1}
+            if (j > 1) tb[(up + u) * K + j - 1] += gA[up + u];
+            for (std::size_t b = 0; b < dim; ++b) {
+                const std::size_t w = off + u * dim + b;
+                const T* v = tb + w * K;
+                const T* q = t + (up + u) * K;
+                T* qb = tb + (up + u) * K;
+                T g = T(0), gzb = T(0);
+                for (std::size_t k = j; k <= depth; ++k) {
+                    g += v[k];
+                    qb[k] += v[k] * zs[(k - j) * dim + b];
+                    gzb += v[k] * q[k] * inv[k - j];
+                }
+                gA[w] = g;
+                gz[b] += gzb;
+            }
+        }
+        n /= dim;
+        off = up;
+    }
+    for (std::size_t k = 1; k <= depth; ++k) // level 0 is every chain's start
+        gA[0] += tb[k];
+}
+
 /// The reverse Horner chain of level k from step j_top down to 1, given
 /// t̄_{j_top} (rows x dim values, rows = d^(j_top - 1); off_prev is the offset
 /// of level j_top - 1): for each step, ∂L/∂z (times c = k-j+1) += t_{j-1}ᵀ t̄_j

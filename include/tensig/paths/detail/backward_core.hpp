@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "tensig/algebra/aligned.hpp"
@@ -38,6 +39,30 @@ struct backward_options {
 
 namespace detail {
 
+/// The backward pass of one path by prefix lanes (prefix_lanes_backward):
+/// at the start of every block of steps, levels 0..p and each group's
+/// lanes' levels 0..N-p-1; a block's increments, levels 0..p before each
+/// step, and gradients. (The lanes' gradient takes the place of the
+/// forward's lanes, done with once the checkpoints are kept.)
+template <class T> struct prefix_backward_workspace {
+    prefix_backward_workspace(const prefix_lanes_workspace<T>& pw, const shape& s, std::size_t n)
+        : steps(n), blocks((n + prefix_lanes_block - 1) / prefix_lanes_block),
+          R(kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.W),
+          checkpoints(blocks * (pw.words / pw.W) * R), tops(blocks * pw.top.size()),
+          step_tops(prefix_lanes_block * pw.top.size()), GZ(prefix_lanes_block * s.dim() * pw.W), groot(prefix_lanes_block * (pw.below + 1) * pw.W),
+          groot_all(prefix_lanes_block * (pw.below + 1) * pw.words), gtop(pw.top.size()),
+          z(prefix_lanes_block * s.dim()), gz(prefix_lanes_block * s.dim()),
+          scratch(kernels::horner::prefix_chains_adjoint_scratch_size(s.dim(), pw.p, s.depth())) {}
+    /// Bytes it keeps for a path of n steps (the checkpoints).
+    static std::size_t checkpoint_bytes(const prefix_lanes_workspace<T>& pw, const shape& s, std::size_t n) {
+        const std::size_t blocks = (n + prefix_lanes_block - 1) / prefix_lanes_block;
+        return blocks * (kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.words + pw.top.size()) *
+               sizeof(T);
+    }
+    std::size_t steps, blocks, R; // R: one group's checkpoint
+    scratch_vector<T> checkpoints, tops, step_tops, GZ, groot, groot_all, gtop, z, gz, scratch;
+};
+
 /// Workspace of the signature's backward pass, reused across a batch.
 template <class T> struct backward_workspace {
     explicit backward_workspace(const shape& s) : fwd(s), grad(tensor<T>::unfilled(s)), gz(s.dim()) {}
@@ -46,6 +71,7 @@ template <class T> struct backward_workspace {
     std::vector<T> gz;
     std::vector<T> neg;
     scratch_vector<T> prefixes; // stored Horner terms: written before read
+    std::unique_ptr<prefix_backward_workspace<T>> prefix;
 };
 
 /// Whether the backward pass of a path with n segments stores the forward
@@ -136,10 +162,96 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
 
 /// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
 /// path; G holds levels 1..N. `out` is overwritten.
+/// The backward pass of one path by prefix lanes (by_prefix_lanes): the
+/// forward keeps levels 0..p and the lanes' levels 0..N-p-1 at the start of
+/// every block of steps. From the last block back, the block's roots are
+/// recomputed from them (horner::prefix_chains), the lanes' gradient goes
+/// through kernels::fmexp_lanes_backward with roots, group by group, and
+/// ∂L/∂root with ∂L/∂(levels 0..p) through horner::prefix_chains_adjoint,
+/// step by step. ∂L/∂z is the lanes' sum plus the top's. Exact: nothing is
+/// rebuilt by inverse steps.
+template <class T>
+void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                           backward_workspace<T>& ws, T* out) {
+    auto& pw = *ws.fwd.prefix;
+    const shape& s = ws.grad.shape();
+    const std::size_t n = segment_count(L, o.basepoint), N = s.depth(), W = pw.W, groups = pw.words / W,
+                      below = pw.below, K = below + 1, B = prefix_lanes_block, top = pw.top.size();
+    if (!ws.prefix || ws.prefix->steps != n) ws.prefix = std::make_unique<prefix_backward_workspace<T>>(pw, s, n);
+    auto& bw = *ws.prefix;
+    // the forward: checkpoints at the start of every block (the last block's steps are not needed)
+    prefix_lanes_unit(pw);
+    for (std::size_t blk = 0; blk < bw.blocks; ++blk) {
+        std::copy(pw.top.begin(), pw.top.end(), bw.tops.begin() + static_cast<std::ptrdiff_t>(blk * top));
+        for (std::size_t g = 0; g < groups; ++g)
+            std::copy_n(pw.lanes.data() + g * pw.lane_size * W, bw.R, bw.checkpoints.data() + (blk * groups + g) * bw.R);
+        if (blk + 1 < bw.blocks) prefix_lanes_steps(path, d, n, blk * B, blk * B + B, o, N, pw);
+    }
+    // ∂L/∂S (levels 1..N) in the same layout, the lanes' in place of the forward's
+    std::fill(out, out + L * d, T(0));
+    bw.gtop[0] = T(0);
+    T* const grad = pw.lanes.data();
+    for (std::size_t g = 0; g < groups; ++g) // level 0 of the lanes (the words of level p) is the top's
+        std::fill_n(grad + g * pw.lane_size * W, W, T(0));
+    prefix_lanes_layout(pw, s, G, bw.gtop.data(), grad, false);
+    for (std::size_t blk = bw.blocks; blk-- > 0;) {
+        const std::size_t i0 = blk * B, m = std::min(B, n - i0);
+        // the block's increments, roots, and levels 0..p before each step
+        std::copy_n(bw.tops.data() + blk * top, top, pw.top.data());
+        for (std::size_t b = 0; b < m; ++b) {
+            T* z = bw.z.data() + b * d;
+            segment_increment(path, d, step_segment(i0 + b, n, o.inverse), o.basepoint, o.inverse, z);
+            for (std::size_t c = 0; c < d; ++c)
+                std::fill_n(pw.Z.data() + (b * d + c) * W, W, z[c]);
+            std::copy_n(pw.top.data(), top, bw.step_tops.data() + b * top);
+            kernels::horner::prefix_chains(pw.top.data(), z, d, pw.p, N, pw.roots.data() + b * K * pw.words,
+                                           pw.scratch.data());
+        }
+        std::fill_n(bw.gz.data(), m * d, T(0));
+        for (std::size_t g = 0; g < groups; ++g) {
+            const T* root = pw.roots.data();
+            if (groups > 1) {
+                for (std::size_t r = 0; r < m * K; ++r)
+                    std::copy_n(pw.roots.data() + r * pw.words + g * W, W, pw.group_roots.data() + r * W);
+                root = pw.group_roots.data();
+            }
+            std::fill_n(bw.GZ.data(), m * d * W, T(0));
+            kernels::fmexp_lanes_backward(bw.checkpoints.data() + (blk * groups + g) * bw.R,
+                                          grad + g * pw.lane_size * W, bw.GZ.data(), pw.Z.data(), m, d,
+                                          below, root, bw.groot.data());
+            for (std::size_t r = 0; r < m * K; ++r)
+                std::copy_n(bw.groot.data() + r * W, W, bw.groot_all.data() + r * pw.words + g * W);
+            for (std::size_t i = 0; i < m * d; ++i)
+                for (std::size_t l = 0; l < W; ++l)
+                    bw.gz[i] += bw.GZ[i * W + l];
+        }
+        for (std::size_t b = m; b-- > 0;) {
+            kernels::horner::prefix_chains_adjoint(bw.step_tops.data() + b * top, bw.z.data() + b * d, d, pw.p, N,
+                                                   bw.groot_all.data() + b * K * pw.words, bw.gtop.data(),
+                                                   bw.gz.data() + b * d, bw.scratch.data());
+            scatter_step_gradient(out, i0 + b, n, d, o, bw.gz.data() + b * d);
+        }
+    }
+}
+
+/// Fewest levels below p for the backward by prefix lanes. Against the
+/// one-path kernels with stored Horner terms (alternated, double, d = 2):
+/// N = 12 at par or better (L = 8: 0.97-1.05x the time, L = 20: 0.98-1.03x,
+/// L = 100: 0.91x), N = 10 and N = 8 slower (L = 20..100: 1.17-1.41x): the
+/// lanes' adjoint at d = 2 takes about 4x its forward. Where it runs, its
+/// checkpoints take about 1/32 of the stored terms' memory.
+inline constexpr std::size_t prefix_lanes_backward_min_below = 9;
+
 template <class T>
 void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d,
                             const signature_options& o, const backward_options& bo, backward_workspace<T>& ws,
                             T* out) {
+    const std::size_t n = segment_count(L, o.basepoint);
+    if (bo.prefixes != prefix_mode::rebuild && by_prefix_lanes(0, n, ws.fwd) &&
+        ws.fwd.prefix->below >= prefix_lanes_backward_min_below &&
+        (bo.prefixes == prefix_mode::store ||
+         prefix_backward_workspace<T>::checkpoint_bytes(*ws.fwd.prefix, ws.grad.shape(), n) <= bo.store_budget_bytes))
+        return prefix_lanes_backward(G, path, L, d, o, ws, out);
     const bool store =
         stores_prefixes(bo, segment_count(L, o.basepoint), d, ws.grad.shape().depth(), sizeof(T));
     signature_forward_for_backward(path, L, d, o, store, ws, /*signature_wanted=*/false);

@@ -226,25 +226,32 @@ void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint
     kernels::fmexp(ws.acc.data(), ws.delta.data(), d, s.depth());
 }
 
-/// The prefix lanes' state from the tensor A (levels 0..N), or into it
-/// (out): levels 0..p as they are; level p + j is row w (a word of level p)
-/// of d^j values per word, lane w's level j. Out writes levels 1..N to
-/// A1 (A + 1: levels 1..N alone, as a signature is returned).
-template <class T> void prefix_lanes_move(prefix_lanes_workspace<T>& pw, const shape& s, T* A1, bool out) {
+/// A tensor's levels 1..N (A1: a signature as it is returned) into the
+/// prefix lanes' layout, top (levels 0..p; level 0 left as it is) and lanes
+/// (level p + j is row w, a word of level p, of d^j values per word: lane
+/// w's level j), or back (out).
+/// (R: T, or const T for the way in.)
+template <class T, class R>
+void prefix_lanes_layout(const prefix_lanes_workspace<T>& pw, const shape& s, R* A1, T* top, T* lanes, bool out) {
     const std::size_t W = pw.W, groups = pw.words / W, d = s.dim();
-    if (out)
-        std::copy(pw.top.begin() + 1, pw.top.end(), A1);
-    else
-        std::copy(A1 - 1, A1 - 1 + pw.top.size(), pw.top.begin());
+    if (!out) std::copy(A1, A1 + pw.top.size() - 1, top + 1);
+    if constexpr (!std::is_const_v<R>)
+        if (out) std::copy(top + 1, top + pw.top.size(), A1);
     for (std::size_t j = 1, n_j = d, lane_off = 1; j <= pw.below; lane_off += n_j, n_j *= d, ++j)
         for (std::size_t g = 0; g < groups; ++g) {
-            T* rows = A1 + (s.level_offset(pw.p + j) - 1) + g * W * n_j;
-            T* lanes = pw.lanes.data() + (g * pw.lane_size + lane_off) * W;
-            if (out)
-                deinterleave_lanes(static_cast<const T*>(lanes), W, W, n_j, rows, n_j);
-            else
-                interleave_lanes(static_cast<const T*>(rows), n_j, W, n_j, W, lanes);
+            R* rows = A1 + (s.level_offset(pw.p + j) - 1) + g * W * n_j;
+            T* l = lanes + (g * pw.lane_size + lane_off) * W;
+            if (!out) interleave_lanes(static_cast<const T*>(rows), n_j, W, n_j, W, l);
+            if constexpr (!std::is_const_v<R>)
+                if (out) deinterleave_lanes(static_cast<const T*>(l), W, W, n_j, rows, n_j);
         }
+}
+
+/// The prefix lanes' state from the tensor A (levels 0..N at A1 - 1), or
+/// its levels 1..N into A1 (out).
+template <class T> void prefix_lanes_move(prefix_lanes_workspace<T>& pw, const shape& s, T* A1, bool out) {
+    if (!out) pw.top[0] = A1[-1];
+    prefix_lanes_layout(pw, s, A1, pw.top.data(), pw.lanes.data(), out);
 }
 
 /// The prefix lanes' state set to the unit tensor (1, 0, 0, ...).
