@@ -218,9 +218,7 @@ TEMPLATE_TEST_CASE("backward of one path by prefix lanes equals the one-path rou
             if (W > 1 && N == 13) CHECK((p > 0 && N - p >= tensig::detail::prefix_lanes_backward_min_below));
             for (std::size_t L : {2, 3, 19, 40})
                 for (int option = 0; option < 3; ++option) {
-                    tensig::signature_options o;
-                    o.basepoint = option == 1;
-                    o.inverse = option == 2;
+                    const tensig::signature_options o = lanes_cases::option(option);
                     INFO(arch << " lanes " << W << " d " << d << " N " << N << " p " << p << " L " << L
                               << " option " << option);
                     const xt::xtensor<T, 2> path = oracle::random_path<T>(L, d, 0.5);

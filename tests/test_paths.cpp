@@ -261,9 +261,7 @@ TEMPLATE_TEST_CASE("one path by prefix lanes equals its segments one by one, wit
             if (d == 3) CHECK(p == 0); // 3^p is never a multiple of W
             for (std::size_t L : {1, 2, 3, 6, 19, 40})
                 for (int option = 0; option < 3; ++option) {
-                    tensig::signature_options o;
-                    o.basepoint = option == 1;
-                    o.inverse = option == 2;
+                    const tensig::signature_options o = lanes_cases::option(option);
                     INFO(arch << " lanes " << W << " d " << d << " N " << N << " p " << p << " L " << L
                               << " option " << option);
                     const xt::xtensor<T, 2> path = oracle::random_path<T>(L, d, 0.7);

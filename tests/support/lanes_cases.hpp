@@ -12,6 +12,15 @@
 
 namespace lanes_cases {
 
+// The three path options the route tests take: plain (0), basepoint (1),
+// inverse (2).
+inline tensig::signature_options option(int which) {
+    tensig::signature_options o;
+    o.basepoint = which == 1;
+    o.inverse = which == 2;
+    return o;
+}
+
 // f(W, d, N, options) with the instruction set forced (W = its lanes for T);
 // the automatic choice is restored after.
 template <class T, class F> void for_each(F&& f) {
@@ -19,12 +28,9 @@ template <class T, class F> void for_each(F&& f) {
         tensig::kernels::force_arch(arch);
         const std::size_t W = tensig::kernels::lanes<T>();
         for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 7}, {3, 4}, {4, 3}, {9, 2}, {1, 5}, {2, 1}})
-            for (int option = 0; option < 3; ++option) {
-                tensig::signature_options o;
-                o.basepoint = option == 1;
-                o.inverse = option == 2;
-                INFO(arch << " lanes " << W << " d " << d << " N " << N << " option " << option);
-                f(W, d, N, o);
+            for (int which = 0; which < 3; ++which) {
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " option " << which);
+                f(W, d, N, option(which));
             }
     }
     tensig::kernels::force_arch("");
