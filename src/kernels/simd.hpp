@@ -1675,7 +1675,7 @@ template <class Arch, class T> struct kernels {
         const T* zs;   // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c (divided_lanes)
         T* gzc;        // gzc[((s*N + c-1)*d + b)*W]: ∂L/∂z_{s,b} times c, per divisor c
         T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
-        T* adjoints;   // per level j: its r_k, the same way
+        T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(((j*d + b)*M + s)*(N+1) + k)*W]
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
         const T* root = nullptr; // the pass's roots [(s*(N+1) + k)*W] (fmexp_lanes), or none: A_0
         T* groot = nullptr;      // with roots: ∂L/∂root, the same layout (written)
@@ -1683,13 +1683,17 @@ template <class Arch, class T> struct kernels {
 
     // The children of `parent` (level j-1), whose partial sums (q) and
     // adjoint sums (r) of segment s are at q + s*(N+1)*W and r + s*(N+1)*W.
+    // Each child's subtree runs in turn (its partial sums in one buffer per
+    // level, its adjoint sums in its own); then the children's reverse
+    // steps run together, segment by segment, so that each of the parent's
+    // adjoint sums is read and written once for the d children, not d times.
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth;
         if (j + 2 == N) return lanes_bwd_last_three<D, M>(c, parent, q, r);
-        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, dW = d * W;
-        T* const p = c.partials + j * M * stride;
-        T* const rr = c.adjoints + j * M * stride;
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, dW = d * W, cs = M * stride;
+        T* const p = c.partials + j * cs;
+        T* const rr = c.adjoints + j * d * cs; // child b's adjoint sums at rr + b*cs
         for (std::size_t b = 0; b < d; ++b) {
             const std::size_t u = parent * d + b;
             batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W); // before segment 0
@@ -1699,32 +1703,69 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t k = j + 1; k <= N; ++k) {
                     xsimd::fma(batch::load_unaligned(qs + k * W), batch::load_unaligned(zb + (k - j) * zdiv), a)
                         .store_unaligned(p + s * stride + k * W);
-                    batch(T(0)).store_unaligned(rr + s * stride + k * W);
+                    batch(T(0)).store_unaligned(rr + b * cs + s * stride + k * W);
                 }
                 a = xsimd::fma(batch::load_unaligned(qs + j * W), batch::load_unaligned(zb), a); // after segment s
             }
-            lanes_bwd_visit<D, M>(c, j + 1, u, p, rr);
-            T* Gu = c.G + (c.off[j] + u) * W;
-            batch g = batch::load_unaligned(Gu); // after the last segment
-            for (std::size_t s = M; s-- > 0;) {
-                const T* qs = q + s * stride;
-                const T* zb = c.zs + (s * d + b) * W;
-                T* gz = c.gzc + (s * N * d + b) * W; // divisor c at + (c-1)*dW
-                T* rs = r + s * stride;
-                const T* rrs = rr + s * stride;
-                batch sum = g;
-                for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
-                    const batch v = k == j ? g : batch::load_unaligned(rrs + k * W);
-                    if (k > j) sum = sum + v;
-                    T* gzk = gz + (k - j) * dW;
-                    xsimd::fma(v, batch::load_unaligned(qs + k * W), batch::load_unaligned(gzk)).store_unaligned(gzk);
-                    xsimd::fma(v, batch::load_unaligned(zb + (k - j) * zdiv), batch::load_unaligned(rs + k * W))
-                        .store_unaligned(rs + k * W);
-                }
-                g = sum; // before segment s
-            }
-            g.store_unaligned(Gu);
+            lanes_bwd_visit<D, M>(c, j + 1, u, p, rr + b * cs);
         }
+        // The children's gradients g (after the segments still to undo) and
+        // their sums over chains: registers for a d known at compile time,
+        // else leafp (free between calls of lanes_bwd_last_three).
+        constexpr std::size_t GR = D > 0 ? D : 1;
+        batch g_reg[GR], sum_reg[GR];
+        T* const g_mem = c.leafp;
+        T* const sum_mem = c.leafp + dW;
+        T* const Gp = c.G + (c.off[j] + parent * d) * W; // the children's gradients
+        for (std::size_t b = 0; b < d; ++b)
+            if constexpr (D > 0)
+                g_reg[b] = batch::load_unaligned(Gp + b * W);
+            else
+                batch::load_unaligned(Gp + b * W).store_unaligned(g_mem + b * W);
+        for (std::size_t s = M; s-- > 0;) {
+            const T* qs = q + s * stride;
+            T* rs = r + s * stride;
+            T* gz = c.gzc + s * N * dW; // child b, divisor c at + (c-1)*dW + b*W
+            const T* zsb = c.zs + s * dW;
+            for (std::size_t b = 0; b < d; ++b) // the sums over chains start from g (chain j)
+                if constexpr (D > 0)
+                    sum_reg[b] = g_reg[b];
+                else
+                    batch::load_unaligned(g_mem + b * W).store_unaligned(sum_mem + b * W);
+            for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
+                const batch qk = batch::load_unaligned(qs + k * W);
+                batch rk = batch::load_unaligned(rs + k * W);
+                T* gzk = gz + (k - j) * dW;
+                const T* zk = zsb + (k - j) * zdiv;
+                for (std::size_t b = 0; b < d; ++b) {
+                    batch g;
+                    if constexpr (D > 0)
+                        g = g_reg[b];
+                    else
+                        g = batch::load_unaligned(g_mem + b * W);
+                    const batch v = k == j ? g : batch::load_unaligned(rr + b * cs + s * stride + k * W);
+                    if (k > j) {
+                        if constexpr (D > 0)
+                            sum_reg[b] = sum_reg[b] + v;
+                        else
+                            (batch::load_unaligned(sum_mem + b * W) + v).store_unaligned(sum_mem + b * W);
+                    }
+                    xsimd::fma(v, qk, batch::load_unaligned(gzk + b * W)).store_unaligned(gzk + b * W);
+                    rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
+                }
+                rk.store_unaligned(rs + k * W);
+            }
+            for (std::size_t b = 0; b < d; ++b) // before segment s
+                if constexpr (D > 0)
+                    g_reg[b] = sum_reg[b];
+                else
+                    batch::load_unaligned(sum_mem + b * W).store_unaligned(g_mem + b * W);
+        }
+        for (std::size_t b = 0; b < d; ++b)
+            if constexpr (D > 0)
+                g_reg[b].store_unaligned(Gp + b * W);
+            else
+                batch::load_unaligned(g_mem + b * W).store_unaligned(Gp + b * W);
     }
 
     // Levels N-1 and N under `parent` (level N-2). A leaf's gradient is the
@@ -1974,8 +2015,8 @@ template <class Arch, class T> struct kernels {
         T* zs = scratch;
         T* gzc = zs + gzn;
         T* partials = gzc + gzn;
-        T* adjoints = partials + depth * M * stride;
-        T* leafp = adjoints + depth * M * stride;
+        T* adjoints = partials + depth * M * stride; // d children's per level
+        T* leafp = adjoints + depth * dim * M * stride;
         T* zpad = leafp + M * dim * W; // a short last pass's increments, then zeros
         T* rpad = zpad + M * dim * W;  // with roots: a pass's roots and their gradient (zeros past m)
         T* gpad = rpad + M * stride;

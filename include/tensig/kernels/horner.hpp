@@ -56,8 +56,8 @@ inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
 
 /// Scratch for fmexp_lanes_backward on m segments: per pass of
 /// lanes_backward_segments (M) segments, z/c and ∂L/∂z per divisor (2 M N d)
-/// and the forward and adjoint partial sums at one node of each level (2 N M
-/// (N+1)), chain N's partial sums at the nodes of level N-1 under one node (M
+/// and the forward partial sums at one node of each level (N M (N+1)) and
+/// the adjoint sums at its d children (d N M (N+1)), chain N's partial sums at the nodes of level N-1 under one node (M
 /// d); a short pass's increments padded with zeros (M d); with roots, a
 /// pass's roots and their gradient (2 M (N+1)); the forward's scratch
 /// at depth N-1; levels 0..N-1 at the start of every pass but the first. All
@@ -65,7 +65,7 @@ inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
                                                      std::size_t lanes) {
     const std::size_t M = lanes_backward_segments, passes = (m + M - 1) / M;
-    return lanes * (2 * M * depth * dim + 2 * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
+    return lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
            fmexp_lanes_scratch_size(dim, depth > 0 ? depth - 1 : 0, M, lanes) +
            (passes > 0 ? passes - 1 : 0) * fmexp_lanes_record_size(dim, depth) * lanes;
 }
