@@ -1367,38 +1367,34 @@ template <class Arch, class T> struct kernels {
         i1 = i0 + (n - i0) / W * W;
     }
 
-    // rows[l*stride + i] = lanes[i*W + l] for l < count, i < n.
-    static void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std::size_t stride) {
+    // Out: rows[l*stride + i] = lanes[i*W + l], else the reverse, for l <
+    // count, i < n. (The side read is only read.)
+    template <bool Out> static void move_lanes(T* rows, std::size_t stride, std::size_t count, std::size_t n, T* lanes) {
         std::size_t i0, i1;
         tile_range(rows, stride, count, n, i0, i1);
         batch r[W];
         for (std::size_t t = i0; t < i1; t += W) {
-            for (std::size_t i = 0; i < W; ++i)
-                r[i] = batch::load_unaligned(lanes + (t + i) * W);
+            for (std::size_t i = 0; i < W; ++i) // register i: Out, value t+i of every lane; else row i
+                r[i] = batch::load_unaligned(Out ? lanes + (t + i) * W : rows + i * stride + t);
             transpose_tile(r);
-            for (std::size_t l = 0; l < W; ++l)
-                r[l].store_unaligned(rows + l * stride + t);
+            for (std::size_t i = 0; i < W; ++i)
+                r[i].store_unaligned(Out ? rows + i * stride + t : lanes + (t + i) * W);
         }
         for (std::size_t i = i0 == 0 ? i1 : 0; i < n; i = i + 1 == i0 ? i1 : i + 1) // the values outside tiles
-            for (std::size_t l = 0; l < count; ++l)
-                rows[l * stride + i] = lanes[i * W + l];
+            for (std::size_t l = 0; l < count; ++l) {
+                if constexpr (Out)
+                    rows[l * stride + i] = lanes[i * W + l];
+                else
+                    lanes[i * W + l] = rows[l * stride + i];
+            }
     }
 
-    // lanes[i*W + l] = rows[l*stride + i] for l < count, i < n.
+    static void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std::size_t stride) {
+        move_lanes<true>(rows, stride, count, n, const_cast<T*>(lanes));
+    }
+
     static void interleave(const T* rows, std::size_t stride, std::size_t count, std::size_t n, T* lanes) {
-        std::size_t i0, i1;
-        tile_range(rows, stride, count, n, i0, i1);
-        batch r[W];
-        for (std::size_t t = i0; t < i1; t += W) {
-            for (std::size_t l = 0; l < W; ++l)
-                r[l] = batch::load_unaligned(rows + l * stride + t);
-            transpose_tile(r);
-            for (std::size_t i = 0; i < W; ++i)
-                r[i].store_unaligned(lanes + (t + i) * W);
-        }
-        for (std::size_t i = i0 == 0 ? i1 : 0; i < n; i = i + 1 == i0 ? i1 : i + 1)
-            for (std::size_t l = 0; l < count; ++l)
-                lanes[i * W + l] = rows[l * stride + i];
+        move_lanes<false>(const_cast<T*>(rows), stride, count, n, lanes);
     }
 
     // ---- Lanes: W paths at once, one per SIMD lane ----

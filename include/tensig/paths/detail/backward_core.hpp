@@ -40,27 +40,26 @@ struct backward_options {
 namespace detail {
 
 /// The backward pass of one path by prefix lanes (prefix_lanes_backward):
-/// at the start of every block of steps, levels 0..p and each group's
-/// lanes' levels 0..N-p-1; a block's increments, levels 0..p before each
-/// step, and gradients. (The lanes' gradient takes the place of the
-/// forward's lanes, done with once the checkpoints are kept.)
+/// at the start of every block of steps, levels 0..p and the lanes' levels
+/// 0..N-p-1; a block's levels 0..p before each step, and gradients. (The
+/// lanes' gradient takes the place of the forward's lanes, done with once
+/// the checkpoints are kept.)
 template <class T> struct prefix_backward_workspace {
     prefix_backward_workspace(const prefix_lanes_workspace<T>& pw, const shape& s, std::size_t n)
         : steps(n), blocks((n + prefix_lanes_block - 1) / prefix_lanes_block),
-          R(kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.W),
-          checkpoints(blocks * (pw.words / pw.W) * R), tops(blocks * pw.top.size()),
-          step_tops(prefix_lanes_block * pw.top.size()), GZ(prefix_lanes_block * s.dim() * pw.W), groot(prefix_lanes_block * (pw.below + 1) * pw.W),
-          groot_all(prefix_lanes_block * (pw.below + 1) * pw.words), gtop(pw.top.size()),
-          z(prefix_lanes_block * s.dim()), gz(prefix_lanes_block * s.dim()),
+          R(kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.W), checkpoints(blocks * R),
+          tops(blocks * pw.top.size()), step_tops(prefix_lanes_block * pw.top.size()),
+          GZ(prefix_lanes_block * s.dim() * pw.W), groot(prefix_lanes_block * (pw.below + 1) * pw.W),
+          gtop(pw.top.size()), gz(prefix_lanes_block * s.dim()),
           scratch(kernels::horner::prefix_chains_adjoint_scratch_size(s.dim(), pw.p, s.depth())) {}
     /// Bytes it keeps for a path of n steps (the checkpoints).
     static std::size_t checkpoint_bytes(const prefix_lanes_workspace<T>& pw, const shape& s, std::size_t n) {
         const std::size_t blocks = (n + prefix_lanes_block - 1) / prefix_lanes_block;
-        return blocks * (kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.words + pw.top.size()) *
+        return blocks * (kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.W + pw.top.size()) *
                sizeof(T);
     }
-    std::size_t steps, blocks, R; // R: one group's checkpoint
-    scratch_vector<T> checkpoints, tops, step_tops, GZ, groot, groot_all, gtop, z, gz, scratch;
+    std::size_t steps, blocks, R; // R: one checkpoint of the lanes
+    scratch_vector<T> checkpoints, tops, step_tops, GZ, groot, gtop, gz, scratch;
 };
 
 /// Workspace of the signature's backward pass, reused across a batch.
@@ -166,7 +165,7 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
 /// forward keeps levels 0..p and the lanes' levels 0..N-p-1 at the start of
 /// every block of steps. From the last block back, the block's roots are
 /// recomputed from them (horner::prefix_chains), the lanes' gradient goes
-/// through kernels::fmexp_lanes_backward with roots, group by group, and
+/// through kernels::fmexp_lanes_backward with roots, and
 /// ∂L/∂root with ∂L/∂(levels 0..p) through horner::prefix_chains_adjoint,
 /// step by step. ∂L/∂z is the lanes' sum plus the top's. Exact: nothing is
 /// rebuilt by inverse steps.
@@ -175,60 +174,40 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
                            backward_workspace<T>& ws, T* out) {
     auto& pw = *ws.fwd.prefix;
     const shape& s = ws.grad.shape();
-    const std::size_t n = segment_count(L, o.basepoint), N = s.depth(), W = pw.W, groups = pw.words / W,
-                      below = pw.below, K = below + 1, B = prefix_lanes_block, top = pw.top.size();
+    const std::size_t n = segment_count(L, o.basepoint), N = s.depth(), W = pw.W, K = pw.below + 1,
+                      B = prefix_lanes_block, top = pw.top.size();
     if (!ws.prefix || ws.prefix->steps != n) ws.prefix = std::make_unique<prefix_backward_workspace<T>>(pw, s, n);
     auto& bw = *ws.prefix;
     // the forward: checkpoints at the start of every block (the last block's steps are not needed)
     prefix_lanes_unit(pw);
     for (std::size_t blk = 0; blk < bw.blocks; ++blk) {
-        std::copy(pw.top.begin(), pw.top.end(), bw.tops.begin() + static_cast<std::ptrdiff_t>(blk * top));
-        for (std::size_t g = 0; g < groups; ++g)
-            std::copy_n(pw.lanes.data() + g * pw.lane_size * W, bw.R, bw.checkpoints.data() + (blk * groups + g) * bw.R);
+        std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
+        std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data() + blk * bw.R);
         if (blk + 1 < bw.blocks) prefix_lanes_steps(path, d, n, blk * B, blk * B + B, o, N, pw);
     }
     // ∂L/∂S (levels 1..N) in the same layout, the lanes' in place of the forward's
     std::fill(out, out + L * d, T(0));
     bw.gtop[0] = T(0);
     T* const grad = pw.lanes.data();
-    for (std::size_t g = 0; g < groups; ++g) // level 0 of the lanes (the words of level p) is the top's
-        std::fill_n(grad + g * pw.lane_size * W, W, T(0));
+    std::fill_n(grad, W, T(0)); // level 0 of the lanes (the words of level p) is the top's
     prefix_lanes_layout(pw, s, G, bw.gtop.data(), grad, false);
     for (std::size_t blk = bw.blocks; blk-- > 0;) {
         const std::size_t i0 = blk * B, m = std::min(B, n - i0);
-        // the block's increments, roots, and levels 0..p before each step
+        // the block's increments and roots again, from levels 0..p at its start
         std::copy_n(bw.tops.data() + blk * top, top, pw.top.data());
-        for (std::size_t b = 0; b < m; ++b) {
-            T* z = bw.z.data() + b * d;
-            segment_increment(path, d, step_segment(i0 + b, n, o.inverse), o.basepoint, o.inverse, z);
-            for (std::size_t c = 0; c < d; ++c)
-                std::fill_n(pw.Z.data() + (b * d + c) * W, W, z[c]);
-            std::copy_n(pw.top.data(), top, bw.step_tops.data() + b * top);
-            kernels::horner::prefix_chains(pw.top.data(), z, d, pw.p, N, pw.roots.data() + b * K * pw.words,
-                                           pw.scratch.data());
+        prefix_lanes_roots(path, d, n, i0, m, o, N, pw, bw.step_tops.data());
+        std::fill_n(bw.GZ.data(), m * d * W, T(0));
+        kernels::fmexp_lanes_backward(bw.checkpoints.data() + blk * bw.R, grad, bw.GZ.data(), pw.Z.data(), m, d,
+                                      pw.below, pw.roots.data(), bw.groot.data());
+        for (std::size_t i = 0; i < m * d; ++i) { // ∂L/∂z: every lane's
+            bw.gz[i] = T(0);
+            for (std::size_t l = 0; l < W; ++l)
+                bw.gz[i] += bw.GZ[i * W + l];
         }
-        std::fill_n(bw.gz.data(), m * d, T(0));
-        for (std::size_t g = 0; g < groups; ++g) {
-            const T* root = pw.roots.data();
-            if (groups > 1) {
-                for (std::size_t r = 0; r < m * K; ++r)
-                    std::copy_n(pw.roots.data() + r * pw.words + g * W, W, pw.group_roots.data() + r * W);
-                root = pw.group_roots.data();
-            }
-            std::fill_n(bw.GZ.data(), m * d * W, T(0));
-            kernels::fmexp_lanes_backward(bw.checkpoints.data() + (blk * groups + g) * bw.R,
-                                          grad + g * pw.lane_size * W, bw.GZ.data(), pw.Z.data(), m, d,
-                                          below, root, bw.groot.data());
-            for (std::size_t r = 0; r < m * K; ++r)
-                std::copy_n(bw.groot.data() + r * W, W, bw.groot_all.data() + r * pw.words + g * W);
-            for (std::size_t i = 0; i < m * d; ++i)
-                for (std::size_t l = 0; l < W; ++l)
-                    bw.gz[i] += bw.GZ[i * W + l];
-        }
-        for (std::size_t b = m; b-- > 0;) {
-            kernels::horner::prefix_chains_adjoint(bw.step_tops.data() + b * top, bw.z.data() + b * d, d, pw.p, N,
-                                                   bw.groot_all.data() + b * K * pw.words, bw.gtop.data(),
-                                                   bw.gz.data() + b * d, bw.scratch.data());
+        for (std::size_t b = m; b-- > 0;) { // and the top's
+            kernels::horner::prefix_chains_adjoint(bw.step_tops.data() + b * top, pw.z.data() + b * d, d, pw.p, N,
+                                                   bw.groot.data() + b * K * W, bw.gtop.data(), bw.gz.data() + b * d,
+                                                   bw.scratch.data());
             scatter_step_gradient(out, i0 + b, n, d, o, bw.gz.data() + b * d);
         }
     }

@@ -129,8 +129,8 @@ inline constexpr std::size_t prefix_lanes_block = 16;
 /// per lane. Below w, the words w u of levels p+1..N advance as one lane of
 /// kernels::fmexp_lanes of depth N - p whose chains start from their partial
 /// sums at w (its roots, horner::prefix_chains); the increments are the same
-/// in every lane. The d^p words of level p make d^p / W groups of W lanes
-/// (W = kernels::lanes), so d^p must be a multiple of W: d a power of two.
+/// in every lane. The d^p words of level p are the W = kernels::lanes lanes,
+/// so d^p = W: d a power of two (d = 2 where it is measured faster).
 /// Every multiply-add below level p is a full register, where the one-path
 /// kernels' rows of d values are short for small d. Levels 0..p stay in the
 /// usual layout; the rest is interleaved for the route and back.
@@ -143,24 +143,23 @@ template <class T> std::size_t prefix_lanes_level(const shape& s) {
         words *= d;
         ++p;
     }
-    if (words % W != 0 || N < p + prefix_lanes_min_below || N - p >= 64) return 0;
+    if (words != W || N < p + prefix_lanes_min_below || N - p >= 64) return 0;
     return p;
 }
 
 /// The state of the prefix lanes route (allocated once per call).
 template <class T> struct prefix_lanes_workspace {
     prefix_lanes_workspace(const shape& s, std::size_t level)
-        : p(level), W(kernels::lanes<T>()), words(s.level_size(level)), below(s.depth() - level),
-          lane_size(shape(s.dim(), below).size()), top(s.level_offset(level + 1)),
-          lanes(words * lane_size), Z(prefix_lanes_block * s.dim() * W),
-          roots(prefix_lanes_block * (below + 1) * words), group_roots(words > W ? roots.size() / (words / W) : 0),
-          z(s.dim()), scratch(kernels::horner::prefix_chains_scratch_size(s.dim(), level, s.depth())) {}
-    std::size_t p, W, words, below, lane_size; // words of level p; levels below it; coefficients per lane
-    std::vector<T> top;                       // levels 0..p
-    scratch_vector<T> lanes;                  // words / W groups of W interleaved lanes, levels 0..N-p
-    scratch_vector<T> Z;                      // a block of increments, each coordinate in every lane
-    scratch_vector<T> roots, group_roots;     // the chains' partial sums at level p, per step of a block
-    std::vector<T> z, scratch;
+        : p(level), W(kernels::lanes<T>()), below(s.depth() - level), lane_size(shape(s.dim(), below).size()),
+          top(s.level_offset(level + 1)), lanes(W * lane_size), Z(prefix_lanes_block * s.dim() * W),
+          roots(prefix_lanes_block * (below + 1) * W), z(prefix_lanes_block * s.dim()),
+          scratch(kernels::horner::prefix_chains_scratch_size(s.dim(), level, s.depth())) {}
+    std::size_t p, W, below, lane_size; // W words of level p; levels below it; coefficients per lane
+    std::vector<T> top;                 // levels 0..p
+    scratch_vector<T> lanes;            // W interleaved lanes, levels 0..N-p
+    scratch_vector<T> Z;                // a block of increments, each coordinate in every lane
+    scratch_vector<T> roots;            // the chains' partial sums at level p, per step of a block
+    std::vector<T> z, scratch;          // the block's increments
 };
 
 /// Per-call workspace: the running signature (unfilled: every user sets it
@@ -233,18 +232,17 @@ void apply_segment(const T* path, std::size_t d, std::size_t seg, bool basepoint
 /// (R: T, or const T for the way in.)
 template <class T, class R>
 void prefix_lanes_layout(const prefix_lanes_workspace<T>& pw, const shape& s, R* A1, T* top, T* lanes, bool out) {
-    const std::size_t W = pw.W, groups = pw.words / W, d = s.dim();
+    const std::size_t W = pw.W, d = s.dim();
     if (!out) std::copy(A1, A1 + pw.top.size() - 1, top + 1);
     if constexpr (!std::is_const_v<R>)
         if (out) std::copy(top + 1, top + pw.top.size(), A1);
-    for (std::size_t j = 1, n_j = d, lane_off = 1; j <= pw.below; lane_off += n_j, n_j *= d, ++j)
-        for (std::size_t g = 0; g < groups; ++g) {
-            R* rows = A1 + (s.level_offset(pw.p + j) - 1) + g * W * n_j;
-            T* l = lanes + (g * pw.lane_size + lane_off) * W;
-            if (!out) interleave_lanes(static_cast<const T*>(rows), n_j, W, n_j, W, l);
-            if constexpr (!std::is_const_v<R>)
-                if (out) deinterleave_lanes(static_cast<const T*>(l), W, W, n_j, rows, n_j);
-        }
+    for (std::size_t j = 1, n_j = d, lane_off = 1; j <= pw.below; lane_off += n_j, n_j *= d, ++j) {
+        R* rows = A1 + (s.level_offset(pw.p + j) - 1);
+        T* l = lanes + lane_off * W;
+        if (!out) interleave_lanes(static_cast<const T*>(rows), n_j, W, n_j, W, l);
+        if constexpr (!std::is_const_v<R>)
+            if (out) deinterleave_lanes(static_cast<const T*>(l), W, W, n_j, rows, n_j);
+    }
 }
 
 /// The prefix lanes' state from the tensor A (levels 0..N at A1 - 1), or
@@ -258,32 +256,38 @@ template <class T> void prefix_lanes_move(prefix_lanes_workspace<T>& pw, const s
 template <class T> void prefix_lanes_unit(prefix_lanes_workspace<T>& pw) {
     std::fill(pw.top.begin(), pw.top.end(), T(0));
     pw.top[0] = T(1);
-    std::fill_n(pw.lanes.data(), pw.words * pw.lane_size, T(0));
+    std::fill(pw.lanes.begin(), pw.lanes.end(), T(0));
+}
+
+/// Steps i0..i0+m-1 (m <= prefix_lanes_block) of the path, the top half:
+/// their increments (pw.z, and each coordinate in every lane, pw.Z) and
+/// roots (pw.roots), advancing levels 0..p; with `tops`, levels 0..p before
+/// each step go to tops + b * (p's offset + d^p) (the backward's).
+template <class T>
+void prefix_lanes_roots(const T* path, std::size_t d, std::size_t n, std::size_t i0, std::size_t m,
+                        const signature_options& o, std::size_t depth, prefix_lanes_workspace<T>& pw,
+                        T* tops = nullptr) {
+    const std::size_t W = pw.W, top = pw.top.size();
+    for (std::size_t b = 0; b < m; ++b) {
+        T* z = pw.z.data() + b * d;
+        segment_increment(path, d, step_segment(i0 + b, n, o.inverse), o.basepoint, o.inverse, z);
+        for (std::size_t c = 0; c < d; ++c)
+            std::fill_n(pw.Z.data() + (b * d + c) * W, W, z[c]);
+        if (tops) std::copy_n(pw.top.data(), top, tops + b * top);
+        kernels::horner::prefix_chains(pw.top.data(), z, d, pw.p, depth, pw.roots.data() + b * (pw.below + 1) * W,
+                                       pw.scratch.data());
+    }
 }
 
 /// Steps i0..i1-1 of the path (as apply_steps) on the prefix lanes' state.
 template <class T>
 void prefix_lanes_steps(const T* path, std::size_t d, std::size_t n, std::size_t i0, std::size_t i1,
                         const signature_options& o, std::size_t depth, prefix_lanes_workspace<T>& pw) {
-    const std::size_t W = pw.W, groups = pw.words / W, below = pw.below, root_step = (below + 1) * pw.words;
     for (std::size_t i = i0; i < i1;) {
         const std::size_t m = std::min(prefix_lanes_block, i1 - i);
-        for (std::size_t b = 0; b < m; ++b, ++i) {
-            segment_increment(path, d, step_segment(i, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
-            for (std::size_t c = 0; c < d; ++c)
-                std::fill_n(pw.Z.data() + (b * d + c) * W, W, pw.z[c]);
-            kernels::horner::prefix_chains(pw.top.data(), pw.z.data(), d, pw.p, depth,
-                                           pw.roots.data() + b * root_step, pw.scratch.data());
-        }
-        for (std::size_t g = 0; g < groups; ++g) {
-            const T* root = pw.roots.data();
-            if (groups > 1) { // lanes g*W.. of every row of roots, gathered
-                for (std::size_t r = 0; r < m * (below + 1); ++r)
-                    std::copy_n(pw.roots.data() + r * pw.words + g * W, W, pw.group_roots.data() + r * W);
-                root = pw.group_roots.data();
-            }
-            kernels::fmexp_lanes(pw.lanes.data() + g * pw.lane_size * W, pw.Z.data(), m, d, below, root);
-        }
+        prefix_lanes_roots(path, d, n, i, m, o, depth, pw);
+        kernels::fmexp_lanes(pw.lanes.data(), pw.Z.data(), m, d, pw.below, pw.roots.data());
+        i += m;
     }
 }
 
