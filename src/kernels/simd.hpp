@@ -1277,6 +1277,24 @@ template <class Arch, class T> struct kernels {
         false;
 #endif
 
+    // log2 W rounds of r[2i] = zip(r[i], r[i + W/2]) by the two-source
+    // permute `zip` with the index registers lo and hi (transpose_tile).
+    template <class Reg, class Idx, class Zip> static void zip_rounds(batch* r, Idx lo, Idx hi, Zip zip) {
+        Reg a[W], b[W];
+        for (std::size_t i = 0; i < W; ++i)
+            a[i] = r[i];
+        for (std::size_t rows = 1; rows < W; rows *= 2) {
+            for (std::size_t i = 0; i < W / 2; ++i) {
+                b[2 * i] = zip(a[i], lo, a[i + W / 2]);
+                b[2 * i + 1] = zip(a[i], hi, a[i + W / 2]);
+            }
+            for (std::size_t i = 0; i < W; ++i)
+                a[i] = b[i];
+        }
+        for (std::size_t i = 0; i < W; ++i)
+            r[i] = a[i];
+    }
+
     // r[i] <- the values i of the W registers r (a W x W transpose).
     static void transpose_tile([[maybe_unused]] batch* r) {
 #if defined(__AVX512F__)
@@ -1285,41 +1303,14 @@ template <class Arch, class T> struct kernels {
         // after log2 W rounds register and lane have traded places. Two-source
         // permutes (vpermt2pd/ps; GCC 12's unpack and shuffle intrinsics draw
         // -Wmaybe-uninitialized from their undefined pass-through operand).
-        if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value && sizeof(T) == 8) {
-            const __m512i lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-            __m512d a[8], b[8];
-            for (int i = 0; i < 8; ++i)
-                a[i] = r[i];
-            for (int round = 0; round < 3; ++round) {
-                for (int i = 0; i < 4; ++i) {
-                    b[2 * i] = _mm512_permutex2var_pd(a[i], lo, a[i + 4]);
-                    b[2 * i + 1] = _mm512_permutex2var_pd(a[i], hi, a[i + 4]);
-                }
-                for (int i = 0; i < 8; ++i)
-                    a[i] = b[i];
-            }
-            for (int i = 0; i < 8; ++i)
-                r[i] = a[i];
-            return;
-        }
-        if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value && sizeof(T) == 4) {
-            const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0),
-                          hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-            __m512 a[16], b[16];
-            for (int i = 0; i < 16; ++i)
-                a[i] = r[i];
-            for (int round = 0; round < 4; ++round) {
-                for (int i = 0; i < 8; ++i) {
-                    b[2 * i] = _mm512_permutex2var_ps(a[i], lo, a[i + 8]);
-                    b[2 * i + 1] = _mm512_permutex2var_ps(a[i], hi, a[i + 8]);
-                }
-                for (int i = 0; i < 16; ++i)
-                    a[i] = b[i];
-            }
-            for (int i = 0; i < 16; ++i)
-                r[i] = a[i];
-            return;
-        }
+        if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value && sizeof(T) == 8)
+            return zip_rounds<__m512d>(r, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0),
+                                       _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4),
+                                       [](__m512d a, __m512i i, __m512d b) { return _mm512_permutex2var_pd(a, i, b); });
+        if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value && sizeof(T) == 4)
+            return zip_rounds<__m512>(r, _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0),
+                                      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8),
+                                      [](__m512 a, __m512i i, __m512 b) { return _mm512_permutex2var_ps(a, i, b); });
 #endif
 #if defined(__AVX2__)
         if constexpr (std::is_base_of<xsimd::avx2, Arch>::value && sizeof(T) == 8) {
