@@ -1457,6 +1457,8 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M>
     static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q) {
         const std::size_t N = c.depth;
+        if constexpr (last_four<D>)
+            if (j + 3 == N) return lanes_last_four<D, M>(c, parent, q);
         if (j + 2 == N) return lanes_last_three<D, M>(c, parent, q);
         const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, child = M * stride;
         const T* zs = c.zs;
@@ -1557,31 +1559,80 @@ template <class Arch, class T> struct kernels {
         lanes_last_two_regs<D, M>(c, parent, qN, qN1, z1);
     }
 
+    // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums of
+    // chains N-2, N-1 and N in registers (qN2, qN1, qN: one per segment):
+    // each node v of level N-2 advances its own level and the chains of
+    // levels N-1 and N into registers (no partial sums stored), then its
+    // subtree is lanes_last_two_regs.
+    template <std::size_t D, std::size_t M>
+    [[gnu::always_inline]] static inline void lanes_last_three_regs(const lanes_ctx& c, std::size_t parent,
+                                                                    const batch* qN2, const batch* qN1,
+                                                                    const batch* qN, const batch* z1) {
+        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W;
+        const T* zs = c.zs;
+        T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
+        for (std::size_t bv = 0; bv < d; ++bv) {
+            batch a = batch::load_unaligned(Av + bv * W);
+            batch pN[M], pN1[M];
+            for (std::size_t s = 0; s < M; ++s) {
+                const T* zb = zs + (s * d + bv) * W;
+                pN1[s] = xsimd::fma(qN1[s], batch::load_unaligned(zb + zdiv), a);   // z/2
+                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + 2 * zdiv), a); // z/3
+                a = xsimd::fma(qN2[s], D > 0 ? z1[(s * D + bv) % z1_count<D, M>] : batch::load_unaligned(zb), a);
+            }
+            a.store_unaligned(Av + bv * W);
+            lanes_last_two_regs<D, M>(c, parent * d + bv, pN, pN1, z1);
+        }
+    }
+
     // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums q in
-    // memory: each node v of level N-2 advances its own level and the chains
-    // of levels N-1 and N into registers (no partial sums stored), then its
-    // subtree is lanes_last_two_regs. The increments are loaded once for the
-    // d nodes, not once per node.
+    // memory. The increments are loaded once for the d nodes, not once per node.
     template <std::size_t D, std::size_t M>
     static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q) {
+        const std::size_t N = c.depth, stride = (N + 1) * W;
+        batch z1[z1_count<D, M>];
+        load_z1<D, M>(c, z1);
+        batch qN2[M], qN1[M], qN[M];
+        for (std::size_t s = 0; s < M; ++s) {
+            qN2[s] = batch::load_unaligned(q + s * stride + (N - 2) * W);
+            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
+            qN[s] = batch::load_unaligned(q + s * stride + N * W);
+        }
+        lanes_last_three_regs<D, M>(c, parent, qN2, qN1, qN, z1);
+    }
+
+    // Whether levels N-3..N run as one call (lanes_last_four): for d = 2,
+    // whose nodes of level N-3 are as many as all the levels above together
+    // and have only three chains each to advance, so that a loop over them
+    // costs more in its set-up than in its multiply-adds. It keeps 3M + 2M + M
+    // partial sums live, which needs AVX-512's 32 registers.
+    template <std::size_t D>
+    static constexpr bool last_four = D == 2 && std::is_base_of<xsimd::avx512f, Arch>::value;
+
+    // Levels N-3..N under `parent` (level N-4), its partial sums q in memory:
+    // each node x of level N-3 takes chains N-2, N-1 and N into registers,
+    // then its subtree is lanes_last_three_regs.
+    template <std::size_t D, std::size_t M>
+    static void lanes_last_four(const lanes_ctx& c, std::size_t parent, const T* q) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W;
         const T* zs = c.zs;
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
-        T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
-        for (std::size_t bv = 0; bv < d; ++bv) {
-            batch a = batch::load_unaligned(Av + bv * W);
-            batch qN[M], qN1[M];
+        T* Ax = c.A + (c.off[N - 3] + parent * d) * W; // the d nodes of level N-3
+        for (std::size_t bx = 0; bx < d; ++bx) {
+            batch a = batch::load_unaligned(Ax + bx * W);
+            batch pN2[M], pN1[M], pN[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const T* qs = q + s * stride;
-                const T* zb = zs + (s * d + bv) * W;
-                qN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + zdiv), a); // z/2
-                qN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 2 * zdiv), a); // z/3
-                a = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W),
-                               D > 0 ? z1[(s * D + bv) % z1_count<D, M>] : batch::load_unaligned(zb), a);
+                const T* zb = zs + (s * d + bx) * W;
+                pN2[s] = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(zb + zdiv), a);
+                pN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + 2 * zdiv), a);
+                pN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 3 * zdiv), a);
+                a = xsimd::fma(batch::load_unaligned(qs + (N - 3) * W),
+                               D > 0 ? z1[(s * D + bx) % z1_count<D, M>] : batch::load_unaligned(zb), a);
             }
-            a.store_unaligned(Av + bv * W);
-            lanes_last_two_regs<D, M>(c, parent * d + bv, qN, qN1, z1);
+            a.store_unaligned(Ax + bx * W);
+            lanes_last_three_regs<D, M>(c, parent * d + bx, pN2, pN1, pN, z1);
         }
     }
 
@@ -1687,11 +1738,9 @@ template <class Arch, class T> struct kernels {
             for (std::size_t s = 0; s < M; ++s) {
                 const T* qs = q + s * stride;
                 const T* zb = c.zs + (s * d + b) * W; // divisor 1; divisor c at + (c-1)*zdiv
-                for (std::size_t k = j + 1; k <= N; ++k) {
+                for (std::size_t k = j + 1; k <= N; ++k)
                     xsimd::fma(batch::load_unaligned(qs + k * W), batch::load_unaligned(zb + (k - j) * zdiv), a)
                         .store_unaligned(p + s * stride + k * W);
-                    batch(T(0)).store_unaligned(rr + b * cs + s * stride + k * W);
-                }
                 a = xsimd::fma(batch::load_unaligned(qs + j * W), batch::load_unaligned(zb), a); // after segment s
             }
             lanes_bwd_visit<D, M>(c, j + 1, u, p, rr + b * cs);
@@ -1721,7 +1770,7 @@ template <class Arch, class T> struct kernels {
                     batch::load_unaligned(g_mem + b * W).store_unaligned(sum_mem + b * W);
             for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
                 const batch qk = batch::load_unaligned(qs + k * W);
-                batch rk = batch::load_unaligned(rs + k * W);
+                batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                 T* gzk = gz + (k - j) * dW;
                 const T* zk = zsb + (k - j) * zdiv;
                 for (std::size_t b = 0; b < d; ++b) {
@@ -1935,12 +1984,11 @@ template <class Arch, class T> struct kernels {
                     .store_unaligned(gz + dW);
                 xsimd::fma(v2, batch::load_unaligned(qs + N * W), batch::load_unaligned(gz + 2 * dW))
                     .store_unaligned(gz + 2 * dW);
-                xsimd::fma(g, batch::load_unaligned(zb), batch::load_unaligned(rs + (N - 2) * W))
-                    .store_unaligned(rs + (N - 2) * W);
-                xsimd::fma(v1, batch::load_unaligned(zb + zdiv), batch::load_unaligned(rs + (N - 1) * W))
-                    .store_unaligned(rs + (N - 1) * W);
-                xsimd::fma(v2, batch::load_unaligned(zb + 2 * zdiv), batch::load_unaligned(rs + N * W))
-                    .store_unaligned(rs + N * W);
+                // The parent's adjoint sums: the first child starts them.
+                const auto sum = [&](const T* x) { return bv == 0 ? batch(T(0)) : batch::load_unaligned(x); };
+                xsimd::fma(g, batch::load_unaligned(zb), sum(rs + (N - 2) * W)).store_unaligned(rs + (N - 2) * W);
+                xsimd::fma(v1, batch::load_unaligned(zb + zdiv), sum(rs + (N - 1) * W)).store_unaligned(rs + (N - 1) * W);
+                xsimd::fma(v2, batch::load_unaligned(zb + 2 * zdiv), sum(rs + N * W)).store_unaligned(rs + N * W);
                 g = (g + v1) + v2;
             }
             g.store_unaligned(Gv);
