@@ -284,6 +284,54 @@ TEMPLATE_TEST_CASE("one path by prefix lanes equals its segments one by one, wit
     CHECK(oracle::rel_err(S, ref, ref.size()) <= 1e-11);
 }
 
+TEST_CASE("a thread keeps its last small workspace, for its shape and instruction set", "[paths]") {
+    using tensig::detail::path_workspace;
+    using tensig::detail::thread_workspace;
+    const shape s(2, 12);
+    const double* kept = nullptr;
+    {
+        thread_workspace<path_workspace<double>> ws(s);
+        kept = ws->acc.data();
+    }
+    {
+        thread_workspace<path_workspace<double>> ws(s);
+        CHECK(ws->acc.data() == kept); // given back, then taken again
+        thread_workspace<path_workspace<double>> nested(s);
+        CHECK(nested->acc.data() != kept); // in use: a call inside gets its own
+    }
+    {
+        thread_workspace<path_workspace<double>> big(shape(2, 17)); // 2 MiB: not kept
+        CHECK(big->bytes() > tensig::detail::thread_workspace_bytes);
+    }
+    {
+        thread_workspace<path_workspace<double>> ws(s);
+        CHECK(ws->acc.data() == kept); // the outer one, given back last; the big one left nothing
+    }
+    // Repeated calls give the same bits whatever ran on the thread between
+    // them (another path, other options, the backward pass), and a kept
+    // workspace is not used with kernels of another lane count.
+    const xt::xtensor<double, 2> a = oracle::random_path(12, 2, 0.4), b = oracle::random_path(30, 2, 0.4);
+    const auto g = oracle::random_path(tensig::sig_length(2, 12), 1, 1.0);
+    const xt::xtensor<double, 1> ga = xt::flatten(g);
+    const xt::xtensor<double, 1> Sa = tensig::signature(a, 12);
+    const xt::xtensor<double, 2> Ga = tensig::signature_backward(ga, a, 12);
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        INFO(arch);
+        tensig::kernels::force_arch(arch);
+        const xt::xtensor<double, 1> S = tensig::signature(a, 12);
+        CHECK(oracle::rel_err(S, Sa, Sa.size()) <= 1e-12);
+        CHECK(oracle::rel_err(xt::xtensor<double, 2>(tensig::signature_backward(ga, a, 12)), Ga, Ga.size()) <= 1e-12);
+        tensig::signature_options o;
+        o.inverse = true;
+        (void)tensig::signature(b, 12, o);
+        (void)tensig::signature_backward(ga, b, 12);
+        CHECK((xt::xtensor<double, 1>(tensig::signature(a, 12)) == S));
+    }
+    tensig::kernels::force_arch("");
+    CHECK((xt::xtensor<double, 1>(tensig::signature(a, 12)) == Sa));
+    CHECK((xt::xtensor<double, 2>(tensig::signature_backward(ga, a, 12)) == Ga));
+}
+
 TEST_CASE("float and double agree to float precision on a long path", "[paths]") {
     const auto p = oracle::random_path(200, 2, 0.1);
     const xt::xtensor<float, 2> pf = xt::cast<float>(p);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "tensig/algebra/aligned.hpp"
@@ -60,6 +61,11 @@ template <class T> struct prefix_backward_workspace {
     }
     std::size_t steps, blocks, R; // R: one checkpoint of the lanes
     scratch_vector<T> checkpoints, tops, step_tops, GZ, groot, gtop, gz, scratch;
+    std::size_t bytes() const {
+        return (checkpoints.capacity() + tops.capacity() + step_tops.capacity() + GZ.capacity() +
+                groot.capacity() + gtop.capacity() + gz.capacity() + scratch.capacity()) *
+               sizeof(T);
+    }
 };
 
 /// Workspace of the signature's backward pass, reused across a batch.
@@ -71,6 +77,11 @@ template <class T> struct backward_workspace {
     std::vector<T> neg;
     scratch_vector<T> prefixes; // stored Horner terms: written before read
     std::unique_ptr<prefix_backward_workspace<T>> prefix;
+    bool fits(const tensig::shape& s) const { return fwd.fits(s); }
+    std::size_t bytes() const {
+        return fwd.bytes() + (grad.size() + gz.capacity() + neg.capacity() + prefixes.capacity()) * sizeof(T) +
+               (prefix ? prefix->bytes() : 0);
+    }
 };
 
 /// Whether the backward pass of a path with n segments stores the forward
@@ -377,7 +388,7 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
     const std::size_t groups = W > 1 ? B / W : 0, singles = B - groups * W, units = groups + singles;
     parallel::for_chunks(units, batch_grain(units, o.threads), o.threads, [&](std::size_t u0, std::size_t u1) {
         std::unique_ptr<lanes_backward_workspace<T>> lanes;
-        std::unique_ptr<backward_workspace<T>> ws;
+        std::optional<thread_workspace<backward_workspace<T>>> ws;
         for (std::size_t u = u0; u < u1; ++u) {
             if (u < groups) {
                 if (!lanes) lanes = std::make_unique<lanes_backward_workspace<T>>(s, W, n);
@@ -385,9 +396,9 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
                 lanes_backward(lane_paths<T>{paths + u * W * L * d, W, L, d, n, &o}, G + u * W * m, m, W, s, *lanes,
                                out + u * W * L * d);
             } else {
-                if (!ws) ws = std::make_unique<backward_workspace<T>>(s);
+                if (!ws) ws.emplace(s);
                 const std::size_t b = groups * W + (u - groups);
-                signature_backward_one(G + b * m, paths + b * L * d, L, d, o, bo, *ws, out + b * L * d);
+                signature_backward_one(G + b * m, paths + b * L * d, L, d, o, bo, **ws, out + b * L * d);
             }
         }
     });

@@ -160,6 +160,11 @@ template <class T> struct prefix_lanes_workspace {
     scratch_vector<T> Z;                // a block of increments, each coordinate in every lane
     scratch_vector<T> roots;            // the chains' partial sums at level p, per step of a block
     std::vector<T> z, scratch;          // the block's increments
+    std::size_t bytes() const {
+        return (top.capacity() + lanes.capacity() + Z.capacity() + roots.capacity() + z.capacity() +
+                scratch.capacity()) *
+               sizeof(T);
+    }
 };
 
 /// Per-call workspace: the running signature (unfilled: every user sets it
@@ -168,12 +173,53 @@ template <class T> struct prefix_lanes_workspace {
 /// per-segment loop never allocates.
 template <class T> struct path_workspace {
     explicit path_workspace(const shape& s)
-        : acc(tensor<T>::unfilled(s)), delta(s.dim() * kernels::fmexp_block) {
+        : acc(tensor<T>::unfilled(s)), delta(s.dim() * kernels::fmexp_block), lanes(kernels::lanes<T>()) {
         if (const std::size_t p = prefix_lanes_level<T>(s)) prefix = std::make_unique<prefix_lanes_workspace<T>>(s, p);
     }
     tensor<T> acc;
     std::vector<T> delta;
     std::unique_ptr<prefix_lanes_workspace<T>> prefix;
+    std::size_t lanes; // the kernels' lanes it was laid out for (kernels::force_arch may change them)
+    /// Whether it serves a call on shape s with the kernels in use.
+    bool fits(const tensig::shape& s) const { return acc.shape() == s && lanes == kernels::lanes<T>(); }
+    std::size_t bytes() const {
+        return (acc.size() + delta.capacity()) * sizeof(T) + (prefix ? prefix->bytes() : 0);
+    }
+};
+
+/// Largest workspace a thread keeps between calls (thread_workspace).
+inline constexpr std::size_t thread_workspace_bytes = std::size_t(1) << 20;
+
+/// A workspace (path_workspace, backward_workspace, ...) for one call on
+/// shape s: the calling thread's kept one when it has that shape, else a
+/// new one. The thread keeps it afterwards if it is at most
+/// thread_workspace_bytes, so that calls on one small shape, one path at
+/// a time, allocate and fault in their buffers once: for one path of
+/// (L, d, N) = (8, 2, 12) that was a tenth of the call. While in use it is
+/// out of the thread's slot, so a nested call gets its own.
+template <class WS> class thread_workspace {
+public:
+    explicit thread_workspace(const shape& s) {
+        std::unique_ptr<WS>& kept = slot();
+        if (kept && kept->fits(s))
+            ws_ = std::move(kept);
+        else
+            ws_ = std::make_unique<WS>(s);
+    }
+    ~thread_workspace() {
+        if (ws_->bytes() <= thread_workspace_bytes) slot() = std::move(ws_);
+    }
+    thread_workspace(const thread_workspace&) = delete;
+    thread_workspace& operator=(const thread_workspace&) = delete;
+    WS& operator*() { return *ws_; }
+    WS* operator->() { return ws_.get(); }
+
+private:
+    static std::unique_ptr<WS>& slot() {
+        thread_local std::unique_ptr<WS> kept;
+        return kept;
+    }
+    std::unique_ptr<WS> ws_;
 };
 
 /// Number of segments of a path of L points.
@@ -622,14 +668,14 @@ void signature_batch(const T* paths, std::size_t B, std::size_t L, std::size_t d
     const std::size_t groups = W > 1 ? B / W : 0, singles = B - groups * W, units = groups + singles;
     parallel::for_chunks(units, batch_grain(units, o.threads), o.threads, [&](std::size_t u0, std::size_t u1) {
         std::unique_ptr<lanes_workspace<T>> lanes;
-        path_workspace<T> ws(s);
+        thread_workspace<path_workspace<T>> ws(s);
         for (std::size_t u = u0; u < u1; ++u) {
             if (u < groups) {
                 if (!lanes) lanes = std::make_unique<lanes_workspace<T>>(s, W);
                 signature_lanes(paths + u * W * L * d, W, L, d, s, o, *lanes, out + u * W * s.sig_length());
             } else {
                 const std::size_t b = groups * W + (u - groups);
-                signature_one(paths + b * L * d, L, d, o, ws, out + b * s.sig_length());
+                signature_one(paths + b * L * d, L, d, o, *ws, out + b * s.sig_length());
             }
         }
     });
