@@ -445,6 +445,43 @@ TEST_CASE("the rooted scalar twin's gradient is the derivative of the rooted for
         }
 }
 
+TEMPLATE_TEST_CASE("exp_lanes: each lane's words below a prefix of exp(z)", "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (std::size_t d : {1, 2, 3, 5})
+            for (std::size_t depth : {0, 1, 2, 4})
+                for (std::size_t k0 : {0, 1, 3}) {
+                    INFO(arch << " lanes " << W << " d " << d << " depth " << depth << " k0 " << k0);
+                    const tensig::shape s(d, depth);
+                    const auto z = random_vector<T>(d);
+                    std::vector<T> A(s.size() * W, T(7)), twin;
+                    const auto a0 = random_vector<T>(W);
+                    std::copy(a0.begin(), a0.end(), A.begin());
+                    twin = A;
+                    kn::exp_lanes(A.data(), z.data(), d, depth, k0);
+                    kn::scalar::exp_lanes(twin.data(), z.data(), d, depth, k0, W);
+                    CHECK(A == twin); // the same multiplies in the same order
+                    // by the definition: lane l's word u of level j is a0[l] (z_u1 ... z_uj) k0!/(k0+j)!
+                    double err = 0;
+                    for (std::size_t j = 0; j <= depth; ++j) {
+                        for (std::size_t u = 0; u < s.level_size(j); ++u) {
+                            double prod = 1, fact = 1;
+                            for (std::size_t i = 0, r = u; i < j; ++i, r /= d)
+                                prod *= static_cast<double>(z[r % d]);
+                            for (std::size_t i = k0 + 1; i <= k0 + j; ++i)
+                                fact *= static_cast<double>(i);
+                            for (std::size_t l = 0; l < W; ++l)
+                                err = std::max(err, std::abs(static_cast<double>(A[(s.level_offset(j) + u) * W + l]) -
+                                                             static_cast<double>(a0[l]) * prod / fact));
+                        }
+                    }
+                    CHECK(err <= tol<T>(depth + 1));
+                }
+    }
+}
+
 TEMPLATE_TEST_CASE("interleave and deinterleave move rows to lanes and back", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

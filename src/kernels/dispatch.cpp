@@ -255,6 +255,12 @@ void deinterleave(const double* lanes, std::size_t count, std::size_t n, double*
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride) {
     table().deinterleave_f(lanes, count, n, rows, stride);
 }
+void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0) {
+    table().exp_lanes_d(A, z, dim, depth, k0);
+}
+void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0) {
+    table().exp_lanes_f(A, z, dim, depth, k0);
+}
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot) {
     const std::size_t W = table().lanes_d;

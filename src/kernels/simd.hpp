@@ -1388,6 +1388,17 @@ template <class Arch, class T> struct kernels {
         move_lanes<false>(const_cast<T*>(rows), stride, count, n, lanes);
     }
 
+    // Levels 1..depth of W interleaved tensors from their level 0:
+    // A_j[u b] = A_{j-1}[u] * (z_b / (k0 + j)), one register per row.
+    static void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t k0) {
+        for (std::size_t j = 1, prev = 0, cur = 1, n = 1; j <= depth; prev = cur, cur += n * dim, n *= dim, ++j)
+            for (std::size_t b = 0; b < dim; ++b) {
+                const batch c(z[b] / T(static_cast<double>(k0 + j)));
+                for (std::size_t u = 0; u < n; ++u)
+                    (batch::load_unaligned(A + (prev + u) * W) * c).store_unaligned(A + (cur + u * dim + b) * W);
+            }
+    }
+
     // ---- Lanes: W paths at once, one per SIMD lane ----
     //
     // Coefficient i of lane l of an interleaved tensor is at A[i*W + l], so
@@ -2204,6 +2215,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.interleave_f = &kernels<Arch, float>::interleave;
     t.deinterleave_d = &kernels<Arch, double>::deinterleave;
     t.deinterleave_f = &kernels<Arch, float>::deinterleave;
+    t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
+    t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
 }
 
 } // namespace tensig::kernels::simd

@@ -67,6 +67,8 @@ struct kernel_table {
     void (*interleave_f)(const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
     void (*deinterleave_d)(const double*, std::size_t, std::size_t, double*, std::size_t) = nullptr;
     void (*deinterleave_f)(const float*, std::size_t, std::size_t, float*, std::size_t) = nullptr;
+    void (*exp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t) = nullptr;
+    void (*exp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

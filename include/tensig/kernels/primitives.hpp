@@ -87,6 +87,8 @@ void interleave(const double* rows, std::size_t stride, std::size_t count, std::
 void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes);
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
+void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0);
+void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
@@ -220,6 +222,18 @@ void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std
     else
         for (std::size_t i = 0; i < n && count > 0; ++i)
             rows[i] = lanes[i];
+}
+
+/// Levels 1..depth of lanes<T>() interleaved tensors from their level 0:
+/// A_j[u b] = A_{j-1}[u] z_b / (k0 + j). Lane l becomes
+/// A_0[l] z^{⊗j} k0!/(k0 + j)!: with A_0[l] the value of exp(z) at a word
+/// w_l of level k0, the words w_l u of exp(z) (the prefix lanes' first
+/// step). z holds dim values, the same in every lane.
+template <class T> void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t k0) {
+    if constexpr (has_simd<T>::value)
+        dispatched::exp_lanes(A, z, dim, depth, k0);
+    else
+        scalar::exp_lanes(A, z, dim, depth, k0, 1);
 }
 
 /// The adjoint of fmexp_lanes: A holds levels 0..N-1 (interleaved) before

@@ -192,6 +192,17 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
     horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record, update_top);
 }
 
+/// kernels::exp_lanes on `lanes` interleaved tensors, one lane at a time.
+template <class T>
+void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t k0, std::size_t lanes) {
+    for (std::size_t j = 1, prev = 0, cur = 1, n = 1; j <= depth; prev = cur, cur += n * dim, n *= dim, ++j)
+        for (std::size_t u = 0; u < n; ++u)
+            for (std::size_t b = 0; b < dim; ++b)
+                for (std::size_t l = 0; l < lanes; ++l)
+                    A[(cur + u * dim + b) * lanes + l] =
+                        A[(prev + u) * lanes + l] * (z[b] / T(static_cast<double>(k0 + j)));
+}
+
 /// fmexp_many on `lanes` interleaved tensors at once (coefficient i of lane
 /// l at A[i*lanes + l], coordinate b of segment s at Z[(s*dim + b)*lanes + l]):
 /// the twin of the SIMD kernels' fmexp_lanes, one lane at a time (a

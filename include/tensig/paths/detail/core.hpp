@@ -305,6 +305,25 @@ template <class T> void prefix_lanes_unit(prefix_lanes_workspace<T>& pw) {
     std::fill(pw.lanes.begin(), pw.lanes.end(), T(0));
 }
 
+/// The prefix lanes' state set to exp(z) (d values), a path's state after
+/// its first step: level j of top is level j-1 times z_b/j, and the lanes
+/// below level p follow from level p's values (kernels::exp_lanes). One
+/// multiply per value, where the unit and a first step cost a clear and a
+/// fused multiply-exponentiate.
+template <class T> void prefix_lanes_exp(prefix_lanes_workspace<T>& pw, const T* z, std::size_t d) {
+    T* top = pw.top.data();
+    top[0] = T(1);
+    std::size_t prev = 0, cur = 1, n = 1; // level j-1 at prev (n values), level j at cur
+    for (std::size_t j = 1; j <= pw.p; prev = cur, cur += n * d, n *= d, ++j)
+        for (std::size_t u = 0; u < n; ++u)
+            for (std::size_t b = 0; b < d; ++b)
+                top[cur + u * d + b] = top[prev + u] * (z[b] / T(static_cast<double>(j)));
+    T* lanes = pw.lanes.data();
+    std::copy_n(top + prev, pw.W, lanes); // lane level 0 (not read by the kernels) holds level p a moment
+    kernels::exp_lanes(lanes, z, d, pw.below, pw.p);
+    std::fill_n(lanes, pw.W, T(0));
+}
+
 /// Steps i0..i0+m-1 (m <= prefix_lanes_block) of the path, the top half:
 /// their increments (pw.z, and each coordinate in every lane, pw.Z) and
 /// roots (pw.roots), advancing levels 0..p; with `tops`, levels 0..p before
@@ -371,9 +390,11 @@ template <class T>
 void signature_into(const T* path, std::size_t L, std::size_t d, const signature_options& o, path_workspace<T>& ws,
                     T* out = nullptr) {
     const std::size_t n = segment_count(L, o.basepoint);
-    if (by_prefix_lanes(0, n, ws)) { // from the unit: nothing to move in
-        prefix_lanes_unit(*ws.prefix);
-        prefix_lanes_steps(path, d, n, 0, n, o, ws.acc.shape().depth(), *ws.prefix);
+    if (by_prefix_lanes(0, n, ws)) { // from exp of the first step: nothing to move in
+        prefix_lanes_workspace<T>& pw = *ws.prefix;
+        segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
+        prefix_lanes_exp(pw, pw.z.data(), d);
+        prefix_lanes_steps(path, d, n, 1, n, o, ws.acc.shape().depth(), pw);
         ws.acc[0] = T(1);
         prefix_lanes_move(*ws.prefix, ws.acc.shape(), out ? out : ws.acc.data() + 1, true);
         return;
