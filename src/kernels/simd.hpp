@@ -2082,6 +2082,20 @@ template <class Arch, class T> struct kernels {
             // increments: exp(0) = 1, so they change neither the values nor
             // the gradient (only the full pass is instantiated).
             const std::size_t s0 = p * M, Mp = m - s0 < M ? m - s0 : M;
+            if (Mp < M && short_bwd_passes<D>) { // a pass of its own length
+                divided_lanes(zs, Z, s0, Mp, dim, depth);
+                for (std::size_t i = 0; i < Mp * depth * dim * W; i += W)
+                    batch(T(0)).store_unaligned(gzc + i);
+                const lanes_bwd_ctx ctx{G,        p == 0 ? A : starts + (p - 1) * R,
+                                        off,      dim,
+                                        depth,    zs,
+                                        gzc,      partials,
+                                        adjoints, leafp,
+                                        root ? root + s0 * stride : nullptr, root ? groot + s0 * stride : nullptr};
+                lanes_bwd_pass_m<D>(ctx, Mp, std::make_index_sequence<M - 1>{});
+                add_gz(GZ, gzc, s0, Mp, dim, depth);
+                continue;
+            }
             if (Mp < M) {
                 for (std::size_t i = 0; i < M * dim * W; i += W)
                     (i < Mp * dim * W ? batch::load_unaligned(Z + s0 * dim * W + i) : batch(T(0)))
@@ -2105,16 +2119,32 @@ template <class Arch, class T> struct kernels {
             if (root)
                 for (std::size_t i = 0; i < Mp * stride; i += W)
                     batch::load_unaligned(gpad + i).store_unaligned(groot + s0 * stride + i);
-            for (std::size_t s = 0; s < Mp; ++s)
-                for (std::size_t b = 0; b < dim; ++b) {
-                    T* gz = GZ + ((s0 + s) * dim + b) * W;
-                    batch acc = batch::load_unaligned(gz);
-                    for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
-                        acc = xsimd::fma(batch::load_unaligned(gzc + ((s * depth + cdiv - 1) * dim + b) * W),
-                                         batch(T(1) / T(static_cast<double>(cdiv))), acc);
-                    acc.store_unaligned(gz);
-                }
+            add_gz(GZ, gzc, s0, Mp, dim, depth);
         }
+    }
+
+    // ∂L/∂z of segments s0..s0+Mp-1 (GZ, interleaved) += their gradients per
+    // divisor c (gzc) over c.
+    static void add_gz(T* GZ, const T* gzc, std::size_t s0, std::size_t Mp, std::size_t dim, std::size_t depth) {
+        for (std::size_t s = 0; s < Mp; ++s)
+            for (std::size_t b = 0; b < dim; ++b) {
+                T* gz = GZ + ((s0 + s) * dim + b) * W;
+                batch acc = batch::load_unaligned(gz);
+                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
+                    acc = xsimd::fma(batch::load_unaligned(gzc + ((s * depth + cdiv - 1) * dim + b) * W),
+                                     batch(T(1) / T(static_cast<double>(cdiv))), acc);
+                acc.store_unaligned(gz);
+            }
+    }
+
+    // Whether a short last pass runs with its own length (a pass per length
+    // compiled) rather than as a full one with zero increments: for d = 2,
+    // whose one path of seven segments (the seed inversion's) would do eight.
+    template <std::size_t D> static constexpr bool short_bwd_passes = D == 2;
+
+    template <std::size_t D, std::size_t... I>
+    static void lanes_bwd_pass_m(const lanes_bwd_ctx& c, std::size_t M, std::index_sequence<I...>) {
+        ((M == I + 1 ? lanes_bwd_pass<D, I + 1>(c) : void()), ...);
     }
 
     // With `root` (fmexp_lanes' roots), ∂L/∂root is written to groot.
