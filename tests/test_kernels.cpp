@@ -307,6 +307,8 @@ TEMPLATE_TEST_CASE("fmexp_lanes: each lane is its own path's fmexp_many", "[kern
     auto shapes = many_shapes;
     shapes.push_back({9, 2}); // a d with no compile-time kernel
     shapes.push_back({2, 10});
+    shapes.push_back({2, 4}); // d = 2's last four levels from the root's partial sums (AVX-512)
+    shapes.push_back({2, 5});
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
@@ -347,7 +349,8 @@ TEMPLATE_TEST_CASE("fmexp_lanes with roots: the chains start from given partial 
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
-        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 9}, {4, 4}, {3, 3}, {9, 2}})
+        for (auto [d, N] :
+             std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 4}, {2, 9}, {4, 4}, {3, 3}, {9, 2}})
             for (std::size_t m : {1, 3, 4, 5, 9}) {
                 INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
@@ -375,8 +378,9 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward with roots against its scalar twin", "[
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
-        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 7}, {4, 4}, {3, 3}, {9, 2}})
-            for (std::size_t m : {1, 3, 4, 5, 9}) {
+        for (auto [d, N] :
+             std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 5}, {2, 7}, {4, 4}, {3, 3}, {9, 2}})
+            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 9}) { // short last passes of 1, 2 and 3 (d = 2: their own length)
                 INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
                 const std::size_t R = kn::scalar::fmexp_lanes_record_size(d, N), K = (N + 1) * W;
@@ -532,11 +536,12 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
     auto shapes = many_shapes;
     shapes.push_back({9, 2});
     shapes.push_back({2, 10});
+    shapes.push_back({2, 5});
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
         for (auto [d, N] : shapes)
-            for (std::size_t m : {1, 2, 3, 4, 5, 8, 9}) { // up to three passes, the last one short
+            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9}) { // up to three passes, the last one short
                 INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
                 const std::size_t size = s.size(), R = kn::scalar::fmexp_lanes_record_size(d, N);

@@ -1616,7 +1616,8 @@ template <class Arch, class T> struct kernels {
     // whose nodes of level N-3 are as many as all the levels above together
     // and have only three chains each to advance, so that a loop over them
     // costs more in its set-up than in its multiply-adds. It keeps 3M + 2M + M
-    // partial sums live, which needs AVX-512's 32 registers.
+    // partial sums and the 2M increments of divisor 1 live: AVX-512's 32
+    // registers.
     template <std::size_t D>
     static constexpr bool last_four = D == 2 && std::is_base_of<xsimd::avx512f, Arch>::value;
 
@@ -1687,13 +1688,16 @@ template <class Arch, class T> struct kernels {
             divided_lanes(zs, Z, s0, M, dim, depth);
             const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W,
                                 root ? root + s0 * root_step : nullptr, root_step};
-            lanes_pass_m<D>(ctx, M, std::make_index_sequence<lanes_segments>{});
+            with_segments(M, std::make_index_sequence<lanes_segments>{},
+                          [&](auto k) { lanes_pass<D, decltype(k)::value>(ctx); });
         }
     }
 
-    template <std::size_t D, std::size_t... I>
-    static void lanes_pass_m(const lanes_ctx& c, std::size_t M, std::index_sequence<I...>) {
-        ((M == I + 1 ? lanes_pass<D, I + 1>(c) : void()), ...);
+    // f(std::integral_constant<std::size_t, M>) for a pass of M segments,
+    // M in 1..sizeof...(I): one pass compiled per length.
+    template <class F, std::size_t... I>
+    static void with_segments(std::size_t M, std::index_sequence<I...>, F&& f) {
+        ((M == I + 1 ? f(std::integral_constant<std::size_t, I + 1>{}) : void()), ...);
     }
 
     // ---- The backward pass in lanes, without records ----
@@ -1735,7 +1739,8 @@ template <class Arch, class T> struct kernels {
     // Each child's subtree runs in turn (its partial sums in one buffer per
     // level, its adjoint sums in its own); then the children's reverse
     // steps run together, segment by segment, so that each of the parent's
-    // adjoint sums is read and written once for the d children, not d times.
+    // adjoint sums is written once for the d children, not read and written
+    // d times (and not cleared before: that loop is their only writer).
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth;
@@ -2031,7 +2036,9 @@ template <class Arch, class T> struct kernels {
             }
             return;
         }
-        for (std::size_t s = 0; s < M; ++s) // the root: p_k = A_0 or the root given, r_k = 0
+        // the root: p_k = A_0 or the root given; r_k = 0, which r_0 keeps (the
+        // children write r_k for k >= 1, but N = 2's lanes_bwd_last_two adds)
+        for (std::size_t s = 0; s < M; ++s)
             for (std::size_t k = 0; k <= N; ++k) {
                 root_value(s, k).store_unaligned(c.partials + s * stride + k * W);
                 batch(T(0)).store_unaligned(c.adjoints + s * stride + k * W);
@@ -2078,74 +2085,61 @@ template <class Arch, class T> struct kernels {
                                  root ? root + (p - 1) * M * stride : nullptr, stride);
         }
         for (std::size_t p = passes; p-- > 0;) {
-            // A short pass runs as a full one whose last segments have zero
-            // increments: exp(0) = 1, so they change neither the values nor
-            // the gradient (only the full pass is instantiated).
+            // A short pass runs at its length where those passes are compiled
+            // (short_bwd_passes), else as a full one whose last segments have
+            // zero increments: exp(0) = 1, so they change neither the values
+            // nor the gradient.
             const std::size_t s0 = p * M, Mp = m - s0 < M ? m - s0 : M;
-            if (Mp < M && short_bwd_passes<D>) { // a pass of its own length
-                divided_lanes(zs, Z, s0, Mp, dim, depth);
-                for (std::size_t i = 0; i < Mp * depth * dim * W; i += W)
-                    batch(T(0)).store_unaligned(gzc + i);
-                const lanes_bwd_ctx ctx{G,        p == 0 ? A : starts + (p - 1) * R,
-                                        off,      dim,
-                                        depth,    zs,
-                                        gzc,      partials,
-                                        adjoints, leafp,
-                                        root ? root + s0 * stride : nullptr, root ? groot + s0 * stride : nullptr};
-                lanes_bwd_pass_m<D>(ctx, Mp, std::make_index_sequence<M - 1>{});
-                add_gz(GZ, gzc, s0, Mp, dim, depth);
-                continue;
-            }
-            if (Mp < M) {
+            const bool own = Mp == M || short_bwd_passes<D>;
+            const std::size_t Mr = own ? Mp : M; // segments the pass runs
+            if (own)
+                divided_lanes(zs, Z, s0, Mr, dim, depth);
+            else {
                 for (std::size_t i = 0; i < M * dim * W; i += W)
                     (i < Mp * dim * W ? batch::load_unaligned(Z + s0 * dim * W + i) : batch(T(0)))
                         .store_unaligned(zpad + i);
                 divided_lanes(zs, zpad, 0, M, dim, depth);
-            } else
-                divided_lanes(zs, Z, s0, M, dim, depth);
-            for (std::size_t i = 0; i < gzn; i += W)
+            }
+            for (std::size_t i = 0; i < Mr * depth * dim * W; i += W)
                 batch(T(0)).store_unaligned(gzc + i);
-            if (root)
+            const T* proot = root ? root + s0 * stride : nullptr;
+            T* pgroot = root ? groot + s0 * stride : nullptr;
+            if (root && !own) { // the padded segments' roots are zeros, their gradients dropped
                 for (std::size_t i = 0; i < M * stride; i += W)
-                    (i < Mp * stride ? batch::load_unaligned(root + s0 * stride + i) : batch(T(0)))
-                        .store_unaligned(rpad + i);
-            const lanes_bwd_ctx ctx{G,       p == 0 ? A : starts + (p - 1) * R,
-                                    off,     dim,
-                                    depth,   zs,
-                                    gzc,     partials,
+                    (i < Mp * stride ? batch::load_unaligned(proot + i) : batch(T(0))).store_unaligned(rpad + i);
+                proot = rpad;
+                pgroot = gpad;
+            }
+            const lanes_bwd_ctx ctx{G,        p == 0 ? A : starts + (p - 1) * R,
+                                    off,      dim,
+                                    depth,    zs,
+                                    gzc,      partials,
                                     adjoints, leafp,
-                                    root ? rpad : nullptr, root ? gpad : nullptr};
-            lanes_bwd_pass<D, M>(ctx);
-            if (root)
+                                    proot,    pgroot};
+            if (Mr == M)
+                lanes_bwd_pass<D, M>(ctx);
+            else if constexpr (short_bwd_passes<D>)
+                with_segments(Mr, std::make_index_sequence<M - 1>{},
+                              [&](auto k) { lanes_bwd_pass<D, decltype(k)::value>(ctx); });
+            if (root && !own)
                 for (std::size_t i = 0; i < Mp * stride; i += W)
                     batch::load_unaligned(gpad + i).store_unaligned(groot + s0 * stride + i);
-            add_gz(GZ, gzc, s0, Mp, dim, depth);
+            for (std::size_t s = 0; s < Mp; ++s)
+                for (std::size_t b = 0; b < dim; ++b) {
+                    T* gz = GZ + ((s0 + s) * dim + b) * W;
+                    batch acc = batch::load_unaligned(gz);
+                    for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
+                        acc = xsimd::fma(batch::load_unaligned(gzc + ((s * depth + cdiv - 1) * dim + b) * W),
+                                         batch(T(1) / T(static_cast<double>(cdiv))), acc);
+                    acc.store_unaligned(gz);
+                }
         }
-    }
-
-    // ∂L/∂z of segments s0..s0+Mp-1 (GZ, interleaved) += their gradients per
-    // divisor c (gzc) over c.
-    static void add_gz(T* GZ, const T* gzc, std::size_t s0, std::size_t Mp, std::size_t dim, std::size_t depth) {
-        for (std::size_t s = 0; s < Mp; ++s)
-            for (std::size_t b = 0; b < dim; ++b) {
-                T* gz = GZ + ((s0 + s) * dim + b) * W;
-                batch acc = batch::load_unaligned(gz);
-                for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
-                    acc = xsimd::fma(batch::load_unaligned(gzc + ((s * depth + cdiv - 1) * dim + b) * W),
-                                     batch(T(1) / T(static_cast<double>(cdiv))), acc);
-                acc.store_unaligned(gz);
-            }
     }
 
     // Whether a short last pass runs with its own length (a pass per length
     // compiled) rather than as a full one with zero increments: for d = 2,
     // whose one path of seven segments (the seed inversion's) would do eight.
     template <std::size_t D> static constexpr bool short_bwd_passes = D == 2;
-
-    template <std::size_t D, std::size_t... I>
-    static void lanes_bwd_pass_m(const lanes_bwd_ctx& c, std::size_t M, std::index_sequence<I...>) {
-        ((M == I + 1 ? lanes_bwd_pass<D, I + 1>(c) : void()), ...);
-    }
 
     // With `root` (fmexp_lanes' roots), ∂L/∂root is written to groot.
     static void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,

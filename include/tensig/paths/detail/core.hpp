@@ -147,7 +147,7 @@ template <class T> std::size_t prefix_lanes_level(const shape& s) {
     return p;
 }
 
-/// The state of the prefix lanes route (allocated once per call).
+/// The state of the prefix lanes route (part of a path_workspace).
 template <class T> struct prefix_lanes_workspace {
     prefix_lanes_workspace(const shape& s, std::size_t level)
         : p(level), W(kernels::lanes<T>()), below(s.depth() - level), lane_size(shape(s.dim(), below).size()),
@@ -167,10 +167,11 @@ template <class T> struct prefix_lanes_workspace {
     }
 };
 
-/// Per-call workspace: the running signature (unfilled: every user sets it
-/// first) and a block of increments; the prefix lanes' state where the
-/// shape takes that route. Reused across the paths of a batch, so the
-/// per-segment loop never allocates.
+/// Workspace of one-path work: the running signature (unfilled: every user
+/// sets it first) and a block of increments; the prefix lanes' state where
+/// the shape takes that route. Reused across the paths of a batch, and
+/// across calls by a thread (thread_workspace), so the per-segment loop
+/// never allocates. Every buffer is written before it is read.
 template <class T> struct path_workspace {
     explicit path_workspace(const shape& s)
         : acc(tensor<T>::unfilled(s)), delta(s.dim() * kernels::fmexp_block), lanes(kernels::lanes<T>()) {
@@ -196,7 +197,9 @@ inline constexpr std::size_t thread_workspace_bytes = std::size_t(1) << 20;
 /// thread_workspace_bytes, so that calls on one small shape, one path at
 /// a time, allocate and fault in their buffers once: for one path of
 /// (L, d, N) = (8, 2, 12) that was a tenth of the call. While in use it is
-/// out of the thread's slot, so a nested call gets its own.
+/// out of the thread's slot, so a nested call gets its own. A thread so
+/// keeps at most 1 MiB per workspace type and scalar (path and backward,
+/// float and double), until it exits.
 template <class WS> class thread_workspace {
 public:
     explicit thread_workspace(const shape& s) {
@@ -313,13 +316,9 @@ template <class T> void prefix_lanes_unit(prefix_lanes_workspace<T>& pw) {
 template <class T> void prefix_lanes_exp(prefix_lanes_workspace<T>& pw, const T* z, std::size_t d) {
     T* top = pw.top.data();
     top[0] = T(1);
-    std::size_t prev = 0, cur = 1, n = 1; // level j-1 at prev (n values), level j at cur
-    for (std::size_t j = 1; j <= pw.p; prev = cur, cur += n * d, n *= d, ++j)
-        for (std::size_t u = 0; u < n; ++u)
-            for (std::size_t b = 0; b < d; ++b)
-                top[cur + u * d + b] = top[prev + u] * (z[b] / T(static_cast<double>(j)));
+    kernels::scalar::exp_lanes(top, z, d, pw.p, 0, 1); // one lane: exp(z)'s levels 1..p
     T* lanes = pw.lanes.data();
-    std::copy_n(top + prev, pw.W, lanes); // lane level 0 (not read by the kernels) holds level p a moment
+    std::copy_n(top + (pw.top.size() - pw.W), pw.W, lanes); // lane level 0 (not read by the kernels) holds level p a moment
     kernels::exp_lanes(lanes, z, d, pw.below, pw.p);
     std::fill_n(lanes, pw.W, T(0));
 }
