@@ -486,6 +486,38 @@ TEMPLATE_TEST_CASE("exp_lanes: each lane's words below a prefix of exp(z)", "[ke
     }
 }
 
+TEMPLATE_TEST_CASE("prefix_roots: the words of level p in lanes equal horner::prefix_chains", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (std::size_t d : {2, 3, 4})
+            for (std::size_t p : {1, 2, 3, 4})
+                for (std::size_t extra : {0, 1, 4, 9}) {
+                    const std::size_t N = p + extra;
+                    std::size_t words = 1;
+                    for (std::size_t k = 0; k < p; ++k)
+                        words *= d;
+                    if (words > 64) continue;
+                    INFO(arch << " lanes " << W << " d " << d << " p " << p << " N " << N << " in lanes "
+                              << (words == W));
+                    const tensig::shape top(d, p);
+                    auto A = random_vector<T>(top.size());
+                    A[0] = T(1) + A[0] / T(4);
+                    const auto z = random_vector<T>(d);
+                    auto twinA = A;
+                    std::vector<T> root((N - p + 1) * words, T(7)), twin(root.size(), T(-7));
+                    std::vector<T> scratch(kn::horner::prefix_chains_scratch_size(d, p, N));
+                    kn::prefix_roots(A.data(), z.data(), d, p, N, root.data());
+                    kn::horner::prefix_chains(twinA.data(), z.data(), d, p, N, twin.data(), scratch.data());
+                    // fused multiply-adds in the lanes, separate ones in the twin (baseline code)
+                    CHECK(oracle::rel_err(root, twin, root.size()) <= tol<T>(N));
+                    CHECK(oracle::rel_err(A, twinA, A.size()) <= tol<T>(N));
+                }
+    }
+}
+
 TEMPLATE_TEST_CASE("interleave and deinterleave move rows to lanes and back", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

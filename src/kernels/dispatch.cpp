@@ -261,6 +261,23 @@ void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, s
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0) {
     table().exp_lanes_f(A, z, dim, depth, k0);
 }
+namespace {
+// Whether kernels::prefix_roots runs in lanes: the words of level p fill them.
+bool roots_in_lanes(std::size_t dim, std::size_t p, std::size_t depth, std::size_t W) {
+    std::size_t words = 1;
+    for (std::size_t k = 0; k < p && words <= W; ++k)
+        words *= dim;
+    return p >= 1 && words == W && p <= simd::prefix_roots_max_p && depth < simd::prefix_roots_max_depth;
+}
+} // namespace
+void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root) {
+    if (roots_in_lanes(dim, p, depth, table().lanes_d)) return table().prefix_roots_d(A, z, dim, p, depth, root);
+    horner::prefix_chains(A, z, dim, p, depth, root, scratch<double>(horner::prefix_chains_scratch_size(dim, p, depth)));
+}
+void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root) {
+    if (roots_in_lanes(dim, p, depth, table().lanes_f)) return table().prefix_roots_f(A, z, dim, p, depth, root);
+    horner::prefix_chains(A, z, dim, p, depth, root, scratch<float>(horner::prefix_chains_scratch_size(dim, p, depth)));
+}
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot) {
     const std::size_t W = table().lanes_d;

@@ -1399,6 +1399,39 @@ template <class Arch, class T> struct kernels {
             }
     }
 
+    // horner::prefix_chains with the W words of level p in the lanes
+    // (dim^p = W, p <= prefix_roots_max_p, depth < prefix_roots_max_depth):
+    // chain k is one register through levels 1..min(k, p), each level's
+    // letters and coefficients spread over the words below them; no
+    // partial sums stored, no transpose of the roots.
+    static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root) {
+        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
+        for (std::size_t c = 1; c <= depth; ++c)
+            inv[c] = T(1) / T(static_cast<double>(c));
+        for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) // node u of level l
+            for (std::size_t u = 0, b = 0, span = W / n; u < n; ++u, b = b + 1 == dim ? 0 : b + 1)
+                for (std::size_t r = 0; r < span; ++r) { // the words below it
+                    zl[(l - 1) * W + u * span + r] = z[b];
+                    al[(l - 1) * W + u * span + r] = A[off + u];
+                }
+        const batch a0(A[0]);
+        for (std::size_t k = 1, off = 1, n = dim; k <= depth; ++k) {
+            batch t = a0;
+            for (std::size_t l = 1; l <= std::min(k, p); ++l) // divisor k - l + 1
+                t = xsimd::fma(t, batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
+                               batch::load_aligned(al + (l - 1) * W));
+            if (k >= p) t.store_unaligned(root + (k - p) * W);
+            if (k < p) { // chain k ends at level k: one value per node
+                t.store_aligned(tv);
+                for (std::size_t u = 0, span = W / n; u < n; ++u)
+                    A[off + u] = tv[u * span];
+                off += n;
+                n *= dim;
+            } else if (k == p) // level p: one word per lane
+                t.store_unaligned(A + off);
+        }
+    }
+
     // ---- Lanes: W paths at once, one per SIMD lane ----
     //
     // Coefficient i of lane l of an interleaved tensor is at A[i*W + l], so
@@ -2241,6 +2274,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.deinterleave_f = &kernels<Arch, float>::deinterleave;
     t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
     t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
+    t.prefix_roots_d = &kernels<Arch, double>::prefix_roots;
+    t.prefix_roots_f = &kernels<Arch, float>::prefix_roots;
 }
 
 } // namespace tensig::kernels::simd

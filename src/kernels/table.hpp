@@ -9,6 +9,10 @@ std::size_t streaming_threshold_bytes(); // primitives.hpp
 
 namespace tensig::kernels::simd {
 
+// Limits of the lanes version of prefix_roots (its arrays on the stack):
+// levels down to p, chains up to depth (exclusive).
+inline constexpr std::size_t prefix_roots_max_p = 8, prefix_roots_max_depth = 128;
+
 struct kernel_table {
     const char* name = nullptr;
     void (*lincomb_d)(double*, std::size_t, const double* const*, const double*, std::size_t) = nullptr;
@@ -69,6 +73,8 @@ struct kernel_table {
     void (*deinterleave_f)(const float*, std::size_t, std::size_t, float*, std::size_t) = nullptr;
     void (*exp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t) = nullptr;
     void (*exp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t) = nullptr;
+    void (*prefix_roots_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
+    void (*prefix_roots_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

@@ -87,6 +87,8 @@ void interleave(const double* rows, std::size_t stride, std::size_t count, std::
 void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes);
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
+void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root);
+void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root);
 void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
@@ -222,6 +224,19 @@ void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std
     else
         for (std::size_t i = 0; i < n && count > 0; ++i)
             rows[i] = lanes[i];
+}
+
+/// horner::prefix_chains (A's levels 0..p advanced by exp(z); root[k*n + w]
+/// the partial sum at the word w of level p of Horner's chain of level
+/// p + k, n = dim^p), with the words in SIMD lanes where they fill them
+/// (dim^p = lanes<T>(): one register per chain, no partial sums stored),
+/// else horner::prefix_chains itself.
+template <class T> void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root) {
+    if constexpr (has_simd<T>::value)
+        dispatched::prefix_roots(A, z, dim, p, depth, root);
+    else
+        horner::prefix_chains(A, z, dim, p, depth, root,
+                              detail::generic_scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
 }
 
 /// Levels 1..depth of lanes<T>() interleaved tensors from their level 0:

@@ -152,18 +152,15 @@ template <class T> struct prefix_lanes_workspace {
     prefix_lanes_workspace(const shape& s, std::size_t level)
         : p(level), W(kernels::lanes<T>()), below(s.depth() - level), lane_size(shape(s.dim(), below).size()),
           top(s.level_offset(level + 1)), lanes(W * lane_size), Z(prefix_lanes_block * s.dim() * W),
-          roots(prefix_lanes_block * (below + 1) * W), z(prefix_lanes_block * s.dim()),
-          scratch(kernels::horner::prefix_chains_scratch_size(s.dim(), level, s.depth())) {}
+          roots(prefix_lanes_block * (below + 1) * W), z(prefix_lanes_block * s.dim()) {}
     std::size_t p, W, below, lane_size; // W words of level p; levels below it; coefficients per lane
     std::vector<T> top;                 // levels 0..p
     scratch_vector<T> lanes;            // W interleaved lanes, levels 0..N-p
     scratch_vector<T> Z;                // a block of increments, each coordinate in every lane
     scratch_vector<T> roots;            // the chains' partial sums at level p, per step of a block
-    std::vector<T> z, scratch;          // the block's increments
+    std::vector<T> z;                   // the block's increments
     std::size_t bytes() const {
-        return (top.capacity() + lanes.capacity() + Z.capacity() + roots.capacity() + z.capacity() +
-                scratch.capacity()) *
-               sizeof(T);
+        return (top.capacity() + lanes.capacity() + Z.capacity() + roots.capacity() + z.capacity()) * sizeof(T);
     }
 };
 
@@ -338,8 +335,7 @@ void prefix_lanes_roots(const T* path, std::size_t d, std::size_t n, std::size_t
         for (std::size_t c = 0; c < d; ++c)
             std::fill_n(pw.Z.data() + (b * d + c) * W, W, z[c]);
         if (tops) std::copy_n(pw.top.data(), top, tops + b * top);
-        kernels::horner::prefix_chains(pw.top.data(), z, d, pw.p, depth, pw.roots.data() + b * (pw.below + 1) * W,
-                                       pw.scratch.data());
+        kernels::prefix_roots(pw.top.data(), z, d, pw.p, depth, pw.roots.data() + b * (pw.below + 1) * W);
     }
 }
 
