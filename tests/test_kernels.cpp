@@ -486,8 +486,8 @@ TEMPLATE_TEST_CASE("exp_lanes: each lane's words below a prefix of exp(z)", "[ke
     }
 }
 
-TEMPLATE_TEST_CASE("prefix_roots: the words of level p in lanes equal horner::prefix_chains", "[kernels]", float,
-                   double) {
+TEMPLATE_TEST_CASE("prefix_roots and its adjoint: the words of level p in lanes equal horner's", "[kernels]",
+                   float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
@@ -514,6 +514,16 @@ TEMPLATE_TEST_CASE("prefix_roots: the words of level p in lanes equal horner::pr
                     // fused multiply-adds in the lanes, separate ones in the twin (baseline code)
                     CHECK(oracle::rel_err(root, twin, root.size()) <= tol<T>(N));
                     CHECK(oracle::rel_err(A, twinA, A.size()) <= tol<T>(N));
+                    // the adjoint, from A before the step, against horner::prefix_chains_adjoint
+                    const auto A0 = random_vector<T>(top.size()), groot = random_vector<T>(root.size()),
+                               gA0 = random_vector<T>(top.size()), gz0 = random_vector<T>(d);
+                    auto gA = gA0, gz = gz0, twin_gA = gA0, twin_gz = gz0;
+                    std::vector<T> ascratch(kn::horner::prefix_chains_adjoint_scratch_size(d, p, N));
+                    kn::prefix_roots_adjoint(A0.data(), z.data(), d, p, N, groot.data(), gA.data(), gz.data());
+                    kn::horner::prefix_chains_adjoint(A0.data(), z.data(), d, p, N, groot.data(), twin_gA.data(),
+                                                      twin_gz.data(), ascratch.data());
+                    CHECK(oracle::rel_err(gA, twin_gA, gA.size()) <= tol<T>(N * words));
+                    CHECK(oracle::rel_err(gz, twin_gz, gz.size()) <= tol<T>(N * words));
                 }
     }
 }

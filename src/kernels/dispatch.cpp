@@ -278,6 +278,20 @@ void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std:
     if (roots_in_lanes(dim, p, depth, table().lanes_f)) return table().prefix_roots_f(A, z, dim, p, depth, root);
     horner::prefix_chains(A, z, dim, p, depth, root, scratch<float>(horner::prefix_chains_scratch_size(dim, p, depth)));
 }
+void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
+                          const double* groot, double* gA, double* gz) {
+    if (roots_in_lanes(dim, p, depth, table().lanes_d))
+        return table().prefix_roots_adjoint_d(A, z, dim, p, depth, groot, gA, gz);
+    horner::prefix_chains_adjoint(A, z, dim, p, depth, groot, gA, gz,
+                                  scratch<double>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
+}
+void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth,
+                          const float* groot, float* gA, float* gz) {
+    if (roots_in_lanes(dim, p, depth, table().lanes_f))
+        return table().prefix_roots_adjoint_f(A, z, dim, p, depth, groot, gA, gz);
+    horner::prefix_chains_adjoint(A, z, dim, p, depth, groot, gA, gz,
+                                  scratch<float>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
+}
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot) {
     const std::size_t W = table().lanes_d;

@@ -1404,8 +1404,10 @@ template <class Arch, class T> struct kernels {
     // chain k is one register through levels 1..min(k, p), each level's
     // letters and coefficients spread over the words below them; no
     // partial sums stored, no transpose of the roots.
-    static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root) {
-        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
+    // The letters (zl) and coefficients (al) of levels 1..p spread over the
+    // words below them (word w of level p in lane w), and 1/c.
+    static void roots_setup(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* zl, T* al,
+                            T* inv) {
         for (std::size_t c = 1; c <= depth; ++c)
             inv[c] = T(1) / T(static_cast<double>(c));
         for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) // node u of level l
@@ -1414,6 +1416,11 @@ template <class Arch, class T> struct kernels {
                     zl[(l - 1) * W + u * span + r] = z[b];
                     al[(l - 1) * W + u * span + r] = A[off + u];
                 }
+    }
+
+    static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root) {
+        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
+        roots_setup(A, z, dim, p, depth, zl, al, inv);
         const batch a0(A[0]);
         for (std::size_t k = 1, off = 1, n = dim; k <= depth; ++k) {
             batch t = a0;
@@ -1429,6 +1436,64 @@ template <class Arch, class T> struct kernels {
                 n *= dim;
             } else if (k == p) // level p: one word per lane
                 t.store_unaligned(A + off);
+        }
+    }
+
+    // horner::prefix_chains_adjoint in the same lanes: each chain's partial
+    // sums are recomputed in registers, then its adjoint runs from level
+    // min(k, p) up, adding to one register per level for the coefficients'
+    // gradients and one for z's (sums over the words below a node, or with
+    // a letter, taken once at the end). A chain k < p ends at the nodes of
+    // level k, each spread over several lanes: its gradient enters in the
+    // first lane of each.
+    static void prefix_roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth,
+                                     const T* groot, T* gA, T* gz) {
+        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
+        roots_setup(A, z, dim, p, depth, zl, al, inv);
+        batch t[prefix_roots_max_p], ga[prefix_roots_max_p + 1], gzl[prefix_roots_max_p];
+        for (std::size_t l = 0; l <= p; ++l)
+            ga[l] = batch(T(0));
+        for (std::size_t l = 0; l < p; ++l)
+            gzl[l] = batch(T(0));
+        for (std::size_t k = 1, off = 1, n = dim; k <= depth; ++k) {
+            const std::size_t L = std::min(k, p);
+            t[0] = batch(A[0]); // t[l]: the partial sum after level l (l < L)
+            for (std::size_t l = 1; l < L; ++l)
+                t[l] = xsimd::fma(t[l - 1], batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
+                                  batch::load_aligned(al + (l - 1) * W));
+            batch tb = k >= p ? batch::load_unaligned(groot + (k - p) * W) : batch(T(0));
+            if (k <= p) { // the new level k's gradient
+                for (std::size_t u = 0, span = W / n; u < n; ++u)
+                    for (std::size_t r = 0; r < span; ++r)
+                        tv[u * span + r] = r == 0 ? gA[off + u] : T(0);
+                tb = tb + batch::load_aligned(tv);
+                off += n;
+                n *= dim;
+            }
+            for (std::size_t l = L; l >= 1; --l) { // t_l = t_{l-1} z/c + A_l
+                const batch c(inv[k - l + 1]), zc = batch::load_aligned(zl + (l - 1) * W);
+                ga[l] = ga[l] + tb;
+                gzl[l - 1] = xsimd::fma(tb * t[l - 1], c, gzl[l - 1]);
+                tb = tb * (zc * c);
+            }
+            ga[0] = ga[0] + tb;
+        }
+        ga[0].store_aligned(tv);
+        for (std::size_t w = 0; w < W; ++w)
+            gA[0] += tv[w];
+        for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) {
+            const std::size_t span = W / n;
+            ga[l].store_aligned(tv); // the old level l's: each node's words summed
+            for (std::size_t u = 0; u < n; ++u) {
+                T sum = T(0);
+                for (std::size_t r = 0; r < span; ++r)
+                    sum += tv[u * span + r];
+                gA[off + u] = sum;
+            }
+            gzl[l - 1].store_aligned(tv); // z's: each letter's words summed
+            for (std::size_t u = 0, b = 0; u < n; ++u, b = b + 1 == dim ? 0 : b + 1)
+                for (std::size_t r = 0; r < span; ++r)
+                    gz[b] += tv[u * span + r];
         }
     }
 
@@ -2276,6 +2341,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
     t.prefix_roots_d = &kernels<Arch, double>::prefix_roots;
     t.prefix_roots_f = &kernels<Arch, float>::prefix_roots;
+    t.prefix_roots_adjoint_d = &kernels<Arch, double>::prefix_roots_adjoint;
+    t.prefix_roots_adjoint_f = &kernels<Arch, float>::prefix_roots_adjoint;
 }
 
 } // namespace tensig::kernels::simd

@@ -75,6 +75,10 @@ struct kernel_table {
     void (*exp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t) = nullptr;
     void (*prefix_roots_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
     void (*prefix_roots_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*prefix_roots_adjoint_d)(const double*, const double*, std::size_t, std::size_t, std::size_t,
+                                   const double*, double*, double*) = nullptr;
+    void (*prefix_roots_adjoint_f)(const float*, const float*, std::size_t, std::size_t, std::size_t, const float*,
+                                   float*, float*) = nullptr;
 };
 
 // Defined in the per-architecture translation units.

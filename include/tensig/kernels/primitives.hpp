@@ -89,6 +89,10 @@ void deinterleave(const double* lanes, std::size_t count, std::size_t n, double*
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root);
 void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root);
+void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
+                          const double* groot, double* gA, double* gz);
+void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth,
+                          const float* groot, float* gA, float* gz);
 void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
@@ -237,6 +241,20 @@ template <class T> void prefix_roots(T* A, const T* z, std::size_t dim, std::siz
     else
         horner::prefix_chains(A, z, dim, p, depth, root,
                               detail::generic_scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
+}
+
+/// horner::prefix_chains_adjoint (A: levels 0..p before the step, not
+/// written; gA: ∂L/∂(levels 0..p after) in, before out; groot[k*n + w] =
+/// ∂L/∂root; ∂L/∂z added to gz), in lanes where prefix_roots runs in them.
+template <class T>
+void prefix_roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, const T* groot,
+                          T* gA, T* gz) {
+    if constexpr (has_simd<T>::value)
+        dispatched::prefix_roots_adjoint(A, z, dim, p, depth, groot, gA, gz);
+    else
+        horner::prefix_chains_adjoint(
+            A, z, dim, p, depth, groot, gA, gz,
+            detail::generic_scratch<T>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
 }
 
 /// Levels 1..depth of lanes<T>() interleaved tensors from their level 0:

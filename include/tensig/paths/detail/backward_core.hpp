@@ -51,8 +51,7 @@ template <class T> struct prefix_backward_workspace {
           R(kernels::scalar::fmexp_lanes_record_size(s.dim(), pw.below) * pw.W), checkpoints(blocks * R),
           tops(blocks * pw.top.size()), step_tops(prefix_lanes_block * pw.top.size()),
           GZ(prefix_lanes_block * s.dim() * pw.W), groot(prefix_lanes_block * (pw.below + 1) * pw.W),
-          gtop(pw.top.size()), gz(prefix_lanes_block * s.dim()),
-          scratch(kernels::horner::prefix_chains_adjoint_scratch_size(s.dim(), pw.p, s.depth())) {}
+          gtop(pw.top.size()), gz(prefix_lanes_block * s.dim()) {}
     /// Bytes it keeps for a path of n steps (the checkpoints).
     static std::size_t checkpoint_bytes(const prefix_lanes_workspace<T>& pw, const shape& s, std::size_t n) {
         const std::size_t blocks = (n + prefix_lanes_block - 1) / prefix_lanes_block;
@@ -60,10 +59,10 @@ template <class T> struct prefix_backward_workspace {
                sizeof(T);
     }
     std::size_t steps, blocks, R; // R: one checkpoint of the lanes
-    scratch_vector<T> checkpoints, tops, step_tops, GZ, groot, gtop, gz, scratch;
+    scratch_vector<T> checkpoints, tops, step_tops, GZ, groot, gtop, gz;
     std::size_t bytes() const {
         return (checkpoints.capacity() + tops.capacity() + step_tops.capacity() + GZ.capacity() +
-                groot.capacity() + gtop.capacity() + gz.capacity() + scratch.capacity()) *
+                groot.capacity() + gtop.capacity() + gz.capacity()) *
                sizeof(T);
     }
 };
@@ -175,9 +174,9 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
 /// The backward pass of one path by prefix lanes (by_prefix_lanes): the
 /// forward keeps levels 0..p and the lanes' levels 0..N-p-1 at the start of
 /// every block of steps. From the last block back, the block's roots are
-/// recomputed from them (horner::prefix_chains), the lanes' gradient goes
+/// recomputed from them (kernels::prefix_roots), the lanes' gradient goes
 /// through kernels::fmexp_lanes_backward with roots, and
-/// ∂L/∂root with ∂L/∂(levels 0..p) through horner::prefix_chains_adjoint,
+/// ∂L/∂root with ∂L/∂(levels 0..p) through kernels::prefix_roots_adjoint,
 /// step by step. ∂L/∂z is the lanes' sum plus the top's. Exact: nothing is
 /// rebuilt by inverse steps.
 template <class T>
@@ -216,9 +215,8 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
                 bw.gz[i] += bw.GZ[i * W + l];
         }
         for (std::size_t b = m; b-- > 0;) { // and the top's
-            kernels::horner::prefix_chains_adjoint(bw.step_tops.data() + b * top, pw.z.data() + b * d, d, pw.p, N,
-                                                   bw.groot.data() + b * K * W, bw.gtop.data(), bw.gz.data() + b * d,
-                                                   bw.scratch.data());
+            kernels::prefix_roots_adjoint(bw.step_tops.data() + b * top, pw.z.data() + b * d, d, pw.p, N,
+                                          bw.groot.data() + b * K * W, bw.gtop.data(), bw.gz.data() + b * d);
             scatter_step_gradient(out, i0 + b, n, d, o, bw.gz.data() + b * d);
         }
     }
