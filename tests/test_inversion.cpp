@@ -52,6 +52,25 @@ TEST_CASE("the loss, its gradient and its residual Jacobian agree with differenc
     }
 }
 
+TEST_CASE("the loss's gradient by prefix lanes (d = 2, N = 12) agrees with differences", "[inversion]") {
+    const auto target = signature_of(oracle::random_path(9, 2, 0.5), 12);
+    tensig::signature_loss<double> loss(target, 2, 12, 8);
+    const auto x = tensig::init_random<double>(8, 2, 3);
+    tensig::detail::backward_workspace<double> ws(tensig::shape(2, 12));
+    CHECK(tensig::detail::by_prefix_lanes_backward(7, {}, ws)); // the route this test is about
+    std::vector<double> g(x.size());
+    const double l = loss.value_and_gradient(x.data(), g.data());
+    CHECK(l == Approx(loss.value(x.data())).epsilon(1e-13));
+    const double h = 1e-5;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        auto xp = x, xm = x;
+        xp[i] += h;
+        xm[i] -= h;
+        const double fd = (loss.value(xp.data()) - loss.value(xm.data())) / (2 * h);
+        CHECK(g[i] == Approx(fd).epsilon(1e-6).margin(1e-8));
+    }
+}
+
 TEST_CASE("the normal equations over the increments equal JᵀJ and Jᵀr of the points' Jacobian", "[inversion]") {
     // (d, N, K): a 2-D depth-12 problem as in the experiment, and smaller ones
     for (auto [d, N, K] : {std::tuple<std::size_t, std::size_t, std::size_t>{2, 12, 8}, {3, 4, 5}, {2, 3, 2}}) {

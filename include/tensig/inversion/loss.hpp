@@ -76,14 +76,23 @@ template <class T> class signature_loss {
     /// loss(x), and its gradient with respect to the points in `grad`
     /// (points * dim values).
     T value_and_gradient(const T* x, T* grad) {
-        const bool store = detail::stores_prefixes({}, points_ - 1, dim_, depth_, sizeof(T));
-        detail::signature_forward_for_backward(x, points_, dim_, {}, store, ws_);
+        // The backward by prefix lanes (where the shape takes it) keeps no
+        // forward terms: the signature comes from the plain forward pass.
+        const bool prefix = detail::by_prefix_lanes_backward(points_ - 1, {}, ws_);
+        const bool store = !prefix && detail::stores_prefixes({}, points_ - 1, dim_, depth_, sizeof(T));
+        if (prefix)
+            detail::signature_into(x, points_, dim_, {}, ws_.fwd);
+        else
+            detail::signature_forward_for_backward(x, points_, dim_, {}, store, ws_);
         const T m = mse(ws_.fwd.acc.data() + 1); // leaves sig - s in grad_sig_
         // d log(mse) / d sig_i = 2 w_i^2 (sig_i - s_i) / (n mse)
         const T scale = T(2) / (T(static_cast<double>(size())) * m);
         for (std::size_t i = 0; i < size(); ++i)
             grad_sig_[i] *= scale * weights_[i] * weights_[i];
-        detail::signature_backward_from(grad_sig_.data(), x, points_, dim_, {}, store, ws_, grad);
+        if (prefix)
+            detail::prefix_lanes_backward(grad_sig_.data(), x, points_, dim_, {}, ws_, grad);
+        else
+            detail::signature_backward_from(grad_sig_.data(), x, points_, dim_, {}, store, ws_, grad);
         return std::log(m);
     }
 

@@ -230,16 +230,21 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
 /// checkpoints take about 1/32 of the stored terms' memory.
 inline constexpr std::size_t prefix_lanes_backward_min_below = 9;
 
+/// Whether the backward of one path of n segments runs by prefix lanes.
+template <class T>
+bool by_prefix_lanes_backward(std::size_t n, const backward_options& bo, const backward_workspace<T>& ws) {
+    return bo.prefixes != prefix_mode::rebuild && by_prefix_lanes(0, n, ws.fwd) &&
+           ws.fwd.prefix->below >= prefix_lanes_backward_min_below &&
+           (bo.prefixes == prefix_mode::store ||
+            prefix_backward_workspace<T>::checkpoint_bytes(*ws.fwd.prefix, ws.grad.shape(), n) <= bo.store_budget_bytes);
+}
+
 template <class T>
 void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d,
                             const signature_options& o, const backward_options& bo, backward_workspace<T>& ws,
                             T* out) {
     const std::size_t n = segment_count(L, o.basepoint);
-    if (bo.prefixes != prefix_mode::rebuild && by_prefix_lanes(0, n, ws.fwd) &&
-        ws.fwd.prefix->below >= prefix_lanes_backward_min_below &&
-        (bo.prefixes == prefix_mode::store ||
-         prefix_backward_workspace<T>::checkpoint_bytes(*ws.fwd.prefix, ws.grad.shape(), n) <= bo.store_budget_bytes))
-        return prefix_lanes_backward(G, path, L, d, o, ws, out);
+    if (by_prefix_lanes_backward(n, bo, ws)) return prefix_lanes_backward(G, path, L, d, o, ws, out);
     const bool store =
         stores_prefixes(bo, segment_count(L, o.basepoint), d, ws.grad.shape().depth(), sizeof(T));
     signature_forward_for_backward(path, L, d, o, store, ws, /*signature_wanted=*/false);
