@@ -13,6 +13,18 @@ namespace {
 xt::xtensor<double, 1> signature_of(const xt::xtensor<double, 2>& p, std::size_t depth) {
     return tensig::signature(p, depth);
 }
+
+// The loss's gradient g at x against central differences of its value.
+void check_gradient_by_differences(tensig::signature_loss<double>& loss, const std::vector<double>& x,
+                                   const std::vector<double>& g, double h = 1e-5) {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        auto xp = x, xm = x;
+        xp[i] += h;
+        xm[i] -= h;
+        const double fd = (loss.value(xp.data()) - loss.value(xm.data())) / (2 * h);
+        CHECK(g[i] == Approx(fd).epsilon(1e-6).margin(1e-8));
+    }
+}
 } // namespace
 
 TEST_CASE("level weights are the notebook's floor(log2(i + 1)) for d = 2", "[inversion]") {
@@ -37,13 +49,12 @@ TEST_CASE("the loss, its gradient and its residual Jacobian agree with differenc
     CHECK(l == Approx(loss.value(x.data())).epsilon(1e-13));
     loss.residuals(x.data(), r.data(), J.data());
     CHECK(loss.loss_from_residuals(r.data()) == Approx(l).epsilon(1e-14));
+    check_gradient_by_differences(loss, x, g);
     const double h = 1e-5;
     for (std::size_t i = 0; i < x.size(); ++i) {
         auto xp = x, xm = x;
         xp[i] += h;
         xm[i] -= h;
-        const double fd = (loss.value(xp.data()) - loss.value(xm.data())) / (2 * h);
-        CHECK(g[i] == Approx(fd).epsilon(1e-6).margin(1e-8));
         std::vector<double> rp(loss.size()), rm(loss.size());
         loss.residuals(xp.data(), rp.data());
         loss.residuals(xm.data(), rm.data());
@@ -61,14 +72,7 @@ TEST_CASE("the loss's gradient by prefix lanes (d = 2, N = 12) agrees with diffe
     std::vector<double> g(x.size());
     const double l = loss.value_and_gradient(x.data(), g.data());
     CHECK(l == Approx(loss.value(x.data())).epsilon(1e-13));
-    const double h = 1e-5;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        auto xp = x, xm = x;
-        xp[i] += h;
-        xm[i] -= h;
-        const double fd = (loss.value(xp.data()) - loss.value(xm.data())) / (2 * h);
-        CHECK(g[i] == Approx(fd).epsilon(1e-6).margin(1e-8));
-    }
+    check_gradient_by_differences(loss, x, g);
 }
 
 TEST_CASE("the normal equations over the increments equal JᵀJ and Jᵀr of the points' Jacobian", "[inversion]") {
