@@ -269,28 +269,37 @@ bool roots_in_lanes(std::size_t dim, std::size_t p, std::size_t depth, std::size
         words *= dim;
     return p >= 1 && words == W && p <= simd::prefix_roots_max_p && depth < simd::prefix_roots_max_depth;
 }
+
+// prefix_roots and its adjoint for T: the table's lanes kernel (W lanes)
+// where the words fill the lanes, else horner's.
+template <class T>
+void roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root, std::size_t W,
+           void (*in_lanes)(T*, const T*, std::size_t, std::size_t, std::size_t, T*)) {
+    if (roots_in_lanes(dim, p, depth, W)) return in_lanes(A, z, dim, p, depth, root);
+    horner::prefix_chains(A, z, dim, p, depth, root, scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
+}
+template <class T>
+void roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, const T* groot, T* gA,
+                   T* gz, std::size_t W,
+                   void (*in_lanes)(const T*, const T*, std::size_t, std::size_t, std::size_t, const T*, T*, T*)) {
+    if (roots_in_lanes(dim, p, depth, W)) return in_lanes(A, z, dim, p, depth, groot, gA, gz);
+    horner::prefix_chains_adjoint(A, z, dim, p, depth, groot, gA, gz,
+                                  scratch<T>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
+}
 } // namespace
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root) {
-    if (roots_in_lanes(dim, p, depth, table().lanes_d)) return table().prefix_roots_d(A, z, dim, p, depth, root);
-    horner::prefix_chains(A, z, dim, p, depth, root, scratch<double>(horner::prefix_chains_scratch_size(dim, p, depth)));
+    roots(A, z, dim, p, depth, root, table().lanes_d, table().prefix_roots_d);
 }
 void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root) {
-    if (roots_in_lanes(dim, p, depth, table().lanes_f)) return table().prefix_roots_f(A, z, dim, p, depth, root);
-    horner::prefix_chains(A, z, dim, p, depth, root, scratch<float>(horner::prefix_chains_scratch_size(dim, p, depth)));
+    roots(A, z, dim, p, depth, root, table().lanes_f, table().prefix_roots_f);
 }
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const double* groot, double* gA, double* gz) {
-    if (roots_in_lanes(dim, p, depth, table().lanes_d))
-        return table().prefix_roots_adjoint_d(A, z, dim, p, depth, groot, gA, gz);
-    horner::prefix_chains_adjoint(A, z, dim, p, depth, groot, gA, gz,
-                                  scratch<double>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
+    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().lanes_d, table().prefix_roots_adjoint_d);
 }
 void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const float* groot, float* gA, float* gz) {
-    if (roots_in_lanes(dim, p, depth, table().lanes_f))
-        return table().prefix_roots_adjoint_f(A, z, dim, p, depth, groot, gA, gz);
-    horner::prefix_chains_adjoint(A, z, dim, p, depth, groot, gA, gz,
-                                  scratch<float>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
+    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().lanes_f, table().prefix_roots_adjoint_f);
 }
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot) {
