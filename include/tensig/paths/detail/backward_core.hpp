@@ -188,9 +188,20 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
                       B = prefix_lanes_block, top = pw.top.size();
     if (!ws.prefix || ws.prefix->steps != n) ws.prefix = std::make_unique<prefix_backward_workspace<T>>(pw, s, n);
     auto& bw = *ws.prefix;
-    // the forward: checkpoints at the start of every block (the last block's steps are not needed)
-    prefix_lanes_unit(pw);
-    for (std::size_t blk = 0; blk < bw.blocks; ++blk) {
+    // the forward: checkpoints at the start of every block (the last block's
+    // steps are not needed). The first is the unit: levels 0..p are (1, 0, ...)
+    // and the lanes' levels 0..N-p-1 zero (level 0, the words of level p, is
+    // the top's and is not read). The second block starts from exp of the
+    // first step, as signature_into: no lanes to clear.
+    std::fill_n(bw.tops.data(), top, T(0));
+    bw.tops[0] = T(1);
+    std::fill_n(bw.checkpoints.data(), bw.R, T(0));
+    if (bw.blocks > 1) {
+        segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
+        prefix_lanes_exp(pw, pw.z.data(), d);
+        prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
+    }
+    for (std::size_t blk = 1; blk < bw.blocks; ++blk) {
         std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
         std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data() + blk * bw.R);
         if (blk + 1 < bw.blocks) prefix_lanes_steps(path, d, n, blk * B, blk * B + B, o, N, pw);

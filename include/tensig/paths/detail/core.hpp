@@ -298,13 +298,6 @@ template <class T> void prefix_lanes_move(prefix_lanes_workspace<T>& pw, const s
     prefix_lanes_layout(pw, s, A1, pw.top.data(), pw.lanes.data(), out);
 }
 
-/// The prefix lanes' state set to the unit tensor (1, 0, 0, ...).
-template <class T> void prefix_lanes_unit(prefix_lanes_workspace<T>& pw) {
-    std::fill(pw.top.begin(), pw.top.end(), T(0));
-    pw.top[0] = T(1);
-    std::fill(pw.lanes.begin(), pw.lanes.end(), T(0));
-}
-
 /// The prefix lanes' state set to exp(z) (d values), a path's state after
 /// its first step: level j of top is level j-1 times z_b/j, and the lanes
 /// below level p follow from level p's values (kernels::exp_lanes). One
