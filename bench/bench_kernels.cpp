@@ -459,6 +459,21 @@ template <class T> void bm_deinterleave(benchmark::State& state, transpose_impl 
     state.counters["values"] = double(W * n);
 }
 
+/// The input checks' scan (kernels::all_finite) of n values against its
+/// scalar twin (baseline width): a backward pass checks its gradient, one
+/// signature's size per path, before any work.
+template <class T> void bm_all_finite(benchmark::State& state, bool twin) {
+    const std::size_t n = static_cast<std::size_t>(state.range(0));
+    std::vector<T> v(n);
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = T(static_cast<double>(i % 97) - 48.0);
+    for (auto _ : state) {
+        bool ok = twin ? kernels::scalar::all_finite(v.data(), n) : kernels::all_finite(v.data(), n);
+        benchmark::DoNotOptimize(ok);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(n * sizeof(T) * state.iterations()));
+}
+
 /// The fastest repetition: with --benchmark_repetitions, the figure least
 /// disturbed by other processes on a shared machine.
 double min_of(const std::vector<double>& v) {
@@ -498,6 +513,19 @@ const bool registered = [] {
                                      [=](benchmark::State& st) { bm_deinterleave<float>(st, im); })
             ->Arg(512)
             ->Arg(1 << 15)
+            ->ComputeStatistics("min", min_of);
+    }
+    for (const bool twin : {false, true}) {
+        const std::string name = twin ? "scalar" : "kernel";
+        benchmark::RegisterBenchmark(("all_finite<double>/" + name).c_str(),
+                                     [=](benchmark::State& st) { bm_all_finite<double>(st, twin); })
+            ->Arg(8190)
+            ->Arg(1 << 20)
+            ->ComputeStatistics("min", min_of);
+        benchmark::RegisterBenchmark(("all_finite<float>/" + name).c_str(),
+                                     [=](benchmark::State& st) { bm_all_finite<float>(st, twin); })
+            ->Arg(8190)
+            ->Arg(1 << 20)
             ->ComputeStatistics("min", min_of);
     }
     add_fmexp(double{});

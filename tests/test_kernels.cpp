@@ -449,6 +449,35 @@ TEST_CASE("the rooted scalar twin's gradient is the derivative of the rooted for
         }
 }
 
+TEMPLATE_TEST_CASE("all_finite: any infinity or NaN at any position, never a finite value", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    using lim = std::numeric_limits<T>;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t n : {0, 1, 7, 8, 9, 31, 64, 67, 200}) {
+            INFO(arch << " n " << n);
+            std::vector<T> v = random_vector<T>(n);
+            if (n > 2) v[1] = lim::max(), v[2] = -lim::max(); // huge is finite: x - x is still 0
+            if (n > 3) v[3] = lim::denorm_min();
+            CHECK(kn::all_finite(v.data(), n));
+            CHECK(kn::scalar::all_finite(v.data(), n));
+            for (T bad : {lim::infinity(), -lim::infinity(), lim::quiet_NaN()})
+                for (std::size_t i = 0; i < n; ++i) {
+                    std::vector<T> w = v;
+                    w[i] = bad;
+                    if (kn::all_finite(w.data(), n) || kn::scalar::all_finite(w.data(), n))
+                        FAIL_CHECK("missed " << bad << " at " << i);
+                }
+        }
+    }
+    // the input checks name the culprit (the fast path only says that there is one)
+    std::vector<double> path(3 * 2, 0.5);
+    path[5] = std::numeric_limits<double>::infinity();
+    CHECK_THROWS_WITH(tensig::detail::check_finite(path.data(), {3, 2}, "path"),
+                      Catch::Matchers::Contains("path") && Catch::Matchers::Contains("at index (2, 1)"));
+}
+
 TEMPLATE_TEST_CASE("exp_lanes: each lane's words below a prefix of exp(z)", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

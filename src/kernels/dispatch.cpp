@@ -327,6 +327,8 @@ void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zd
     table().fmexp_left_jvp_f(Bdot, A, z, zdot, dim, depth,
                              scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
+bool all_finite(const double* p, std::size_t n) { return table().all_finite_d(p, n); }
+bool all_finite(const float* p, std::size_t n) { return table().all_finite_f(p, n); }
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges) {
     table().gram_d(H, C, n, m, ld, ends, scales, ranges);

@@ -377,6 +377,32 @@ template <class Arch, class T> struct kernels {
         return sum;
     }
 
+    // Whether p[0..n) are all finite (scalar::all_finite): R registers of
+    // x - x sums, 0 exactly unless some x is an infinity or a NaN. (8190
+    // doubles, out of L1: 0.61 us, the twin 1.27; R = 4 ran as fast.)
+    static bool all_finite(const T* p, std::size_t n) {
+        constexpr std::size_t R = 8;
+        batch acc[R];
+        for (auto& a : acc)
+            a = batch(T(0));
+        std::size_t i = 0;
+        for (; i + R * W <= n; i += R * W)
+            for (std::size_t k = 0; k < R; ++k) {
+                const batch x = batch::load_unaligned(p + i + k * W);
+                acc[k] = acc[k] + (x - x);
+            }
+        for (; i + W <= n; i += W) {
+            const batch x = batch::load_unaligned(p + i);
+            acc[0] = acc[0] + (x - x);
+        }
+        T rest = T(0);
+        for (; i < n; ++i)
+            rest += p[i] - p[i];
+        for (std::size_t k = 1; k < R; ++k)
+            acc[0] = acc[0] + acc[k];
+        return reduce_sum(acc[0]) + rest == T(0);
+    }
+
     // out[r] = sum_c M[r*cols + c] v[c]
     // With `acc`, also acc[r] += out[r] (the adjoint adds each contraction
     // into the gradient: fused here to save a pass over memory).
@@ -2313,6 +2339,8 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_adjoint_recorded_d = &kernels<Arch, double>::fmexp_adjoint_recorded;
     t.fmexp_adjoint_recorded_f = &kernels<Arch, float>::fmexp_adjoint_recorded;
     t.fmexp_adjoint_many_d = &kernels<Arch, double>::fmexp_adjoint_many;
+    t.all_finite_d = &kernels<Arch, double>::all_finite;
+    t.all_finite_f = &kernels<Arch, float>::all_finite;
     t.gram_d = &kernels<Arch, double>::gram;
     t.gram_f = &kernels<Arch, float>::gram;
     t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;

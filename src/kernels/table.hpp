@@ -58,6 +58,8 @@ struct kernel_table {
                    const double*, std::size_t) = nullptr;
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,
                    std::size_t) = nullptr;
+    bool (*all_finite_d)(const double*, std::size_t) = nullptr;
+    bool (*all_finite_f)(const float*, std::size_t) = nullptr;
     std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
     void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
                           const double*) = nullptr;

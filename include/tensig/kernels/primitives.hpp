@@ -99,6 +99,8 @@ void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* 
                           std::size_t depth, const double* root, double* groot);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const float* root, float* groot);
+bool all_finite(const double* p, std::size_t n);
+bool all_finite(const float* p, std::size_t n);
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges);
 void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
@@ -140,6 +142,15 @@ template <class T> void fmexp(T* A, const T* z, std::size_t dim, std::size_t dep
         dispatched::fmexp(A, z, dim, depth);
     else
         scalar::fmexp(A, z, dim, depth, detail::generic_scratch<T>(scalar::fmexp_scratch_size(dim, depth)));
+}
+
+/// Whether every one of p[0..n) is finite (no infinity, no NaN): the input
+/// checks' fast path (tensig::detail::check_finite).
+template <class T> bool all_finite(const T* p, std::size_t n) {
+    if constexpr (has_simd<T>::value)
+        return dispatched::all_finite(p, n);
+    else
+        return scalar::all_finite(p, n);
 }
 
 /// H = Cᵀ diag(w) C (n x n, symmetric) for n columns of length m stored

@@ -82,6 +82,23 @@ void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, 
     }
 }
 
+/// Whether every one of p[0..n) is finite: x - x is 0 for a finite x and
+/// NaN for an infinity or a NaN, and a sum of zeros stays exactly 0 (eight
+/// independent sums, the order the SIMD kernel's lanes take).
+template <class T> bool all_finite(const T* p, std::size_t n) {
+    T acc[8] = {};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (std::size_t k = 0; k < 8; ++k)
+            acc[k] += p[i + k] - p[i + k];
+    for (; i < n; ++i)
+        acc[0] += p[i] - p[i];
+    T sum = T(0);
+    for (T a : acc)
+        sum += a;
+    return sum == T(0);
+}
+
 /// out[c] += sum_r v[r] * M[r*cols + c] for c < cols (a column contraction).
 template <class T> void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
     for (std::size_t r = 0; r < rows; ++r)

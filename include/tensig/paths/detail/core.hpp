@@ -34,21 +34,8 @@ template <class T> void check_finite(const T* p, const std::vector<std::size_t>&
     std::size_t n = 1;
     for (auto k : shape)
         n *= k;
-    if constexpr (std::is_floating_point_v<T>) {
-        // Fast path: x - x is 0 for a finite x and NaN otherwise; eight
-        // independent sums (one SIMD register or two) vectorise.
-        T acc[8] = {};
-        std::size_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            for (std::size_t k = 0; k < 8; ++k)
-                acc[k] += p[i + k] - p[i + k];
-        for (; i < n; ++i)
-            acc[0] += p[i] - p[i];
-        T sum = T(0);
-        for (T a : acc)
-            sum += a;
-        if (sum == T(0)) return;
-    }
+    if constexpr (std::is_floating_point_v<T>)
+        if (kernels::all_finite(p, n)) return; // fast path; else find the first culprit
     for (std::size_t i = 0; i < n; ++i) {
         if (scalar_traits<T>::is_finite(p[i])) continue;
         const double v = scalar_traits<T>::value(p[i]);
