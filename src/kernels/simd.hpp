@@ -1832,8 +1832,10 @@ template <class Arch, class T> struct kernels {
     // sums r_k(w b') z_b'/(k-j) over the children; the gradient of the old
     // A_j[w] is the sum of r_k(w) over k >= j, and ∂L/∂z_b gains
     // r_k(w) p_k(parent)/(k-j+1). The leaves (level N) keep their gradient
-    // (A_N enters only itself). ∂L/∂z is gathered per divisor c in gzc and
-    // scaled once per segment.
+    // (A_N enters only itself). ∂L/∂z gathers r_k(w b) (p_k(parent)/c) in
+    // gzc: the partial sum scaled once per node and chain, so that a node's
+    // sums over its chains stay in registers (a sum per divisor, scaled at
+    // the end, had cost a load and a store per multiply-add).
     //
     // A pass of M segments is one such walk of the words. On the way down,
     // each node takes its value through the M segments (its value before
@@ -1850,7 +1852,8 @@ template <class Arch, class T> struct kernels {
         const std::size_t* off; // offset of level j
         std::size_t dim, depth;
         const T* zs;   // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c (divided_lanes)
-        T* gzc;        // gzc[((s*N + c-1)*d + b)*W]: ∂L/∂z_{s,b} times c, per divisor c
+        T* gzc;        // gzc[(s*d + b)*W]: ∂L/∂z_{s,b}
+        const T* inv;  // inv[c*W] = 1/c in every lane (c = 1..N)
         T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
         T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(((j*d + b)*M + s)*(N+1) + k)*W]
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
@@ -1898,20 +1901,23 @@ template <class Arch, class T> struct kernels {
                 g_reg[b] = batch::load_unaligned(Gp + b * W);
             else
                 batch::load_unaligned(Gp + b * W).store_unaligned(g_mem + b * W);
+        batch gz_reg[GR];
         for (std::size_t s = M; s-- > 0;) {
             const T* qs = q + s * stride;
             T* rs = r + s * stride;
-            T* gz = c.gzc + s * N * dW; // child b, divisor c at + (c-1)*dW + b*W
+            T* gz = c.gzc + s * dW; // child b's at + b*W
             const T* zsb = c.zs + s * dW;
-            for (std::size_t b = 0; b < d; ++b) // the sums over chains start from g (chain j)
-                if constexpr (D > 0)
+            for (std::size_t b = 0; b < d; ++b) { // the sums over chains start from g (chain j)
+                if constexpr (D > 0) {
                     sum_reg[b] = g_reg[b];
-                else
+                    gz_reg[b] = batch::load_unaligned(gz + b * W);
+                } else
                     batch::load_unaligned(g_mem + b * W).store_unaligned(sum_mem + b * W);
+            }
             for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
                 const batch qk = batch::load_unaligned(qs + k * W);
+                const batch qc = k == j ? qk : qk * batch::load_unaligned(c.inv + (k - j + 1) * W);
                 batch rk(T(0)); // this loop is the only writer of r_k, k >= j
-                T* gzk = gz + (k - j) * dW;
                 const T* zk = zsb + (k - j) * zdiv;
                 for (std::size_t b = 0; b < d; ++b) {
                     batch g;
@@ -1926,16 +1932,21 @@ template <class Arch, class T> struct kernels {
                         else
                             (batch::load_unaligned(sum_mem + b * W) + v).store_unaligned(sum_mem + b * W);
                     }
-                    xsimd::fma(v, qk, batch::load_unaligned(gzk + b * W)).store_unaligned(gzk + b * W);
+                    if constexpr (D > 0)
+                        gz_reg[b] = xsimd::fma(v, qc, gz_reg[b]);
+                    else
+                        xsimd::fma(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
                     rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
                 }
                 rk.store_unaligned(rs + k * W);
             }
-            for (std::size_t b = 0; b < d; ++b) // before segment s
-                if constexpr (D > 0)
+            for (std::size_t b = 0; b < d; ++b) { // before segment s
+                if constexpr (D > 0) {
                     g_reg[b] = sum_reg[b];
-                else
+                    gz_reg[b].store_unaligned(gz + b * W);
+                } else
                     batch::load_unaligned(sum_mem + b * W).store_unaligned(g_mem + b * W);
+            }
         }
         for (std::size_t b = 0; b < d; ++b)
             if constexpr (D > 0)
@@ -1950,7 +1961,7 @@ template <class Arch, class T> struct kernels {
     // every segment. The parent's partial sums (qN, qN1: chains N and N-1 of
     // each segment) come in registers and its adjoint sums (rNp, rN1) go
     // back in registers; so do, for d <= 4 known at compile time
-    // (bwd_regs), the z-gradients of divisor 1 (gz1[s*D + b]), else in gzc.
+    // (bwd_regs), the z-gradients (gz1[s*D + b]), else in gzc.
     template <std::size_t D> static constexpr bool bwd_regs = D > 0 && D <= 4;
     template <std::size_t D, std::size_t M> static constexpr std::size_t bwd_gz1 = bwd_regs<D> ? M * D : 1;
 
@@ -1958,8 +1969,9 @@ template <class Arch, class T> struct kernels {
     [[gnu::always_inline]] static inline void lanes_bwd_last_two_regs(const lanes_bwd_ctx& c, std::size_t parent,
                                                                       const batch* qN, const batch* qN1, batch* rN1,
                                                                       batch* rNp, batch* gz1) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W, gzs = N * dW;
+        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
+        const batch half = batch::load_unaligned(c.inv + 2 * W);
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
         const T* leaves = c.G + (c.off[N] + parent * d * d) * W;
@@ -2008,12 +2020,12 @@ template <class Arch, class T> struct kernels {
             batch g1 = batch::load_unaligned(Gu);
             for (std::size_t s = M; s-- > 0;) {
                 const T* zb = zs + (s * d + bu) * W;
-                T* gz = c.gzc + s * gzs + bu * W;
-                if constexpr (bwd_regs<D>) // chain N-1
-                    gz1[s * D + bu] = xsimd::fma(g1, qN1[s], gz1[s * D + bu]);
+                T* gz = c.gzc + s * dW + bu * W;
+                if constexpr (bwd_regs<D>) // chains N-1 and N (divisor 2)
+                    gz1[s * D + bu] = xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, gz1[s * D + bu]));
                 else
-                    xsimd::fma(g1, qN1[s], batch::load_unaligned(gz)).store_unaligned(gz);
-                xsimd::fma(rN[s], qN[s], batch::load_unaligned(gz + dW)).store_unaligned(gz + dW); // chain N
+                    xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, batch::load_unaligned(gz)))
+                        .store_unaligned(gz);
                 rN1[s] = xsimd::fma(g1, batch::load_unaligned(zb), rN1[s]);
                 rNp[s] = xsimd::fma(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
                 g1 = g1 + rN[s];
@@ -2040,16 +2052,16 @@ template <class Arch, class T> struct kernels {
                         acc[0][s] = xsimd::fma(g0, batch::load_unaligned(c.leafp + (bu * M + s) * W), acc[0][s]);
                 }
                 for (std::size_t s = 0; s < M; ++s) {
-                    T* gz = c.gzc + s * gzs + b * W;
+                    T* gz = c.gzc + s * dW + b * W;
                     (batch::load_unaligned(gz) + (acc[0][s] + acc[1][s])).store_unaligned(gz);
                 }
             }
     }
 
-    // gz1 <- the z-gradients of divisor 1 in gzc (to_regs), or back.
+    // gz1 <- the z-gradients in gzc (to_regs), or back.
     template <std::size_t D, std::size_t M> static void bwd_gz1_move(const lanes_bwd_ctx& c, batch* gz1, bool to_regs) {
         if constexpr (bwd_regs<D>) {
-            const std::size_t gzs = c.depth * D * W;
+            const std::size_t gzs = D * W;
             for (std::size_t s = 0; s < M; ++s)
                 for (std::size_t b = 0; b < D; ++b) {
                     if (to_regs)
@@ -2088,9 +2100,9 @@ template <class Arch, class T> struct kernels {
     // and its adjoint sums come back in registers.
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_last_three(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W, dW = d * W,
-                          gzs = N * dW;
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
+        const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
 #pragma GCC unroll 4
@@ -2113,17 +2125,16 @@ template <class Arch, class T> struct kernels {
                 const T* qs = q + s * stride;
                 const T* zb = zs + (s * d + bv) * W;
                 T* rs = r + s * stride;
-                T* gz = c.gzc + s * gzs + bv * W;
+                T* gz = c.gzc + s * dW + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
-                if constexpr (bwd_regs<D>) // chain N-2
-                    gz1[s * D + bv] = xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), gz1[s * D + bv]);
+                // chains N-2, N-1 and N (divisors 1, 2, 3)
+                const batch t = xsimd::fma(v2, batch::load_unaligned(qs + N * W) * third,
+                                           v1 * (batch::load_unaligned(qs + (N - 1) * W) * half));
+                if constexpr (bwd_regs<D>)
+                    gz1[s * D + bv] = xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), gz1[s * D + bv] + t);
                 else
-                    xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz))
+                    xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz) + t)
                         .store_unaligned(gz);
-                xsimd::fma(v1, batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(gz + dW))
-                    .store_unaligned(gz + dW);
-                xsimd::fma(v2, batch::load_unaligned(qs + N * W), batch::load_unaligned(gz + 2 * dW))
-                    .store_unaligned(gz + 2 * dW);
                 // The parent's adjoint sums: the first child starts them.
                 const auto sum = [&](const T* x) { return bv == 0 ? batch(T(0)) : batch::load_unaligned(x); };
                 xsimd::fma(g, batch::load_unaligned(zb), sum(rs + (N - 2) * W)).store_unaligned(rs + (N - 2) * W);
@@ -2190,8 +2201,11 @@ template <class Arch, class T> struct kernels {
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
                           gzn = M * depth * dim * W;
         T* zs = scratch;
-        T* gzc = zs + gzn;
+        T* gzc = zs + gzn; // (M*d*W of its gzn used)
         T* partials = gzc + gzn;
+        alignas(64) T inv[64 * W]; // 1/c in every lane, c < 64 (depth < 64: the dispatcher's limit)
+        for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
+            batch(T(1) / T(static_cast<double>(cdiv))).store_aligned(inv + cdiv * W);
         T* adjoints = partials + depth * M * stride; // d children's per level
         T* leafp = adjoints + depth * dim * M * stride;
         T* zpad = leafp + M * dim * W; // a short last pass's increments, then zeros
@@ -2224,7 +2238,7 @@ template <class Arch, class T> struct kernels {
                         .store_unaligned(zpad + i);
                 divided_lanes(zs, zpad, 0, M, dim, depth);
             }
-            for (std::size_t i = 0; i < Mr * depth * dim * W; i += W)
+            for (std::size_t i = 0; i < Mr * dim * W; i += W)
                 batch(T(0)).store_unaligned(gzc + i);
             const T* proot = root ? root + s0 * stride : nullptr;
             T* pgroot = root ? groot + s0 * stride : nullptr;
@@ -2237,7 +2251,8 @@ template <class Arch, class T> struct kernels {
             const lanes_bwd_ctx ctx{G,        p == 0 ? A : starts + (p - 1) * R,
                                     off,      dim,
                                     depth,    zs,
-                                    gzc,      partials,
+                                    gzc,      inv,
+                                    partials,
                                     adjoints, leafp,
                                     proot,    pgroot};
             if (Mr == M)
@@ -2248,15 +2263,10 @@ template <class Arch, class T> struct kernels {
             if (root && !own)
                 for (std::size_t i = 0; i < Mp * stride; i += W)
                     batch::load_unaligned(gpad + i).store_unaligned(groot + s0 * stride + i);
-            for (std::size_t s = 0; s < Mp; ++s)
-                for (std::size_t b = 0; b < dim; ++b) {
-                    T* gz = GZ + ((s0 + s) * dim + b) * W;
-                    batch acc = batch::load_unaligned(gz);
-                    for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
-                        acc = xsimd::fma(batch::load_unaligned(gzc + ((s * depth + cdiv - 1) * dim + b) * W),
-                                         batch(T(1) / T(static_cast<double>(cdiv))), acc);
-                    acc.store_unaligned(gz);
-                }
+            for (std::size_t i = 0; i < Mp * dim * W; i += W) {
+                T* gz = GZ + s0 * dim * W + i;
+                (batch::load_unaligned(gz) + batch::load_unaligned(gzc + i)).store_unaligned(gz);
+            }
         }
     }
 
