@@ -308,7 +308,8 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
         lanes_signatures(src, s, ws.fwd, ws.checkpoints.data(), C, s.depth() - 1);
         checkpoints = ws.checkpoints.data();
     }
-    std::fill(ws.grad.begin(), ws.grad.end(), T(0));
+    // level 0 has no gradient; the lanes past count have none either
+    std::fill(ws.grad.begin(), count < W ? ws.grad.end() : ws.grad.begin() + static_cast<std::ptrdiff_t>(W), T(0));
     interleave_lanes(G, gstride, count, m, W, ws.grad.data() + W);
     for (std::size_t chunk_end = n; chunk_end > 0;) {
         const std::size_t chunk_first = (chunk_end - 1) / C * C, steps = chunk_end - chunk_first;
