@@ -501,11 +501,49 @@ template <class T> struct lane_pieces {
     }
 };
 
+/// Lanes move their increments and their gradients as rows: each lane's
+/// values contiguous, interleaved by the SIMD transpose (a value at a time
+/// into the lanes, a store each, this was a tenth of one long path's
+/// forward pass), up to this many values of all lanes at once.
+inline constexpr std::size_t lanes_row_values = 2048;
+
+/// Steps per sub-block where steps first..first+block-1 of every lane of
+/// `src` go as rows (lanes_row_values), else 0: forward steps, each lane's
+/// increments then the differences of consecutive points (not the first
+/// step under basepoint, which starts at the origin).
+template <class T, class Source>
+std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W) {
+    const signature_options& o = *src.o;
+    if (o.inverse || W > 16 || W * d > lanes_row_values) return 0;
+    for (std::size_t l = 0; l < W && o.basepoint; ++l) {
+        std::size_t step0 = 0;
+        if (src.lane_steps(l, first, block, step0) > 0 && step0 == 0) return 0;
+    }
+    return lanes_row_values / (W * d);
+}
+
 /// The increments of steps first..first+block-1 of every lane of `src` into
-/// Z (block x d x W; zero where a lane has no step: exp(0) = 1), lane by lane.
+/// Z (block x d x W; zero where a lane has no step: exp(0) = 1).
 template <class T, class Source>
 void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W, T* Z) {
     const signature_options& o = *src.o;
+    if (const std::size_t sub = lanes_row_steps<T>(src, first, block, d, W)) {
+        T rows[lanes_row_values];
+        for (std::size_t b0 = 0; b0 < block; b0 += sub) {
+            const std::size_t m = std::min(sub, block - b0), stride = m * d;
+            for (std::size_t l = 0; l < W; ++l) {
+                std::size_t step0 = 0;
+                const std::size_t has = src.lane_steps(l, first + b0, m, step0);
+                T* row = rows + l * stride;
+                const T* x = src.lane_path(l) + (o.basepoint ? step0 : step0 + 1) * d; // step0's end point
+                for (std::size_t i = 0; i < has * d; ++i)
+                    row[i] = x[i] - x[i - d];
+                std::fill(row + has * d, row + stride, T(0));
+            }
+            interleave_lanes(static_cast<const T*>(rows), stride, W, stride, W, Z + b0 * d * W);
+        }
+        return;
+    }
     for (std::size_t l = 0; l < W; ++l) {
         std::size_t step0 = 0;
         const std::size_t has = src.lane_steps(l, first, block, step0);
@@ -519,15 +557,38 @@ void lanes_increments(const Source& src, std::size_t first, std::size_t block, s
 
 /// ∂L/∂Δ of steps first..first+block-1 of every lane (GZ, block x d x W,
 /// interleaved) into the gradients of their paths' points, the last step
-/// first in each lane.
+/// first in each lane. As rows, a lane's points take the same operations
+/// in the same order: point j gets -∂L/∂Δ of the step it starts, then
+/// +∂L/∂Δ of the step it ends; the sub-blocks go last first, so a point
+/// that ends one lane's piece and starts the next one's also does.
 template <class T, class Source>
 void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W,
                    const T* GZ, T* out) {
+    const signature_options& o = *src.o;
+    if (const std::size_t sub = lanes_row_steps<T>(src, first, block, d, W)) {
+        T rows[lanes_row_values];
+        for (std::size_t b0 = (block - 1) / sub * sub;; b0 -= sub) {
+            const std::size_t m = std::min(sub, block - b0), stride = m * d;
+            deinterleave_lanes(GZ + b0 * d * W, W, W, stride, rows, stride);
+            for (std::size_t l = 0; l < W; ++l) {
+                std::size_t step0 = 0;
+                const std::size_t has = src.lane_steps(l, first + b0, m, step0);
+                const T* g = rows + l * stride;
+                T* x = src.lane_out(out, l) + ((o.basepoint ? step0 : step0 + 1) - src.lane_point0()) * d;
+                for (std::size_t i = 0; i < has * d; ++i) // the steps' start points
+                    x[i - d] -= g[i];
+                for (std::size_t i = 0; i < has * d; ++i) // and end points
+                    x[i] += g[i];
+            }
+            if (b0 == 0) break;
+        }
+        return;
+    }
     for (std::size_t l = 0; l < W; ++l) {
         std::size_t step0 = 0;
         const std::size_t has = src.lane_steps(l, first, block, step0);
         for (std::size_t b = has; b-- > 0;)
-            scatter_step_gradient(src.lane_out(out, l), step0 + b, src.n, d, *src.o, GZ + b * d * W + l,
+            scatter_step_gradient(src.lane_out(out, l), step0 + b, src.n, d, o, GZ + b * d * W + l,
                                   src.lane_point0(), W);
     }
 }
