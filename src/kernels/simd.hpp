@@ -1858,6 +1858,7 @@ template <class Arch, class T> struct kernels {
         T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
         T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(((j*d + b)*M + s)*(N+1) + k)*W]
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
+        T* leafr;      // leafr[(u*M + s)*W]: their adjoint sums of chain N (where not bwd_regs)
         const T* root = nullptr; // the pass's roots [(s*(N+1) + k)*W] (fmexp_lanes), or none: A_0
         T* groot = nullptr;      // with roots: ∂L/∂root, the same layout (written)
     };
@@ -1972,7 +1973,6 @@ template <class Arch, class T> struct kernels {
                                                                       batch* rNp, batch* gz1) {
         const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
-        const batch half = batch::load_unaligned(c.inv + 2 * W);
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
         const T* leaves = c.G + (c.off[N] + parent * d * d) * W;
@@ -1996,28 +1996,78 @@ template <class Arch, class T> struct kernels {
                         gz1[s * D + b] = xsimd::fma(g, pN[s], gz1[s * D + b]);
                     }
                 }
-            } else { // the leaves' z-gradients after this loop, from pN kept in c.leafp
-                batch rN2[M];
-                for (std::size_t s = 0; s < M; ++s) {
-                    pN[s].store_unaligned(c.leafp + (bu * M + s) * W);
-                    rN2[s] = batch(T(0));
-                }
-                std::size_t b = 0;
-                for (; b + 1 < d; b += 2) { // two sets of sums: half as long chains of dependent multiply-adds
-                    const batch g0 = batch::load_unaligned(leaf + b * W), g1 = batch::load_unaligned(leaf + (b + 1) * W);
-                    for (std::size_t s = 0; s < M; ++s) {
-                        rN[s] = xsimd::fma(g0, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
-                        rN2[s] = xsimd::fma(g1, batch::load_unaligned(zs + (s * d + b + 1) * W), rN2[s]);
-                    }
-                }
-                if (b < d) {
-                    const batch g0 = batch::load_unaligned(leaf + b * W);
-                    for (std::size_t s = 0; s < M; ++s)
-                        rN[s] = xsimd::fma(g0, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
-                }
+            } else { // the leaves' sums after this loop (lanes_bwd_leaf_sums), from pN kept in c.leafp
                 for (std::size_t s = 0; s < M; ++s)
-                    rN[s] = rN[s] + rN2[s];
+                    pN[s].store_unaligned(c.leafp + (bu * M + s) * W);
+                continue;
             }
+            lanes_bwd_last_two_up<D, M>(c, bu, Gu, qN, qN1, rN, rN1, rNp, gz1);
+        }
+        if constexpr (!bwd_regs<D>) {
+            // each node's adjoint sum of chain N over its leaves, rN[u][s] =
+            // sum_b G[u b] z_{s,b}, into c.leafr; then the nodes' reverse steps
+            T* const R = c.leafr;
+            small_products<M>(R, M * W, W, leaves, dW, W, zs, W, dW, d, d, false);
+            Gu = c.G + (c.off[N - 1] + parent * d) * W;
+            for (std::size_t bu = 0; bu < d; ++bu, Gu += W) {
+                batch rN[M];
+                for (std::size_t s = 0; s < M; ++s)
+                    rN[s] = batch::load_unaligned(R + (bu * M + s) * W);
+                lanes_bwd_last_two_up<D, M>(c, bu, Gu, qN, qN1, rN, rN1, rNp, gz1);
+            }
+            // ∂L/∂z_{s,b} (divisor 1) += sum over u of G[u b] pN_s[u]
+            small_products<M>(c.gzc, W, dW, leaves, W, dW, c.leafp, M * W, W, d, d, true);
+        }
+    }
+
+    // out[x][s] (+)= sum over y < ny of a[x][y] b[y][s] for x < nx, s < M,
+    // each a register of W lanes; the arguments are the strides (in values)
+    // of out over x and s, of a over x and y, and of b over y and s. Four
+    // x at a time: 16 multiply-adds for the 4 + M loads of one y (a loop
+    // over one x had a load per multiply-add).
+    template <std::size_t M>
+    static void small_products(T* out, std::size_t ox, std::size_t os, const T* a, std::size_t ax, std::size_t ay,
+                               const T* b, std::size_t by, std::size_t bs, std::size_t nx, std::size_t ny,
+                               bool accumulate) {
+        std::size_t x = 0;
+        const auto block = [&](auto X) {
+            constexpr std::size_t K = decltype(X)::value;
+            batch acc[K][M];
+            for (std::size_t i = 0; i < K; ++i)
+                for (std::size_t s = 0; s < M; ++s)
+                    acc[i][s] = accumulate ? batch::load_unaligned(out + (x + i) * ox + s * os) : batch(T(0));
+            for (std::size_t y = 0; y < ny; ++y) {
+                batch bv[M];
+                for (std::size_t s = 0; s < M; ++s)
+                    bv[s] = batch::load_unaligned(b + y * by + s * bs);
+                for (std::size_t i = 0; i < K; ++i) {
+                    const batch av = batch::load_unaligned(a + (x + i) * ax + y * ay);
+                    for (std::size_t s = 0; s < M; ++s)
+                        acc[i][s] = xsimd::fma(av, bv[s], acc[i][s]);
+                }
+            }
+            for (std::size_t i = 0; i < K; ++i)
+                for (std::size_t s = 0; s < M; ++s)
+                    acc[i][s].store_unaligned(out + (x + i) * ox + s * os);
+        };
+        for (; x + 4 <= nx; x += 4)
+            block(std::integral_constant<std::size_t, 4>{});
+        for (; x < nx; ++x)
+            block(std::integral_constant<std::size_t, 1>{});
+    }
+
+    // The reverse steps of node bu (level N-1, its gradient at Gu) given
+    // its leaves' adjoint sum rN of chain N: its z-gradients of chains N-1
+    // and N (divisor 2), and its parent's adjoint sums rN1, rNp.
+    template <std::size_t D, std::size_t M>
+    [[gnu::always_inline]] static inline void lanes_bwd_last_two_up(const lanes_bwd_ctx& c, std::size_t bu, T* Gu,
+                                                                    const batch* qN, const batch* qN1,
+                                                                    const batch* rN, batch* rN1, batch* rNp,
+                                                                    batch* gz1) {
+        const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W;
+        const T* zs = c.zs;
+        const batch half = batch::load_unaligned(c.inv + 2 * W);
+        {
             batch g1 = batch::load_unaligned(Gu);
             for (std::size_t s = M; s-- > 0;) {
                 const T* zb = zs + (s * d + bu) * W;
@@ -2033,30 +2083,6 @@ template <class Arch, class T> struct kernels {
             }
             g1.store_unaligned(Gu);
         }
-        if constexpr (!bwd_regs<D>) // ∂L/∂z_{s,b} (divisor 1) += sum over u of G[u b] pN_s[u]
-            for (std::size_t b = 0; b < d; ++b) {
-                batch acc[2][M];
-                for (std::size_t s = 0; s < M; ++s)
-                    acc[0][s] = acc[1][s] = batch(T(0));
-                std::size_t bu = 0;
-                for (; bu + 1 < d; bu += 2) {
-                    const batch g0 = batch::load_unaligned(leaves + (bu * d + b) * W),
-                                g1 = batch::load_unaligned(leaves + ((bu + 1) * d + b) * W);
-                    for (std::size_t s = 0; s < M; ++s) {
-                        acc[0][s] = xsimd::fma(g0, batch::load_unaligned(c.leafp + (bu * M + s) * W), acc[0][s]);
-                        acc[1][s] = xsimd::fma(g1, batch::load_unaligned(c.leafp + ((bu + 1) * M + s) * W), acc[1][s]);
-                    }
-                }
-                if (bu < d) {
-                    const batch g0 = batch::load_unaligned(leaves + (bu * d + b) * W);
-                    for (std::size_t s = 0; s < M; ++s)
-                        acc[0][s] = xsimd::fma(g0, batch::load_unaligned(c.leafp + (bu * M + s) * W), acc[0][s]);
-                }
-                for (std::size_t s = 0; s < M; ++s) {
-                    T* gz = c.gzc + s * dW + b * W;
-                    (batch::load_unaligned(gz) + (acc[0][s] + acc[1][s])).store_unaligned(gz);
-                }
-            }
     }
 
     // gz1 <- the z-gradients in gzc (to_regs), or back.
@@ -2202,7 +2228,7 @@ template <class Arch, class T> struct kernels {
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
                           gzn = M * depth * dim * W;
         T* zs = scratch;
-        T* gzc = zs + gzn; // (M*d*W of its gzn used)
+        T* gzc = zs + gzn; // M*d*W of its gzn; then leafr (M*d*W, depth >= 2)
         T* partials = gzc + gzn;
         alignas(64) T inv[64 * W]; // 1/c in every lane, c < 64 (depth < 64: the dispatcher's limit)
         for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
@@ -2255,6 +2281,7 @@ template <class Arch, class T> struct kernels {
                                     gzc,      inv,
                                     partials,
                                     adjoints, leafp,
+                                    gzc + M * dim * W, // leafr: the rest of gzc's region (depth >= 2)
                                     proot,    pgroot};
             if (Mr == M)
                 lanes_bwd_pass<D, M>(ctx);
