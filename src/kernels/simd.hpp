@@ -1996,7 +1996,7 @@ template <class Arch, class T> struct kernels {
                         gz1[s * D + b] = xsimd::fma(g, pN[s], gz1[s * D + b]);
                     }
                 }
-            } else { // the leaves' sums after this loop (lanes_bwd_leaf_sums), from pN kept in c.leafp
+            } else { // the leaves' sums after this loop, from pN kept in c.leafp
                 for (std::size_t s = 0; s < M; ++s)
                     pN[s].store_unaligned(c.leafp + (bu * M + s) * W);
                 continue;
@@ -2067,22 +2067,19 @@ template <class Arch, class T> struct kernels {
         const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
         const batch half = batch::load_unaligned(c.inv + 2 * W);
-        {
-            batch g1 = batch::load_unaligned(Gu);
-            for (std::size_t s = M; s-- > 0;) {
-                const T* zb = zs + (s * d + bu) * W;
-                T* gz = c.gzc + s * dW + bu * W;
-                if constexpr (bwd_regs<D>) // chains N-1 and N (divisor 2)
-                    gz1[s * D + bu] = xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, gz1[s * D + bu]));
-                else
-                    xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, batch::load_unaligned(gz)))
-                        .store_unaligned(gz);
-                rN1[s] = xsimd::fma(g1, batch::load_unaligned(zb), rN1[s]);
-                rNp[s] = xsimd::fma(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
-                g1 = g1 + rN[s];
-            }
-            g1.store_unaligned(Gu);
+        batch g1 = batch::load_unaligned(Gu);
+        for (std::size_t s = M; s-- > 0;) {
+            const T* zb = zs + (s * d + bu) * W;
+            T* gz = c.gzc + s * dW + bu * W;
+            if constexpr (bwd_regs<D>) // chains N-1 and N (divisor 2)
+                gz1[s * D + bu] = xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, gz1[s * D + bu]));
+            else
+                xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, batch::load_unaligned(gz))).store_unaligned(gz);
+            rN1[s] = xsimd::fma(g1, batch::load_unaligned(zb), rN1[s]);
+            rNp[s] = xsimd::fma(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
+            g1 = g1 + rN[s];
         }
+        g1.store_unaligned(Gu);
     }
 
     // gz1 <- the z-gradients in gzc (to_regs), or back.

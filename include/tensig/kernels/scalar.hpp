@@ -83,8 +83,8 @@ void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, 
 }
 
 /// Whether every one of p[0..n) is finite: x - x is 0 for a finite x and
-/// NaN for an infinity or a NaN, and a sum of zeros stays exactly 0 (eight
-/// independent sums, the order the SIMD kernel's lanes take).
+/// NaN for an infinity or a NaN, and a sum of zeros stays exactly 0, so
+/// the answer is exact in any order of summation (eight independent sums).
 template <class T> bool all_finite(const T* p, std::size_t n) {
     T acc[8] = {};
     std::size_t i = 0;

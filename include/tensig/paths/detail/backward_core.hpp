@@ -196,11 +196,7 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     std::fill_n(bw.tops.data(), top, T(0));
     bw.tops[0] = T(1);
     std::fill_n(bw.checkpoints.data(), bw.R, T(0));
-    if (bw.blocks > 1) {
-        segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
-        prefix_lanes_exp(pw, pw.z.data(), d);
-        prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
-    }
+    if (bw.blocks > 1) prefix_lanes_from_start(path, d, n, B, o, N, pw);
     for (std::size_t blk = 1; blk < bw.blocks; ++blk) {
         std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
         std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data() + blk * bw.R);

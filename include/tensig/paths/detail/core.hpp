@@ -331,6 +331,16 @@ void prefix_lanes_steps(const T* path, std::size_t d, std::size_t n, std::size_t
     }
 }
 
+/// The prefix lanes' state after steps 0..i1-1 of the path (i1 >= 1) from
+/// the unit: exp of step 0 (prefix_lanes_exp), then steps 1..i1-1.
+template <class T>
+void prefix_lanes_from_start(const T* path, std::size_t d, std::size_t n, std::size_t i1, const signature_options& o,
+                             std::size_t depth, prefix_lanes_workspace<T>& pw) {
+    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
+    prefix_lanes_exp(pw, pw.z.data(), d);
+    prefix_lanes_steps(path, d, n, 1, i1, o, depth, pw);
+}
+
 /// Whether steps i0..i1 of a path take the prefix lanes.
 template <class T> bool by_prefix_lanes(std::size_t i0, std::size_t i1, const path_workspace<T>& ws) {
     return ws.prefix && (i1 - i0) * ws.acc.size() >= prefix_lanes_min_work;
@@ -366,10 +376,7 @@ void signature_into(const T* path, std::size_t L, std::size_t d, const signature
                     T* out = nullptr) {
     const std::size_t n = segment_count(L, o.basepoint);
     if (by_prefix_lanes(0, n, ws)) { // from exp of the first step: nothing to move in
-        prefix_lanes_workspace<T>& pw = *ws.prefix;
-        segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
-        prefix_lanes_exp(pw, pw.z.data(), d);
-        prefix_lanes_steps(path, d, n, 1, n, o, ws.acc.shape().depth(), pw);
+        prefix_lanes_from_start(path, d, n, n, o, ws.acc.shape().depth(), *ws.prefix);
         ws.acc[0] = T(1);
         prefix_lanes_move(*ws.prefix, ws.acc.shape(), out ? out : ws.acc.data() + 1, true);
         return;
