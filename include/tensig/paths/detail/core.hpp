@@ -518,7 +518,7 @@ inline constexpr std::size_t lanes_row_values = 2048;
 /// `src` go as rows (lanes_row_values), else 0: forward steps, each lane's
 /// increments then the differences of consecutive points (not the first
 /// step under basepoint, which starts at the origin).
-template <class T, class Source>
+template <class Source>
 std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W) {
     const signature_options& o = *src.o;
     if (o.inverse || W > 16 || W * d > lanes_row_values) return 0;
@@ -534,7 +534,7 @@ std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t bl
 template <class T, class Source>
 void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W, T* Z) {
     const signature_options& o = *src.o;
-    if (const std::size_t sub = lanes_row_steps<T>(src, first, block, d, W)) {
+    if (const std::size_t sub = lanes_row_steps(src, first, block, d, W)) {
         T rows[lanes_row_values];
         for (std::size_t b0 = 0; b0 < block; b0 += sub) {
             const std::size_t m = std::min(sub, block - b0), stride = m * d;
@@ -572,7 +572,7 @@ template <class T, class Source>
 void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W,
                    const T* GZ, T* out) {
     const signature_options& o = *src.o;
-    if (const std::size_t sub = lanes_row_steps<T>(src, first, block, d, W)) {
+    if (const std::size_t sub = lanes_row_steps(src, first, block, d, W)) {
         T rows[lanes_row_values];
         for (std::size_t b0 = (block - 1) / sub * sub;; b0 -= sub) {
             const std::size_t m = std::min(sub, block - b0), stride = m * d;
