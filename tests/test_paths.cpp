@@ -390,3 +390,46 @@ TEST_CASE("bad inputs give clear errors", "[paths][errors]") {
     const xt::xtensor<double, 3> batch = xt::zeros<double>({2ul, 3ul, 2ul});
     CHECK_THROWS_AS(tensig::signature_stream(xt::xarray<double>(batch), 2), tensig::invalid_input);
 }
+
+TEMPLATE_TEST_CASE("a non-finite point is named wherever the output is the smaller", "[paths][errors]", float,
+                   double) {
+    // (B, L, d) = (3, 40, 2) at depth 2: 240 values in, 18 out, so the output
+    // is scanned instead of the paths (on_finite_paths); every position of
+    // the batch, each kind of non-finite value, and each function.
+    using lim = std::numeric_limits<TestType>;
+    const std::size_t B = 3, L = 40, d = 2, N = 2;
+    xt::xtensor<TestType, 3> batch = xt::zeros<TestType>({B, L, d});
+    for (std::size_t b = 0; b < B; ++b)
+        xt::view(batch, b) = xt::cast<TestType>(oracle::random_path(L, d));
+    const TestType bads[] = {lim::quiet_NaN(), lim::infinity(), -lim::infinity()};
+    std::size_t thrown = 0;
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t l = 0; l < L; ++l)
+            for (std::size_t c = 0; c < d; ++c) {
+                xt::xtensor<TestType, 3> bad = batch;
+                bad(b, l, c) = bads[(b + l + c) % 3];
+                const std::string at = "(" + std::to_string(b) + ", " + std::to_string(l) + ", " +
+                                       std::to_string(c) + ")";
+                INFO(at);
+                CHECK_THROWS_WITH(tensig::signature(bad, N), Catch::Contains("non-finite") && Catch::Contains(at));
+                for (auto basis : {tensig::logsig_basis::expanded, tensig::logsig_basis::words,
+                                   tensig::logsig_basis::lyndon})
+                    CHECK_THROWS_WITH(tensig::logsignature(bad, N, basis), Catch::Contains(at));
+                tensig::signature_options o;
+                o.basepoint = true; // the first point starts a segment too
+                o.inverse = (l % 2) == 0;
+                CHECK_THROWS_WITH(tensig::signature(bad, N, o), Catch::Contains(at));
+                thrown += 1;
+            }
+    CHECK(thrown == B * L * d);
+    // a one-point path has no segment: its point is scanned before
+    xt::xtensor<TestType, 2> one = {{TestType(1), lim::quiet_NaN()}};
+    CHECK_THROWS_WITH(tensig::signature(one, 1), Catch::Contains("(0, 1)"));
+    // a finite path whose signature overflows is no error: it is returned as computed
+    xt::xtensor<TestType, 2> huge = xt::zeros<TestType>({L, d});
+    for (std::size_t l = 0; l < L; ++l)
+        huge(l, 0) = TestType(l % 2 ? 1 : -1) * lim::max() / TestType(4);
+    const xt::xtensor<TestType, 1> s = tensig::signature(huge, N);
+    CHECK(std::isfinite(s(0)));
+    CHECK_FALSE(std::isfinite(s(2))); // level 2's (0, 0): Σ|Δ|²/2 past the largest value
+}

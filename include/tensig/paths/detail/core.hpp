@@ -28,14 +28,25 @@
 
 namespace tensig::detail {
 
+/// Whether the n values at p are all finite (kernels::all_finite for float
+/// and double).
+template <class T> bool all_finite_values(const T* p, std::size_t n) {
+    if constexpr (std::is_floating_point_v<T>)
+        return kernels::all_finite(p, n);
+    else {
+        for (std::size_t i = 0; i < n; ++i)
+            if (!scalar_traits<T>::is_finite(p[i])) return false;
+        return true;
+    }
+}
+
 /// Throw invalid_input naming the first non-finite value of a row-major
 /// array of the given shape, with its multi-index.
 template <class T> void check_finite(const T* p, const std::vector<std::size_t>& shape, const char* what) {
     std::size_t n = 1;
     for (auto k : shape)
         n *= k;
-    if constexpr (std::is_floating_point_v<T>)
-        if (kernels::all_finite(p, n)) return; // fast path; else find the first culprit
+    if (all_finite_values(p, n)) return; // fast path; else find the first culprit
     for (std::size_t i = 0; i < n; ++i) {
         if (scalar_traits<T>::is_finite(p[i])) continue;
         const double v = scalar_traits<T>::value(p[i]);
