@@ -601,6 +601,48 @@ TEMPLATE_TEST_CASE("interleave and deinterleave move rows to lanes and back", "[
     }
 }
 
+TEMPLATE_TEST_CASE("interleave_differences: every lane's differences, zeros past its count, by its twin",
+                   "[kernels]", float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (std::size_t lag : {std::size_t(1), std::size_t(2), std::size_t(5)})
+            for (std::size_t n : {std::size_t(0), std::size_t(1), W - 1, W, 3 * W + 5, std::size_t(64)})
+                for (int shortfall : {0, 1, 2}) { // every lane full; one lane short; idle lanes (count 0)
+                    INFO(arch << " lanes " << W << " lag " << lag << " n " << n << " shortfall " << shortfall);
+                    // lane l reads its own run of points, at its own offset (unaligned loads)
+                    const auto pts = random_vector<T>(W * (n + lag + W) + 1);
+                    std::vector<const T*> src(W);
+                    std::vector<std::size_t> count(W, n);
+                    for (std::size_t l = 0; l < W; ++l)
+                        src[l] = pts.data() + l * (n + lag + W) + lag + l % W;
+                    if (shortfall == 1) count[W / 2] = n / 2;
+                    if (shortfall == 2)
+                        for (std::size_t l = W / 2 + (W > 1 ? 0 : 1); l < W; ++l) {
+                            count[l] = 0;
+                            src[l] = nullptr;
+                        }
+                    std::vector<T> lanes(n * W + W, T(-1)), twin(n * W + W, T(-1));
+                    kn::interleave_differences(src.data(), count.data(), n, lag, lanes.data());
+                    kn::scalar::interleave_differences(src.data(), count.data(), n, lag, twin.data(), W);
+                    bool exact = true, zeros = true, twins = true;
+                    for (std::size_t i = 0; i < n; ++i)
+                        for (std::size_t l = 0; l < W; ++l) {
+                            const T v = lanes[i * W + l];
+                            if (i < count[l]) exact = exact && v == T(src[l][i] - src[l][i - lag]);
+                            else zeros = zeros && v == T(0);
+                            twins = twins && v == twin[i * W + l];
+                        }
+                    for (std::size_t i = n * W; i < lanes.size(); ++i)
+                        zeros = zeros && lanes[i] == T(-1); // nothing written past n
+                    CHECK(exact);
+                    CHECK(zeros);
+                    CHECK(twins);
+                }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then the adjoint through it)",
                    "[kernels]", float, double) {
     using T = TestType;

@@ -255,6 +255,14 @@ void deinterleave(const double* lanes, std::size_t count, std::size_t n, double*
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride) {
     table().deinterleave_f(lanes, count, n, rows, stride);
 }
+void interleave_differences(const double* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
+                            double* lanes) {
+    table().interleave_differences_d(src, count, n, lag, lanes);
+}
+void interleave_differences(const float* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
+                            float* lanes) {
+    table().interleave_differences_f(src, count, n, lag, lanes);
+}
 void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0) {
     table().exp_lanes_d(A, z, dim, depth, k0);
 }

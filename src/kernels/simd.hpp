@@ -1415,6 +1415,29 @@ template <class Arch, class T> struct kernels {
         move_lanes<false>(const_cast<T*>(rows), stride, count, n, lanes);
     }
 
+    // lanes[i*W + l] = src[l][i] - src[l][i - lag] for i < count[l], else 0
+    // (i < n): the differences (a block of path increments) transposed by
+    // tiles where every lane has them, as they are computed.
+    static void interleave_differences(const T* const* src, const std::size_t* count, std::size_t n,
+                                       std::size_t lag, T* lanes) {
+        std::size_t full = n, i = 0;
+        for (std::size_t l = 0; l < W; ++l)
+            full = count[l] < full ? count[l] : full;
+        if constexpr (has_tile_transpose) {
+            batch r[W];
+            for (; i + W <= full; i += W) {
+                for (std::size_t l = 0; l < W; ++l)
+                    r[l] = batch::load_unaligned(src[l] + i) - batch::load_unaligned(src[l] + i - lag);
+                transpose_tile(r);
+                for (std::size_t j = 0; j < W; ++j)
+                    r[j].store_unaligned(lanes + (i + j) * W);
+            }
+        }
+        for (; i < n; ++i)
+            for (std::size_t l = 0; l < W; ++l)
+                lanes[i * W + l] = i < count[l] ? T(src[l][i] - src[l][i - lag]) : T(0);
+    }
+
     // Levels 1..depth of W interleaved tensors from their level 0:
     // A_j[u b] = A_{j-1}[u] * (z_b / (k0 + j)), one register per row.
     static void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t k0) {
@@ -2400,6 +2423,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.interleave_f = &kernels<Arch, float>::interleave;
     t.deinterleave_d = &kernels<Arch, double>::deinterleave;
     t.deinterleave_f = &kernels<Arch, float>::deinterleave;
+    t.interleave_differences_d = &kernels<Arch, double>::interleave_differences;
+    t.interleave_differences_f = &kernels<Arch, float>::interleave_differences;
     t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
     t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
     t.prefix_roots_d = &kernels<Arch, double>::prefix_roots;

@@ -87,6 +87,10 @@ void interleave(const double* rows, std::size_t stride, std::size_t count, std::
 void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes);
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
+void interleave_differences(const double* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
+                            double* lanes);
+void interleave_differences(const float* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
+                            float* lanes);
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root);
 void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root);
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
@@ -229,6 +233,20 @@ void interleave(const T* rows, std::size_t stride, std::size_t count, std::size_
     else
         for (std::size_t i = 0; i < n && count > 0; ++i)
             lanes[i] = rows[i];
+}
+
+/// Differences into interleaved lanes: lanes[i*W + l] = src[l][i] -
+/// src[l][i - lag] for i < count[l], and 0 for count[l] <= i < n, for the
+/// W = lanes<T>() lanes (src and count have W entries; src[l] may be null
+/// where count[l] = 0). A block of W paths' increments (lag d) as the lanes
+/// kernels take them, transposed by tiles as they are computed.
+template <class T>
+void interleave_differences(const T* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
+                            T* lanes) {
+    if constexpr (has_simd<T>::value)
+        dispatched::interleave_differences(src, count, n, lag, lanes);
+    else
+        scalar::interleave_differences(src, count, n, lag, lanes, 1);
 }
 
 /// The reverse of interleave: rows[l*stride + i] = lanes[i*W + l].

@@ -209,6 +209,15 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
     horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record, update_top);
 }
 
+/// kernels::interleave_differences for `lanes` lanes, value by value.
+template <class T>
+void interleave_differences(const T* const* src, const std::size_t* count, std::size_t n, std::size_t lag, T* out,
+                            std::size_t lanes) {
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t l = 0; l < lanes; ++l)
+            out[i * lanes + l] = i < count[l] ? T(src[l][i] - src[l][i - lag]) : T(0);
+}
+
 /// kernels::exp_lanes on `lanes` interleaved tensors, one lane at a time.
 template <class T>
 void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t k0, std::size_t lanes) {

@@ -519,25 +519,30 @@ template <class T> struct lane_pieces {
     }
 };
 
-/// Lanes move their increments and their gradients as rows: each lane's
-/// values contiguous, interleaved by the SIMD transpose (a value at a time
-/// into the lanes, a store each, this was a tenth of one long path's
-/// forward pass), up to this many values of all lanes at once.
-inline constexpr std::size_t lanes_row_values = 2048;
-
-/// Steps per sub-block where steps first..first+block-1 of every lane of
-/// `src` go as rows (lanes_row_values), else 0: forward steps, each lane's
-/// increments then the differences of consecutive points (not the first
-/// step under basepoint, which starts at the origin).
-template <class Source>
-std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W) {
+/// Whether steps first..first+block-1 of every lane of `src` are
+/// differences of consecutive points, a run of each lane's path (forward
+/// steps; not the first step under basepoint, which starts at the origin),
+/// so that they move as rows: a lane's values contiguous, interleaved by the
+/// SIMD transpose (a value at a time into the lanes, a store each, this was
+/// a tenth of one long path's forward pass). W <= 16.
+template <class Source> bool lanes_as_rows(const Source& src, std::size_t first, std::size_t block, std::size_t W) {
     const signature_options& o = *src.o;
-    if (o.inverse || W > 16 || W * d > lanes_row_values) return 0;
+    if (o.inverse || W > 16) return false;
     for (std::size_t l = 0; l < W && o.basepoint; ++l) {
         std::size_t step0 = 0;
-        if (src.lane_steps(l, first, block, step0) > 0 && step0 == 0) return 0;
+        if (src.lane_steps(l, first, block, step0) > 0 && step0 == 0) return false;
     }
-    return lanes_row_values / (W * d);
+    return true;
+}
+
+/// The gradients go through a buffer of rows of at most this many values of all lanes.
+inline constexpr std::size_t lanes_row_values = 2048;
+
+/// Steps per sub-block where the gradients of steps first..first+block-1
+/// of every lane go as rows (lanes_as_rows, lanes_row_values), else 0.
+template <class Source>
+std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W) {
+    return W * d <= lanes_row_values && lanes_as_rows(src, first, block, W) ? lanes_row_values / (W * d) : 0;
 }
 
 /// The increments of steps first..first+block-1 of every lane of `src` into
@@ -545,21 +550,15 @@ std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t bl
 template <class T, class Source>
 void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W, T* Z) {
     const signature_options& o = *src.o;
-    if (const std::size_t sub = lanes_row_steps(src, first, block, d, W)) {
-        T rows[lanes_row_values];
-        for (std::size_t b0 = 0; b0 < block; b0 += sub) {
-            const std::size_t m = std::min(sub, block - b0), stride = m * d;
-            for (std::size_t l = 0; l < W; ++l) {
-                std::size_t step0 = 0;
-                const std::size_t has = src.lane_steps(l, first + b0, m, step0);
-                T* row = rows + l * stride;
-                const T* x = src.lane_path(l) + (o.basepoint ? step0 : step0 + 1) * d; // step0's end point
-                for (std::size_t i = 0; i < has * d; ++i)
-                    row[i] = x[i] - x[i - d];
-                std::fill(row + has * d, row + stride, T(0));
-            }
-            interleave_lanes(static_cast<const T*>(rows), stride, W, stride, W, Z + b0 * d * W);
+    if (W == kernels::lanes<T>() && lanes_as_rows(src, first, block, W)) { // by kernels::interleave_differences
+        const T* ends[16]; // W <= 16 (lanes_as_rows)
+        std::size_t count[16];
+        for (std::size_t l = 0; l < W; ++l) {
+            std::size_t step0 = 0;
+            count[l] = src.lane_steps(l, first, block, step0) * d;
+            ends[l] = count[l] ? src.lane_path(l) + (o.basepoint ? step0 : step0 + 1) * d : nullptr; // step0's end
         }
+        kernels::interleave_differences(ends, count, block * d, d, Z);
         return;
     }
     for (std::size_t l = 0; l < W; ++l) {
