@@ -344,6 +344,34 @@ TEMPLATE_TEST_CASE("fmexp_lanes: each lane is its own path's fmexp_many", "[kern
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes in registers: the same bits as the depth-first pass", "[kernels]", float, double) {
+    // Small tensors stay in registers through all the segments
+    // (fmexp_lanes_regs); with roots equal to level 0 the same segments take
+    // the depth-first pass, which must do the same multiply-adds in the same order.
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{
+                 {2, 1}, {2, 2}, {2, 3}, {3, 1}, {3, 2}, {4, 1}, {4, 2}, {8, 1}, {2, 4}})
+            for (std::size_t m : {1, 3, 4, 9, 64}) {
+                INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
+                const tensig::shape s(d, N);
+                const auto A0 = random_vector<T>(s.size() * W), Z = random_vector<T>(m * d * W);
+                std::vector<T> root(m * (N + 1) * W);
+                for (std::size_t i = 0; i < root.size(); ++i)
+                    root[i] = A0[i % W]; // every chain of every segment starts from level 0
+                auto regs = A0, pass = A0;
+                kn::fmexp_lanes(regs.data(), Z.data(), m, d, N);
+                kn::fmexp_lanes(pass.data(), Z.data(), m, d, N, root.data());
+                CHECK(regs == pass);
+                auto twin = A0;
+                kn::scalar::fmexp_lanes(twin.data(), Z.data(), m, d, N, W);
+                CHECK(oracle::rel_err(regs, twin, regs.size()) <= tol<T>(N) * 8 * m);
+            }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_lanes with roots: the chains start from given partial sums", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {
