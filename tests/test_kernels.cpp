@@ -671,6 +671,34 @@ TEMPLATE_TEST_CASE("interleave_differences: every lane's differences, zeros past
     }
 }
 
+TEMPLATE_TEST_CASE("scatter_differences: each point minus the step it starts plus the step it ends", "[kernels]",
+                   float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (std::size_t lag : {std::size_t(1), std::size_t(2), std::size_t(3), std::size_t(8), std::size_t(17)})
+            for (std::size_t steps : {std::size_t(0), std::size_t(1), std::size_t(2), std::size_t(7), std::size_t(40)})
+                for (bool fresh : {false, true}) {
+                    INFO(arch << " lag " << lag << " steps " << steps << " fresh " << fresh);
+                    const std::size_t n = steps * lag;
+                    const auto grad = random_vector<T>(n), x0 = random_vector<T>(n + lag + 1);
+                    // the plain two loops, from x0 (or from zeros but the last point, with fresh)
+                    std::vector<T> ref = x0;
+                    if (fresh && n > 0) std::fill(ref.begin() + 1, ref.begin() + 1 + n, T(0));
+                    T* r = ref.data() + 1 + lag;
+                    for (std::size_t j = 0; j < n; ++j)
+                        r[static_cast<std::ptrdiff_t>(j) - static_cast<std::ptrdiff_t>(lag)] -= grad[j];
+                    for (std::size_t j = 0; j < n; ++j)
+                        r[j] += grad[j];
+                    std::vector<T> x = x0, twin = x0;
+                    kn::scatter_differences(x.data() + 1 + lag, grad.data(), n, lag, fresh);
+                    kn::scalar::scatter_differences(twin.data() + 1 + lag, grad.data(), n, lag, fresh);
+                    CHECK(x == ref); // bit for bit, and nothing outside the points written
+                    CHECK(twin == ref);
+                }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then the adjoint through it)",
                    "[kernels]", float, double) {
     using T = TestType;

@@ -255,6 +255,12 @@ void deinterleave(const double* lanes, std::size_t count, std::size_t n, double*
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride) {
     table().deinterleave_f(lanes, count, n, rows, stride);
 }
+void scatter_differences(double* x, const double* g, std::size_t n, std::size_t lag, bool fresh) {
+    table().scatter_differences_d(x, g, n, lag, fresh);
+}
+void scatter_differences(float* x, const float* g, std::size_t n, std::size_t lag, bool fresh) {
+    table().scatter_differences_f(x, g, n, lag, fresh);
+}
 void interleave_differences(const double* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             double* lanes) {
     table().interleave_differences_d(src, count, n, lag, lanes);

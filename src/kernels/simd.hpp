@@ -1415,6 +1415,25 @@ template <class Arch, class T> struct kernels {
         move_lanes<false>(const_cast<T*>(rows), stride, count, n, lanes);
     }
 
+    // x[j - lag] -= g[j] and x[j] += g[j] for j < n as one pass over x, each
+    // x[j] taking its subtraction first (kernels::scatter_differences).
+    static void scatter_differences(T* x, const T* g, std::size_t n, std::size_t lag, bool fresh) {
+        if (n == 0) return;
+        T* const start = x - lag; // the first step's start point
+        for (std::size_t j = 0; j < lag; ++j)
+            start[j] = (fresh ? T(0) : start[j]) - g[j];
+        const std::size_t mid = n - lag; // points that start a step and end one
+        std::size_t j = 0;
+        for (; j + W <= mid; j += W) {
+            const batch base = fresh ? batch(T(0)) : batch::load_unaligned(x + j);
+            ((base - batch::load_unaligned(g + j + lag)) + batch::load_unaligned(g + j)).store_unaligned(x + j);
+        }
+        for (; j < mid; ++j)
+            x[j] = ((fresh ? T(0) : x[j]) - g[j + lag]) + g[j];
+        for (j = mid; j < n; ++j) // the last step's end point
+            x[j] += g[j];
+    }
+
     // lanes[i*W + l] = src[l][i] - src[l][i - lag] for i < count[l], else 0
     // (i < n): the differences (a block of path increments) transposed by
     // tiles where every lane has them, as they are computed.
@@ -2488,6 +2507,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.deinterleave_d = &kernels<Arch, double>::deinterleave;
     t.deinterleave_f = &kernels<Arch, float>::deinterleave;
     t.interleave_differences_d = &kernels<Arch, double>::interleave_differences;
+    t.scatter_differences_d = &kernels<Arch, double>::scatter_differences;
+    t.scatter_differences_f = &kernels<Arch, float>::scatter_differences;
     t.interleave_differences_f = &kernels<Arch, float>::interleave_differences;
     t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
     t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;

@@ -73,6 +73,8 @@ struct kernel_table {
     void (*interleave_f)(const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
     void (*deinterleave_d)(const double*, std::size_t, std::size_t, double*, std::size_t) = nullptr;
     void (*deinterleave_f)(const float*, std::size_t, std::size_t, float*, std::size_t) = nullptr;
+    void (*scatter_differences_d)(double*, const double*, std::size_t, std::size_t, bool) = nullptr;
+    void (*scatter_differences_f)(float*, const float*, std::size_t, std::size_t, bool) = nullptr;
     void (*interleave_differences_d)(const double* const*, const std::size_t*, std::size_t, std::size_t,
                                      double*) = nullptr;
     void (*interleave_differences_f)(const float* const*, const std::size_t*, std::size_t, std::size_t,

@@ -89,6 +89,8 @@ void deinterleave(const double* lanes, std::size_t count, std::size_t n, double*
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
 void interleave_differences(const double* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             double* lanes);
+void scatter_differences(double* x, const double* g, std::size_t n, std::size_t lag, bool fresh);
+void scatter_differences(float* x, const float* g, std::size_t n, std::size_t lag, bool fresh);
 void interleave_differences(const float* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             float* lanes);
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root);
@@ -247,6 +249,20 @@ void interleave_differences(const T* const* src, const std::size_t* count, std::
         dispatched::interleave_differences(src, count, n, lag, lanes);
     else
         scalar::interleave_differences(src, count, n, lag, lanes, 1);
+}
+
+/// The gradients g of a run of n/lag consecutive increments of a path
+/// (step i's at g + i*lag) into its points x (step i's end at x + i*lag,
+/// the first step's start at x - lag): x[j - lag] -= g[j] and x[j] += g[j]
+/// for j < n, as one pass over the points, each taking the gradient of the
+/// step it starts first, then that of the step it ends. With `fresh` the
+/// points before the last start from 0 (written here first) rather than
+/// from their values; the last one always adds.
+template <class T> void scatter_differences(T* x, const T* g, std::size_t n, std::size_t lag, bool fresh) {
+    if constexpr (has_simd<T>::value)
+        dispatched::scatter_differences(x, g, n, lag, fresh);
+    else
+        scalar::scatter_differences(x, g, n, lag, fresh);
 }
 
 /// The reverse of interleave: rows[l*stride + i] = lanes[i*W + l].

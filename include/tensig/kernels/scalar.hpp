@@ -209,6 +209,18 @@ void fmexp_many(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t de
     horner::fmexp_many<policy>(A, Z, m, dim, depth, scratch, record, update_top);
 }
 
+/// kernels::scatter_differences, value by value.
+template <class T> void scatter_differences(T* x, const T* g, std::size_t n, std::size_t lag, bool fresh) {
+    if (n == 0) return;
+    T* const start = x - lag;
+    for (std::size_t j = 0; j < lag; ++j)
+        start[j] = (fresh ? T(0) : start[j]) - g[j];
+    for (std::size_t j = 0; j + lag < n; ++j)
+        x[j] = ((fresh ? T(0) : x[j]) - g[j + lag]) + g[j];
+    for (std::size_t j = n - lag; j < n; ++j)
+        x[j] += g[j];
+}
+
 /// kernels::interleave_differences for `lanes` lanes, value by value.
 template <class T>
 void interleave_differences(const T* const* src, const std::size_t* count, std::size_t n, std::size_t lag, T* out,

@@ -472,7 +472,7 @@ template <class T> struct lane_paths {
     /// prefix of them); the first one's step of its path in step0.
     std::size_t lane_steps(std::size_t l, std::size_t first, std::size_t block, std::size_t& step0) const {
         step0 = first;
-        return l < count ? block : 0;
+        return l < count && first < n ? std::min(block, n - first) : 0;
     }
     /// The points of lane l, and where its gradient goes in `out` (count x L
     /// x d) with its first point (asked only of lanes that have steps).
@@ -572,15 +572,44 @@ void lanes_increments(const Source& src, std::size_t first, std::size_t block, s
     }
 }
 
+/// The points that steps first..first+block-1 of lane l touch and no later
+/// step of the lane does (the backward pass goes from the last step): set
+/// to 0 in `out`, for lanes_scatter's `fresh`.
+template <class T, class Source>
+void zero_fresh_points(const Source& src, std::size_t l, std::size_t first, std::size_t block, std::size_t d,
+                       T* out) {
+    const signature_options& o = *src.o;
+    std::size_t step0 = 0, next0 = 0;
+    const std::size_t has = src.lane_steps(l, first, block, step0);
+    if (has == 0) return;
+    const bool later = src.lane_steps(l, first + has, 1, next0) > 0;
+    const std::size_t n = src.n, s0 = step_segment(step0, n, o.inverse), s1 = step_segment(step0 + has - 1, n, o.inverse);
+    const std::size_t sa = std::min(s0, s1), sb = std::max(s0, s1); // their segments
+    std::size_t pa = o.basepoint ? (sa > 0 ? sa - 1 : 0) : sa, pb = o.basepoint ? sb : sb + 1; // their points
+    if (later) { // the point the later steps share: the start of the segments below (inverse), else the end
+        if (o.inverse)
+            ++pa;
+        else
+            --pb;
+    }
+    if (pb + 1 > pa) {
+        T* x = src.lane_out(out, l) - src.lane_point0() * d;
+        std::fill(x + pa * d, x + (pb + 1) * d, T(0));
+    }
+}
+
 /// ∂L/∂Δ of steps first..first+block-1 of every lane (GZ, block x d x W,
 /// interleaved) into the gradients of their paths' points, the last step
-/// first in each lane. As rows, a lane's points take the same operations
-/// in the same order: point j gets -∂L/∂Δ of the step it starts, then
-/// +∂L/∂Δ of the step it ends; the sub-blocks go last first, so a point
-/// that ends one lane's piece and starts the next one's also does.
+/// first in each lane. As rows (kernels::scatter_differences), a lane's
+/// points take the same operations in the same order: point j gets -∂L/∂Δ
+/// of the step it starts, then +∂L/∂Δ of the step it ends; the sub-blocks go
+/// last first, so a point that ends one lane's piece and starts the next
+/// one's also does. With `fresh` (lanes that are separate paths, whose
+/// later steps have been scattered), the points no later step touched are
+/// written rather than added to: `out` need not be cleared first.
 template <class T, class Source>
 void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W,
-                   const T* GZ, T* out) {
+                   const T* GZ, T* out, bool fresh = false) {
     const signature_options& o = *src.o;
     if (const std::size_t sub = lanes_row_steps(src, first, block, d, W)) {
         T rows[lanes_row_values];
@@ -588,20 +617,20 @@ void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std:
             const std::size_t m = std::min(sub, block - b0), stride = m * d;
             deinterleave_lanes(GZ + b0 * d * W, W, W, stride, rows, stride);
             for (std::size_t l = 0; l < W; ++l) {
-                std::size_t step0 = 0;
+                std::size_t step0 = 0, next0 = 0;
                 const std::size_t has = src.lane_steps(l, first + b0, m, step0);
-                const T* g = rows + l * stride;
+                if (has == 0) continue;
                 T* x = src.lane_out(out, l) + ((o.basepoint ? step0 : step0 + 1) - src.lane_point0()) * d;
-                for (std::size_t i = 0; i < has * d; ++i) // the steps' start points
-                    x[i - d] -= g[i];
-                for (std::size_t i = 0; i < has * d; ++i) // and end points
-                    x[i] += g[i];
+                if (fresh && src.lane_steps(l, first + b0 + has, 1, next0) == 0) // the lane's last point
+                    std::fill(x + (has - 1) * d, x + has * d, T(0));
+                kernels::scatter_differences(x, static_cast<const T*>(rows + l * stride), has * d, d, fresh);
             }
             if (b0 == 0) break;
         }
         return;
     }
     for (std::size_t l = 0; l < W; ++l) {
+        if (fresh) zero_fresh_points(src, l, first, block, d, out);
         std::size_t step0 = 0;
         const std::size_t has = src.lane_steps(l, first, block, step0);
         for (std::size_t b = has; b-- > 0;)
