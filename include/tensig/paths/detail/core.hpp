@@ -415,8 +415,8 @@ template <class T> struct lanes_workspace {
     lanes_workspace(const shape& s, std::size_t W)
         : lanes(W), acc(s.size() * W), Z(lanes_increment_block * s.dim() * W) {}
     std::size_t lanes;
-    aligned_vector<T> acc;
-    aligned_vector<T> Z;
+    scratch_vector<T> acc; // (set by lanes_signatures)
+    scratch_vector<T> Z;
 };
 
 /// Most bytes of interleaved signatures the lanes route works on: it keeps
