@@ -706,13 +706,17 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
     shapes.push_back({9, 2});
     shapes.push_back({2, 10});
     shapes.push_back({2, 5});
+    shapes.push_back({2, 3}); // (with {2, 1}, {2, 2} and {4, 2}: the adjoint in registers)
+    shapes.push_back({3, 2});
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
         for (auto [d, N] : shapes)
-            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9}) { // up to three passes, the last one short
+            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 40}) { // passes, the last one short;
+                // blocks of the adjoint in registers (16 segments), the last one short
                 INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
+                if (m > 9 && s.size() > 64) continue; // (the passes are tested by then)
                 const std::size_t size = s.size(), R = kn::scalar::fmexp_lanes_record_size(d, N);
                 REQUIRE(R == size - s.level_size(N));
                 std::vector<T> A0(size * W), Z(m * d * W), G0(size * W);

@@ -1872,34 +1872,169 @@ template <class Arch, class T> struct kernels {
         for (std::size_t c = 1; c <= N; ++c)
             inv[c] = batch(T(1) / T(static_cast<double>(c))); // as divided_lanes
         for (std::size_t s = 0; s < m; ++s) {
-            batch z[N + 1][D]; // z[c][b] = z_b / c
-#pragma GCC unroll 8
-            for (std::size_t b = 0; b < D; ++b) {
-                const batch zb = batch::load_unaligned(Z + (s * D + b) * W);
-#pragma GCC unroll 8
-                for (std::size_t c = 1; c <= N; ++c)
-                    z[c][b] = zb * inv[c];
-            }
-            batch p[N + 1][S]; // p[k][i]: chain k's partial sum at word i (of a level below k)
-#pragma GCC unroll 8
-            for (std::size_t k = 1; k <= N; ++k)
-                p[k][0] = a[0];
-#pragma GCC unroll 8
-            for (std::size_t j = 1; j <= N; ++j) {
-                const std::size_t words = ipow(D, j);
-#pragma GCC unroll 64
-                for (std::size_t u = 0; u < words; ++u) {
-                    const std::size_t i = level_start(D, j) + u, w = level_start(D, j - 1) + u / D, b = u % D;
-#pragma GCC unroll 8
-                    for (std::size_t k = j + 1; k <= N; ++k)
-                        p[k][i] = xsimd::fma(p[k][w], z[k - j + 1][b], a[i]);
-                    a[i] = xsimd::fma(p[j][w], z[1][b], a[i]);
-                }
-            }
+            batch z[N + 1][D];
+            regs_quotients<D, N>(Z + s * D * W, inv, z);
+            regs_step<D, N>(a, z);
         }
 #pragma GCC unroll 64
         for (std::size_t i = 1; i < S; ++i)
             a[i].store_unaligned(A + i * W);
+    }
+
+    // z[c][b] = z_b * (1/c) for c = 1..N, from one segment's increments zp
+    // (zp[b*W]), as divided_lanes computes them.
+    template <std::size_t D, std::size_t N>
+    [[gnu::always_inline]] static inline void regs_quotients(const T* zp, const batch* inv, batch (*z)[D]) {
+#pragma GCC unroll 8
+        for (std::size_t b = 0; b < D; ++b) {
+            const batch zb = batch::load_unaligned(zp + b * W);
+#pragma GCC unroll 8
+            for (std::size_t c = 1; c <= N; ++c)
+                z[c][b] = zb * inv[c];
+        }
+    }
+
+    // The chains' partial sums of one segment at the words of levels
+    // 1..N-1 (p[k][i], k > level of i; p[k][0] = a[0]), from a tensor's
+    // levels 0..N-1 (a); with Step, the words' new values too (a[i] for i
+    // of levels 1..N).
+    template <std::size_t D, std::size_t N, bool Step>
+    [[gnu::always_inline]] static inline void regs_chains(batch* a, const batch (*z)[D], batch (*p)[level_start(D, N + 1)]) {
+#pragma GCC unroll 8
+        for (std::size_t k = 1; k <= N; ++k)
+            p[k][0] = a[0];
+#pragma GCC unroll 8
+        for (std::size_t j = 1; j <= (Step ? N : N - 1); ++j) {
+            const std::size_t words = ipow(D, j);
+#pragma GCC unroll 64
+            for (std::size_t u = 0; u < words; ++u) {
+                const std::size_t i = level_start(D, j) + u, w = level_start(D, j - 1) + u / D, b = u % D;
+#pragma GCC unroll 8
+                for (std::size_t k = j + 1; k <= N; ++k)
+                    p[k][i] = xsimd::fma(p[k][w], z[k - j + 1][b], a[i]);
+                if constexpr (Step) a[i] = xsimd::fma(p[j][w], z[1][b], a[i]);
+            }
+        }
+    }
+
+    // a (levels 0..N) <- a ⊗ exp(z) for one segment (z from regs_quotients).
+    template <std::size_t D, std::size_t N>
+    [[gnu::always_inline]] static inline void regs_step(batch* a, const batch (*z)[D]) {
+        batch p[N + 1][level_start(D, N + 1)];
+        regs_chains<D, N, true>(a, z, p);
+    }
+
+    // Segments per block of fmexp_lanes_backward_regs, whose states before
+    // each segment it keeps.
+    static constexpr std::size_t regs_backward_block = horner::lanes_regs_backward_block;
+
+    // fmexp_lanes_backward for a tensor small enough for registers
+    // (regs_depth; no roots): the states before each segment (levels
+    // 0..N-1) are recomputed a block at a time (the blocks' starts kept by a
+    // first sweep), then each segment's chains (regs_chains) and their
+    // adjoint, the last segment first, with G in registers: at the word i =
+    // w b of level j, a_new[i] = p_j(w) z_b + a[i] gives G[w]'s chain j and
+    // z_b their products, and p_k(i) = p_k(w) z_b/(k-j+1) + a[i] passes its
+    // gradient to p_k(w), z_b and a[i]. Scratch: horner::fmexp_lanes_backward_scratch_size.
+    template <std::size_t D, std::size_t N>
+    static void fmexp_lanes_backward_regs(const T* A, T* G, T* GZ, const T* Z, std::size_t m, T* scratch) {
+        constexpr std::size_t S = level_start(D, N + 1), R = level_start(D, N), B = regs_backward_block;
+        batch inv[N + 1];
+#pragma GCC unroll 8
+        for (std::size_t c = 1; c <= N; ++c)
+            inv[c] = batch(T(1) / T(static_cast<double>(c)));
+        auto advance = [&](batch* a, std::size_t s) { // levels 0..N-1 by segment s
+            if constexpr (N > 1) {
+                batch z[N][D];
+                regs_quotients<D, N - 1>(Z + s * D * W, inv, z);
+                regs_step<D, N - 1>(a, z);
+            }
+        };
+        const std::size_t blocks = (m + B - 1) / B;
+        T* starts = scratch;                        // levels 0..N-1 at the start of blocks 1, 2, ...
+        T* states = starts + (blocks - 1) * R * W;  // ... and before each segment of the current block
+        batch a[R];
+#pragma GCC unroll 64
+        for (std::size_t i = 0; i < R; ++i)
+            a[i] = batch::load_unaligned(A + i * W);
+        for (std::size_t s = 0; s < (blocks - 1) * B; ++s) {
+            if (s > 0 && s % B == 0)
+#pragma GCC unroll 64
+                for (std::size_t i = 0; i < R; ++i)
+                    a[i].store_unaligned(starts + ((s / B - 1) * R + i) * W);
+            advance(a, s);
+        }
+        if (blocks > 1)
+#pragma GCC unroll 64
+            for (std::size_t i = 0; i < R; ++i)
+                a[i].store_unaligned(starts + ((blocks - 2) * R + i) * W);
+        batch g[S];
+#pragma GCC unroll 64
+        for (std::size_t i = 0; i < S; ++i)
+            g[i] = batch::load_unaligned(G + i * W);
+        for (std::size_t blk = blocks; blk-- > 0;) {
+            const T* from = blk == 0 ? A : starts + (blk - 1) * R * W;
+            const std::size_t s0 = blk * B, s1 = s0 + B < m ? s0 + B : m;
+#pragma GCC unroll 64
+            for (std::size_t i = 0; i < R; ++i)
+                a[i] = batch::load_unaligned(from + i * W);
+            for (std::size_t s = s0; s < s1; ++s) {
+#pragma GCC unroll 64
+                for (std::size_t i = 0; i < R; ++i)
+                    a[i].store_unaligned(states + ((s - s0) * R + i) * W);
+                if (s + 1 < s1) advance(a, s);
+            }
+            for (std::size_t s = s1; s-- > s0;) {
+                batch x[S]; // levels 0..N-1 before segment s (level N unused)
+#pragma GCC unroll 64
+                for (std::size_t i = 0; i < R; ++i)
+                    x[i] = batch::load_unaligned(states + ((s - s0) * R + i) * W);
+                batch z[N + 1][D];
+                regs_quotients<D, N>(Z + s * D * W, inv, z);
+                batch p[N + 1][S];
+                regs_chains<D, N, false>(x, z, p);
+                batch gp[N + 1][S], gz[N + 1][D];
+#pragma GCC unroll 8
+                for (std::size_t k = 0; k <= N; ++k)
+#pragma GCC unroll 64
+                    for (std::size_t i = 0; i < S; ++i)
+                        gp[k][i] = batch(T(0));
+#pragma GCC unroll 8
+                for (std::size_t c = 0; c <= N; ++c)
+#pragma GCC unroll 8
+                    for (std::size_t b = 0; b < D; ++b)
+                        gz[c][b] = batch(T(0));
+#pragma GCC unroll 8
+                for (std::size_t j = N; j >= 1; --j) {
+                    const std::size_t words = ipow(D, j);
+#pragma GCC unroll 64
+                    for (std::size_t v = 0; v < words; ++v) { // the words of level j, the last first
+                        const std::size_t u = words - 1 - v;
+                        const std::size_t i = level_start(D, j) + u, w = level_start(D, j - 1) + u / D, b = u % D;
+                        gp[j][w] = xsimd::fma(g[i], z[1][b], gp[j][w]);
+                        gz[1][b] = xsimd::fma(g[i], p[j][w], gz[1][b]);
+#pragma GCC unroll 8
+                        for (std::size_t k = N; k > j; --k) {
+                            gp[k][w] = xsimd::fma(gp[k][i], z[k - j + 1][b], gp[k][w]);
+                            gz[k - j + 1][b] = xsimd::fma(gp[k][i], p[k][w], gz[k - j + 1][b]);
+                            g[i] = g[i] + gp[k][i];
+                        }
+                    }
+                }
+#pragma GCC unroll 8
+                for (std::size_t b = 0; b < D; ++b) {
+                    batch sum = gz[1][b];
+#pragma GCC unroll 8
+                    for (std::size_t c = 2; c <= N; ++c)
+                        sum = xsimd::fma(gz[c][b], inv[c], sum);
+                    T* out = GZ + (s * D + b) * W;
+                    (batch::load_unaligned(out) + sum).store_unaligned(out);
+                }
+            }
+        }
+#pragma GCC unroll 64
+        for (std::size_t i = 1; i < S; ++i) // (level 0 has no gradient: left as it is, as the passes do)
+            g[i].store_unaligned(G + i * W);
     }
 
     template <std::size_t D>
@@ -2325,6 +2460,11 @@ template <class Arch, class T> struct kernels {
     static void fmexp_lanes_backward_d(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
                                        std::size_t depth, T* scratch, const T* root = nullptr,
                                        T* groot = nullptr) {
+        if constexpr (regs_depth<D>() > 0)
+            if (!root && depth <= regs_depth<D>())
+                return with_segments(depth, std::make_index_sequence<regs_depth<D>()>{}, [&](auto N) {
+                    fmexp_lanes_backward_regs<D, decltype(N)::value>(A, G, GZ, Z, m, scratch);
+                });
         constexpr std::size_t M = horner::lanes_backward_segments;
         std::size_t off[64];
         level_offsets(off, dim, depth);

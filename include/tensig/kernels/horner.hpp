@@ -54,7 +54,14 @@ inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
     return total;
 }
 
-/// Scratch for fmexp_lanes_backward on m segments: per pass of
+/// Segments per block of the backward of a tensor kept in registers (the
+/// SIMD kernels' fmexp_lanes_backward_regs), whose states before each
+/// segment it keeps; the blocks' starts are kept by a first sweep.
+inline constexpr std::size_t lanes_regs_backward_block = 16;
+
+/// Scratch for fmexp_lanes_backward on m segments (or, for a tensor in
+/// registers, the states before each segment of a block and every
+/// block's start, if more): per pass of
 /// lanes_backward_segments (M) segments, z/c and ∂L/∂z per divisor (2 M N d)
 /// and the forward partial sums at one node of each level (N M (N+1)) and
 /// the adjoint sums at its d children (d N M (N+1)), chain N's partial sums at the nodes of level N-1 under one node (M
@@ -65,9 +72,13 @@ inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
                                                      std::size_t lanes) {
     const std::size_t M = lanes_backward_segments, passes = (m + M - 1) / M;
-    return lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
-           fmexp_lanes_scratch_size(dim, depth > 0 ? depth - 1 : 0, M, lanes) +
-           (passes > 0 ? passes - 1 : 0) * fmexp_lanes_record_size(dim, depth) * lanes;
+    const std::size_t B = lanes_regs_backward_block, blocks = (m + B - 1) / B;
+    const std::size_t in_passes =
+        lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
+        fmexp_lanes_scratch_size(dim, depth > 0 ? depth - 1 : 0, M, lanes) +
+        (passes > 0 ? passes - 1 : 0) * fmexp_lanes_record_size(dim, depth) * lanes;
+    const std::size_t in_registers = ((blocks > 0 ? blocks - 1 : 0) + B) * fmexp_lanes_record_size(dim, depth) * lanes;
+    return in_passes > in_registers ? in_passes : in_registers;
 }
 
 /// Scratch for fmexp_adjoint: z/m, per-divisor z-gradients (N d each), the
