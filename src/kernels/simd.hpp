@@ -1899,7 +1899,8 @@ template <class Arch, class T> struct kernels {
     // levels 0..N-1 (a); with Step, the words' new values too (a[i] for i
     // of levels 1..N).
     template <std::size_t D, std::size_t N, bool Step>
-    [[gnu::always_inline]] static inline void regs_chains(batch* a, const batch (*z)[D], batch (*p)[level_start(D, N + 1)]) {
+    [[gnu::always_inline]] static inline void regs_chains(batch* a, const batch (*z)[D],
+                                                          batch (*p)[level_start(D, N + 1)]) {
 #pragma GCC unroll 8
         for (std::size_t k = 1; k <= N; ++k)
             p[k][0] = a[0];

@@ -77,7 +77,8 @@ inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_
         lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
         fmexp_lanes_scratch_size(dim, depth > 0 ? depth - 1 : 0, M, lanes) +
         (passes > 0 ? passes - 1 : 0) * fmexp_lanes_record_size(dim, depth) * lanes;
-    const std::size_t in_registers = ((blocks > 0 ? blocks - 1 : 0) + B) * fmexp_lanes_record_size(dim, depth) * lanes;
+    const std::size_t in_registers =
+        ((blocks > 0 ? blocks - 1 : 0) + B) * fmexp_lanes_record_size(dim, depth) * lanes;
     return in_passes > in_registers ? in_passes : in_registers;
 }
 

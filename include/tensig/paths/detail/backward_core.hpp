@@ -283,7 +283,9 @@ template <class T> struct lanes_backward_workspace {
           checkpoints((n + chunk - 1) / chunk * R) {}
     std::size_t lanes, R, chunk;
     lanes_workspace<T> fwd;
-    scratch_vector<T> grad, Z, GZ; // each written before read (lanes_backward): clearing them was 5% of a long batch's backward
+    // each written before it is read (lanes_backward): clearing them had been
+    // 5% of a long batch's backward
+    scratch_vector<T> grad, Z, GZ;
     scratch_vector<T> checkpoints; // written before read
 };
 
@@ -316,7 +318,7 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
         std::fill(ws.GZ.begin(), ws.GZ.begin() + static_cast<std::ptrdiff_t>(steps * d * W), T(0));
         kernels::fmexp_lanes_backward(checkpoints + chunk_first / C * R, ws.grad.data(), ws.GZ.data(), ws.Z.data(),
                                       steps, d, s.depth());
-        lanes_scatter(src, chunk_first, steps, d, W, ws.GZ.data(), out, fresh); // their gradients into the points
+        lanes_scatter(src, chunk_first, steps, d, W, ws.GZ.data(), out, fresh); // into the points
         chunk_end = chunk_first;
     }
 }
@@ -409,8 +411,8 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
                 // (fresh: each point written when first touched, so no clearing of the
                 // group's gradients first, which had been 11% of a long batch's backward)
                 if (n == 0) std::fill(out + u * W * L * d, out + (u + 1) * W * L * d, T(0));
-                lanes_backward(lane_paths<T>{paths + u * W * L * d, W, L, d, n, &o}, G + u * W * m, m, W, s, *lanes,
-                               out + u * W * L * d, static_cast<const T*>(nullptr), true);
+                lanes_backward(lane_paths<T>{paths + u * W * L * d, W, L, d, n, &o}, G + u * W * m, m, W, s,
+                               *lanes, out + u * W * L * d, static_cast<const T*>(nullptr), true);
             } else {
                 if (!ws) ws.emplace(s);
                 const std::size_t b = groups * W + (u - groups);

@@ -550,13 +550,14 @@ std::size_t lanes_row_steps(const Source& src, std::size_t first, std::size_t bl
 template <class T, class Source>
 void lanes_increments(const Source& src, std::size_t first, std::size_t block, std::size_t d, std::size_t W, T* Z) {
     const signature_options& o = *src.o;
-    if (W == kernels::lanes<T>() && lanes_as_rows(src, first, block, W)) { // by kernels::interleave_differences
-        const T* ends[16]; // W <= 16 (lanes_as_rows)
+    if (W == kernels::lanes<T>() && lanes_as_rows(src, first, block, W)) { // as rows, by the kernel
+        const T* ends[16];                                                   // W <= 16 (lanes_as_rows)
         std::size_t count[16];
         for (std::size_t l = 0; l < W; ++l) {
             std::size_t step0 = 0;
             count[l] = src.lane_steps(l, first, block, step0) * d;
-            ends[l] = count[l] ? src.lane_path(l) + (o.basepoint ? step0 : step0 + 1) * d : nullptr; // step0's end
+            const T* path = src.lane_path(l);
+            ends[l] = count[l] ? path + (o.basepoint ? step0 : step0 + 1) * d : nullptr; // step0's end point
         }
         kernels::interleave_differences(ends, count, block * d, d, Z);
         return;
@@ -583,7 +584,8 @@ void zero_fresh_points(const Source& src, std::size_t l, std::size_t first, std:
     const std::size_t has = src.lane_steps(l, first, block, step0);
     if (has == 0) return;
     const bool later = src.lane_steps(l, first + has, 1, next0) > 0;
-    const std::size_t n = src.n, s0 = step_segment(step0, n, o.inverse), s1 = step_segment(step0 + has - 1, n, o.inverse);
+    const std::size_t n = src.n, s0 = step_segment(step0, n, o.inverse),
+                      s1 = step_segment(step0 + has - 1, n, o.inverse);
     const std::size_t sa = std::min(s0, s1), sb = std::max(s0, s1); // their segments
     std::size_t pa = o.basepoint ? (sa > 0 ? sa - 1 : 0) : sa, pb = o.basepoint ? sb : sb + 1; // their points
     if (later) { // the point the later steps share: the start of the segments below (inverse), else the end
