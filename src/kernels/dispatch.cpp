@@ -1,6 +1,7 @@
 // Run-time choice of the SIMD kernels (the best instruction set xsimd
 // reports available), and the
 // per-thread scratch they use. Compiled without architecture flags.
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -101,9 +102,15 @@ std::string active_arch() {
 }
 
 std::size_t streaming_threshold_bytes() {
+    // Half the last-level cache, taken as at most 48 MiB (the Ice Lake of
+    // docs/benchmarks.md had that): a virtual machine may report its host's
+    // total (532 MB on a Zen 5 EPYC guest whose core reaches 32 MB), and
+    // with that threshold a + 2b - c on 10^6 doubles (32 MiB of traffic) went
+    // through the cache in 1.25x the time it takes streamed.
     static const std::size_t bytes = [] {
         const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-        return llc > 0 ? static_cast<std::size_t>(llc) / 2 : std::size_t(32) << 20;
+        const std::size_t cap = std::size_t(48) << 20;
+        return llc > 0 ? std::min(static_cast<std::size_t>(llc), cap) / 2 : std::size_t(32) << 20;
     }();
     return bytes;
 }
