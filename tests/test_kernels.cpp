@@ -353,7 +353,7 @@ TEMPLATE_TEST_CASE("fmexp_lanes in registers: the same bits as the depth-first p
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
         for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{
-                 {2, 1}, {2, 2}, {2, 3}, {3, 1}, {3, 2}, {4, 1}, {4, 2}, {8, 1}, {2, 4}})
+                 {1, 3}, {2, 1}, {2, 2}, {2, 3}, {3, 1}, {3, 2}, {4, 1}, {4, 2}, {8, 1}, {2, 4}})
             for (std::size_t m : {1, 3, 4, 9, 64}) {
                 INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
@@ -708,6 +708,7 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
     shapes.push_back({2, 5});
     shapes.push_back({2, 3}); // (with {2, 1}, {2, 2} and {4, 2}: the adjoint in registers)
     shapes.push_back({3, 2});
+    shapes.push_back({1, 4});
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         const std::size_t W = kn::lanes<T>();
