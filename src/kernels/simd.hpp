@@ -1204,7 +1204,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t N> static void fmexp_fixed(T* A, const T* z) {
         T zs[N * D];
         for (std::size_t c = 1; c <= N; ++c) {
-            const T inv = T(1) / T(static_cast<double>(c));
+            const T inv = horner::reciprocal<T>(c);
             for (std::size_t b = 0; b < D; ++b)
                 zs[(c - 1) * D + b] = z[b] * inv;
         }
@@ -1478,7 +1478,7 @@ template <class Arch, class T> struct kernels {
     static void roots_setup(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* zl, T* al,
                             T* inv) {
         for (std::size_t c = 1; c <= depth; ++c)
-            inv[c] = T(1) / T(static_cast<double>(c));
+            inv[c] = horner::reciprocal<T>(c);
         for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) // node u of level l
             for (std::size_t u = 0, b = 0, span = W / n; u < n; ++u, b = b + 1 == dim ? 0 : b + 1)
                 for (std::size_t r = 0; r < span; ++r) { // the words below it
@@ -1621,7 +1621,7 @@ template <class Arch, class T> struct kernels {
     static void divided_lanes(T* zs, const T* Z, std::size_t s0, std::size_t M, std::size_t dim, std::size_t depth) {
         for (std::size_t s = 0; s < M; ++s)
             for (std::size_t c = 1; c <= depth; ++c) {
-                const batch inv(T(1) / T(static_cast<double>(c)));
+                const batch inv(horner::reciprocal<T>(c));
                 for (std::size_t b = 0; b < dim; ++b)
                     (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
                         .store_unaligned(zs + (((c - 1) * M + s) * dim + b) * W);
@@ -1870,7 +1870,7 @@ template <class Arch, class T> struct kernels {
         batch inv[N + 1];
 #pragma GCC unroll 8
         for (std::size_t c = 1; c <= N; ++c)
-            inv[c] = batch(T(1) / T(static_cast<double>(c))); // as divided_lanes
+            inv[c] = batch(horner::reciprocal<T>(c));
         for (std::size_t s = 0; s < m; ++s) {
             batch z[N + 1][D];
             regs_quotients<D, N>(Z + s * D * W, inv, z);
@@ -1943,7 +1943,7 @@ template <class Arch, class T> struct kernels {
         batch inv[N + 1];
 #pragma GCC unroll 8
         for (std::size_t c = 1; c <= N; ++c)
-            inv[c] = batch(T(1) / T(static_cast<double>(c)));
+            inv[c] = batch(horner::reciprocal<T>(c));
         auto advance = [&](batch* a, std::size_t s) { // levels 0..N-1 by segment s
             if constexpr (N > 1) {
                 batch z[N][D];
@@ -1959,16 +1959,12 @@ template <class Arch, class T> struct kernels {
         for (std::size_t i = 0; i < R; ++i)
             a[i] = batch::load_unaligned(A + i * W);
         for (std::size_t s = 0; s < (blocks - 1) * B; ++s) {
-            if (s > 0 && s % B == 0)
+            advance(a, s);
+            if ((s + 1) % B == 0) // the start of block (s + 1)/B
 #pragma GCC unroll 64
                 for (std::size_t i = 0; i < R; ++i)
-                    a[i].store_unaligned(starts + ((s / B - 1) * R + i) * W);
-            advance(a, s);
+                    a[i].store_unaligned(starts + ((s + 1 - B) / B * R + i) * W);
         }
-        if (blocks > 1)
-#pragma GCC unroll 64
-            for (std::size_t i = 0; i < R; ++i)
-                a[i].store_unaligned(starts + ((blocks - 2) * R + i) * W);
         batch g[S];
 #pragma GCC unroll 64
         for (std::size_t i = 0; i < S; ++i)
@@ -2476,7 +2472,7 @@ template <class Arch, class T> struct kernels {
         T* partials = gzc + gzn;
         alignas(64) T inv[64 * W]; // 1/c in every lane, c < 64 (depth < 64: the dispatcher's limit)
         for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
-            batch(T(1) / T(static_cast<double>(cdiv))).store_aligned(inv + cdiv * W);
+            batch(horner::reciprocal<T>(cdiv)).store_aligned(inv + cdiv * W);
         T* adjoints = partials + depth * M * stride; // d children's per level
         T* leafp = adjoints + depth * dim * M * stride;
         T* zpad = leafp + M * dim * W; // a short last pass's increments, then zeros
@@ -2648,9 +2644,9 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.deinterleave_d = &kernels<Arch, double>::deinterleave;
     t.deinterleave_f = &kernels<Arch, float>::deinterleave;
     t.interleave_differences_d = &kernels<Arch, double>::interleave_differences;
+    t.interleave_differences_f = &kernels<Arch, float>::interleave_differences;
     t.scatter_differences_d = &kernels<Arch, double>::scatter_differences;
     t.scatter_differences_f = &kernels<Arch, float>::scatter_differences;
-    t.interleave_differences_f = &kernels<Arch, float>::interleave_differences;
     t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
     t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
     t.prefix_roots_d = &kernels<Arch, double>::prefix_roots;

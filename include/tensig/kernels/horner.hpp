@@ -106,11 +106,16 @@ inline std::size_t fmexp_record_size(std::size_t dim, std::size_t depth) {
     return total;
 }
 
+/// 1/c, by which every kernel multiplies an increment for Horner's divisor
+/// c (z/c as z * (1/c)): one expression, so that the scalar twins and the
+/// SIMD kernels round alike.
+template <class T> T reciprocal(std::size_t c) { return T(1) / T(static_cast<double>(c)); }
+
 /// zs[(c-1)*dim + b] = z[b] / c for c = c0..depth: the increment divided by
 /// each Horner divisor.
 template <class T> void divided_by_steps(T* zs, const T* z, std::size_t dim, std::size_t c0, std::size_t depth) {
     for (std::size_t c = c0; c <= depth; ++c) {
-        const T inv = T(1) / T(static_cast<double>(c));
+        const T inv = reciprocal<T>(c);
         for (std::size_t b = 0; b < dim; ++b)
             zs[(c - 1) * dim + b] = z[b] * inv;
     }
@@ -120,7 +125,7 @@ template <class T> void divided_by_steps(T* zs, const T* z, std::size_t dim, std
 /// gathered per divisor, scaled once.
 template <class T> void add_divided(T* gz, const T* gzc, std::size_t dim, std::size_t c0, std::size_t depth) {
     for (std::size_t c = c0; c <= depth; ++c) {
-        const T inv = T(1) / T(static_cast<double>(c));
+        const T inv = reciprocal<T>(c);
         for (std::size_t b = 0; b < dim; ++b)
             gz[b] += gzc[(c - 1) * dim + b] * inv;
     }
@@ -355,7 +360,7 @@ void prefix_chains_adjoint(const T* A, const T* z, std::size_t dim, std::size_t 
     divided_by_steps(zs, z, dim, 1, depth);
     T* inv = zs + depth * dim; // inv[c-1] = 1/c
     for (std::size_t c = 1; c <= depth; ++c)
-        inv[c - 1] = T(1) / T(static_cast<double>(c));
+        inv[c - 1] = reciprocal<T>(c);
     T* t = inv + depth; // level j's partial sums at t + K*off_j (off_j: offset of level j)
     const std::size_t total = (prefix_chains_adjoint_scratch_size(dim, p, depth) - depth * dim - depth) / 2;
     T* tb = t + total; // and their adjoints

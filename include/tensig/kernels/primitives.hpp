@@ -89,10 +89,10 @@ void deinterleave(const double* lanes, std::size_t count, std::size_t n, double*
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride);
 void interleave_differences(const double* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             double* lanes);
-void scatter_differences(double* x, const double* g, std::size_t n, std::size_t lag, bool fresh);
-void scatter_differences(float* x, const float* g, std::size_t n, std::size_t lag, bool fresh);
 void interleave_differences(const float* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             float* lanes);
+void scatter_differences(double* x, const double* g, std::size_t n, std::size_t lag, bool fresh);
+void scatter_differences(float* x, const float* g, std::size_t n, std::size_t lag, bool fresh);
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root);
 void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root);
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
