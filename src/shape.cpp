@@ -21,6 +21,12 @@ std::size_t physical_memory_bytes() noexcept {
     return bytes;
 }
 
+bool fits_in_memory(std::size_t count, std::size_t elem_size) noexcept {
+    if (elem_size != 0 && count > std::numeric_limits<std::size_t>::max() / elem_size) return false;
+    const std::size_t limit = physical_memory_bytes();
+    return limit == 0 || count * elem_size <= limit;
+}
+
 void check_fits_in_memory(std::size_t count, std::size_t elem_size, const std::string& what) {
     const std::size_t limit = physical_memory_bytes();
     if (elem_size != 0 && count > std::numeric_limits<std::size_t>::max() / elem_size)

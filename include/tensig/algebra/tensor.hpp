@@ -286,7 +286,7 @@ template <class T> class tensor : public dense_base<tensor<T>, T> {
     tensor(const tensig::shape& s, uninitialized) : shape_(s), data_(checked_size(s)) {}
 
     static std::size_t checked_size(const tensig::shape& s) {
-        detail::check_fits_in_memory(s.size(), sizeof(T), "a tensor of shape " + s.str());
+        detail::check_fits_in_memory_lazy(s.size(), sizeof(T), [&] { return "a tensor of shape " + s.str(); });
         return s.size();
     }
 

@@ -90,7 +90,8 @@ Out make_output(const std::vector<std::size_t>& sh, std::size_t elem_size, std::
         throw size_error(
             "an output of shape " + shape_str(sh) +
             " with its workspace would need more than 2^64 values, far more than this machine's memory");
-    check_fits_in_memory(n + work, elem_size, "an output of shape " + shape_str(sh) + " with its workspace");
+    check_fits_in_memory_lazy(n + work, elem_size,
+                              [&] { return "an output of shape " + shape_str(sh) + " with its workspace"; });
     typename Out::shape_type out_shape;
     if constexpr (std::is_same_v<Out, xt::xarray<typename Out::value_type>>)
         out_shape.assign(sh.begin(), sh.end());

@@ -35,9 +35,21 @@ inline std::size_t checked_add(std::size_t a, std::size_t b, const char* what) {
 /// Bytes of physical memory of this machine (0 if unknown).
 std::size_t physical_memory_bytes() noexcept;
 
+/// Whether `count` objects of `elem_size` bytes fit in the machine's memory
+/// (its size unknown: whether they fit in 2^64 bytes).
+bool fits_in_memory(std::size_t count, std::size_t elem_size) noexcept;
+
 /// Throw size_error if `count` objects of `elem_size` bytes would not fit in
 /// the machine's memory. `what` names the request in the message.
 void check_fits_in_memory(std::size_t count, std::size_t elem_size, const std::string& what);
+
+/// check_fits_in_memory with the name built by `what()` only when it throws:
+/// the checks run on every output and tensor made, where formatting a
+/// shape into a string had been most of their cost.
+template <class Describe>
+void check_fits_in_memory_lazy(std::size_t count, std::size_t elem_size, Describe&& what) {
+    if (!fits_in_memory(count, elem_size)) check_fits_in_memory(count, elem_size, what());
+}
 
 } // namespace detail
 

@@ -391,9 +391,9 @@ void signature_backward_batch(const T* G, const T* paths, std::size_t B, std::si
     const shape s = path_shape(L, d, depth, o.basepoint);
     const std::size_t n = segment_count(L, o.basepoint), m = s.sig_length();
     if (bo.prefixes == prefix_mode::store)
-        check_fits_in_memory(checked_mul(n, kernels::scalar::fmexp_record_size(d, depth), "stored prefixes"),
-                             sizeof(T),
-                             "the stored prefix signatures of a path of " + std::to_string(L) + " points");
+        check_fits_in_memory_lazy(
+            checked_mul(n, kernels::scalar::fmexp_record_size(d, depth), "stored prefixes"), sizeof(T),
+            [&] { return "the stored prefix signatures of a path of " + std::to_string(L) + " points"; });
     const bool lanes_ok = backward_in_lanes<T>(s, B) && stores_prefixes(bo, n, d, depth, sizeof(T));
     if (B == 1 && by_pieces<T>(n, s) && backward_in_lanes<T>(s, kernels::lanes<T>()) &&
         bo.prefixes != prefix_mode::rebuild) {
