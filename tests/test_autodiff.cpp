@@ -205,6 +205,49 @@ TEMPLATE_TEST_CASE("backward of batches in SIMD lanes equals one path at a time,
     });
 }
 
+TEST_CASE("backward of batches in lanes equals one path at a time, a checkpoint every pass or every chunk",
+          "[autodiff][paths]") {
+    // The spacing of the lanes backward's checkpoints (detail::lanes_chunk_steps):
+    // every pass for a large state on a short path; chunks of several passes,
+    // each with its own forward steps, for a small state on a long path.
+    struct case_t {
+        std::size_t L, d, N;
+        bool every_pass;
+    };
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        const std::size_t W = tensig::kernels::lanes<double>();
+        for (const case_t c : {case_t{11, 4, 6, true}, case_t{23, 4, 6, true}, case_t{1200, 2, 7, false}}) {
+            INFO(arch << " L " << c.L << " d " << c.d << " N " << c.N);
+            const tensig::shape s = tensig::detail::path_shape(c.L, c.d, c.N, false);
+            const std::size_t n = c.L - 1, pass = tensig::kernels::horner::lanes_backward_segments,
+                              chunk = tensig::detail::lanes_chunk_steps<double>(s, W, n);
+            if (W > 1) {
+                CHECK((chunk == pass) == c.every_pass); // the policy this case is about
+                CHECK(n > chunk);                       // several chunks either way
+            }
+            const std::size_t B = W, m = tensig::sig_length(c.d, c.N);
+            xt::xtensor<double, 3> paths({B, c.L, c.d});
+            xt::xtensor<double, 2> grads({B, m});
+            for (std::size_t b = 0; b < B; ++b) {
+                xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path(c.L, c.d, 0.3);
+                xt::row(grads, b) = random_vec(m);
+            }
+            const xt::xtensor<double, 3> G = tensig::signature_backward(grads, paths, c.N);
+            for (std::size_t b = 0; b < B; ++b) {
+                tensig::backward_options bo;
+                bo.prefixes = tensig::prefix_mode::rebuild; // the one-path route, one segment at a time
+                const xt::xtensor<double, 2> one = tensig::signature_backward(
+                    xt::xtensor<double, 1>(xt::row(grads, b)),
+                    xt::xtensor<double, 2>(xt::view(paths, b, xt::all(), xt::all())), c.N, {}, bo);
+                CHECK(oracle::rel_err(xt::xtensor<double, 2>(xt::view(G, b, xt::all(), xt::all())), one,
+                                      one.size()) <= 1e-12);
+            }
+        }
+    }
+    tensig::kernels::force_arch("");
+}
+
 TEMPLATE_TEST_CASE("backward of one path by prefix lanes equals the one-path route, with every option",
                    "[autodiff][paths]", float, double) {
     using T = TestType;

@@ -258,29 +258,46 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
     signature_backward_from(G, path, L, d, o, store, ws, out);
 }
 
-/// Steps of one chunk of the backward pass in lanes: the spacing of its
-/// checkpoints, for lanes_backward_workspace and whoever hands it
-/// checkpoints. kernels::fmexp_lanes_backward keeps the state (levels
-/// 0..N-1 of every lane) at the start of each of the chunk's passes, and
-/// those take about 256 KiB, so they stay in the L2 cache between the
-/// forward sweep that writes them and the passes that read them. A
-/// multiple of the segments of a pass, so no chunk ends in a short pass.
-template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W) {
+/// Steps of one chunk of the backward pass in lanes (paths of n steps): the
+/// spacing of its checkpoints, for lanes_backward_workspace and whoever
+/// hands it checkpoints. kernels::fmexp_lanes_backward keeps the state
+/// (levels 0..N-1 of every lane) at the start of each of the chunk's
+/// passes, and those take about 256 KiB, so they stay in the L2 cache
+/// between the forward sweep that writes them and the passes that read
+/// them. A multiple of the segments of a pass, so no chunk ends in a short
+/// pass.
+///
+/// Where a state is large (such a chunk at most lanes_every_pass_max_passes
+/// passes) and a checkpoint at every pass fits lanes_every_pass_bytes in
+/// all, the chunk is one pass: the sweep keeps every pass's start, and the
+/// chunks run no forward steps of their own. Those steps had been, by
+/// count, 3.7% ((128,128,4,6)), 3.8% ((32,256,8,4)) and 8.3% ((64,64,2,10))
+/// of the backward's multiply-adds; ten alternated rounds measured 0.97,
+/// 0.97 and 0.95 the time (this machine's noise is of that order). With a
+/// small state (the float grid's, L = 10000) a pass per call took 3.5-5.8x
+/// the time: each call gathers its increments lane by lane.
+inline constexpr std::size_t lanes_every_pass_max_passes = 16;
+inline constexpr std::size_t lanes_every_pass_bytes = std::size_t(4) << 20;
+
+template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W, std::size_t n) {
     constexpr std::size_t pass = kernels::horner::lanes_backward_segments;
-    const std::size_t state_bytes = lanes_record_values(s, W) * sizeof(T);
-    return std::max<std::size_t>(1, (std::size_t(256) << 10) / state_bytes) * pass;
+    const std::size_t state_bytes = lanes_record_values(s, W) * sizeof(T),
+                      passes = std::max<std::size_t>(1, (std::size_t(256) << 10) / state_bytes);
+    if (passes <= lanes_every_pass_max_passes && (n + pass - 1) / pass * state_bytes <= lanes_every_pass_bytes)
+        return pass;
+    return passes * pass;
 }
 
 /// Workspace of the backward pass in lanes (kernels::fmexp_lanes_backward):
 /// the forward sweep's (for the checkpoints), the interleaved gradient, the
 /// increments of one chunk and their gradients, and the checkpoints (levels
-/// 0..N-1 at the start of every chunk of paths of n steps; none with n = 0,
-/// for checkpoints handed in).
+/// 0..N-1 at the start of every chunk of paths of n steps; none without
+/// own_checkpoints, for checkpoints handed in).
 template <class T> struct lanes_backward_workspace {
-    lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
-        : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W)), fwd(s, W),
+    lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n, bool own_checkpoints = true)
+        : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W, n)), fwd(s, W),
           grad(s.size() * W), Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W),
-          checkpoints((n + chunk - 1) / chunk * R) {}
+          checkpoints(own_checkpoints ? (n + chunk - 1) / chunk * R : 0) {}
     std::size_t lanes, R, chunk;
     lanes_workspace<T> fwd;
     // each written before it is read (lanes_backward): clearing them had been
@@ -349,7 +366,7 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     // forward pass, when all groups' checkpoints at once fit the stored
     // prefixes' budget (they grow with the path: a few KB per step at
     // most); else each group's lanes_backward makes its own.
-    const std::size_t steps = (n + pieces - 1) / pieces, C = lanes_chunk_steps<T>(s, W),
+    const std::size_t steps = (n + pieces - 1) / pieces, C = lanes_chunk_steps<T>(s, W, steps),
                       per_group = (steps + C - 1) / C * lanes_record_values(s, W);
     const bool keep = bo.prefixes == prefix_mode::store ||
                       pieces / W * per_group <= bo.store_budget_bytes / sizeof(T);
@@ -365,7 +382,7 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     std::vector<aligned_vector<T>> grads(groups);
     std::vector<std::size_t> lo(groups);
     parallel::for_chunks(groups, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
-        lanes_backward_workspace<T> ws(s, W, keep ? 0 : steps);
+        lanes_backward_workspace<T> ws(s, W, steps, !keep);
         for (std::size_t grp = g0; grp < g1; ++grp) {
             lane_pieces<T> src(path, d, n, grp * W, pieces, W, &o);
             const auto [first, last] = src.points();
