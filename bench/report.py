@@ -91,10 +91,11 @@ def main(kpath, spath):
         m = re.match(r"fmexp<(\w+)>/dispatched/d:(\d+)/N:(\d+)", n)
         if m:
             shapes.append((m.group(1), int(m.group(2)), int(m.group(3))))
-    w("### Fused multiply-exponentiate, one call (A <- A ⊗ exp(z))\n")
-    w("| type | d | N | madds/call | scalar twin | dispatched (isa) | speed-up | GFLOP/s | % of peak | "
-      + " | ".join(f"{a}" for a in archs) + " | best isa speed-up |")
-    w("|---|---|---|---|---|---|---|---|---|" + "---|" * len(archs) + "---|")
+    if shapes:  # (not in the session-9 filter: bench_kernels '^fmexp<' runs them)
+        w("### Fused multiply-exponentiate, one call (A <- A ⊗ exp(z))\n")
+        w("| type | d | N | madds/call | scalar twin | dispatched (isa) | speed-up | GFLOP/s | % of peak | "
+          + " | ".join(f"{a}" for a in archs) + " | best isa speed-up |")
+        w("|---|---|---|---|---|---|---|---|---|" + "---|" * len(archs) + "---|")
     for T, d, N in shapes:
         pre = f"fmexp<{T}>/"
         suf = f"/d:{d}/N:{N}"
@@ -108,7 +109,29 @@ def main(kpath, spath):
           f"{sc / td:.2f}x | {g:.2f} | {100 * g / peak[T]:.1f}% | "
           + " | ".join(f"{fmt_t(per[a])} ({sc / per[a]:.2f}x)" for a in archs)
           + f" | {sc / per[best]:.2f}x ({best}) |")
-    w("")
+    if shapes:
+        w("")
+
+    # ---- fmexp_block: the block of segments the signature routes run
+    blocks = sorted({(m.group(1), int(m.group(2)), int(m.group(3))) for n in k
+                     for m in [re.match(r"fmexp_block<(\w+)>/lanes/d:(\d+)/N:(\d+)$", n)] if m},
+                    key=lambda x: (x[0], x[1], x[2]))
+    if blocks:
+        w("### Fused multiply-exponentiate on a block of segments: one path at a time, or paths in lanes\n")
+        w("| type | d | N | madds per segment | paths | GFLOP/s | % of peak | lanes | GFLOP/s | % of peak | "
+          "lanes speed-up |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        for T, d, N in blocks:
+            ln = k[f"fmexp_block<{T}>/lanes/d:{d}/N:{N}"]
+            pt = k.get(f"fmexp_block<{T}>/paths/d:{d}/N:{N}")
+            gl = ln["FLOP/s"] / 1e9
+            cells = ["", "", ""]
+            if pt:
+                gp = pt["FLOP/s"] / 1e9
+                cells = [fmt_t(pt["t"]), f"{gp:.1f}", f"{100 * gp / peak[T]:.1f}%"]
+            w(f"| {T} | {d} | {N} | {madds(d, N)} | {' | '.join(cells)} | {fmt_t(ln['t'])} | {gl:.1f} | "
+              f"{100 * gl / peak[T]:.1f}% | " + (f"{pt['t'] / ln['t']:.2f}x |" if pt else " |"))
+        w("")
 
     # ---- expression chain
     w("### Expression chain d = a + 2*b - c (dimension 2, depth N)\n")
