@@ -272,8 +272,10 @@ void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_
 /// all, the chunk is one pass: the sweep keeps every pass's start, and the
 /// chunks run no forward steps of their own. Those steps had been, by
 /// count, 3.7% ((128,128,4,6)), 3.8% ((32,256,8,4)) and 8.3% ((64,64,2,10))
-/// of the backward's multiply-adds; ten alternated rounds measured 0.97,
-/// 0.97 and 0.95 the time (this machine's noise is of that order). With a
+/// of the backward's multiply-adds. Three alternations (6-12 rounds each,
+/// bench/ab.py) measured 0.97-1.02, 0.96-1.04 and 0.89-0.95 the time: the
+/// first two within this machine's noise, the checkpoints (2.4-2.8 MB) now
+/// in L3 rather than L2, the third a gain. With a
 /// small state (the float grid's, L = 10000) a pass per call took 3.5-5.8x
 /// the time: each call gathers its increments lane by lane.
 inline constexpr std::size_t lanes_every_pass_max_passes = 16;
