@@ -293,12 +293,16 @@ template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W, 
 /// Workspace of the backward pass in lanes (kernels::fmexp_lanes_backward):
 /// the forward sweep's (for the checkpoints), the interleaved gradient, the
 /// increments of one chunk and their gradients, and the checkpoints (levels
-/// 0..N-1 at the start of every chunk of paths of n steps; none without
-/// own_checkpoints, for checkpoints handed in).
+/// 0..N-1 at the start of every chunk of paths of n steps), by default with
+/// lanes_chunk_steps' chunks; with own_checkpoints false, none are kept
+/// (the caller hands them in, spaced by `chunk`).
 template <class T> struct lanes_backward_workspace {
-    lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n, bool own_checkpoints = true)
-        : lanes(W), R(lanes_record_values(s, W)), chunk(lanes_chunk_steps<T>(s, W, n)), fwd(s, W),
-          grad(s.size() * W), Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W),
+    lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n)
+        : lanes_backward_workspace(s, W, n, lanes_chunk_steps<T>(s, W, n), true) {}
+    lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n, std::size_t chunk_steps,
+                             bool own_checkpoints)
+        : lanes(W), R(lanes_record_values(s, W)), chunk(chunk_steps), fwd(s, W), grad(s.size() * W),
+          Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W),
           checkpoints(own_checkpoints ? (n + chunk - 1) / chunk * R : 0) {}
     std::size_t lanes, R, chunk;
     lanes_workspace<T> fwd;
@@ -367,12 +371,15 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     // chunks of lanes_backward_workspace), so lanes_backward skips its own
     // forward pass, when all groups' checkpoints at once fit the stored
     // prefixes' budget (they grow with the path: a few KB per step at
-    // most); else each group's lanes_backward makes its own.
-    const std::size_t steps = (n + pieces - 1) / pieces, C = lanes_chunk_steps<T>(s, W, steps),
+    // most); else each group's lanes_backward makes its own. Their spacing
+    // counts every group's steps, as all of them may be kept at once (a
+    // checkpoint at every pass only where all of those fit the caches).
+    const std::size_t groups = pieces / W, steps = (n + pieces - 1) / pieces,
+                      C = lanes_chunk_steps<T>(s, W, groups * steps),
                       per_group = (steps + C - 1) / C * lanes_record_values(s, W);
     const bool keep = bo.prefixes == prefix_mode::store ||
-                      pieces / W * per_group <= bo.store_budget_bytes / sizeof(T);
-    scratch_vector<T> checkpoints(keep ? pieces / W * per_group : 0); // written before read
+                      groups * per_group <= bo.store_budget_bytes / sizeof(T);
+    scratch_vector<T> checkpoints(keep ? groups * per_group : 0); // written before read
     piece_signatures(path, d, n, pieces, W, s, o, P.data(), keep ? checkpoints.data() : nullptr, C, per_group);
     for (std::size_t p = 0; p < pieces; ++p) // levels 1..N, as signature_combine_many takes them
         std::copy(P.data() + p * size + 1, P.data() + (p + 1) * size, flat.data() + p * m);
@@ -380,11 +387,10 @@ void signature_backward_long(const T* G, const T* path, std::size_t L, std::size
     std::fill(out, out + L * d, T(0));
     // each group adds into its own gradient over the points its pieces
     // touch, summed in a fixed order: the same bits for any thread count
-    const std::size_t groups = pieces / W;
     std::vector<aligned_vector<T>> grads(groups);
     std::vector<std::size_t> lo(groups);
     parallel::for_chunks(groups, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
-        lanes_backward_workspace<T> ws(s, W, steps, !keep);
+        lanes_backward_workspace<T> ws(s, W, steps, C, !keep);
         for (std::size_t grp = g0; grp < g1; ++grp) {
             lane_pieces<T> src(path, d, n, grp * W, pieces, W, &o);
             const auto [first, last] = src.points();
