@@ -1863,22 +1863,36 @@ template <class Arch, class T> struct kernels {
     // so the same bits, with no partial sums in memory and no pass to set up.
     template <std::size_t D, std::size_t N> static void fmexp_lanes_regs(T* A, const T* Z, std::size_t m) {
         constexpr std::size_t S = level_start(D, N + 1); // words of levels 0..N
-        batch a[S];
-#pragma GCC unroll 64
-        for (std::size_t i = 0; i < S; ++i)
-            a[i] = batch::load_unaligned(A + i * W);
-        batch inv[N + 1];
-#pragma GCC unroll 8
-        for (std::size_t c = 1; c <= N; ++c)
-            inv[c] = batch(horner::reciprocal<T>(c));
+        batch a[S], inv[N + 1];
+        regs_load<S>(a, A);
+        regs_reciprocals<N>(inv);
         for (std::size_t s = 0; s < m; ++s) {
             batch z[N + 1][D];
             regs_quotients<D, N>(Z + s * D * W, inv, z);
             regs_step<D, N>(a, z);
         }
+        regs_store<S, 1>(a, A);
+    }
+
+    // r[i] = the register at p + i*W for i < K: K words of interleaved
+    // tensors into registers; regs_store the reverse, for First <= i < K.
+    template <std::size_t K> [[gnu::always_inline]] static inline void regs_load(batch* r, const T* p) {
 #pragma GCC unroll 64
-        for (std::size_t i = 1; i < S; ++i)
-            a[i].store_unaligned(A + i * W);
+        for (std::size_t i = 0; i < K; ++i)
+            r[i] = batch::load_unaligned(p + i * W);
+    }
+    template <std::size_t K, std::size_t First = 0>
+    [[gnu::always_inline]] static inline void regs_store(const batch* r, T* p) {
+#pragma GCC unroll 64
+        for (std::size_t i = First; i < K; ++i)
+            r[i].store_unaligned(p + i * W);
+    }
+
+    // inv[c] = 1/c in every lane, c = 1..N (horner::reciprocal, as divided_lanes).
+    template <std::size_t N> [[gnu::always_inline]] static inline void regs_reciprocals(batch* inv) {
+#pragma GCC unroll 8
+        for (std::size_t c = 1; c <= N; ++c)
+            inv[c] = batch(horner::reciprocal<T>(c));
     }
 
     // z[c][b] = z_b * (1/c) for c = 1..N, from one segment's increments zp
@@ -1941,9 +1955,7 @@ template <class Arch, class T> struct kernels {
     static void fmexp_lanes_backward_regs(const T* A, T* G, T* GZ, const T* Z, std::size_t m, T* scratch) {
         constexpr std::size_t S = level_start(D, N + 1), R = level_start(D, N), B = regs_backward_block;
         batch inv[N + 1];
-#pragma GCC unroll 8
-        for (std::size_t c = 1; c <= N; ++c)
-            inv[c] = batch(horner::reciprocal<T>(c));
+        regs_reciprocals<N>(inv);
         auto advance = [&](batch* a, std::size_t s) { // levels 0..N-1 by segment s
             if constexpr (N > 1) {
                 batch z[N][D];
@@ -1955,37 +1967,24 @@ template <class Arch, class T> struct kernels {
         T* starts = scratch;                        // levels 0..N-1 at the start of blocks 1, 2, ...
         T* states = starts + (blocks - 1) * R * W;  // ... and before each segment of the current block
         batch a[R];
-#pragma GCC unroll 64
-        for (std::size_t i = 0; i < R; ++i)
-            a[i] = batch::load_unaligned(A + i * W);
+        regs_load<R>(a, A);
         for (std::size_t s = 0; s < (blocks - 1) * B; ++s) {
             advance(a, s);
-            if ((s + 1) % B == 0) // the start of block (s + 1)/B
-#pragma GCC unroll 64
-                for (std::size_t i = 0; i < R; ++i)
-                    a[i].store_unaligned(starts + ((s + 1 - B) / B * R + i) * W);
+            if ((s + 1) % B == 0) regs_store<R>(a, starts + (s + 1 - B) / B * R * W); // block (s + 1)/B's start
         }
         batch g[S];
-#pragma GCC unroll 64
-        for (std::size_t i = 0; i < S; ++i)
-            g[i] = batch::load_unaligned(G + i * W);
+        regs_load<S>(g, G);
         for (std::size_t blk = blocks; blk-- > 0;) {
             const T* from = blk == 0 ? A : starts + (blk - 1) * R * W;
             const std::size_t s0 = blk * B, s1 = s0 + B < m ? s0 + B : m;
-#pragma GCC unroll 64
-            for (std::size_t i = 0; i < R; ++i)
-                a[i] = batch::load_unaligned(from + i * W);
+            regs_load<R>(a, from);
             for (std::size_t s = s0; s < s1; ++s) {
-#pragma GCC unroll 64
-                for (std::size_t i = 0; i < R; ++i)
-                    a[i].store_unaligned(states + ((s - s0) * R + i) * W);
+                regs_store<R>(a, states + (s - s0) * R * W);
                 if (s + 1 < s1) advance(a, s);
             }
             for (std::size_t s = s1; s-- > s0;) {
                 batch x[S]; // levels 0..N-1 before segment s (level N unused)
-#pragma GCC unroll 64
-                for (std::size_t i = 0; i < R; ++i)
-                    x[i] = batch::load_unaligned(states + ((s - s0) * R + i) * W);
+                regs_load<R>(x, states + (s - s0) * R * W);
                 batch z[N + 1][D];
                 regs_quotients<D, N>(Z + s * D * W, inv, z);
                 batch p[N + 1][S];
@@ -2029,9 +2028,7 @@ template <class Arch, class T> struct kernels {
                 }
             }
         }
-#pragma GCC unroll 64
-        for (std::size_t i = 1; i < S; ++i) // (level 0 has no gradient: left as it is, as the passes do)
-            g[i].store_unaligned(G + i * W);
+        regs_store<S, 1>(g, G); // (level 0 has no gradient: left as it is, as the passes do)
     }
 
     template <std::size_t D>

@@ -664,14 +664,20 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     for (std::size_t i = 0; i < n;) {
-        std::size_t block = std::min(lanes_increment_block, n - i);
-        if (checkpoints) {
-            if (i % every == 0) std::copy(ws.acc.begin(), ws.acc.begin() + R, checkpoints + i / every * R);
-            block = std::min(block, every - i % every);
+        const std::size_t block = std::min(lanes_increment_block, n - i);
+        if (i < end) lanes_increments(src, i, std::min(block, end - i), d, W, ws.Z.data());
+        // the block's steps, cut at the checkpoints (each kept before its step
+        // is taken; the increments gathered once per block, not per cut)
+        for (std::size_t j = i; j < i + block;) {
+            std::size_t run = i + block - j;
+            if (checkpoints) {
+                if (j % every == 0) std::copy(ws.acc.begin(), ws.acc.begin() + R, checkpoints + j / every * R);
+                run = std::min(run, every - j % every);
+            }
+            if (j >= end) return;
+            kernels::fmexp_lanes(ws.acc.data(), ws.Z.data() + (j - i) * d * W, run, d, N);
+            j += run;
         }
-        if (i >= end) break;
-        lanes_increments(src, i, block, d, W, ws.Z.data());
-        kernels::fmexp_lanes(ws.acc.data(), ws.Z.data(), block, d, N);
         i += block;
     }
 }
