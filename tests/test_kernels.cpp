@@ -401,6 +401,40 @@ TEMPLATE_TEST_CASE("fmexp_lanes with roots: the chains start from given partial 
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes out of place: the bits of a copy updated in place", "[kernels]", float, double) {
+    // `from` is read, A only written: every coefficient (level 0 too, with
+    // or without roots) must come out as a copy of `from` updated in place
+    // would; A's old values must not leak in. Shapes in registers, depth-first
+    // passes (one, several, a short last one), a d with no compile-time
+    // kernel, and the empty cases (m = 0, N = 0), which copy.
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{
+                 {2, 0}, {2, 1}, {2, 2}, {4, 2}, {2, 4}, {2, 5}, {3, 3}, {4, 4}, {8, 3}, {2, 9}, {9, 2}})
+            for (std::size_t m : {0, 1, 3, 4, 5, 9})
+                for (bool with_root : {false, true}) {
+                    INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m << " root " << with_root);
+                    const tensig::shape s(d, N);
+                    const auto from = random_vector<T>(s.size() * W), Z = random_vector<T>(m * d * W);
+                    const auto root = random_vector<T>(std::max<std::size_t>(m, 1) * (N + 1) * W);
+                    const T* r = with_root ? root.data() : nullptr;
+                    auto in_place = from;
+                    kn::fmexp_lanes(in_place.data(), Z.data(), m, d, N, r);
+                    std::vector<T> out(s.size() * W, std::numeric_limits<T>::quiet_NaN());
+                    kn::fmexp_lanes(out.data(), Z.data(), m, d, N, r, from.data());
+                    CHECK(out == in_place);
+                    std::vector<T> twin(s.size() * W, std::numeric_limits<T>::quiet_NaN());
+                    kn::scalar::fmexp_lanes(twin.data(), Z.data(), m, d, N, W, r, from.data());
+                    CHECK(oracle::rel_err(twin, in_place, twin.size()) <= tol<T>(N) * 8 * std::max<std::size_t>(m, 1));
+                    auto same = from; // from == A: in place
+                    kn::fmexp_lanes(same.data(), Z.data(), m, d, N, r, same.data());
+                    CHECK(same == in_place);
+                }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_lanes_backward with roots against its scalar twin", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

@@ -237,18 +237,20 @@ std::size_t lanes_double() {
 std::size_t lanes_float() {
     return table().lanes_f;
 }
-void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root) {
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
+                 const double* from) {
     const std::size_t W = table().lanes_d;
     if (depth >= 64) // (d = 1 only in practice) the kernels index levels in a fixed array
-        return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root);
+        return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root, from);
     table().fmexp_lanes_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
-                          root);
+                          root, from);
 }
-void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root) {
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
+                 const float* from) {
     const std::size_t W = table().lanes_f;
-    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root);
+    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root, from);
     table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
-                          root);
+                          root, from);
 }
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes) {
     table().interleave_d(rows, stride, count, n, lanes);

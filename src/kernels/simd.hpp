@@ -4,6 +4,7 @@
 // here (no standard containers), so that nothing compiled with -mavx2 can be
 // picked by the linker for code that runs on an older CPU.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -1590,8 +1591,14 @@ template <class Arch, class T> struct kernels {
     // of the d children of the current node of each level j < N-1: child b's
     // sum of chain k for segment s at partials + ((j*d + b)*M + s)*(N+1)*W + k*W
     // (level 0: the root's, A_0 for every chain, or the given roots).
+    //
+    // Out of place, a pass reads every coefficient from `src` (the same
+    // layout) and writes it to A: each is read once and written once, so
+    // the two differ only in where the loads and the stores go. Level 0 is
+    // read, never written (fmexp_lanes_d copies it).
     struct lanes_ctx {
         T* A;
+        const T* src; // the tensors before the pass: A, or another buffer
         const std::size_t* off; // offset of level j, for j = 0..N
         std::size_t dim, depth;
         const T* zs;
@@ -1642,11 +1649,16 @@ template <class Arch, class T> struct kernels {
         const T* zs = c.zs;
         T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
         T* const Aw = c.A + (c.off[j] + parent * d) * W;
+        const T* const Sw = c.src + (c.off[j] + parent * d) * W;
         constexpr std::size_t AR = D > 0 ? D : 1;
         batch a[AR]; // the children's coefficients (D > 0), else updated in A
-        if constexpr (D > 0)
+        if constexpr (D > 0) {
             for (std::size_t b = 0; b < D; ++b)
-                a[b] = batch::load_unaligned(Aw + b * W);
+                a[b] = batch::load_unaligned(Sw + b * W);
+        } else if (Sw != Aw) {
+            for (std::size_t b = 0; b < d; ++b)
+                batch::load_unaligned(Sw + b * W).store_unaligned(Aw + b * W);
+        }
         for (std::size_t s = 0; s < M; ++s) {
             const T* qs = q + s * stride;
             const T* zseg = zs + s * d * W; // divisor 1; divisor c at + (c-1)*zdiv
@@ -1689,8 +1701,9 @@ template <class Arch, class T> struct kernels {
         const T* zs = c.zs;
         T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
         T* leaf = c.A + (c.off[N] + parent * d * d) * W;  // and their d*d leaves
+        const std::ptrdiff_t from = c.src - c.A;         // where they are read
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W) {
-            batch a = batch::load_unaligned(Au);
+            batch a = batch::load_unaligned(Au + from);
             batch pN[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const T* zb = zs + (s * d + bu) * W;
@@ -1699,7 +1712,7 @@ template <class Arch, class T> struct kernels {
             }
             a.store_unaligned(Au);
             for (std::size_t b = 0; b < d; ++b) {
-                batch acc = batch::load_unaligned(leaf + b * W);
+                batch acc = batch::load_unaligned(leaf + from + b * W);
                 for (std::size_t s = 0; s < M; ++s)
                     acc = xsimd::fma(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
                                      acc);
@@ -1749,8 +1762,9 @@ template <class Arch, class T> struct kernels {
         const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W;
         const T* zs = c.zs;
         T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
+        const T* Sv = c.src + (c.off[N - 2] + parent * d) * W;
         for (std::size_t bv = 0; bv < d; ++bv) {
-            batch a = batch::load_unaligned(Av + bv * W);
+            batch a = batch::load_unaligned(Sv + bv * W);
             batch pN[M], pN1[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const T* zb = zs + (s * d + bv) * W;
@@ -1798,8 +1812,9 @@ template <class Arch, class T> struct kernels {
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
         T* Ax = c.A + (c.off[N - 3] + parent * d) * W; // the d nodes of level N-3
+        const T* Sx = c.src + (c.off[N - 3] + parent * d) * W;
         for (std::size_t bx = 0; bx < d; ++bx) {
-            batch a = batch::load_unaligned(Ax + bx * W);
+            batch a = batch::load_unaligned(Sx + bx * W);
             batch pN2[M], pN1[M], pN[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const T* qs = q + s * stride;
@@ -1818,14 +1833,14 @@ template <class Arch, class T> struct kernels {
     // One depth-first pass for M segments (zs and partials set up).
     template <std::size_t D, std::size_t M> static void lanes_pass(const lanes_ctx& c) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
-        const batch a0 = batch::load_unaligned(c.A);
+        const batch a0 = batch::load_unaligned(c.src);
         // chain k's value at the root before segment s
         auto root_value = [&](std::size_t s, std::size_t k) {
             return c.root ? batch::load_unaligned(c.root + s * c.root_step + k * W) : a0;
         };
         if (N == 1) { // the leaves hang from the root
             for (std::size_t b = 0; b < d; ++b) {
-                batch acc = batch::load_unaligned(c.A + (1 + b) * W);
+                batch acc = batch::load_unaligned(c.src + (1 + b) * W);
                 for (std::size_t s = 0; s < M; ++s)
                     acc = xsimd::fma(root_value(s, 1), batch::load_unaligned(c.zs + (s * d + b) * W), acc); // N = 1
                 acc.store_unaligned(c.A + (1 + b) * W);
@@ -1861,17 +1876,22 @@ template <class Arch, class T> struct kernels {
     // A[w b] (k > j, its level) and its new value p_j(w) z_b + A[w b], as
     // the depth-first pass does: the same multiply-adds in the same order,
     // so the same bits, with no partial sums in memory and no pass to set up.
-    template <std::size_t D, std::size_t N> static void fmexp_lanes_regs(T* A, const T* Z, std::size_t m) {
+    // (Read from src, which may be A; written to A.)
+    template <std::size_t D, std::size_t N>
+    static void fmexp_lanes_regs(T* A, const T* src, const T* Z, std::size_t m) {
         constexpr std::size_t S = level_start(D, N + 1); // words of levels 0..N
         batch a[S], inv[N + 1];
-        regs_load<S>(a, A);
+        regs_load<S>(a, src);
         regs_reciprocals<N>(inv);
         for (std::size_t s = 0; s < m; ++s) {
             batch z[N + 1][D];
             regs_quotients<D, N>(Z + s * D * W, inv, z);
             regs_step<D, N>(a, z);
         }
-        regs_store<S, 1>(a, A);
+        if (src != A)
+            regs_store<S>(a, A);
+        else
+            regs_store<S, 1>(a, A);
     }
 
     // r[i] = the register at p + i*W for i < K: K words of interleaved
@@ -2032,21 +2052,26 @@ template <class Arch, class T> struct kernels {
     }
 
     template <std::size_t D>
-    // (root_step: between the roots of consecutive segments; 0: (depth+1)*W.)
+    // (root_step: between the roots of consecutive segments; 0: (depth+1)*W.
+    // With `from`, out of place: the tensors are read from there and written
+    // to A, by the first pass; depth >= 1 and m >= 1.)
     static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                              const T* root = nullptr, std::size_t root_step = 0) {
+                              const T* root = nullptr, std::size_t root_step = 0, const T* from = nullptr) {
+        const T* src = from ? from : A;
         if constexpr (regs_depth<D>() > 0)
             if (!root && depth >= 1 && depth <= regs_depth<D>())
                 return with_segments(depth, std::make_index_sequence<regs_depth<D>()>{},
-                                     [&](auto N) { fmexp_lanes_regs<D, decltype(N)::value>(A, Z, m); });
+                                     [&](auto N) { fmexp_lanes_regs<D, decltype(N)::value>(A, src, Z, m); });
         if (root_step == 0) root_step = (depth + 1) * W;
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
         level_offsets(off, dim, depth);
-        for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments) {
+        if (src != A) // level 0: read by the passes (without roots), never written
+            batch::load_unaligned(src).store_unaligned(A);
+        for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments, src = A) {
             const std::size_t M = m - s0 < lanes_segments ? m - s0 : lanes_segments;
             T* zs = scratch;
             divided_lanes(zs, Z, s0, M, dim, depth);
-            const lanes_ctx ctx{A, off, dim, depth, zs, zs + M * depth * dim * W,
+            const lanes_ctx ctx{A, src, off, dim, depth, zs, zs + M * depth * dim * W,
                                 root ? root + s0 * root_step : nullptr, root_step};
             with_segments(M, std::make_index_sequence<lanes_segments>{},
                           [&](auto k) { lanes_pass<D, decltype(k)::value>(ctx); });
@@ -2480,11 +2505,11 @@ template <class Arch, class T> struct kernels {
         for (std::size_t p = 1; p < passes; ++p) {
             const T* prev = p == 1 ? A : starts + (p - 2) * R;
             T* cur = starts + (p - 1) * R;
-            for (std::size_t i = 0; i < R; i += W)
-                batch::load_unaligned(prev + i).store_unaligned(cur + i);
-            if (depth > 1)
+            if (depth > 1) // out of place: prev's levels 0..N-1 advanced into cur
                 fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd,
-                                 root ? root + (p - 1) * M * stride : nullptr, stride);
+                                 root ? root + (p - 1) * M * stride : nullptr, stride, prev);
+            else
+                batch::load_unaligned(prev).store_unaligned(cur);
         }
         for (std::size_t p = passes; p-- > 0;) {
             // A short pass runs at its length where those passes are compiled
@@ -2554,11 +2579,20 @@ template <class Arch, class T> struct kernels {
     // horner::fmexp_lanes_scratch_size(dim, depth, m, W); depth < 64 (the
     // dispatcher sends deeper ones, d = 1 only in practice, to the scalar twin).
     // With `root`, chain k starts segment s from root[(s*(N+1) + k)*W]
-    // instead of A_0 (kernels::fmexp_lanes).
+    // instead of A_0 (kernels::fmexp_lanes). With `from`, out of place.
     static void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                            const T* root) {
-        if (depth == 0 || m == 0) return;
-        with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch, root); });
+                            const T* root, const T* from) {
+        if (from == A) from = nullptr;
+        if (depth == 0 || m == 0) {
+            if (from) {
+                std::size_t size = 0;
+                for (std::size_t k = 0, n = 1; k <= depth; ++k, n *= dim)
+                    size += n;
+                std::copy(from, from + size * W, A);
+            }
+            return;
+        }
+        with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch, root, 0, from); });
     }
 
     // f(std::integral_constant<std::size_t, D>) with D = dim for the

@@ -62,9 +62,9 @@ struct kernel_table {
     bool (*all_finite_f)(const float*, std::size_t) = nullptr;
     std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
     void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
-                          const double*) = nullptr;
+                          const double*, const double*) = nullptr;
     void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*,
-                          const float*) = nullptr;
+                          const float*, const float*) = nullptr;
     void (*fmexp_lanes_backward_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
                                    std::size_t, double*, const double*, double*) = nullptr;
     void (*fmexp_lanes_backward_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,

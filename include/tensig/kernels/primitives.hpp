@@ -81,8 +81,10 @@ void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zd
                     std::size_t depth, std::size_t count);
 std::size_t lanes_double();
 std::size_t lanes_float();
-void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root);
-void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root);
+void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
+                 const double* from);
+void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
+                 const float* from);
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes);
 void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes);
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
@@ -217,12 +219,19 @@ template <class T> std::size_t lanes() {
 ///   (A ⊗ exp(z_s))_k + (root_{s,k} - A_0) z_s^{⊗k} / k!.
 /// That is the update of the words below a fixed prefix, one prefix per lane,
 /// given the chains' partial sums at the prefix (signature's prefix lanes).
+///
+/// With `from` (the same layout, not overlapping A unless equal to it), out
+/// of place: A <- from ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), A only written, with
+/// the same bits as a copy followed by the update in place. A forward sweep
+/// that keeps its states (the backward pass's checkpoints) so writes each
+/// state once, into its checkpoint, rather than copying it there.
 template <class T>
-void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root = nullptr) {
+void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root = nullptr,
+                 const T* from = nullptr) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_lanes(A, Z, m, dim, depth, root);
+        dispatched::fmexp_lanes(A, Z, m, dim, depth, root, from);
     else
-        scalar::fmexp_lanes(A, Z, m, dim, depth, 1, root);
+        scalar::fmexp_lanes(A, Z, m, dim, depth, 1, root, from);
 }
 
 /// Rows to interleaved lanes: lanes[i*W + l] = rows[l*stride + i] for the

@@ -247,10 +247,11 @@ void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t
 /// reference for tests: it allocates its scratch). With `root`, as
 /// kernels::fmexp_lanes documents: fmexp, then (root_{s,k} - A_0) z^{⊗k}/k!
 /// added to each level k >= 1 (an independent formula, not the kernel's
-/// order of operations).
+/// order of operations). With `from`, the tensors before the steps are
+/// read from there and A is only written.
 template <class T>
 void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes,
-                 const T* root = nullptr) {
+                 const T* root = nullptr, const T* from = nullptr) {
     std::size_t size = 0;
     for (std::size_t k = 0, n = 1; k <= depth; ++k, n *= dim)
         size += n;
@@ -259,9 +260,10 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
     T* e = a + size; // z^{⊗k}/k!, levels 0..N
     T* z = e + size;
     T* work = z + m * dim;
+    const T* src = from ? from : A;
     for (std::size_t l = 0; l < lanes; ++l) {
         for (std::size_t i = 0; i < size; ++i)
-            a[i] = A[i * lanes + l];
+            a[i] = src[i * lanes + l];
         for (std::size_t i = 0; i < m * dim; ++i)
             z[i] = Z[i * lanes + l];
         if (!root) {
