@@ -417,6 +417,30 @@ TEST_CASE("logsignature_backward and signature_combine_backward match difference
     CHECK(dot(g1, v1, m) + dot(g2, v2, m) == Approx(fdc).epsilon(fd_tol));
 }
 
+TEST_CASE("a long path's backward by pieces agrees with the sequential sweep at every depth", "[autodiff]") {
+    // Past 4096 segments the stored-prefix backward goes by pieces
+    // (detail::signature_backward_long), whose signatures it computes at
+    // depth N-1 only: their level N must not matter. The rebuilt-prefix
+    // backward is one sequential sweep, an independent route. Every
+    // instruction set: lanes of two, four or eight pieces.
+    const std::size_t L = 4200;
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        for (std::size_t d : {2, 3})
+            for (std::size_t N : {1, 2, 3, 4}) {
+                INFO(arch << " d " << d << " N " << N);
+                const auto p = oracle::random_path(L, d, 0.02);
+                const auto g = random_vec(tensig::sig_length(d, N));
+                tensig::backward_options bo;
+                const xt::xtensor<double, 2> pieces = tensig::signature_backward(g, p, N, {}, bo);
+                bo.prefixes = tensig::prefix_mode::rebuild;
+                const xt::xtensor<double, 2> sweep = tensig::signature_backward(g, p, N, {}, bo);
+                CHECK(oracle::rel_err(pieces, sweep, sweep.size()) <= 1e-10);
+            }
+    }
+    tensig::kernels::force_arch("");
+}
+
 TEST_CASE("rebuilding prefixes needs memory independent of the path length", "[autodiff][memory]") {
     const std::size_t L = 100000, d = 3, N = 5;
     const auto p = oracle::random_path(L, d, 0.01);

@@ -651,23 +651,31 @@ inline std::size_t lanes_record_values(const shape& s, std::size_t W) {
 /// `checkpoints`, levels 0..N-1 before every step that is a multiple of
 /// `every` (the backward pass's chunks, lanes_backward) are kept there, one
 /// after the other: the backward pass of a long path then need not run
-/// this forward pass again. With `depth` below the shape's (the backward
-/// pass's own checkpoints, which need levels 0..N-1 only: at depth N-1,
-/// every chain of level N is skipped) only the checkpoints are wanted, so
-/// the sweep stops at the last one; its state is then a checkpoint's size
-/// and lives in the checkpoints themselves: the run that starts at one
-/// reads it and writes the next (kernels::fmexp_lanes out of place), where
-/// a copy of every state had been 3.4-5.2% of a backward pass.
+/// this forward pass again.
+///
+/// With `depth` below the shape's, the levels above it are not computed
+/// (they are left zero): the backward passes need levels 0..N-1 only, and
+/// at depth N-1 every chain of level N is skipped. With `to_end` false only
+/// the checkpoints are wanted, so the sweep stops at the last one. Below
+/// the shape's depth the state is a checkpoint's size and lives in the
+/// checkpoints themselves: the run that starts at one reads it and writes
+/// the next (kernels::fmexp_lanes out of place), the last one ws.acc; a
+/// copy of every state had been 3.4-5.2% of a backward pass.
 template <class T, class Source>
 void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws, T* checkpoints = nullptr,
-                      std::size_t every = 0, std::size_t depth = SIZE_MAX) {
+                      std::size_t every = 0, std::size_t depth = SIZE_MAX, bool to_end = true) {
     const std::size_t W = ws.lanes, n = src.steps(), d = s.dim(), N = std::min(depth, s.depth());
     const std::size_t R = checkpoints ? lanes_record_values(s, W) : 0;
-    const std::size_t end = N < s.depth() && n > 0 ? (n - 1) / every * every : n; // steps advanced
+    const std::size_t end = !to_end && n > 0 ? (n - 1) / every * every : n; // steps advanced
+    const std::size_t slots = checkpoints ? (n + every - 1) / every : 0;
     const bool in_checkpoints = checkpoints && N < s.depth() && n > 0;
-    T* state = in_checkpoints ? checkpoints : ws.acc.data();
-    std::fill(state, state + (in_checkpoints ? R : ws.acc.size()), T(0));
-    std::fill(state, state + W, T(1));
+    std::fill(ws.acc.begin(), ws.acc.end(), T(0));
+    std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
+    T* state = ws.acc.data();
+    if (in_checkpoints) {
+        state = checkpoints;
+        std::copy(ws.acc.begin(), ws.acc.begin() + R, state);
+    }
     for (std::size_t i = 0; i < n;) {
         const std::size_t block = std::min(lanes_increment_block, n - i);
         if (i < end) lanes_increments(src, i, std::min(block, end - i), d, W, ws.Z.data());
@@ -679,7 +687,7 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
             if (checkpoints) {
                 if (j % every == 0 && j < end && in_checkpoints) { // from this one into the next
                     from = state;
-                    state = checkpoints + (j / every + 1) * R;
+                    state = j / every + 1 < slots ? checkpoints + (j / every + 1) * R : ws.acc.data();
                 } else if (j % every == 0 && !in_checkpoints) {
                     std::copy(state, state + R, checkpoints + j / every * R);
                 }
@@ -703,18 +711,20 @@ template <class T> std::pair<std::size_t, std::size_t> long_path_pieces(std::siz
 /// The signatures (levels 0..N) of every piece of one path into acc
 /// (pieces tensors), in lanes when W > 1, groups of pieces in parallel.
 /// With `checkpoints` (W > 1 only), group g keeps its lanes_signatures
-/// checkpoints every `every` steps at checkpoints + g * per_group.
+/// checkpoints every `every` steps at checkpoints + g * per_group. With
+/// `depth` below N, levels 0..depth are computed and the rest are zero in
+/// lanes (exact one piece at a time).
 template <class T>
 void piece_signatures(const T* path, std::size_t d, std::size_t n, std::size_t pieces, std::size_t W,
                       const shape& s, const signature_options& o, T* acc, T* checkpoints = nullptr,
-                      std::size_t every = 0, std::size_t per_group = 0) {
+                      std::size_t every = 0, std::size_t per_group = 0, std::size_t depth = SIZE_MAX) {
     const std::size_t size = s.size();
     parallel::for_chunks(pieces / W, 1, o.threads, [&](std::size_t g0, std::size_t g1) {
         if (W > 1) {
             lanes_workspace<T> ws(s, W);
             for (std::size_t g = g0; g < g1; ++g) {
                 lanes_signatures(lane_pieces<T>(path, d, n, g * W, pieces, W, &o), s, ws,
-                                 checkpoints ? checkpoints + g * per_group : nullptr, every);
+                                 checkpoints ? checkpoints + g * per_group : nullptr, every, depth);
                 deinterleave_lanes(ws.acc.data(), W, W, size, acc + g * W * size, size);
             }
             return;
