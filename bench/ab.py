@@ -12,12 +12,23 @@ moves by 10-40% from one process to the next, so a ratio means something
 only next to its spread. --cpu pins every run to one CPU (taskset): the two
 vCPUs of the machine in docs/benchmarks.md ran at different speeds at
 times, and a process moving between them adds to the spread.
+
+--copies K (default 2) runs K byte-identical copies of each binary (in a
+temporary directory) and takes, for each binary, the fastest of its copies:
+on that machine one file could run a benchmark at half the speed of a copy
+of itself, in every round, while its other benchmarks and other copies ran
+at full speed. The column "copies" prints, for the last binary, its
+slowest copy's minimum over its fastest's: far from 1, a copy was slow and
+the comparison needs more copies.
 """
 import argparse
 import collections
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 UNIT = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}  # to microseconds
 
@@ -46,22 +57,38 @@ def main():
     ap.add_argument("--repetitions", type=int, default=3)
     ap.add_argument("--min-time", default="0.05")
     ap.add_argument("--cpu", type=int, default=None)
+    ap.add_argument("--copies", type=int, default=2)
     a = ap.parse_args()
     if len(a.binaries) < 2:
         ap.error("give at least two binaries to alternate")
-    rounds = []  # rounds[r][i][name] = minimum of binary i in round r
-    for _ in range(a.rounds):
-        rounds.append([run(b, a.filter, a.repetitions, a.min_time, a.cpu) for b in a.binaries])
-    names = list(rounds[0][0])
+    if a.copies < 1:
+        ap.error("--copies must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="ab-") as tmp:
+        copies = []  # copies[i] = the files of binary i
+        for i, b in enumerate(a.binaries):
+            files = []
+            for k in range(a.copies):
+                f = os.path.join(tmp, f"bin{i}-copy{k}")
+                shutil.copy2(b, f)
+                files.append(f)
+            copies.append(files)
+        rounds = []  # rounds[r][i][k][name] = minimum of copy k of binary i in round r
+        for _ in range(a.rounds):
+            rounds.append([[run(f, a.filter, a.repetitions, a.min_time, a.cpu) for f in files] for files in copies])
+    names = list(rounds[0][0][0])
     if not names:
         sys.exit(f"no benchmark matches {a.filter!r}")
     print(f"{'benchmark':70s} " + " ".join(f"{'bin ' + str(i):>10s}" for i in range(len(a.binaries)))
-          + "   last/first  (rounds' range)   [microseconds]")
+          + "   last/first  (rounds' range)  copies   [microseconds]")
+    last = len(a.binaries) - 1
     for n in names:
-        mins = [min(r[i][n] for r in rounds) for i in range(len(a.binaries))]
-        per_round = [r[-1][n] / r[0][n] for r in rounds]
+        best = lambda r, i: min(c[n] for c in r[i])  # fastest copy of binary i in round r
+        mins = [min(best(r, i) for r in rounds) for i in range(len(a.binaries))]
+        per_round = [best(r, last) / best(r, 0) for r in rounds]
+        per_copy = [min(r[last][k][n] for r in rounds) for k in range(a.copies)]
         print(f"{n:70s} " + " ".join(f"{v:10.2f}" for v in mins)
-              + f"   {mins[-1] / mins[0]:.3f}  ({min(per_round):.2f}-{max(per_round):.2f})")
+              + f"   {mins[-1] / mins[0]:.3f}  ({min(per_round):.2f}-{max(per_round):.2f})"
+              + f"  {max(per_copy) / min(per_copy):.2f}")
 
 
 if __name__ == "__main__":

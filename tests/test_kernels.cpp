@@ -797,6 +797,26 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
                                                 d, N, W);
                 CHECK(G3 == G2);
                 CHECK(GZ3 == GZ2);
+                // given every pass's start (a sweep at depth N-1, out of place,
+                // a pass per call): the bits of the kernel that computes them
+                const std::size_t P = kn::horner::lanes_backward_segments, passes = (m + P - 1) / P;
+                std::vector<T> states(passes * R * W, std::numeric_limits<T>::quiet_NaN());
+                std::copy(A5.begin(), A5.end(), states.begin());
+                for (std::size_t p = 1; p < passes; ++p)
+                    kn::fmexp_lanes(states.data() + p * R * W, Z.data() + (p - 1) * P * d * W, P, d, N - 1,
+                                    static_cast<const T*>(nullptr), states.data() + (p - 1) * R * W);
+                auto G4 = G0;
+                std::vector<T> GZ4(m * d * W, T(0.5));
+                kn::fmexp_lanes_backward(states.data(), G4.data(), GZ4.data(), Z.data(), m, d, N,
+                                         static_cast<const T*>(nullptr), static_cast<T*>(nullptr), R * W);
+                CHECK(G4 == G1);
+                CHECK(GZ4 == GZ1);
+                if (passes > 1 && d >= 2 && N >= 4) { // (no adjoint in registers): the states are read
+                    states[R * W + W] = std::numeric_limits<T>::quiet_NaN();
+                    kn::fmexp_lanes_backward(states.data(), G4.data(), GZ4.data(), Z.data(), m, d, N,
+                                             static_cast<const T*>(nullptr), static_cast<T*>(nullptr), R * W);
+                    CHECK_FALSE(std::all_of(GZ4.begin(), GZ4.end(), [](T v) { return std::isfinite(v); }));
+                }
             }
     }
 }

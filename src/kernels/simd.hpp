@@ -2236,6 +2236,7 @@ template <class Arch, class T> struct kernels {
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
         const T* leaves = c.G + (c.off[N] + parent * d * d) * W;
+        T* const leafp = c.leafp; // (read once: the stores below may alias c)
         const T* leaf = leaves;
 #pragma GCC unroll 4
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
@@ -2258,7 +2259,7 @@ template <class Arch, class T> struct kernels {
                 }
             } else { // the leaves' sums after this loop, from pN kept in c.leafp
                 for (std::size_t s = 0; s < M; ++s)
-                    pN[s].store_unaligned(c.leafp + (bu * M + s) * W);
+                    pN[s].store_unaligned(leafp + (bu * M + s) * W);
                 continue;
             }
             lanes_bwd_last_two_up<D, M>(c, bu, Gu, qN, qN1, rN, rN1, rNp, gz1);
@@ -2276,7 +2277,7 @@ template <class Arch, class T> struct kernels {
                 lanes_bwd_last_two_up<D, M>(c, bu, Gu, qN, qN1, rN, rN1, rNp, gz1);
             }
             // ∂L/∂z_{s,b} (divisor 1) += sum over u of G[u b] pN_s[u]
-            small_products<M>(c.gzc, W, dW, leaves, W, dW, c.leafp, M * W, W, d, d, true);
+            small_products<M>(c.gzc, W, dW, leaves, W, dW, leafp, M * W, W, d, d, true);
         }
     }
 
@@ -2326,11 +2327,12 @@ template <class Arch, class T> struct kernels {
                                                                     batch* gz1) {
         const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
+        T* const gzc = c.gzc;
         const batch half = batch::load_unaligned(c.inv + 2 * W);
         batch g1 = batch::load_unaligned(Gu);
         for (std::size_t s = M; s-- > 0;) {
             const T* zb = zs + (s * d + bu) * W;
-            T* gz = c.gzc + s * dW + bu * W;
+            T* gz = gzc + s * dW + bu * W;
             if constexpr (bwd_regs<D>) // chains N-1 and N (divisor 2)
                 gz1[s * D + bu] = xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, gz1[s * D + bu]));
             else
@@ -2386,13 +2388,16 @@ template <class Arch, class T> struct kernels {
     static void lanes_bwd_last_three(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
+        const T* const A2 = c.A + c.off[N - 2] * W; // level N-2 (the ctx read once: stores may alias it)
+        T* const G2 = c.G + c.off[N - 2] * W;
+        T* const gzc = c.gzc;
         const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
 #pragma GCC unroll 4
         for (std::size_t bv = 0; bv < d; ++bv) {
             const std::size_t v = parent * d + bv;
-            batch a = batch::load_unaligned(c.A + (c.off[N - 2] + v) * W);
+            batch a = batch::load_unaligned(A2 + v * W);
             batch pN[M], pN1[M], rN1[M], rNp[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const T* qs = q + s * stride;
@@ -2403,13 +2408,13 @@ template <class Arch, class T> struct kernels {
                 rN1[s] = rNp[s] = batch(T(0));
             }
             lanes_bwd_last_two_regs<D, M>(c, v, pN, pN1, rN1, rNp, gz1);
-            T* Gv = c.G + (c.off[N - 2] + v) * W;
+            T* Gv = G2 + v * W;
             batch g = batch::load_unaligned(Gv);
             for (std::size_t s = M; s-- > 0;) {
                 const T* qs = q + s * stride;
                 const T* zb = zs + (s * d + bv) * W;
                 T* rs = r + s * stride;
-                T* gz = c.gzc + s * dW + bv * W;
+                T* gz = gzc + s * dW + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
                 // chains N-2, N-1 and N (divisors 1, 2, 3)
                 const batch t = xsimd::fma(v2, batch::load_unaligned(qs + N * W) * third,
@@ -2475,10 +2480,12 @@ template <class Arch, class T> struct kernels {
     // given levels 0..N-1 of A (not written); ∂L/∂z_s is added to GZ +
     // s*d*W. The start of every pass is computed first (levels 0..N-1, that
     // is fmexp_lanes at depth N-1), then the passes run from the last.
+    // With `states`, pass p's start is read at A + p*states (values) rather
+    // than computed from A.
     template <std::size_t D>
     static void fmexp_lanes_backward_d(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
                                        std::size_t depth, T* scratch, const T* root = nullptr,
-                                       T* groot = nullptr) {
+                                       T* groot = nullptr, std::size_t states = 0) {
         if constexpr (regs_depth<D>() > 0)
             if (!root && depth <= regs_depth<D>())
                 return with_segments(depth, std::make_index_sequence<regs_depth<D>()>{}, [&](auto N) {
@@ -2502,7 +2509,10 @@ template <class Arch, class T> struct kernels {
         T* gpad = rpad + M * stride;
         T* fwd = gpad + M * stride;    // fmexp_lanes' scratch at depth N-1
         T* starts = fwd + horner::fmexp_lanes_scratch_size(dim, depth - 1, M, W); // passes 1, 2, ...
-        for (std::size_t p = 1; p < passes; ++p) {
+        const auto start_of = [&](std::size_t p) -> const T* {
+            return states ? A + p * states : p == 0 ? A : starts + (p - 1) * R;
+        };
+        for (std::size_t p = 1; p < passes && !states; ++p) {
             const T* prev = p == 1 ? A : starts + (p - 2) * R;
             T* cur = starts + (p - 1) * R;
             if (depth > 1) // out of place: prev's levels 0..N-1 advanced into cur
@@ -2537,7 +2547,7 @@ template <class Arch, class T> struct kernels {
                 proot = rpad;
                 pgroot = gpad;
             }
-            const lanes_bwd_ctx ctx{G,        p == 0 ? A : starts + (p - 1) * R,
+            const lanes_bwd_ctx ctx{G,        start_of(p),
                                     off,      dim,
                                     depth,    zs,
                                     gzc,      inv,
@@ -2567,10 +2577,10 @@ template <class Arch, class T> struct kernels {
 
     // With `root` (fmexp_lanes' roots), ∂L/∂root is written to groot.
     static void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,
-                                     std::size_t depth, T* scratch, const T* root, T* groot) {
+                                     std::size_t depth, T* scratch, const T* root, T* groot, std::size_t states) {
         if (depth == 0 || m == 0) return;
         with_dim(dim, [&](auto D) {
-            fmexp_lanes_backward_d<decltype(D)::value>(A, G, GZ, Z, m, dim, depth, scratch, root, groot);
+            fmexp_lanes_backward_d<decltype(D)::value>(A, G, GZ, Z, m, dim, depth, scratch, root, groot, states);
         });
     }
 

@@ -66,9 +66,9 @@ struct kernel_table {
     void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*,
                           const float*, const float*) = nullptr;
     void (*fmexp_lanes_backward_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
-                                   std::size_t, double*, const double*, double*) = nullptr;
+                                   std::size_t, double*, const double*, double*, std::size_t) = nullptr;
     void (*fmexp_lanes_backward_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,
-                                   std::size_t, float*, const float*, float*) = nullptr;
+                                   std::size_t, float*, const float*, float*, std::size_t) = nullptr;
     void (*interleave_d)(const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
     void (*interleave_f)(const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
     void (*deinterleave_d)(const double*, std::size_t, std::size_t, double*, std::size_t) = nullptr;

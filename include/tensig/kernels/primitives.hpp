@@ -104,9 +104,9 @@ void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::
 void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
-                          std::size_t depth, const double* root, double* groot);
+                          std::size_t depth, const double* root, double* groot, std::size_t states);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
-                          std::size_t depth, const float* root, float* groot);
+                          std::size_t depth, const float* root, float* groot, std::size_t states);
 bool all_finite(const double* p, std::size_t n);
 bool all_finite(const float* p, std::size_t n);
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
@@ -334,11 +334,19 @@ template <class T> void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t
 ///
 /// With `root` (fmexp_lanes' roots, levels as there), ∂L/∂root_{s,k} is
 /// written to groot[(s*(N+1) + k)*lanes + l].
+///
+/// With `states` (a stride, in values), A holds the start of every pass:
+/// levels 0..N-1 before segments p*P.. (P = horner::lanes_backward_segments)
+/// at A + p*states, as a forward sweep that keeps them leaves them
+/// (fmexp_lanes at depth N-1, out of place, P segments a call). The kernel
+/// then reads them instead of running that sweep itself, with the same
+/// bits; so one call can cover a caller's many checkpoints. (The scalar
+/// twin recomputes them from A.)
 template <class T>
 void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
-                          const T* root = nullptr, T* groot = nullptr) {
+                          const T* root = nullptr, T* groot = nullptr, std::size_t states = 0) {
     if constexpr (has_simd<T>::value)
-        dispatched::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, root, groot);
+        dispatched::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, root, groot, states);
     else
         scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, 1, root, groot);
 }

@@ -309,10 +309,14 @@ template <class T> struct lanes_backward_workspace {
         : lanes_backward_workspace(s, W, n, lanes_chunk_steps<T>(s, W, n), true) {}
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n, std::size_t chunk_steps,
                              bool own_checkpoints)
-        : lanes(W), R(lanes_record_values(s, W)), chunk(chunk_steps), fwd(s, W), grad(s.size() * W),
-          Z(chunk * s.dim() * W), GZ(chunk * s.dim() * W),
+        : lanes(W), R(lanes_record_values(s, W)), chunk(chunk_steps),
+          span(chunk == kernels::horner::lanes_backward_segments ? std::max(chunk, lanes_increment_block) : chunk),
+          fwd(s, W), grad(s.size() * W), Z(span * s.dim() * W), GZ(span * s.dim() * W),
           checkpoints(own_checkpoints ? (n + chunk - 1) / chunk * R : 0) {}
-    std::size_t lanes, R, chunk;
+    // span: the steps of one call of the adjoint kernel, a multiple of the
+    // chunk; several chunks where each pass has its checkpoint (the kernel
+    // reads them all: fmexp_lanes_backward's `states`), else one
+    std::size_t lanes, R, chunk, span;
     lanes_workspace<T> fwd;
     // each written before it is read (lanes_backward): clearing them had been
     // 5% of a long batch's backward
@@ -343,12 +347,15 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
     // level 0 has no gradient; the lanes past count have none either
     std::fill(ws.grad.begin(), count < W ? ws.grad.end() : ws.grad.begin() + static_cast<std::ptrdiff_t>(W), T(0));
     interleave_lanes(G, gstride, count, m, W, ws.grad.data() + W);
+    const std::size_t span = ws.span, states = span > C ? R : 0;
     for (std::size_t chunk_end = n; chunk_end > 0;) {
-        const std::size_t chunk_first = (chunk_end - 1) / C * C, steps = chunk_end - chunk_first;
+        const std::size_t chunk_first = chunk_end > span ? (chunk_end - span + C - 1) / C * C : 0,
+                          steps = chunk_end - chunk_first;
         lanes_increments(src, chunk_first, steps, d, W, ws.Z.data());
         std::fill(ws.GZ.begin(), ws.GZ.begin() + static_cast<std::ptrdiff_t>(steps * d * W), T(0));
         kernels::fmexp_lanes_backward(checkpoints + chunk_first / C * R, ws.grad.data(), ws.GZ.data(), ws.Z.data(),
-                                      steps, d, s.depth());
+                                      steps, d, s.depth(), static_cast<const T*>(nullptr), static_cast<T*>(nullptr),
+                                      states);
         lanes_scatter(src, chunk_first, steps, d, W, ws.GZ.data(), out, fresh); // into the points
         chunk_end = chunk_first;
     }
