@@ -1701,9 +1701,10 @@ template <class Arch, class T> struct kernels {
         const T* zs = c.zs;
         T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
         T* leaf = c.A + (c.off[N] + parent * d * d) * W;  // and their d*d leaves
-        const std::ptrdiff_t from = c.src - c.A;         // where they are read
-        for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W) {
-            batch a = batch::load_unaligned(Au + from);
+        const T* Su = c.src + (c.off[N - 1] + parent * d) * W; // where they are read
+        const T* Sleaf = c.src + (c.off[N] + parent * d * d) * W;
+        for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W, Su += W, Sleaf += d * W) {
+            batch a = batch::load_unaligned(Su);
             batch pN[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const T* zb = zs + (s * d + bu) * W;
@@ -1712,7 +1713,7 @@ template <class Arch, class T> struct kernels {
             }
             a.store_unaligned(Au);
             for (std::size_t b = 0; b < d; ++b) {
-                batch acc = batch::load_unaligned(leaf + from + b * W);
+                batch acc = batch::load_unaligned(Sleaf + b * W);
                 for (std::size_t s = 0; s < M; ++s)
                     acc = xsimd::fma(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
                                      acc);
