@@ -2595,12 +2595,7 @@ template <class Arch, class T> struct kernels {
                             const T* root, const T* from) {
         if (from == A) from = nullptr;
         if (depth == 0 || m == 0) {
-            if (from) {
-                std::size_t size = 0;
-                for (std::size_t k = 0, n = 1; k <= depth; ++k, n *= dim)
-                    size += n;
-                std::copy(from, from + size * W, A);
-            }
+            if (from) std::copy(from, from + level_start(dim, depth + 1) * W, A); // levels 0..depth
             return;
         }
         with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch, root, 0, from); });

@@ -5,6 +5,7 @@
 /// instantiated once in the library (src/paths/signature.cpp).
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 #include <cmath>
 #include <memory>
@@ -657,10 +658,11 @@ inline std::size_t lanes_record_values(const shape& s, std::size_t W) {
 /// (they are left zero): the backward passes need levels 0..N-1 only, and
 /// at depth N-1 every chain of level N is skipped. With `to_end` false only
 /// the checkpoints are wanted, so the sweep stops at the last one. Below
-/// the shape's depth the state is a checkpoint's size and lives in the
-/// checkpoints themselves: the run that starts at one reads it and writes
-/// the next (kernels::fmexp_lanes out of place), the last one ws.acc; a
-/// copy of every state had been 3.4-5.2% of a backward pass.
+/// the shape's depth the state is a checkpoint's size, which is why
+/// `checkpoints` needs a depth below the shape's: the state lives in the
+/// checkpoints themselves, the run that starts at one reading it and
+/// writing the next (kernels::fmexp_lanes out of place), the last one
+/// ws.acc; a copy of every state had been 3.4-5.2% of a backward pass.
 template <class T, class Source>
 void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws, T* checkpoints = nullptr,
                       std::size_t every = 0, std::size_t depth = SIZE_MAX, bool to_end = true) {
@@ -668,11 +670,11 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
     const std::size_t R = checkpoints ? lanes_record_values(s, W) : 0;
     const std::size_t end = !to_end && n > 0 ? (n - 1) / every * every : n; // steps advanced
     const std::size_t slots = checkpoints ? (n + every - 1) / every : 0;
-    const bool in_checkpoints = checkpoints && N < s.depth() && n > 0;
+    assert(!checkpoints || N < s.depth()); // a checkpoint holds levels 0..N-1 of the shape
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     T* state = ws.acc.data();
-    if (in_checkpoints) {
+    if (slots > 0) { // the unit, in the first checkpoint
         state = checkpoints;
         std::copy(ws.acc.begin(), ws.acc.begin() + R, state);
     }
@@ -685,11 +687,9 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
             std::size_t run = i + block - j;
             const T* from = nullptr;
             if (checkpoints) {
-                if (j % every == 0 && j < end && in_checkpoints) { // from this one into the next
+                if (j % every == 0) { // from this checkpoint into the next (the last: ws.acc)
                     from = state;
                     state = j / every + 1 < slots ? checkpoints + (j / every + 1) * R : ws.acc.data();
-                } else if (j % every == 0 && !in_checkpoints) {
-                    std::copy(state, state + R, checkpoints + j / every * R);
                 }
                 run = std::min(run, every - j % every);
             }
