@@ -442,7 +442,7 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward with roots against its scalar twin", "[
         const std::size_t W = kn::lanes<T>();
         for (auto [d, N] :
              std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {2, 2}, {2, 3}, {2, 5}, {2, 7}, {4, 4}, {3, 3}, {9, 2}})
-            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 9}) { // short last passes of 1, 2 and 3 (d = 2: their own length)
+            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 9}) { // short passes of 1, 2 and 3 (d = 2: their own length, first)
                 INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m);
                 const tensig::shape s(d, N);
                 const std::size_t R = kn::scalar::fmexp_lanes_record_size(d, N), K = (N + 1) * W;

@@ -2513,12 +2513,21 @@ template <class Arch, class T> struct kernels {
         const auto start_of = [&](std::size_t p) -> const T* {
             return states ? A + p * states : p == 0 ? A : starts + (p - 1) * R;
         };
+        // Pass p covers segments [first_of(p), first_of(p + 1)). Where short
+        // passes run at their length and the starts are swept here, the
+        // short one comes first: the sweep then advances the state by m mod M
+        // segments before the full passes, not by M (the seed path's six
+        // steps: 2 segments swept at depth N-1 instead of 4). Given states
+        // are a pass apart from the first segment: the short pass is last.
+        const std::size_t lead = short_bwd_passes<D> && !states && m % M ? m % M : M;
+        const auto first_of = [&](std::size_t p) { return p == 0 ? 0 : std::min(m, lead + (p - 1) * M); };
         for (std::size_t p = 1; p < passes && !states; ++p) {
             const T* prev = p == 1 ? A : starts + (p - 2) * R;
             T* cur = starts + (p - 1) * R;
+            const std::size_t s0 = first_of(p - 1);
             if (depth > 1) // out of place: prev's levels 0..N-1 advanced into cur
-                fmexp_lanes_d<D>(cur, Z + (p - 1) * M * dim * W, M, dim, depth - 1, fwd,
-                                 root ? root + (p - 1) * M * stride : nullptr, stride, prev);
+                fmexp_lanes_d<D>(cur, Z + s0 * dim * W, first_of(p) - s0, dim, depth - 1, fwd,
+                                 root ? root + s0 * stride : nullptr, stride, prev);
             else
                 batch::load_unaligned(prev).store_unaligned(cur);
         }
@@ -2527,7 +2536,7 @@ template <class Arch, class T> struct kernels {
             // (short_bwd_passes), else as a full one whose last segments have
             // zero increments: exp(0) = 1, so they change neither the values
             // nor the gradient.
-            const std::size_t s0 = p * M, Mp = m - s0 < M ? m - s0 : M;
+            const std::size_t s0 = first_of(p), Mp = first_of(p + 1) - s0;
             const bool own = Mp == M || short_bwd_passes<D>;
             const std::size_t Mr = own ? Mp : M; // segments the pass runs
             if (own)
