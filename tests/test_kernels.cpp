@@ -577,6 +577,71 @@ TEMPLATE_TEST_CASE("exp_lanes: each lane's words below a prefix of exp(z)", "[ke
     }
 }
 
+TEMPLATE_TEST_CASE("exp_lanes_adjoint: the gradient of <G, exp_lanes> by its closed form and its twin", "[kernels]",
+                   float, double) {
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (std::size_t d : {1, 2, 3, 5})
+            for (std::size_t depth : {0, 1, 2, 4, 6})
+                for (std::size_t k0 : {0, 1, 3}) {
+                    if (d == 5 && depth == 6) continue; // (19531 values a lane)
+                    INFO(arch << " lanes " << W << " d " << d << " depth " << depth << " k0 " << k0);
+                    const tensig::shape s(d, depth);
+                    const auto z = random_vector<T>(d), a0 = random_vector<T>(W), G0 = random_vector<T>(s.size() * W);
+                    std::vector<T> E(s.size() * W);
+                    std::copy(a0.begin(), a0.end(), E.begin());
+                    kn::exp_lanes(E.data(), z.data(), d, depth, k0);
+                    const std::vector<T> Ebelow(E.begin(), E.begin() + static_cast<std::ptrdiff_t>(
+                                                                             s.level_offset(depth) * W));
+                    std::vector<T> G1 = G0, G2 = G0, gz1(d, T(0.25)), gz2(d, T(0.25));
+                    kn::exp_lanes_adjoint(Ebelow.data(), G1.data(), gz1.data(), z.data(), d, depth, k0);
+                    kn::scalar::exp_lanes_adjoint(Ebelow.data(), G2.data(), gz2.data(), z.data(), d, depth, k0, W);
+                    // L = sum G_j[u, l] a0[l] z_u k0!/(k0+j)!: dL/da0[l] and dL/dz_b word by word
+                    std::vector<double> ga0(W, 0.0), gz(d, 0.25), ma0(W, 0.0), mz(d, 0.25); // (m: sums of |terms|)
+                    for (std::size_t j = 0; j <= depth; ++j) {
+                        double fact = 1;
+                        for (std::size_t i = k0 + 1; i <= k0 + j; ++i)
+                            fact *= static_cast<double>(i);
+                        for (std::size_t u = 0; u < s.level_size(j); ++u) {
+                            std::vector<std::size_t> letters;
+                            for (std::size_t i = 0, r = u; i < j; ++i, r /= d)
+                                letters.push_back(r % d);
+                            double prod = 1;
+                            for (auto b : letters)
+                                prod *= static_cast<double>(z[b]);
+                            std::vector<double> dprod(d, 0.0); // d(z_u)/dz_b
+                            for (std::size_t i = 0; i < j; ++i) {
+                                double others = 1;
+                                for (std::size_t i2 = 0; i2 < j; ++i2)
+                                    if (i2 != i) others *= static_cast<double>(z[letters[i2]]);
+                                dprod[letters[i]] += others;
+                            }
+                            for (std::size_t l = 0; l < W; ++l) {
+                                const double gl = static_cast<double>(G0[(s.level_offset(j) + u) * W + l]);
+                                ga0[l] += gl * prod / fact;
+                                ma0[l] += std::abs(gl * prod / fact);
+                                for (std::size_t b = 0; b < d; ++b) {
+                                    gz[b] += gl * static_cast<double>(a0[l]) * dprod[b] / fact;
+                                    mz[b] += std::abs(gl * static_cast<double>(a0[l]) * dprod[b] / fact);
+                                }
+                            }
+                        }
+                    }
+                    // (rounding: a few ulps of the sum of |terms| per level)
+                    for (std::size_t b = 0; b < d; ++b) {
+                        CHECK(std::abs(static_cast<double>(gz1[b]) - gz[b]) <= tol<T>(depth + 1) * mz[b]);
+                        CHECK(std::abs(static_cast<double>(gz2[b]) - gz[b]) <= tol<T>(depth + 1) * mz[b]);
+                    }
+                    for (std::size_t l = 0; l < W; ++l) {
+                        CHECK(std::abs(static_cast<double>(G1[l]) - ga0[l]) <= tol<T>(depth + 1) * ma0[l]);
+                        CHECK(std::abs(static_cast<double>(G2[l]) - ga0[l]) <= tol<T>(depth + 1) * ma0[l]);
+                    }
+                }
+    }
+}
+
 TEMPLATE_TEST_CASE("prefix_roots and its adjoint: the words of level p in lanes equal horner's", "[kernels]",
                    float, double) {
     using T = TestType;

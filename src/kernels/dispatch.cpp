@@ -284,6 +284,16 @@ void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, s
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0) {
     table().exp_lanes_f(A, z, dim, depth, k0);
 }
+void exp_lanes_adjoint(const double* E, double* G, double* gz, const double* z, std::size_t dim, std::size_t depth,
+                       std::size_t k0) {
+    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().lanes_d);
+    table().exp_lanes_adjoint_d(E, G, gz, z, dim, depth, k0);
+}
+void exp_lanes_adjoint(const float* E, float* G, float* gz, const float* z, std::size_t dim, std::size_t depth,
+                       std::size_t k0) {
+    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().lanes_f);
+    table().exp_lanes_adjoint_f(E, G, gz, z, dim, depth, k0);
+}
 namespace {
 // Whether kernels::prefix_roots runs in lanes: the words of level p fill them.
 bool roots_in_lanes(std::size_t dim, std::size_t p, std::size_t depth, std::size_t W) {

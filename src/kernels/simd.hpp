@@ -1469,6 +1469,66 @@ template <class Arch, class T> struct kernels {
             }
     }
 
+    // The adjoint of exp_lanes (kernels::exp_lanes_adjoint): from the
+    // deepest level up, G_{j-1}[u] += G_j[u b] c_b with c_b = z_b / (k0 + j),
+    // exp_lanes' own factor, and gz[b] += the sum over u and the lanes of
+    // G_j[u b] E_{j-1}[u], divided by k0 + j once per level. Two sets of
+    // sums (even and odd u) hide the multiply-add latency.
+    template <std::size_t D>
+    static void exp_lanes_adjoint_d(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth,
+                                    std::size_t k0) {
+        std::size_t off[64]; // depth < 64 (the dispatcher's limit)
+        level_offsets(off, dim, depth);
+        for (std::size_t j = depth; j >= 1; --j) {
+            const std::size_t n = off[j] - off[j - 1];
+            const T k = T(static_cast<double>(k0 + j));
+            const T* Ep = E + off[j - 1] * W;
+            T* Gp = G + off[j - 1] * W;
+            const T* Gc = G + off[j] * W;
+            if constexpr (D > 0) {
+                batch c[D], acc0[D], acc1[D];
+                for (std::size_t b = 0; b < D; ++b) {
+                    c[b] = batch(z[b] / k);
+                    acc0[b] = acc1[b] = batch(T(0));
+                }
+                const auto word = [&](std::size_t u, batch* acc) {
+                    const batch e = batch::load_unaligned(Ep + u * W);
+                    batch g = batch::load_unaligned(Gp + u * W);
+                    for (std::size_t b = 0; b < D; ++b) {
+                        const batch gc = batch::load_unaligned(Gc + (u * D + b) * W);
+                        g = xsimd::fma(gc, c[b], g);
+                        acc[b] = xsimd::fma(gc, e, acc[b]);
+                    }
+                    g.store_unaligned(Gp + u * W);
+                };
+                std::size_t u = 0;
+                for (; u + 1 < n; u += 2) {
+                    word(u, acc0);
+                    word(u + 1, acc1);
+                }
+                if (u < n) word(u, acc0);
+                for (std::size_t b = 0; b < D; ++b)
+                    gz[b] += reduce_sum(acc0[b] + acc1[b]) / k;
+            } else {
+                for (std::size_t b = 0; b < dim; ++b) {
+                    const batch c(z[b] / k);
+                    batch acc(T(0));
+                    for (std::size_t u = 0; u < n; ++u) {
+                        const batch gc = batch::load_unaligned(Gc + (u * dim + b) * W);
+                        xsimd::fma(gc, c, batch::load_unaligned(Gp + u * W)).store_unaligned(Gp + u * W);
+                        acc = xsimd::fma(gc, batch::load_unaligned(Ep + u * W), acc);
+                    }
+                    gz[b] += reduce_sum(acc) / k;
+                }
+            }
+        }
+    }
+
+    static void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth,
+                                  std::size_t k0) {
+        with_dim(dim, [&](auto D) { exp_lanes_adjoint_d<decltype(D)::value>(E, G, gz, z, dim, depth, k0); });
+    }
+
     // horner::prefix_chains with the W words of level p in the lanes
     // (dim^p = W, p <= prefix_roots_max_p, depth < prefix_roots_max_depth):
     // chain k is one register through levels 1..min(k, p), each level's
@@ -2695,6 +2755,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.scatter_differences_f = &kernels<Arch, float>::scatter_differences;
     t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
     t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
+    t.exp_lanes_adjoint_d = &kernels<Arch, double>::exp_lanes_adjoint;
+    t.exp_lanes_adjoint_f = &kernels<Arch, float>::exp_lanes_adjoint;
     t.prefix_roots_d = &kernels<Arch, double>::prefix_roots;
     t.prefix_roots_f = &kernels<Arch, float>::prefix_roots;
     t.prefix_roots_adjoint_d = &kernels<Arch, double>::prefix_roots_adjoint;

@@ -81,6 +81,10 @@ struct kernel_table {
                                      float*) = nullptr;
     void (*exp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t) = nullptr;
     void (*exp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t) = nullptr;
+    void (*exp_lanes_adjoint_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
+                                std::size_t) = nullptr;
+    void (*exp_lanes_adjoint_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,
+                                std::size_t) = nullptr;
     void (*prefix_roots_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
     void (*prefix_roots_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
     void (*prefix_roots_adjoint_d)(const double*, const double*, std::size_t, std::size_t, std::size_t,

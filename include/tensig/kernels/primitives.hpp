@@ -103,6 +103,10 @@ void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::
                           const float* groot, float* gA, float* gz);
 void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0);
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0);
+void exp_lanes_adjoint(const double* E, double* G, double* gz, const double* z, std::size_t dim, std::size_t depth,
+                       std::size_t k0);
+void exp_lanes_adjoint(const float* E, float* G, float* gz, const float* z, std::size_t dim, std::size_t depth,
+                       std::size_t k0);
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot, std::size_t states);
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
@@ -321,6 +325,22 @@ template <class T> void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t
         dispatched::exp_lanes(A, z, dim, depth, k0);
     else
         scalar::exp_lanes(A, z, dim, depth, k0, 1);
+}
+
+/// The adjoint of exp_lanes: E holds levels 0..depth-1 of exp_lanes'
+/// values (interleaved; level 0 its input), G levels 0..depth of ∂L/∂E.
+/// On exit G's level 0 holds ∂L/∂E_0 (the gradient added to it through
+/// the levels below; levels 1..depth are overwritten) and ∂L/∂z, summed
+/// over the lanes, is added to gz (dim values). What the backward of a
+/// path's first step costs when that step starts from the unit: two
+/// multiply-adds per value, where the adjoint of a fused
+/// multiply-exponentiate takes about six (d = 2).
+template <class T>
+void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth, std::size_t k0) {
+    if constexpr (has_simd<T>::value)
+        dispatched::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
+    else
+        scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, 1);
 }
 
 /// The adjoint of fmexp_lanes: A holds levels 0..N-1 (interleaved) before

@@ -241,6 +241,32 @@ void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t depth, std::size_t
                         A[(prev + u) * lanes + l] * (z[b] / T(static_cast<double>(k0 + j)));
 }
 
+/// kernels::exp_lanes_adjoint on `lanes` interleaved tensors, one lane at
+/// a time: the chain rule through A_j[u b] = A_{j-1}[u] (z_b / (k0 + j)),
+/// from the deepest level up.
+template <class T>
+void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth, std::size_t k0,
+                       std::size_t lanes) {
+    if (depth == 0) return;
+    std::size_t prev = 0, n = 1; // level depth-1: its offset and size
+    for (std::size_t j = 1; j < depth; ++j, n *= dim)
+        prev += n;
+    for (std::size_t j = depth; j >= 1; --j) {
+        const T k = T(static_cast<double>(k0 + j));
+        for (std::size_t l = 0; l < lanes; ++l)
+            for (std::size_t u = 0; u < n; ++u)
+                for (std::size_t b = 0; b < dim; ++b) {
+                    const T g = G[(prev + n + u * dim + b) * lanes + l];
+                    G[(prev + u) * lanes + l] += g * (z[b] / k);
+                    gz[b] += g * E[(prev + u) * lanes + l] / k;
+                }
+        if (j > 1) {
+            n /= dim;
+            prev -= n;
+        }
+    }
+}
+
 /// fmexp_many on `lanes` interleaved tensors at once (coefficient i of lane
 /// l at A[i*lanes + l], coordinate b of segment s at Z[(s*dim + b)*lanes + l]):
 /// the twin of the SIMD kernels' fmexp_lanes, one lane at a time (a

@@ -179,6 +179,12 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
 /// ∂L/∂root with ∂L/∂(levels 0..p) through kernels::prefix_roots_adjoint,
 /// step by step. ∂L/∂z is the lanes' sum plus the top's. Exact: nothing is
 /// rebuilt by inverse steps.
+///
+/// The first step starts from the unit, so its result is exp(z) (as in
+/// signature_into): the first block's checkpoint is the state after it, and
+/// its gradient goes through the adjoint of that exponential
+/// (kernels::exp_lanes_adjoint, two multiply-adds per value) instead of a
+/// fused multiply-exponentiate's (about six for d = 2).
 template <class T>
 void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
                            backward_workspace<T>& ws, T* out) {
@@ -189,14 +195,17 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     if (!ws.prefix || ws.prefix->steps != n) ws.prefix = std::make_unique<prefix_backward_workspace<T>>(pw, s, n);
     auto& bw = *ws.prefix;
     // the forward: checkpoints at the start of every block (the last block's
-    // steps are not needed). The first is the unit: levels 0..p are (1, 0, ...)
-    // and the lanes' levels 0..N-p-1 zero (level 0, the words of level p, is
-    // the top's and is not read). The second block starts from exp of the
-    // first step, as signature_into: no lanes to clear.
-    std::fill_n(bw.tops.data(), top, T(0));
-    bw.tops[0] = T(1);
-    std::fill_n(bw.checkpoints.data(), bw.R, T(0));
-    if (bw.blocks > 1) prefix_lanes_from_start(path, d, n, B, o, N, pw);
+    // steps are not needed), the first one after step 0: exp(z_0), levels
+    // 0..p and the lanes' levels 0..N-p-1, whose level 0 (the words of level
+    // p, not read by the lanes' kernels) holds the top's level p for the
+    // exponential's adjoint.
+    T* const z0 = bw.gz.data() + (B - 1) * d; // (the last step's slot: free until the block's gz are summed)
+    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
+    prefix_lanes_exp(pw, z0, d);
+    std::copy_n(pw.top.data(), top, bw.tops.data());
+    std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data());
+    std::copy_n(pw.top.data() + (top - W), W, bw.checkpoints.data());
+    if (bw.blocks > 1) prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
     for (std::size_t blk = 1; blk < bw.blocks; ++blk) {
         std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
         std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data() + blk * bw.R);
@@ -209,13 +218,16 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     std::fill_n(grad, W, T(0)); // level 0 of the lanes (the words of level p) is the top's
     prefix_lanes_layout(pw, s, G, bw.gtop.data(), grad, false);
     for (std::size_t blk = bw.blocks; blk-- > 0;) {
-        const std::size_t i0 = blk * B, m = std::min(B, n - i0);
-        // the block's increments and roots again, from levels 0..p at its start
-        std::copy_n(bw.tops.data() + blk * top, top, pw.top.data());
-        prefix_lanes_roots(path, d, n, i0, m, o, N, pw, bw.step_tops.data());
-        std::fill_n(bw.GZ.data(), m * d * W, T(0));
-        kernels::fmexp_lanes_backward(bw.checkpoints.data() + blk * bw.R, grad, bw.GZ.data(), pw.Z.data(), m, d,
-                                      pw.below, pw.roots.data(), bw.groot.data());
+        // the block's steps i0..i0+m-1 through the lanes (the first block's from step 1)
+        const std::size_t i0 = blk == 0 ? 1 : blk * B, m = std::min(blk * B + B, n) - i0;
+        if (m > 0) {
+            // the block's increments and roots again, from levels 0..p at its start
+            std::copy_n(bw.tops.data() + blk * top, top, pw.top.data());
+            prefix_lanes_roots(path, d, n, i0, m, o, N, pw, bw.step_tops.data());
+            std::fill_n(bw.GZ.data(), m * d * W, T(0));
+            kernels::fmexp_lanes_backward(bw.checkpoints.data() + blk * bw.R, grad, bw.GZ.data(), pw.Z.data(), m, d,
+                                          pw.below, pw.roots.data(), bw.groot.data());
+        }
         for (std::size_t i = 0; i < m * d; ++i) { // ∂L/∂z: every lane's
             bw.gz[i] = T(0);
             for (std::size_t l = 0; l < W; ++l)
@@ -227,6 +239,16 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
             scatter_step_gradient(out, i0 + b, n, d, o, bw.gz.data() + b * d);
         }
     }
+    // step 0: the gradient of exp(z_0), the lanes' (whose level 0 then holds
+    // ∂L/∂(the words of level p)) and the top's
+    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
+    T* const gz0 = bw.gz.data();
+    std::fill_n(gz0, d, T(0));
+    kernels::exp_lanes_adjoint(bw.checkpoints.data(), grad, gz0, z0, d, pw.below, pw.p);
+    for (std::size_t l = 0; l < W; ++l)
+        bw.gtop[top - W + l] += grad[l];
+    kernels::scalar::exp_lanes_adjoint(bw.tops.data(), bw.gtop.data(), gz0, z0, d, pw.p, 0, 1);
+    scatter_step_gradient(out, 0, n, d, o, gz0);
 }
 
 /// Fewest levels below p for the backward by prefix lanes. Against the
