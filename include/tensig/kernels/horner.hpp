@@ -35,6 +35,9 @@ inline constexpr std::size_t lanes_segments = 4;
 /// Segments per pass of fmexp_lanes_backward. (Two, for less register
 /// pressure: equal for d = 4, N = 6 and 1.26x slower for d = 2, N = 10.)
 inline constexpr std::size_t lanes_backward_segments = 4;
+/// Most segments of the one pass fmexp_lanes_backward may run instead of
+/// passes of lanes_backward_segments (d = 2, the starts not given).
+inline constexpr std::size_t lanes_backward_long_pass = 6;
 
 /// Scratch for fmexp_lanes (`lanes` paths, one per SIMD lane, blocks of at
 /// most m segments): z/c (N d) per segment, and the partial sums of the
@@ -62,7 +65,8 @@ inline constexpr std::size_t lanes_regs_backward_block = 16;
 /// Scratch for fmexp_lanes_backward on m segments (or, for a tensor in
 /// registers, the states before each segment of a block and every
 /// block's start, if more): per pass of
-/// lanes_backward_segments (M) segments, z/c and ∂L/∂z per divisor (2 M N d)
+/// M segments (lanes_backward_segments, or m for one pass of up to
+/// lanes_backward_long_pass), z/c and ∂L/∂z per divisor (2 M N d)
 /// and the forward partial sums at one node of each level (N M (N+1)) and
 /// the adjoint sums at its d children (d N M (N+1)), chain N's partial sums at the nodes of level N-1 under one node (M
 /// d); a short pass's increments padded with zeros (M d); with roots, a
@@ -71,7 +75,8 @@ inline constexpr std::size_t lanes_regs_backward_block = 16;
 /// per lane.
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
                                                      std::size_t lanes) {
-    const std::size_t M = lanes_backward_segments, passes = (m + M - 1) / M;
+    const std::size_t M = m > lanes_backward_segments && m <= lanes_backward_long_pass ? m : lanes_backward_segments,
+                      passes = (m + M - 1) / M;
     const std::size_t B = lanes_regs_backward_block, blocks = (m + B - 1) / B;
     const std::size_t in_passes =
         lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
