@@ -201,11 +201,14 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     // exponential's adjoint.
     T* const z0 = bw.gz.data() + (B - 1) * d; // (the last step's slot: free until the block's gz are summed)
     segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
-    prefix_lanes_exp(pw, z0, d);
-    std::copy_n(pw.top.data(), top, bw.tops.data());
-    std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data());
-    std::copy_n(pw.top.data() + (top - W), W, bw.checkpoints.data());
-    if (bw.blocks > 1) prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
+    bw.tops[0] = T(1);
+    kernels::scalar::exp_lanes(bw.tops.data(), z0, d, pw.p, 0, 1);
+    std::copy_n(bw.tops.data() + (top - W), W, bw.checkpoints.data());
+    kernels::exp_lanes(bw.checkpoints.data(), z0, d, pw.below - 1, pw.p); // (levels 0..N-p-1 only)
+    if (bw.blocks > 1) {
+        prefix_lanes_exp(pw, z0, d);
+        prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
+    }
     for (std::size_t blk = 1; blk < bw.blocks; ++blk) {
         std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
         std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data() + blk * bw.R);
