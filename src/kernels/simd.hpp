@@ -2128,14 +2128,18 @@ template <class Arch, class T> struct kernels {
         level_offsets(off, dim, depth);
         if (src != A) // level 0: read by the passes (without roots), never written
             batch::load_unaligned(src).store_unaligned(A);
-        for (std::size_t s0 = 0; s0 < m; s0 += lanes_segments, src = A) {
-            const std::size_t M = m - s0 < lanes_segments ? m - s0 : lanes_segments;
+        // Passes of at most lanes_segments, as equal in length as can be: the
+        // seed path's six steps after exp as 3 + 3, not 4 + 2 (0.97x the time).
+        const std::size_t passes = (m + lanes_segments - 1) / lanes_segments;
+        for (std::size_t s0 = 0, left = passes; left > 0; --left, src = A) {
+            const std::size_t M = (m - s0 + left - 1) / left;
             T* zs = scratch;
             divided_lanes(zs, Z, s0, M, dim, depth);
             const lanes_ctx ctx{A, src, off, dim, depth, zs, zs + M * depth * dim * W,
                                 root ? root + s0 * root_step : nullptr, root_step};
             with_segments(M, std::make_index_sequence<lanes_segments>{},
                           [&](auto k) { lanes_pass<D, decltype(k)::value>(ctx); });
+            s0 += M;
         }
     }
 
