@@ -1686,13 +1686,13 @@ template <class Arch, class T> struct kernels {
     // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c for the M segments of Z from s0
     // (interleaved increments), c = 1..N: the Horner divisors of a pass.
     static void divided_lanes(T* zs, const T* Z, std::size_t s0, std::size_t M, std::size_t dim, std::size_t depth) {
-        for (std::size_t s = 0; s < M; ++s)
-            for (std::size_t c = 1; c <= depth; ++c) {
-                const batch inv(horner::reciprocal<T>(c));
+        for (std::size_t c = 1; c <= depth; ++c) {
+            const batch inv(horner::reciprocal<T>(c)); // (one division per divisor, not per segment too)
+            for (std::size_t s = 0; s < M; ++s)
                 for (std::size_t b = 0; b < dim; ++b)
                     (batch::load_unaligned(Z + ((s0 + s) * dim + b) * W) * inv)
                         .store_unaligned(zs + (((c - 1) * M + s) * dim + b) * W);
-            }
+        }
     }
 
     // The d nodes of level j under `parent` (index of the parent among the
