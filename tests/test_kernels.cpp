@@ -803,6 +803,7 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
     using T = TestType;
     auto shapes = many_shapes;
     shapes.push_back({9, 2});
+    shapes.push_back({9, 4}); // (the generic walk's upper levels: d at run time)
     shapes.push_back({2, 10});
     shapes.push_back({2, 5});
     shapes.push_back({2, 3}); // (with {2, 1}, {2, 2} and {4, 2}: the adjoint in registers)

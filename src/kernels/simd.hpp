@@ -2218,68 +2218,80 @@ template <class Arch, class T> struct kernels {
         // The children's gradients g (after the segments still to undo) and
         // their sums over chains: registers for a d known at compile time,
         // else leafp (free between calls of lanes_bwd_last_three).
-        constexpr std::size_t GR = D > 0 ? D : 1;
-        batch g_reg[GR], sum_reg[GR];
-        T* const g_mem = c.leafp;
-        T* const sum_mem = c.leafp + dW;
         T* const Gp = c.G + (c.off[j] + parent * d) * W; // the children's gradients
-        for (std::size_t b = 0; b < d; ++b)
-            if constexpr (D > 0)
-                g_reg[b] = batch::load_unaligned(Gp + b * W);
-            else
-                batch::load_unaligned(Gp + b * W).store_unaligned(g_mem + b * W);
-        batch gz_reg[GR];
-        for (std::size_t s = M; s-- > 0;) {
-            const T* qs = q + s * stride;
-            T* rs = r + s * stride;
-            T* gz = c.gzc + s * dW; // child b's at + b*W
-            const T* zsb = c.zs + s * dW;
-            for (std::size_t b = 0; b < d; ++b) { // the sums over chains start from g (chain j)
-                if constexpr (D > 0) {
-                    sum_reg[b] = g_reg[b];
-                    gz_reg[b] = batch::load_unaligned(gz + b * W);
-                } else
-                    batch::load_unaligned(g_mem + b * W).store_unaligned(sum_mem + b * W);
-            }
-            for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
-                const batch qk = batch::load_unaligned(qs + k * W);
-                const batch qc = k == j ? qk : qk * batch::load_unaligned(c.inv + (k - j + 1) * W);
-                batch rk(T(0)); // this loop is the only writer of r_k, k >= j
-                const T* zk = zsb + (k - j) * zdiv;
-                for (std::size_t b = 0; b < d; ++b) {
-                    batch g;
-                    if constexpr (D > 0)
-                        g = g_reg[b];
-                    else
-                        g = batch::load_unaligned(g_mem + b * W);
-                    const batch v = k == j ? g : batch::load_unaligned(rr + b * cs + s * stride + k * W);
-                    if (k > j) {
-                        if constexpr (D > 0)
-                            sum_reg[b] = sum_reg[b] + v;
-                        else
-                            (batch::load_unaligned(sum_mem + b * W) + v).store_unaligned(sum_mem + b * W);
-                    }
-                    if constexpr (D > 0)
-                        gz_reg[b] = xsimd::fma(v, qc, gz_reg[b]);
-                    else
-                        xsimd::fma(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
-                    rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
+        if constexpr (D > 0) {
+            // Two sets of sums over the chains (even and odd k - j), so that
+            // the multiply-adds into the z-gradients and the additions into
+            // the children's gradients wait on the chain before the last, not
+            // on the last: with one set the walk up waited on their latency.
+            batch g[D];
+            for (std::size_t b = 0; b < D; ++b)
+                g[b] = batch::load_unaligned(Gp + b * W);
+            for (std::size_t s = M; s-- > 0;) {
+                const T* qs = q + s * stride;
+                T* rs = r + s * stride;
+                T* gz = c.gzc + s * dW; // child b's at + b*W
+                const T* zsb = c.zs + s * dW;
+                batch gz0[D], gz1[D], sum0[D], sum1[D];
+                for (std::size_t b = 0; b < D; ++b) {
+                    gz0[b] = batch::load_unaligned(gz + b * W);
+                    gz1[b] = batch(T(0));
+                    sum0[b] = g[b]; // the sums over chains start from g (chain j)
+                    sum1[b] = batch(T(0));
                 }
-                rk.store_unaligned(rs + k * W);
+                const auto chain = [&](std::size_t k, batch* gzk, batch* sumk) { // divisor k - j + 1
+                    const batch qk = batch::load_unaligned(qs + k * W);
+                    const batch qc = k == j ? qk : qk * batch::load_unaligned(c.inv + (k - j + 1) * W);
+                    batch rk(T(0)); // this loop is the only writer of r_k, k >= j
+                    const T* zk = zsb + (k - j) * zdiv;
+                    for (std::size_t b = 0; b < D; ++b) {
+                        const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + s * stride + k * W);
+                        if (k > j) sumk[b] = sumk[b] + v;
+                        gzk[b] = xsimd::fma(v, qc, gzk[b]);
+                        rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
+                    }
+                    rk.store_unaligned(rs + k * W);
+                };
+                std::size_t k = j;
+                for (; k + 1 <= N; k += 2) {
+                    chain(k, gz0, sum0);
+                    chain(k + 1, gz1, sum1);
+                }
+                if (k <= N) chain(k, gz0, sum0);
+                for (std::size_t b = 0; b < D; ++b) { // before segment s
+                    g[b] = sum0[b] + sum1[b];
+                    (gz0[b] + gz1[b]).store_unaligned(gz + b * W);
+                }
             }
-            for (std::size_t b = 0; b < d; ++b) { // before segment s
-                if constexpr (D > 0) {
-                    g_reg[b] = sum_reg[b];
-                    gz_reg[b].store_unaligned(gz + b * W);
-                } else
-                    batch::load_unaligned(sum_mem + b * W).store_unaligned(g_mem + b * W);
+            for (std::size_t b = 0; b < D; ++b)
+                g[b].store_unaligned(Gp + b * W);
+        } else {
+            T* const g = c.leafp;
+            T* const sum = c.leafp + dW;
+            std::copy(Gp, Gp + dW, g);
+            for (std::size_t s = M; s-- > 0;) {
+                const T* qs = q + s * stride;
+                T* rs = r + s * stride;
+                T* gz = c.gzc + s * dW; // child b's at + b*W
+                const T* zsb = c.zs + s * dW;
+                std::copy(g, g + dW, sum); // the sums over chains start from g (chain j)
+                for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
+                    const batch qk = batch::load_unaligned(qs + k * W);
+                    const batch qc = k == j ? qk : qk * batch::load_unaligned(c.inv + (k - j + 1) * W);
+                    batch rk(T(0)); // this loop is the only writer of r_k, k >= j
+                    const T* zk = zsb + (k - j) * zdiv;
+                    for (std::size_t b = 0; b < d; ++b) {
+                        const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + s * stride + k * W);
+                        if (k > j) (batch::load_unaligned(sum + b * W) + v).store_unaligned(sum + b * W);
+                        xsimd::fma(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
+                        rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
+                    }
+                    rk.store_unaligned(rs + k * W);
+                }
+                std::copy(sum, sum + dW, g); // before segment s
             }
+            std::copy(g, g + dW, Gp);
         }
-        for (std::size_t b = 0; b < d; ++b)
-            if constexpr (D > 0)
-                g_reg[b].store_unaligned(Gp + b * W);
-            else
-                batch::load_unaligned(g_mem + b * W).store_unaligned(Gp + b * W);
     }
 
     // Levels N-1 and N under `parent` (level N-2). A leaf's gradient is the
