@@ -255,11 +255,13 @@ TEMPLATE_TEST_CASE("backward of one path by prefix lanes equals the one-path rou
     for (const auto& arch : tensig::kernels::available_archs()) {
         tensig::kernels::force_arch(arch);
         const std::size_t W = tensig::kernels::lanes<T>();
-        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 12}, {2, 13}, {2, 10}}) {
+        for (auto [d, N] : {std::pair<std::size_t, std::size_t>{2, 12}, {2, 13}, {2, 10}, {2, 14}}) {
             const std::size_t p = tensig::detail::prefix_lanes_level<T>(tensig::shape(d, N));
             // the route runs: N = 12 with 8 lanes (p = 3), N = 13 with 16 (p = 4)
             if (W > 1 && N == 13) CHECK((p > 0 && N - p >= tensig::detail::prefix_lanes_backward_min_below));
-            for (std::size_t L : {2, 3, 19, 40})
+            // (L = 17, 18: a first block of 15 steps after step 0, then none or one more;
+            // N = 14: one segment takes the route, step 0 alone)
+            for (std::size_t L : {2, 3, 17, 18, 19, 40})
                 for (int option = 0; option < 3; ++option) {
                     const tensig::signature_options o = lanes_cases::option(option);
                     INFO(arch << " lanes " << W << " d " << d << " N " << N << " p " << p << " L " << L

@@ -2220,10 +2220,13 @@ template <class Arch, class T> struct kernels {
         // else leafp (free between calls of lanes_bwd_last_three).
         T* const Gp = c.G + (c.off[j] + parent * d) * W; // the children's gradients
         if constexpr (D > 0) {
-            // Two sets of sums over the chains (even and odd k - j), so that
-            // the multiply-adds into the z-gradients and the additions into
-            // the children's gradients wait on the chain before the last, not
-            // on the last: with one set the walk up waited on their latency.
+            // Two sets of sums over the chains (even and odd k - j) where
+            // they fit in the registers, so that the multiply-adds into the
+            // z-gradients and the additions into the children's gradients
+            // wait on the chain before the last, not on the last: with one
+            // set the walk up waited on their latency (two: 0.98x the
+            // backward for d = 2 and 4; for d = 8, 5 d live registers spill).
+            constexpr bool two = D <= (std::is_base_of<xsimd::avx512f, Arch>::value ? 4 : 2);
             batch g[D];
             for (std::size_t b = 0; b < D; ++b)
                 g[b] = batch::load_unaligned(Gp + b * W);
@@ -2253,14 +2256,16 @@ template <class Arch, class T> struct kernels {
                     rk.store_unaligned(rs + k * W);
                 };
                 std::size_t k = j;
-                for (; k + 1 <= N; k += 2) {
+                if constexpr (two)
+                    for (; k + 1 <= N; k += 2) {
+                        chain(k, gz0, sum0);
+                        chain(k + 1, gz1, sum1);
+                    }
+                for (; k <= N; ++k)
                     chain(k, gz0, sum0);
-                    chain(k + 1, gz1, sum1);
-                }
-                if (k <= N) chain(k, gz0, sum0);
                 for (std::size_t b = 0; b < D; ++b) { // before segment s
-                    g[b] = sum0[b] + sum1[b];
-                    (gz0[b] + gz1[b]).store_unaligned(gz + b * W);
+                    g[b] = two ? sum0[b] + sum1[b] : sum0[b];
+                    (two ? gz0[b] + gz1[b] : gz0[b]).store_unaligned(gz + b * W);
                 }
             }
             for (std::size_t b = 0; b < D; ++b)
@@ -2663,9 +2668,11 @@ template <class Arch, class T> struct kernels {
         }
     }
 
-    // Whether a short last pass runs with its own length (a pass per length
-    // compiled) rather than as a full one with zero increments: for d = 2,
-    // whose one path of seven segments (the seed inversion's) would do eight.
+    // Whether a short pass runs with its own length (a pass per length
+    // compiled, up to horner::lanes_backward_long_pass: then it comes first,
+    // or is the only one) rather than as a full one with zero increments
+    // (last): for d = 2, whose one path of seven segments (the seed
+    // inversion's) would do eight.
     template <std::size_t D> static constexpr bool short_bwd_passes = D == 2;
 
     // With `root` (fmexp_lanes' roots), ∂L/∂root is written to groot.

@@ -32,8 +32,9 @@ inline std::size_t fmexp_many_scratch_size(std::size_t dim, std::size_t depth, s
 /// Segments fmexp_lanes carries through one depth-first pass (the SIMD
 /// kernels keep their increments in registers at the leaves).
 inline constexpr std::size_t lanes_segments = 4;
-/// Segments per pass of fmexp_lanes_backward. (Two, for less register
-/// pressure: equal for d = 4, N = 6 and 1.26x slower for d = 2, N = 10.)
+/// Segments per pass of fmexp_lanes_backward. (Passes of two, for less
+/// register pressure, ran equal for d = 4, N = 6 and 1.26x slower for
+/// d = 2, N = 10.)
 inline constexpr std::size_t lanes_backward_segments = 4;
 /// Most segments of the one pass fmexp_lanes_backward may run instead of
 /// passes of lanes_backward_segments (d = 2, the starts not given).
@@ -75,7 +76,9 @@ inline constexpr std::size_t lanes_regs_backward_block = 16;
 /// per lane.
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
                                                      std::size_t lanes) {
-    const std::size_t M = m > lanes_backward_segments && m <= lanes_backward_long_pass ? m : lanes_backward_segments,
+    const std::size_t M = dim == 2 && m > lanes_backward_segments && m <= lanes_backward_long_pass
+                              ? m // (the kernel's one long pass: d = 2 only)
+                              : lanes_backward_segments,
                       passes = (m + M - 1) / M;
     const std::size_t B = lanes_regs_backward_block, blocks = (m + B - 1) / B;
     const std::size_t in_passes =

@@ -329,9 +329,10 @@ template <class T> void exp_lanes(T* A, const T* z, std::size_t dim, std::size_t
 
 /// The adjoint of exp_lanes: E holds levels 0..depth-1 of exp_lanes'
 /// values (interleaved; level 0 its input), G levels 0..depth of ∂L/∂E.
-/// On exit G's level 0 holds ∂L/∂E_0 (the gradient added to it through
-/// the levels below; levels 1..depth are overwritten) and ∂L/∂z, summed
-/// over the lanes, is added to gz (dim values). What the backward of a
+/// On exit G's levels 0..depth-1 hold the whole gradient of each value
+/// (∂L/∂E_j with E_j's dependence on E_{j-1}: what the levels below added
+/// to it), so level 0 holds ∂L/∂E_0; level `depth` is only read. ∂L/∂z,
+/// summed over the lanes, is added to gz (dim values). What the backward of a
 /// path's first step costs when that step starts from the unit: two
 /// multiply-adds per value, where the adjoint of a fused
 /// multiply-exponentiate takes about six (d = 2).
@@ -346,7 +347,8 @@ void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std
 /// The adjoint of fmexp_lanes: A holds levels 0..N-1 (interleaved) before
 /// the m segments and is not written; G holds ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗
 /// exp(z_m)) per lane on entry and ∂L/∂A on exit (level 0 left alone);
-/// ∂L/∂z_s is added to GZ + s*dim*lanes. Each pass of four segments
+/// ∂L/∂z_s is added to GZ + s*dim*lanes. Each pass of four segments (for
+/// d = 2, one pass of up to six: horner::lanes_backward_long_pass)
 /// recomputes its values on the way down the words and runs the adjoint on
 /// the way up, so nothing but the start of each pass is stored (the scalar
 /// twin records levels 0..N-1 before every segment, then runs the adjoint
@@ -359,9 +361,12 @@ void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std
 /// levels 0..N-1 before segments p*P.. (P = horner::lanes_backward_segments)
 /// at A + p*states, as a forward sweep that keeps them leaves them
 /// (fmexp_lanes at depth N-1, out of place, P segments a call). The kernel
-/// then reads them instead of running that sweep itself, with the same
-/// bits; so one call can cover a caller's many checkpoints. (The scalar
-/// twin recomputes them from A.)
+/// then reads them instead of running that sweep itself; so one call can
+/// cover a caller's many checkpoints. The bits are those of the call
+/// without `states` (tested), although that call may cut its passes
+/// elsewhere (for d = 2: a short pass first, or one long pass): a pass
+/// boundary changes where values are kept, not the multiply-adds or their
+/// order. (The scalar twin recomputes them from A.)
 template <class T>
 void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
                           const T* root = nullptr, T* groot = nullptr, std::size_t states = 0) {

@@ -41,8 +41,9 @@ struct backward_options {
 namespace detail {
 
 /// The backward pass of one path by prefix lanes (prefix_lanes_backward):
-/// at the start of every block of steps, levels 0..p and the lanes' levels
-/// 0..N-p-1; a block's levels 0..p before each step, and gradients. (The
+/// at the start of every block of steps (the first one's: after step 0),
+/// levels 0..p and the lanes' levels 0..N-p-1; a block's levels 0..p
+/// before each step, and gradients. (The
 /// lanes' gradient takes the place of the forward's lanes, done with once
 /// the checkpoints are kept.)
 template <class T> struct prefix_backward_workspace {
@@ -169,11 +170,9 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
     }
 }
 
-/// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
-/// path; G holds levels 1..N. `out` is overwritten.
 /// The backward pass of one path by prefix lanes (by_prefix_lanes): the
 /// forward keeps levels 0..p and the lanes' levels 0..N-p-1 at the start of
-/// every block of steps. From the last block back, the block's roots are
+/// every block of steps (the first block's: after step 0, below). From the last block back, the block's roots are
 /// recomputed from them (kernels::prefix_roots), the lanes' gradient goes
 /// through kernels::fmexp_lanes_backward with roots, and
 /// ∂L/∂root with ∂L/∂(levels 0..p) through kernels::prefix_roots_adjoint,
@@ -199,7 +198,10 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     // 0..p and the lanes' levels 0..N-p-1, whose level 0 (the words of level
     // p, not read by the lanes' kernels) holds the top's level p for the
     // exponential's adjoint.
-    T* const z0 = bw.gz.data() + (B - 1) * d; // (the last step's slot: free until the block's gz are summed)
+    // z0 in the last step's slot of bw.gz: the first block (at most B - 1
+    // steps) never writes it, a later full block does, so z0 is computed
+    // again before the exponential's adjoint.
+    T* const z0 = bw.gz.data() + (B - 1) * d;
     segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
     bw.tops[0] = T(1);
     kernels::scalar::exp_lanes(bw.tops.data(), z0, d, pw.p, 0, 1);
@@ -271,6 +273,8 @@ bool by_prefix_lanes_backward(std::size_t n, const backward_options& bo, const b
             prefix_backward_workspace<T>::checkpoint_bytes(*ws.fwd.prefix, ws.grad.shape(), n) <= bo.store_budget_bytes);
 }
 
+/// Gradient (L, d) of <G, signature(path)> with respect to the path, for one
+/// path; G holds levels 1..N. `out` is overwritten.
 template <class T>
 void signature_backward_one(const T* G, const T* path, std::size_t L, std::size_t d,
                             const signature_options& o, const backward_options& bo, backward_workspace<T>& ws,
