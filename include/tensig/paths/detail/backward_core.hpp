@@ -203,13 +203,17 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     // again before the exponential's adjoint.
     T* const z0 = bw.gz.data() + (B - 1) * d;
     segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
-    bw.tops[0] = T(1);
-    kernels::scalar::exp_lanes(bw.tops.data(), z0, d, pw.p, 0, 1);
-    std::copy_n(bw.tops.data() + (top - W), W, bw.checkpoints.data());
-    kernels::exp_lanes(bw.checkpoints.data(), z0, d, pw.below - 1, pw.p); // (levels 0..N-p-1 only)
-    if (bw.blocks > 1) {
+    if (bw.blocks > 1) { // the forward goes on from exp(z_0): all its levels, then a copy
         prefix_lanes_exp(pw, z0, d);
+        std::copy_n(pw.top.data(), top, bw.tops.data());
+        std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data());
+        std::copy_n(bw.tops.data() + (top - W), W, bw.checkpoints.data());
         prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
+    } else { // only the checkpoint: levels 0..N-p-1, straight into it
+        bw.tops[0] = T(1);
+        kernels::scalar::exp_lanes(bw.tops.data(), z0, d, pw.p, 0, 1);
+        std::copy_n(bw.tops.data() + (top - W), W, bw.checkpoints.data());
+        kernels::exp_lanes(bw.checkpoints.data(), z0, d, pw.below - 1, pw.p);
     }
     for (std::size_t blk = 1; blk < bw.blocks; ++blk) {
         std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
