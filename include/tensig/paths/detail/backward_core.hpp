@@ -198,22 +198,15 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     // 0..p and the lanes' levels 0..N-p-1, whose level 0 (the words of level
     // p, not read by the lanes' kernels) holds the top's level p for the
     // exponential's adjoint.
-    // z0 in the last step's slot of bw.gz: the first block (at most B - 1
-    // steps) never writes it, a later full block does, so z0 is computed
-    // again before the exponential's adjoint.
-    T* const z0 = bw.gz.data() + (B - 1) * d;
+    T z0[prefix_lanes_max_dim]; // (the route's d)
     segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
     if (bw.blocks > 1) { // the forward goes on from exp(z_0): all its levels, then a copy
-        prefix_lanes_exp(pw, z0, d);
+        prefix_lanes_exp_into(pw, pw.top.data(), pw.lanes.data(), z0, d, pw.below);
         std::copy_n(pw.top.data(), top, bw.tops.data());
         std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data());
-        std::copy_n(bw.tops.data() + (top - W), W, bw.checkpoints.data());
         prefix_lanes_steps(path, d, n, 1, B, o, N, pw);
     } else { // only the checkpoint: levels 0..N-p-1, straight into it
-        bw.tops[0] = T(1);
-        kernels::scalar::exp_lanes(bw.tops.data(), z0, d, pw.p, 0, 1);
-        std::copy_n(bw.tops.data() + (top - W), W, bw.checkpoints.data());
-        kernels::exp_lanes(bw.checkpoints.data(), z0, d, pw.below - 1, pw.p);
+        prefix_lanes_exp_into(pw, bw.tops.data(), bw.checkpoints.data(), z0, d, pw.below - 1);
     }
     for (std::size_t blk = 1; blk < bw.blocks; ++blk) {
         std::copy_n(pw.top.data(), top, bw.tops.data() + blk * top);
@@ -250,7 +243,6 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
     }
     // step 0: the gradient of exp(z_0), the lanes' (whose level 0 then holds
     // ∂L/∂(the words of level p)) and the top's
-    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
     T* const gz0 = bw.gz.data();
     std::fill_n(gz0, d, T(0));
     kernels::exp_lanes_adjoint(bw.checkpoints.data(), grad, gz0, z0, d, pw.below, pw.p);

@@ -297,19 +297,26 @@ template <class T> void prefix_lanes_move(prefix_lanes_workspace<T>& pw, const s
     prefix_lanes_layout(pw, s, A1, pw.top.data(), pw.lanes.data(), out);
 }
 
+/// exp(z) in the prefix lanes' layout, into top (levels 0..p) and lanes
+/// (levels 0..depth, depth <= N-p: level 0 holds level p, the words from
+/// which kernels::exp_lanes derives the rest).
+template <class T>
+void prefix_lanes_exp_into(const prefix_lanes_workspace<T>& pw, T* top, T* lanes, const T* z, std::size_t d,
+                           std::size_t depth) {
+    top[0] = T(1);
+    kernels::scalar::exp_lanes(top, z, d, pw.p, 0, 1); // one lane: exp(z)'s levels 1..p
+    std::copy_n(top + (pw.top.size() - pw.W), pw.W, lanes);
+    kernels::exp_lanes(lanes, z, d, depth, pw.p);
+}
+
 /// The prefix lanes' state set to exp(z) (d values), a path's state after
 /// its first step: level j of top is level j-1 times z_b/j, and the lanes
 /// below level p follow from level p's values (kernels::exp_lanes). One
 /// multiply per value, where the unit and a first step cost a clear and a
 /// fused multiply-exponentiate.
 template <class T> void prefix_lanes_exp(prefix_lanes_workspace<T>& pw, const T* z, std::size_t d) {
-    T* top = pw.top.data();
-    top[0] = T(1);
-    kernels::scalar::exp_lanes(top, z, d, pw.p, 0, 1); // one lane: exp(z)'s levels 1..p
-    T* lanes = pw.lanes.data();
-    std::copy_n(top + (pw.top.size() - pw.W), pw.W, lanes); // lane level 0 (not read by the kernels) holds level p a moment
-    kernels::exp_lanes(lanes, z, d, pw.below, pw.p);
-    std::fill_n(lanes, pw.W, T(0));
+    prefix_lanes_exp_into(pw, pw.top.data(), pw.lanes.data(), z, d, pw.below);
+    std::fill_n(pw.lanes.data(), pw.W, T(0)); // (lane level 0 is the top's level p, not read by the kernels)
 }
 
 /// Steps i0..i0+m-1 (m <= prefix_lanes_block) of the path, the top half:
