@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <functional>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
@@ -326,6 +329,81 @@ TEST_CASE("backward of one long path by pieces in lanes equals the one-path back
             }
     }
     tensig::kernels::force_arch("");
+}
+
+TEMPLATE_TEST_CASE("a non-finite gradient is named by signature_backward on every route", "[autodiff][errors]", float,
+                   double) {
+    // The gradient is scanned only behind a non-finite output where the
+    // output is the smaller (signature_backward): every route must carry any
+    // non-finite value of it into the output. The routes: one path from
+    // records and by inverse steps, a batch in lanes with paths left over,
+    // one path by prefix lanes, one long path by pieces; each with every
+    // option, repeated points (zero increments) and two threads.
+    using T = TestType;
+    using lim = std::numeric_limits<T>;
+    const T bads[] = {lim::quiet_NaN(), lim::infinity(), -lim::infinity()};
+    struct case_t {
+        std::size_t B, L, d, N;
+        bool rebuild;
+        std::size_t every; // the gradient's positions tried: every `every`-th, and each level's first and last
+    };
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        const std::size_t W = tensig::kernels::lanes<T>();
+        for (const case_t c : {case_t{1, 6, 2, 4, false, 1}, case_t{1, 6, 3, 3, true, 1},
+                               case_t{2 * W + 1, 5, 2, 3, false, 1}, case_t{1, 8, 2, 12, false, 97},
+                               case_t{1, 3000, 3, 3, false, 1}}) {
+            const std::size_t m = tensig::sig_length(c.d, c.N);
+            xt::xtensor<T, 3> paths({c.B, c.L, c.d});
+            xt::xtensor<T, 2> grads({c.B, m});
+            for (std::size_t b = 0; b < c.B; ++b) {
+                xt::view(paths, b) = xt::cast<T>(oracle::random_path(c.L, c.d, 0.3));
+                xt::view(paths, b, 2) = xt::view(paths, b, 1); // a repeated point: a zero increment
+                xt::row(grads, b) = xt::cast<T>(random_vec(m));
+            }
+            std::vector<std::size_t> at;
+            for (std::size_t i = 0; i < m; i += c.every)
+                at.push_back(i);
+            for (std::size_t k = 1, first = 0, n = c.d; k <= c.N; first += n, n *= c.d, ++k) {
+                at.push_back(first);
+                at.push_back(first + n - 1);
+            }
+            tensig::backward_options bo;
+            if (c.rebuild) bo.prefixes = tensig::prefix_mode::rebuild;
+            std::size_t k = 0;
+            for (std::size_t b = 0; b < c.B; ++b)
+                for (std::size_t i : at) {
+                    tensig::signature_options o = lanes_cases::option(int(k % 3));
+                    o.threads = k % 2 ? 2 : 1;
+                    xt::xtensor<T, 2> bad = grads;
+                    bad(b, i) = bads[k++ % 3];
+                    INFO(arch << " (B, L, d, N) (" << c.B << ", " << c.L << ", " << c.d << ", " << c.N << ") b " << b
+                              << " i " << i << " option " << (k - 1) % 3);
+                    if (c.B == 1) // one path, one gradient: index (i)
+                        CHECK_THROWS_WITH(
+                            tensig::signature_backward(xt::xtensor<T, 1>(xt::row(bad, 0)),
+                                                       xt::xtensor<T, 2>(xt::view(paths, 0)), c.N, o, bo),
+                            Catch::Contains("gradient has a non-finite") &&
+                                Catch::Contains("(" + std::to_string(i) + ")"));
+                    else
+                        CHECK_THROWS_WITH(tensig::signature_backward(bad, paths, c.N, o, bo),
+                                          Catch::Contains("gradient has a non-finite") &&
+                                              Catch::Contains("(" + std::to_string(b) + ", " + std::to_string(i) +
+                                                              ")"));
+                }
+        }
+    }
+    tensig::kernels::force_arch("");
+    // a path of one point has no segment: the gradient is scanned before
+    const xt::xtensor<T, 2> one = {{T(1), T(2)}};
+    xt::xtensor<T, 1> g = xt::zeros<T>({tensig::sig_length(2, 2)});
+    g(3) = lim::quiet_NaN();
+    CHECK_THROWS_WITH(tensig::signature_backward(g, one, 2), Catch::Contains("gradient") && Catch::Contains("(3)"));
+    // a finite gradient whose path gradient overflows is no error: it is returned as computed
+    const xt::xtensor<T, 2> path = xt::cast<T>(oracle::random_path(6, 2));
+    g = xt::ones<T>({tensig::sig_length(2, 2)}) * lim::max();
+    const xt::xtensor<T, 2> gp = tensig::signature_backward(g, path, 2);
+    CHECK_FALSE(bool(xt::all(xt::isfinite(gp))));
 }
 
 TEST_CASE("batched backward equals the loop", "[autodiff][paths]") {

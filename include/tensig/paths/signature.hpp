@@ -125,29 +125,38 @@ template <class T> std::array<std::size_t, 3> check_paths(const contiguous<T>& p
     return dims;
 }
 
-/// compute(), which writes the n_out values at `out` from the paths p of
-/// `segments` segments each, on finite paths only (check_finite's error
-/// otherwise). Where the output is the smaller, it is scanned after
-/// compute() instead of the paths before: when every point ends or starts
-/// a segment, a non-finite point makes a non-finite increment (x - y is
-/// finite only when x and y are) and so a non-finite level 1 (a sum of the
-/// increments, which keeps an infinity or NaN), so the paths are scanned
-/// only behind a non-finite output (theirs, or a finite path's overflow,
-/// returned as it is). For (B, L, d, N) = (32, 10000, 2, 2) the scan of
-/// the input had been 13% of `signature`.
+/// compute(), which writes the n_out values at `out` from an input p that
+/// must be finite (check_finite's error otherwise), where the caller knows
+/// that, when `reaches` holds, a non-finite value of p makes some output
+/// value non-finite. Where the output is then the smaller, it is scanned
+/// after compute() instead of the input before, and the input only behind
+/// a non-finite output (the input's culprit named, or a finite input's
+/// overflow returned as it is).
 template <class T, class F>
-void on_finite_paths(const contiguous<T>& p, const char* what, std::size_t segments, const T* out,
-                     std::size_t n_out, F&& compute) {
+void on_finite_input(const contiguous<T>& p, const char* what, bool reaches, const T* out, std::size_t n_out,
+                     F&& compute) {
     std::size_t n_in = 1;
     for (auto k : p.shape)
         n_in *= k;
-    if (segments == 0 || n_out >= n_in) {
+    if (!reaches || n_out >= n_in) {
         check_finite(p.data, p.shape, what);
         compute();
         return;
     }
     compute();
     if (!all_finite_values(out, n_out)) check_finite(p.data, p.shape, what);
+}
+
+/// on_finite_input for paths of `segments` segments each: when every point
+/// ends or starts a segment, a non-finite point makes a non-finite
+/// increment (x - y is finite only when x and y are) and so a non-finite
+/// level 1 (a sum of the increments, which keeps an infinity or NaN). For
+/// (B, L, d, N) = (32, 10000, 2, 2) the scan of the input had been 13% of
+/// `signature`.
+template <class T, class F>
+void on_finite_paths(const contiguous<T>& p, const char* what, std::size_t segments, const T* out,
+                     std::size_t n_out, F&& compute) {
+    on_finite_input(p, what, segments > 0, out, n_out, std::forward<F>(compute));
 }
 
 } // namespace detail
