@@ -2579,8 +2579,7 @@ template <class Arch, class T> struct kernels {
         // given: then there is no sweep at all. (The seed path's six steps:
         // 0.93x the time of passes of 2 and 4 with a sweep of 2 at depth N-1.)
         constexpr std::size_t M0 = horner::lanes_backward_segments, ML = horner::lanes_backward_long_pass;
-        const bool one_pass = short_bwd_passes<D> && !states && m > M0 && m <= ML;
-        const std::size_t M = one_pass ? m : M0;
+        const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0); // (M > M0: short_bwd_passes<D>)
         std::size_t off[64];
         level_offsets(off, dim, depth);
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
@@ -2673,7 +2672,7 @@ template <class Arch, class T> struct kernels {
     // or is the only one) rather than as a full one with zero increments
     // (last): for d = 2, whose one path of seven segments (the seed
     // inversion's) would do eight.
-    template <std::size_t D> static constexpr bool short_bwd_passes = D == 2;
+    template <std::size_t D> static constexpr bool short_bwd_passes = D == 2; // (horner::lanes_backward_pass's d)
 
     // With `root` (fmexp_lanes' roots), ∂L/∂root is written to groot.
     static void fmexp_lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim,

@@ -40,6 +40,16 @@ inline constexpr std::size_t lanes_backward_segments = 4;
 /// passes of lanes_backward_segments (d = 2, the starts not given).
 inline constexpr std::size_t lanes_backward_long_pass = 6;
 
+/// Segments per pass of fmexp_lanes_backward on m segments: all m in one
+/// pass (no sweep for the starts) where d = 2 (whose every pass length is
+/// compiled), m is a little more than lanes_backward_segments and the
+/// starts are not given; else lanes_backward_segments.
+inline std::size_t lanes_backward_pass(std::size_t dim, std::size_t m, bool starts_given) {
+    return dim == 2 && !starts_given && m > lanes_backward_segments && m <= lanes_backward_long_pass
+               ? m
+               : lanes_backward_segments;
+}
+
 /// Scratch for fmexp_lanes (`lanes` paths, one per SIMD lane, blocks of at
 /// most m segments): z/c (N d) per segment, and the partial sums of the
 /// N + 1 chains at the d children of one node of each level below N - 1,
@@ -76,10 +86,7 @@ inline constexpr std::size_t lanes_regs_backward_block = 16;
 /// per lane.
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
                                                      std::size_t lanes) {
-    const std::size_t M = dim == 2 && m > lanes_backward_segments && m <= lanes_backward_long_pass
-                              ? m // (the kernel's one long pass: d = 2 only)
-                              : lanes_backward_segments,
-                      passes = (m + M - 1) / M;
+    const std::size_t M = lanes_backward_pass(dim, m, false), passes = (m + M - 1) / M;
     const std::size_t B = lanes_regs_backward_block, blocks = (m + B - 1) / B;
     const std::size_t in_passes =
         lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +
