@@ -72,6 +72,24 @@ template <class Arch, class T> struct kernels {
     // increments stay in registers at the leaves (M d registers).
     static constexpr std::size_t lanes_segments = horner::lanes_segments;
 
+    // x*y + z, rounded once. xsimd 8.1's avx512f fma is the expression
+    // x*y + z, fused only by the compiler's contraction (-ffp-contract=fast),
+    // which may pair an addition with either of two products (x*y + (u*v))
+    // and pair them differently in two instantiations of one kernel: the
+    // lanes backward's bits then hung on how its passes were split. The
+    // intrinsic fixes which product is fused.
+    [[gnu::always_inline]] static inline batch fmadd(const batch& x, const batch& y, const batch& z) {
+#if defined(__AVX512F__)
+        if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+            if constexpr (std::is_same_v<T, double>)
+                return _mm512_fmadd_pd(x, y, z);
+            else
+                return _mm512_fmadd_ps(x, y, z);
+        }
+#endif
+        return xsimd::fma(x, y, z);
+    }
+
     static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t m) {
         if (m == 0) {
             for (std::size_t i = 0; i < n; ++i)
@@ -91,7 +109,7 @@ template <class Arch, class T> struct kernels {
             store_all(out, n, m, [&](std::size_t i) {
                 batch acc = batch(coef[0]) * batch::load_unaligned(src[0] + i);
                 for (std::size_t j = 1; j < m; ++j)
-                    acc = xsimd::fma(batch(coef[j]), batch::load_unaligned(src[j] + i), acc);
+                    acc = fmadd(batch(coef[j]), batch::load_unaligned(src[j] + i), acc);
                 return acc;
             }, [&](std::size_t i) {
                 T acc = coef[0] * src[0][i];
@@ -113,7 +131,7 @@ template <class Arch, class T> struct kernels {
         store_all(out, n, M, [&](std::size_t i) {
             batch acc = c[0] * batch::load_unaligned(s[0] + i);
             for (std::size_t j = 1; j < M; ++j)
-                acc = xsimd::fma(c[j], batch::load_unaligned(s[j] + i), acc);
+                acc = fmadd(c[j], batch::load_unaligned(s[j] + i), acc);
             return acc;
         }, [&](std::size_t i) {
             T acc = coef[0] * s[0][i];
@@ -184,12 +202,12 @@ template <class Arch, class T> struct kernels {
             const batch bv = batch::load_unaligned(b);
             std::size_t i = 0;
             for (; i + 2 <= na; i += 2) {
-                const batch r0 = xsimd::fma(batch(a[i]), bv, batch::load_unaligned(add + i * W));
-                const batch r1 = xsimd::fma(batch(a[i + 1]), bv, batch::load_unaligned(add + (i + 1) * W));
+                const batch r0 = fmadd(batch(a[i]), bv, batch::load_unaligned(add + i * W));
+                const batch r1 = fmadd(batch(a[i + 1]), bv, batch::load_unaligned(add + (i + 1) * W));
                 r0.store_unaligned(out + i * W);
                 r1.store_unaligned(out + (i + 1) * W);
             }
-            if (i < na) xsimd::fma(batch(a[i]), bv, batch::load_unaligned(add + i * W)).store_unaligned(out + i * W);
+            if (i < na) fmadd(batch(a[i]), bv, batch::load_unaligned(add + i * W)).store_unaligned(out + i * W);
             return;
         }
         if (nb == 2 * W) return outer_fma_regs<2>(out, a, na, b, add);
@@ -201,7 +219,7 @@ template <class Arch, class T> struct kernels {
                 const T* p = add + i * nb;
                 std::size_t j = 0;
                 for (; j + W <= nb; j += W)
-                    xsimd::fma(ai, batch::load_unaligned(b + j), batch::load_unaligned(p + j))
+                    fmadd(ai, batch::load_unaligned(b + j), batch::load_unaligned(p + j))
                         .store_unaligned(o + j);
                 for (; j < nb; ++j)
                     o[j] = a[i] * b[j] + p[j];
@@ -297,7 +315,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t r = 0; r < na; ++r) {
                 batch acc = batch::load_unaligned(out + r * nb + c);
                 for (std::size_t s = 0; s < M; ++s)
-                    acc = xsimd::fma(batch(a[s * sa + r]), bv[s], acc);
+                    acc = fmadd(batch(a[s * sa + r]), bv[s], acc);
                 acc.store_unaligned(out + r * nb + c);
             }
         }
@@ -314,7 +332,7 @@ template <class Arch, class T> struct kernels {
             const batch ai(a[i]);
             batch r[K];
             for (std::size_t k = 0; k < K; ++k)
-                r[k] = xsimd::fma(ai, bv[k], batch::load_unaligned(add + (i * K + k) * W));
+                r[k] = fmadd(ai, bv[k], batch::load_unaligned(add + (i * K + k) * W));
             for (std::size_t k = 0; k < K; ++k)
                 r[k].store_unaligned(out + (i * K + k) * W);
         }
@@ -356,9 +374,9 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t... R>
     static void expand_rows(const batch& av, const batch* bp, T* out, const T* add, std::index_sequence<R...>) {
         if constexpr (D == 1) {
-            xsimd::fma(av, bp[0], batch::load_unaligned(add)).store_unaligned(out);
+            fmadd(av, bp[0], batch::load_unaligned(add)).store_unaligned(out);
         } else {
-            (xsimd::fma(
+            (fmadd(
                  xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()), bp[R],
                  batch::load_unaligned(add + R * W))
                  .store_unaligned(out + R * W),
@@ -432,7 +450,7 @@ template <class Arch, class T> struct kernels {
                 batch part(T(0));
                 std::size_t c = 0;
                 for (; c + W <= cols; c += W)
-                    part = xsimd::fma(batch::load_unaligned(m + c), batch::load_unaligned(v + c), part);
+                    part = fmadd(batch::load_unaligned(m + c), batch::load_unaligned(v + c), part);
                 T sum = reduce_sum(part);
                 for (; c < cols; ++c)
                     sum += m[c] * v[c];
@@ -564,7 +582,7 @@ template <class Arch, class T> struct kernels {
         if (cols == W) { // one register accumulates every row
             batch acc = batch::load_unaligned(out);
             for (std::size_t r = 0; r < rows; ++r)
-                acc = xsimd::fma(batch(v[r]), batch::load_unaligned(M + r * W), acc);
+                acc = fmadd(batch(v[r]), batch::load_unaligned(M + r * W), acc);
             acc.store_unaligned(out);
             return;
         }
@@ -574,7 +592,7 @@ template <class Arch, class T> struct kernels {
                 const T* m = M + r * cols;
                 std::size_t c = 0;
                 for (; c + W <= cols; c += W)
-                    xsimd::fma(vr, batch::load_unaligned(m + c), batch::load_unaligned(out + c))
+                    fmadd(vr, batch::load_unaligned(m + c), batch::load_unaligned(out + c))
                         .store_unaligned(out + c);
                 for (; c < cols; ++c)
                     out[c] += v[r] * m[c];
@@ -659,7 +677,7 @@ template <class Arch, class T> struct kernels {
                 // the load into each of them (RB loads, the loop load bound)
                 in_register(u);
                 for (std::size_t j = 0; j < RB; ++j)
-                    s[i][j] = xsimd::fma(u, v[j], s[i][j]);
+                    s[i][j] = fmadd(u, v[j], s[i][j]);
             }
         }
         for (std::size_t i = 0; i < RA; ++i)
@@ -813,7 +831,7 @@ template <class Arch, class T> struct kernels {
                 batch p[W];
                 for (std::size_t i = 0; i < W; ++i) {
                     const batch row = batch::load_unaligned(M + (r + i) * W);
-                    g[i % 2] = xsimd::fma(batch(v[r + i]), row, g[i % 2]);
+                    g[i % 2] = fmadd(batch(v[r + i]), row, g[i % 2]);
                     p[i] = row * wv;
                     if (accM) (batch::load_unaligned(accM + (r + i) * W) + row).store_unaligned(accM + (r + i) * W);
                 }
@@ -932,7 +950,7 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t s = 0; s < m; ++s) {
                     batch q[W];
                     for (std::size_t i = 0; i < W; ++i) {
-                        g[s] = xsimd::fma(batch(v[s * sv + r + i]), p[i], g[s]);
+                        g[s] = fmadd(batch(v[s * sv + r + i]), p[i], g[s]);
                         q[i] = p[i] * wv[s];
                     }
                     xsimd::haddp(q).store_unaligned(out + s * rows + r);
@@ -977,8 +995,8 @@ template <class Arch, class T> struct kernels {
                 batch sum(T(0));
                 for (std::size_t k = 0; k < K; ++k) {
                     const batch row = batch::load_unaligned(m + k * W);
-                    g[i % G][k] = xsimd::fma(vr, row, g[i % G][k]);
-                    sum = xsimd::fma(row, wv[k], sum);
+                    g[i % G][k] = fmadd(vr, row, g[i % G][k]);
+                    sum = fmadd(row, wv[k], sum);
                 }
                 p[i] = sum;
             }
@@ -992,8 +1010,8 @@ template <class Arch, class T> struct kernels {
             batch sum(T(0));
             for (std::size_t k = 0; k < K; ++k) {
                 const batch row = batch::load_unaligned(m + k * W);
-                g[0][k] = xsimd::fma(vr, row, g[0][k]);
-                sum = xsimd::fma(row, wv[k], sum);
+                g[0][k] = fmadd(vr, row, g[0][k]);
+                sum = fmadd(row, wv[k], sum);
             }
             out[r] = reduce_sum(sum);
             if (acc) acc[r] += out[r];
@@ -1014,13 +1032,13 @@ template <class Arch, class T> struct kernels {
             const T* p = add + b * n;
             std::size_t i = 0;
             for (; i + 2 * W <= n; i += 2 * W) {
-                const batch r0 = xsimd::fma(zb, batch::load_unaligned(t + i), batch::load_unaligned(p + i));
-                const batch r1 = xsimd::fma(zb, batch::load_unaligned(t + i + W), batch::load_unaligned(p + i + W));
+                const batch r0 = fmadd(zb, batch::load_unaligned(t + i), batch::load_unaligned(p + i));
+                const batch r1 = fmadd(zb, batch::load_unaligned(t + i + W), batch::load_unaligned(p + i + W));
                 r0.store_unaligned(o + i);
                 r1.store_unaligned(o + i + W);
             }
             for (; i + W <= n; i += W)
-                xsimd::fma(zb, batch::load_unaligned(t + i), batch::load_unaligned(p + i)).store_unaligned(o + i);
+                fmadd(zb, batch::load_unaligned(t + i), batch::load_unaligned(p + i)).store_unaligned(o + i);
             for (; i < n; ++i)
                 o[i] = z[b] * t[i] + p[i];
         }
@@ -1045,7 +1063,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t b = 0; b < nz; ++b) {
                 batch acc = batch::load_unaligned(out + b * n + i);
                 for (std::size_t s = 0; s < m; ++s)
-                    acc = xsimd::fma(batch(Z[s * nz + b]), ts[s], acc);
+                    acc = fmadd(batch(Z[s * nz + b]), ts[s], acc);
                 acc.store_unaligned(out + b * n + i);
             }
         }
@@ -1125,9 +1143,9 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t... R>
     static void accumulate_rows(const batch& vv, const T* M, batch* acc, std::index_sequence<R...>) {
         if constexpr (D == 1) {
-            acc[0] = xsimd::fma(vv, batch::load_unaligned(M), acc[0]);
+            acc[0] = fmadd(vv, batch::load_unaligned(M), acc[0]);
         } else {
-            ((acc[R] = xsimd::fma(
+            ((acc[R] = fmadd(
                   xsimd::swizzle(vv, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()),
                   batch::load_unaligned(M + R * W), acc[R])),
              ...);
@@ -1496,8 +1514,8 @@ template <class Arch, class T> struct kernels {
                     batch g = batch::load_unaligned(Gp + u * W);
                     for (std::size_t b = 0; b < D; ++b) {
                         const batch gc = batch::load_unaligned(Gc + (u * D + b) * W);
-                        g = xsimd::fma(gc, c[b], g);
-                        acc[b] = xsimd::fma(gc, e, acc[b]);
+                        g = fmadd(gc, c[b], g);
+                        acc[b] = fmadd(gc, e, acc[b]);
                     }
                     g.store_unaligned(Gp + u * W);
                 };
@@ -1515,8 +1533,8 @@ template <class Arch, class T> struct kernels {
                     batch acc(T(0));
                     for (std::size_t u = 0; u < n; ++u) {
                         const batch gc = batch::load_unaligned(Gc + (u * dim + b) * W);
-                        xsimd::fma(gc, c, batch::load_unaligned(Gp + u * W)).store_unaligned(Gp + u * W);
-                        acc = xsimd::fma(gc, batch::load_unaligned(Ep + u * W), acc);
+                        fmadd(gc, c, batch::load_unaligned(Gp + u * W)).store_unaligned(Gp + u * W);
+                        acc = fmadd(gc, batch::load_unaligned(Ep + u * W), acc);
                     }
                     gz[b] += reduce_sum(acc) / k;
                 }
@@ -1555,7 +1573,7 @@ template <class Arch, class T> struct kernels {
         for (std::size_t k = 1, off = 1, n = dim; k <= depth; ++k) {
             batch t = a0;
             for (std::size_t l = 1; l <= std::min(k, p); ++l) // divisor k - l + 1
-                t = xsimd::fma(t, batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
+                t = fmadd(t, batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
                                batch::load_aligned(al + (l - 1) * W));
             if (k >= p) t.store_unaligned(root + (k - p) * W);
             if (k < p) { // chain k ends at level k: one value per node
@@ -1589,7 +1607,7 @@ template <class Arch, class T> struct kernels {
             const std::size_t L = std::min(k, p);
             t[0] = batch(A[0]); // t[l]: the partial sum after level l (l < L)
             for (std::size_t l = 1; l < L; ++l)
-                t[l] = xsimd::fma(t[l - 1], batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
+                t[l] = fmadd(t[l - 1], batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
                                   batch::load_aligned(al + (l - 1) * W));
             batch tb = k >= p ? batch::load_unaligned(groot + (k - p) * W) : batch(T(0));
             if (k <= p) { // the new level k's gradient
@@ -1603,7 +1621,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t l = L; l >= 1; --l) { // t_l = t_{l-1} z/c + A_l
                 const batch c(inv[k - l + 1]), zc = batch::load_aligned(zl + (l - 1) * W);
                 ga[l] = ga[l] + tb;
-                gzl[l - 1] = xsimd::fma(tb * t[l - 1], c, gzl[l - 1]);
+                gzl[l - 1] = fmadd(tb * t[l - 1], c, gzl[l - 1]);
                 tb = tb * (zc * c);
             }
             ga[0] = ga[0] + tb;
@@ -1641,16 +1659,24 @@ template <class Arch, class T> struct kernels {
     // advanced from its parent's partial sums, and the same is done for M
     // segments in a row before the coefficient is stored: each coefficient is
     // read and written once per M segments, and the leaves (level N, most
-    // of the tensor) cost M fused multiply-adds per load and store. The
-    // arithmetic per lane is fmexp_many's: the same multiply-adds in the
-    // same order.
+    // of the tensor) cost M fused multiply-adds per load and store.
     //
-    // Scratch: zs[(((c-1)*M + s)*d + b)*W] = z_s[b]/c (the divisor slowest, so
-    // the increments of one divisor sit at offsets known when d and M are),
-    // then the partial sums
-    // of the d children of the current node of each level j < N-1: child b's
-    // sum of chain k for segment s at partials + ((j*d + b)*M + s)*(N+1)*W + k*W
-    // (level 0: the root's, A_0 for every chain, or the given roots).
+    // A partial sum is kept divided by its children's divisor: P_k(w) =
+    // p_k(w)/(k-j) (no division for k = j+1), so that a child computes
+    // P_k(w) z_b + A[w b] with the increment itself, which the d children
+    // share, and every divisor costs one multiply per node, chain and
+    // segment: where each child had read z_b/c instead, the loads had bound
+    // the upper levels (now 0.87-0.93x the forward's time and 0.91-0.96x the
+    // backward's on the d = 2 and 4 shapes; the backward's way up reads
+    // p_k/c as it is). The arithmetic per lane is
+    // fmexp_many's up to where the divisions round: (p/c) z_b there, p (z_b/c)
+    // in fmexp_many.
+    //
+    // Scratch: the partial sums of the d children of the current node of
+    // each level j < N-1: child b's sum of chain k for segment s at partials +
+    // ((j*d + b)*M + s)*(N+1)*W + k*W (level 0: the root's, A_0 for every
+    // chain, or the given roots, divided by k). The increments are read where
+    // they are (zs: Z[(s*d + b)*W] from the pass's first segment).
     //
     // Out of place, a pass reads every coefficient from `src` (the same
     // layout) and writes it to A: each is read once and written once, so
@@ -1661,8 +1687,9 @@ template <class Arch, class T> struct kernels {
         const T* src; // the tensors before the pass: A, or another buffer
         const std::size_t* off; // offset of level j, for j = 0..N
         std::size_t dim, depth;
-        const T* zs;
+        const T* zs;              // the pass's increments, zs[(s*d + b)*W] = z_{s,b}
         T* partials;
+        const T* inv;             // inv[c*W] = 1/c in every lane (c = 1..N)
         const T* root = nullptr;  // the pass's roots (fmexp_lanes), or none: A_0
         std::size_t root_step = 0; // between the roots of consecutive segments
     };
@@ -1705,7 +1732,7 @@ template <class Arch, class T> struct kernels {
         if constexpr (last_four<D>)
             if (j + 3 == N) return lanes_last_four<D, M>(c, parent, q);
         if (j + 2 == N) return lanes_last_three<D, M>(c, parent, q);
-        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, child = M * stride;
+        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, child = M * stride;
         const T* zs = c.zs;
         T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
         T* const Aw = c.A + (c.off[j] + parent * d) * W;
@@ -1721,22 +1748,28 @@ template <class Arch, class T> struct kernels {
         }
         for (std::size_t s = 0; s < M; ++s) {
             const T* qs = q + s * stride;
-            const T* zseg = zs + s * d * W; // divisor 1; divisor c at + (c-1)*zdiv
+            const T* zseg = zs + s * d * W; // divisor 1
+            batch z[AR]; // (D > 0)
+            if constexpr (D > 0)
+                for (std::size_t b = 0; b < D; ++b)
+                    z[b] = batch::load_unaligned(zseg + b * W);
+            const auto zb = [&](std::size_t b) { return D > 0 ? z[b % AR] : batch::load_unaligned(zseg + b * W); };
             for (std::size_t k = j + 1; k <= N; ++k) {
-                const batch qk = batch::load_unaligned(qs + k * W);
-                const T* zk = zseg + (k - j) * zdiv; // z/(k-j+1)
+                const batch qk = batch::load_unaligned(qs + k * W); // divided by k - j + 1
                 T* pk = p + s * stride + k * W;
+                const batch inv = batch::load_unaligned(c.inv + (k - j) * W); // the children's divisor
                 for (std::size_t b = 0; b < d; ++b) {
                     const batch ab = D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W);
-                    xsimd::fma(qk, batch::load_unaligned(zk + b * W), ab).store_unaligned(pk + b * child);
+                    const batch pkb = fmadd(qk, zb(b), ab);
+                    (k == j + 1 ? pkb : pkb * inv).store_unaligned(pk + b * child);
                 }
             }
             const batch qj = batch::load_unaligned(qs + j * W);
             for (std::size_t b = 0; b < d; ++b) {
                 if constexpr (D > 0)
-                    a[b] = xsimd::fma(qj, batch::load_unaligned(zseg + b * W), a[b]);
+                    a[b] = fmadd(qj, z[b], a[b]);
                 else
-                    xsimd::fma(qj, batch::load_unaligned(zseg + b * W), batch::load_unaligned(Aw + b * W))
+                    fmadd(qj, batch::load_unaligned(zseg + b * W), batch::load_unaligned(Aw + b * W))
                         .store_unaligned(Aw + b * W);
             }
         }
@@ -1756,7 +1789,7 @@ template <class Arch, class T> struct kernels {
     [[gnu::always_inline]] static inline void lanes_last_two_regs(const lanes_ctx& c, std::size_t parent,
                                                                   const batch* qN, const batch* qN1,
                                                                   const batch* z1) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth;
         constexpr std::size_t ZR = z1_count<D, M>;
         const T* zs = c.zs;
         T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
@@ -1767,15 +1800,15 @@ template <class Arch, class T> struct kernels {
             batch a = batch::load_unaligned(Su);
             batch pN[M];
             for (std::size_t s = 0; s < M; ++s) {
-                const T* zb = zs + (s * d + bu) * W;
-                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + zdiv), a); // divisor 2
-                a = xsimd::fma(qN1[s], D > 0 ? z1[(s * D + bu) % ZR] : batch::load_unaligned(zb), a);
+                const batch zb = D > 0 ? z1[(s * D + bu) % ZR] : batch::load_unaligned(zs + (s * d + bu) * W);
+                pN[s] = fmadd(qN[s], zb, a); // (qN divided by 2)
+                a = fmadd(qN1[s], zb, a);
             }
             a.store_unaligned(Au);
             for (std::size_t b = 0; b < d; ++b) {
                 batch acc = batch::load_unaligned(Sleaf + b * W);
                 for (std::size_t s = 0; s < M; ++s)
-                    acc = xsimd::fma(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
+                    acc = fmadd(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
                                      acc);
                 acc.store_unaligned(leaf + b * W);
             }
@@ -1820,18 +1853,19 @@ template <class Arch, class T> struct kernels {
     [[gnu::always_inline]] static inline void lanes_last_three_regs(const lanes_ctx& c, std::size_t parent,
                                                                     const batch* qN2, const batch* qN1,
                                                                     const batch* qN, const batch* z1) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth;
         const T* zs = c.zs;
         T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
         const T* Sv = c.src + (c.off[N - 2] + parent * d) * W;
+        const batch half = batch::load_unaligned(c.inv + 2 * W);
         for (std::size_t bv = 0; bv < d; ++bv) {
             batch a = batch::load_unaligned(Sv + bv * W);
             batch pN[M], pN1[M];
-            for (std::size_t s = 0; s < M; ++s) {
-                const T* zb = zs + (s * d + bv) * W;
-                pN1[s] = xsimd::fma(qN1[s], batch::load_unaligned(zb + zdiv), a);   // z/2
-                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + 2 * zdiv), a); // z/3
-                a = xsimd::fma(qN2[s], D > 0 ? z1[(s * D + bv) % z1_count<D, M>] : batch::load_unaligned(zb), a);
+            for (std::size_t s = 0; s < M; ++s) { // (qN1, qN divided by 2, 3)
+                const batch zb = D > 0 ? z1[(s * D + bv) % z1_count<D, M>] : batch::load_unaligned(zs + (s * d + bv) * W);
+                pN1[s] = fmadd(qN1[s], zb, a);
+                pN[s] = fmadd(qN[s], zb, a) * half; // for its children
+                a = fmadd(qN2[s], zb, a);
             }
             a.store_unaligned(Av + bv * W);
             lanes_last_two_regs<D, M>(c, parent * d + bv, pN, pN1, z1);
@@ -1868,8 +1902,9 @@ template <class Arch, class T> struct kernels {
     // then its subtree is lanes_last_three_regs.
     template <std::size_t D, std::size_t M>
     static void lanes_last_four(const lanes_ctx& c, std::size_t parent, const T* q) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
         const T* zs = c.zs;
+        const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
         T* Ax = c.A + (c.off[N - 3] + parent * d) * W; // the d nodes of level N-3
@@ -1877,14 +1912,13 @@ template <class Arch, class T> struct kernels {
         for (std::size_t bx = 0; bx < d; ++bx) {
             batch a = batch::load_unaligned(Sx + bx * W);
             batch pN2[M], pN1[M], pN[M];
-            for (std::size_t s = 0; s < M; ++s) {
+            for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3, 4 for chains N-3..N)
                 const T* qs = q + s * stride;
-                const T* zb = zs + (s * d + bx) * W;
-                pN2[s] = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(zb + zdiv), a);
-                pN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + 2 * zdiv), a);
-                pN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 3 * zdiv), a);
-                a = xsimd::fma(batch::load_unaligned(qs + (N - 3) * W),
-                               D > 0 ? z1[(s * D + bx) % z1_count<D, M>] : batch::load_unaligned(zb), a);
+                const batch zb = D > 0 ? z1[(s * D + bx) % z1_count<D, M>] : batch::load_unaligned(zs + (s * d + bx) * W);
+                pN2[s] = fmadd(batch::load_unaligned(qs + (N - 2) * W), zb, a);
+                pN1[s] = fmadd(batch::load_unaligned(qs + (N - 1) * W), zb, a) * half;
+                pN[s] = fmadd(batch::load_unaligned(qs + N * W), zb, a) * third;
+                a = fmadd(batch::load_unaligned(qs + (N - 3) * W), zb, a);
             }
             a.store_unaligned(Ax + bx * W);
             lanes_last_three_regs<D, M>(c, parent * d + bx, pN2, pN1, pN, z1);
@@ -1903,15 +1937,17 @@ template <class Arch, class T> struct kernels {
             for (std::size_t b = 0; b < d; ++b) {
                 batch acc = batch::load_unaligned(c.src + (1 + b) * W);
                 for (std::size_t s = 0; s < M; ++s)
-                    acc = xsimd::fma(root_value(s, 1), batch::load_unaligned(c.zs + (s * d + b) * W), acc); // N = 1
+                    acc = fmadd(root_value(s, 1), batch::load_unaligned(c.zs + (s * d + b) * W), acc); // N = 1
                 acc.store_unaligned(c.A + (1 + b) * W);
             }
             return;
         }
-        T* root = c.partials; // the root's partial sums, for every chain and segment
+        T* root = c.partials; // the root's partial sums, for every chain and segment, divided by k
         for (std::size_t s = 0; s < M; ++s)
-            for (std::size_t k = 0; k <= N; ++k)
-                root_value(s, k).store_unaligned(root + s * stride + k * W);
+            for (std::size_t k = 0; k <= N; ++k) {
+                const batch v = root_value(s, k);
+                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(root + s * stride + k * W);
+            }
         if (N == 2)
             lanes_last_two<D, M>(c, 0, root);
         else
@@ -1945,9 +1981,9 @@ template <class Arch, class T> struct kernels {
         regs_load<S>(a, src);
         regs_reciprocals<N>(inv);
         for (std::size_t s = 0; s < m; ++s) {
-            batch z[N + 1][D];
-            regs_quotients<D, N>(Z + s * D * W, inv, z);
-            regs_step<D, N>(a, z);
+            batch z1[D];
+            regs_increments<D>(Z + s * D * W, z1);
+            regs_step<D, N>(a, inv, z1);
         }
         if (src != A)
             regs_store<S>(a, A);
@@ -1990,15 +2026,16 @@ template <class Arch, class T> struct kernels {
     }
 
     // The chains' partial sums of one segment at the words of levels
-    // 1..N-1 (p[k][i], k > level of i; p[k][0] = a[0]), from a tensor's
-    // levels 0..N-1 (a); with Step, the words' new values too (a[i] for i
-    // of levels 1..N).
+    // 0..N-1, each divided by its children's divisor as the pass stores
+    // them (p[k][i] = p_k(i)/(k-j) for i of level j < k; p[k][0] = a[0]/k),
+    // from a tensor's levels 0..N-1 (a) and the increments z1[b]; with
+    // Step, the words' new values too (a[i] for i of levels 1..N).
     template <std::size_t D, std::size_t N, bool Step>
-    [[gnu::always_inline]] static inline void regs_chains(batch* a, const batch (*z)[D],
+    [[gnu::always_inline]] static inline void regs_chains(batch* a, const batch* inv, const batch* z1,
                                                           batch (*p)[level_start(D, N + 1)]) {
 #pragma GCC unroll 8
         for (std::size_t k = 1; k <= N; ++k)
-            p[k][0] = a[0];
+            p[k][0] = k > 1 ? a[0] * inv[k] : a[0];
 #pragma GCC unroll 8
         for (std::size_t j = 1; j <= (Step ? N : N - 1); ++j) {
             const std::size_t words = ipow(D, j);
@@ -2006,18 +2043,27 @@ template <class Arch, class T> struct kernels {
             for (std::size_t u = 0; u < words; ++u) {
                 const std::size_t i = level_start(D, j) + u, w = level_start(D, j - 1) + u / D, b = u % D;
 #pragma GCC unroll 8
-                for (std::size_t k = j + 1; k <= N; ++k)
-                    p[k][i] = xsimd::fma(p[k][w], z[k - j + 1][b], a[i]);
-                if constexpr (Step) a[i] = xsimd::fma(p[j][w], z[1][b], a[i]);
+                for (std::size_t k = j + 1; k <= N; ++k) {
+                    const batch t = fmadd(p[k][w], z1[b], a[i]);
+                    p[k][i] = k > j + 1 ? t * inv[k - j] : t;
+                }
+                if constexpr (Step) a[i] = fmadd(p[j][w], z1[b], a[i]);
             }
         }
     }
 
-    // a (levels 0..N) <- a ⊗ exp(z) for one segment (z from regs_quotients).
+    // z1[b] = z_b of one segment (zp[b*W]).
+    template <std::size_t D> [[gnu::always_inline]] static inline void regs_increments(const T* zp, batch* z1) {
+#pragma GCC unroll 8
+        for (std::size_t b = 0; b < D; ++b)
+            z1[b] = batch::load_unaligned(zp + b * W);
+    }
+
+    // a (levels 0..N) <- a ⊗ exp(z) for one segment (z1 from regs_increments).
     template <std::size_t D, std::size_t N>
-    [[gnu::always_inline]] static inline void regs_step(batch* a, const batch (*z)[D]) {
+    [[gnu::always_inline]] static inline void regs_step(batch* a, const batch* inv, const batch* z1) {
         batch p[N + 1][level_start(D, N + 1)];
-        regs_chains<D, N, true>(a, z, p);
+        regs_chains<D, N, true>(a, inv, z1, p);
     }
 
     // Segments per block of fmexp_lanes_backward_regs, whose states before
@@ -2039,9 +2085,9 @@ template <class Arch, class T> struct kernels {
         regs_reciprocals<N>(inv);
         auto advance = [&](batch* a, std::size_t s) { // levels 0..N-1 by segment s
             if constexpr (N > 1) {
-                batch z[N][D];
-                regs_quotients<D, N - 1>(Z + s * D * W, inv, z);
-                regs_step<D, N - 1>(a, z);
+                batch z1[D];
+                regs_increments<D>(Z + s * D * W, z1);
+                regs_step<D, N - 1>(a, inv, z1);
             }
         };
         const std::size_t blocks = (m + B - 1) / B;
@@ -2066,10 +2112,10 @@ template <class Arch, class T> struct kernels {
             for (std::size_t s = s1; s-- > s0;) {
                 batch x[S]; // levels 0..N-1 before segment s (level N unused)
                 regs_load<R>(x, states + (s - s0) * R * W);
-                batch z[N + 1][D];
+                batch z[N + 1][D]; // z[c][b] = z_b/c
                 regs_quotients<D, N>(Z + s * D * W, inv, z);
                 batch p[N + 1][S];
-                regs_chains<D, N, false>(x, z, p);
+                regs_chains<D, N, false>(x, inv, z[1], p);
                 batch gp[N + 1][S], gz[N + 1][D];
 #pragma GCC unroll 8
                 for (std::size_t k = 0; k <= N; ++k)
@@ -2088,22 +2134,22 @@ template <class Arch, class T> struct kernels {
                     for (std::size_t v = 0; v < words; ++v) { // the words of level j, the last first
                         const std::size_t u = words - 1 - v;
                         const std::size_t i = level_start(D, j) + u, w = level_start(D, j - 1) + u / D, b = u % D;
-                        gp[j][w] = xsimd::fma(g[i], z[1][b], gp[j][w]);
-                        gz[1][b] = xsimd::fma(g[i], p[j][w], gz[1][b]);
+                        gp[j][w] = fmadd(g[i], z[1][b], gp[j][w]);
+                        gz[1][b] = fmadd(g[i], p[j][w], gz[1][b]);
 #pragma GCC unroll 8
                         for (std::size_t k = N; k > j; --k) {
-                            gp[k][w] = xsimd::fma(gp[k][i], z[k - j + 1][b], gp[k][w]);
-                            gz[k - j + 1][b] = xsimd::fma(gp[k][i], p[k][w], gz[k - j + 1][b]);
+                            gp[k][w] = fmadd(gp[k][i], z[k - j + 1][b], gp[k][w]);
+                            gz[k - j + 1][b] = fmadd(gp[k][i], p[k][w], gz[k - j + 1][b]);
                             g[i] = g[i] + gp[k][i];
                         }
                     }
                 }
 #pragma GCC unroll 8
-                for (std::size_t b = 0; b < D; ++b) {
+                for (std::size_t b = 0; b < D; ++b) { // (the partial sums p were divided already)
                     batch sum = gz[1][b];
 #pragma GCC unroll 8
                     for (std::size_t c = 2; c <= N; ++c)
-                        sum = xsimd::fma(gz[c][b], inv[c], sum);
+                        sum = sum + gz[c][b];
                     T* out = GZ + (s * D + b) * W;
                     (batch::load_unaligned(out) + sum).store_unaligned(out);
                 }
@@ -2131,12 +2177,15 @@ template <class Arch, class T> struct kernels {
         // Passes of at most lanes_segments, as equal in length as can be: the
         // seed path's six steps after exp as 3 + 3, not 4 + 2 (0.97x the time).
         const std::size_t passes = (m + lanes_segments - 1) / lanes_segments;
+        alignas(64) T inv[64 * W]; // 1/c in every lane, c <= depth < 64
+        for (std::size_t c = 1; c <= depth; ++c)
+            batch(horner::reciprocal<T>(c)).store_aligned(inv + c * W);
         for (std::size_t s0 = 0, left = passes; left > 0; --left, src = A) {
             const std::size_t M = (m - s0 + left - 1) / left;
-            T* zs = scratch;
-            divided_lanes(zs, Z, s0, M, dim, depth);
-            const lanes_ctx ctx{A, src, off, dim, depth, zs, zs + M * depth * dim * W,
-                                root ? root + s0 * root_step : nullptr, root_step};
+            // The increments as they are (divisor 1): each partial sum is
+            // stored divided by its children's divisor (lanes_visit).
+            const lanes_ctx ctx{A,       src, off, dim, depth, Z + s0 * dim * W, scratch,
+                                inv,     root ? root + s0 * root_step : nullptr, root_step};
             with_segments(M, std::make_index_sequence<lanes_segments>{},
                           [&](auto k) { lanes_pass<D, decltype(k)::value>(ctx); });
             s0 += M;
@@ -2159,9 +2208,11 @@ template <class Arch, class T> struct kernels {
     // A_j[w] is the sum of r_k(w) over k >= j, and ∂L/∂z_b gains
     // r_k(w) p_k(parent)/(k-j+1). The leaves (level N) keep their gradient
     // (A_N enters only itself). ∂L/∂z gathers r_k(w b) (p_k(parent)/c) in
-    // gzc: the partial sum scaled once per node and chain, so that a node's
-    // sums over its chains stay in registers (a sum per divisor, scaled at
-    // the end, had cost a load and a store per multiply-add).
+    // gzc, the partial sum as the way down stores it (divided by its
+    // children's divisor, as lanes_visit's), so that a node's sums over its
+    // chains stay in registers (a sum per divisor, scaled at the end, had
+    // cost a load and a store per multiply-add). The adjoint sums r_k are
+    // those of the undivided p_k.
     //
     // A pass of M segments is one such walk of the words. On the way down,
     // each node takes its value through the M segments (its value before
@@ -2180,7 +2231,7 @@ template <class Arch, class T> struct kernels {
         const T* zs;   // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c (divided_lanes)
         T* gzc;        // gzc[(s*d + b)*W]: ∂L/∂z_{s,b}
         const T* inv;  // inv[c*W] = 1/c in every lane (c = 1..N)
-        T* partials;   // per level j: the node's p_k per segment, at [((j*M + s)*(N+1) + k)*W]
+        T* partials;   // per level j: the node's p_k/(k-j) per segment, at [((j*M + s)*(N+1) + k)*W]
         T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(((j*d + b)*M + s)*(N+1) + k)*W]
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
         T* leafr;      // leafr[(u*M + s)*W]: their adjoint sums of chain N (where not bwd_regs)
@@ -2204,14 +2255,26 @@ template <class Arch, class T> struct kernels {
         T* const rr = c.adjoints + j * d * cs; // child b's adjoint sums at rr + b*cs
         for (std::size_t b = 0; b < d; ++b) {
             const std::size_t u = parent * d + b;
-            batch a = batch::load_unaligned(c.A + (c.off[j] + u) * W); // before segment 0
+            // The child's value before each segment (a[s]) and its letter's
+            // increments (z[s]) in registers; then its partial sums chain by
+            // chain, each divided once for its own children (divisor k - j).
+            batch a[M + 1], z[M];
+            a[0] = batch::load_unaligned(c.A + (c.off[j] + u) * W);
+#pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) {
-                const T* qs = q + s * stride;
-                const T* zb = c.zs + (s * d + b) * W; // divisor 1; divisor c at + (c-1)*zdiv
-                for (std::size_t k = j + 1; k <= N; ++k)
-                    xsimd::fma(batch::load_unaligned(qs + k * W), batch::load_unaligned(zb + (k - j) * zdiv), a)
+                z[s] = batch::load_unaligned(c.zs + (s * d + b) * W); // divisor 1
+                a[s + 1] = fmadd(batch::load_unaligned(q + s * stride + j * W), z[s], a[s]);
+            }
+#pragma GCC unroll 8
+            for (std::size_t s = 0; s < M; ++s) // chain j+1: divisor 1
+                fmadd(batch::load_unaligned(q + s * stride + (j + 1) * W), z[s], a[s])
+                    .store_unaligned(p + s * stride + (j + 1) * W);
+            for (std::size_t k = j + 2; k <= N; ++k) {
+                const batch inv = batch::load_unaligned(c.inv + (k - j) * W);
+#pragma GCC unroll 8
+                for (std::size_t s = 0; s < M; ++s)
+                    (fmadd(batch::load_unaligned(q + s * stride + k * W), z[s], a[s]) * inv)
                         .store_unaligned(p + s * stride + k * W);
-                a = xsimd::fma(batch::load_unaligned(qs + j * W), batch::load_unaligned(zb), a); // after segment s
             }
             lanes_bwd_visit<D, M>(c, j + 1, u, p, rr + b * cs);
         }
@@ -2243,15 +2306,14 @@ template <class Arch, class T> struct kernels {
                     sum1[b] = batch(T(0));
                 }
                 const auto chain = [&](std::size_t k, batch* gzk, batch* sumk) { // divisor k - j + 1
-                    const batch qk = batch::load_unaligned(qs + k * W);
-                    const batch qc = k == j ? qk : qk * batch::load_unaligned(c.inv + (k - j + 1) * W);
+                    const batch qc = batch::load_unaligned(qs + k * W); // divided by k - j + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                     const T* zk = zsb + (k - j) * zdiv;
                     for (std::size_t b = 0; b < D; ++b) {
                         const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + s * stride + k * W);
                         if (k > j) sumk[b] = sumk[b] + v;
-                        gzk[b] = xsimd::fma(v, qc, gzk[b]);
-                        rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
+                        gzk[b] = fmadd(v, qc, gzk[b]);
+                        rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
                     rk.store_unaligned(rs + k * W);
                 };
@@ -2281,15 +2343,14 @@ template <class Arch, class T> struct kernels {
                 const T* zsb = c.zs + s * dW;
                 std::copy(g, g + dW, sum); // the sums over chains start from g (chain j)
                 for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
-                    const batch qk = batch::load_unaligned(qs + k * W);
-                    const batch qc = k == j ? qk : qk * batch::load_unaligned(c.inv + (k - j + 1) * W);
+                    const batch qc = batch::load_unaligned(qs + k * W); // divided by k - j + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                     const T* zk = zsb + (k - j) * zdiv;
                     for (std::size_t b = 0; b < d; ++b) {
                         const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + s * stride + k * W);
                         if (k > j) (batch::load_unaligned(sum + b * W) + v).store_unaligned(sum + b * W);
-                        xsimd::fma(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
-                        rk = xsimd::fma(v, batch::load_unaligned(zk + b * W), rk);
+                        fmadd(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
+                        rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
                     rk.store_unaligned(rs + k * W);
                 }
@@ -2313,7 +2374,7 @@ template <class Arch, class T> struct kernels {
     [[gnu::always_inline]] static inline void lanes_bwd_last_two_regs(const lanes_bwd_ctx& c, std::size_t parent,
                                                                       const batch* qN, const batch* qN1, batch* rN1,
                                                                       batch* rNp, batch* gz1) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;
         const T* zs = c.zs;
         const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
         T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
@@ -2325,9 +2386,9 @@ template <class Arch, class T> struct kernels {
             batch a = batch::load_unaligned(Au);
             batch pN[M], rN[M];
             for (std::size_t s = 0; s < M; ++s) {
-                const T* zb = zs + (s * d + bu) * W;
-                pN[s] = xsimd::fma(qN[s], batch::load_unaligned(zb + zdiv), a); // chain N, divisor 2
-                a = xsimd::fma(qN1[s], batch::load_unaligned(zb), a);
+                const batch zb = batch::load_unaligned(zs + (s * d + bu) * W);
+                pN[s] = fmadd(qN[s], zb, a); // chain N (qN divided by 2)
+                a = fmadd(qN1[s], zb, a);
                 rN[s] = batch(T(0));
             }
             if constexpr (bwd_regs<D>) {
@@ -2335,8 +2396,8 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t b = 0; b < d; ++b) {
                     const batch g = batch::load_unaligned(leaf + b * W);
                     for (std::size_t s = 0; s < M; ++s) {
-                        rN[s] = xsimd::fma(g, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
-                        gz1[s * D + b] = xsimd::fma(g, pN[s], gz1[s * D + b]);
+                        rN[s] = fmadd(g, batch::load_unaligned(zs + (s * d + b) * W), rN[s]);
+                        gz1[s * D + b] = fmadd(g, pN[s], gz1[s * D + b]);
                     }
                 }
             } else { // the leaves' sums after this loop, from pN kept in c.leafp
@@ -2386,7 +2447,7 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t i = 0; i < K; ++i) {
                     const batch av = batch::load_unaligned(a + (x + i) * ax + y * ay);
                     for (std::size_t s = 0; s < M; ++s)
-                        acc[i][s] = xsimd::fma(av, bv[s], acc[i][s]);
+                        acc[i][s] = fmadd(av, bv[s], acc[i][s]);
                 }
             }
             for (std::size_t i = 0; i < K; ++i)
@@ -2410,17 +2471,16 @@ template <class Arch, class T> struct kernels {
         const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
         T* const gzc = c.gzc;
-        const batch half = batch::load_unaligned(c.inv + 2 * W);
         batch g1 = batch::load_unaligned(Gu);
         for (std::size_t s = M; s-- > 0;) {
             const T* zb = zs + (s * d + bu) * W;
             T* gz = gzc + s * dW + bu * W;
-            if constexpr (bwd_regs<D>) // chains N-1 and N (divisor 2)
-                gz1[s * D + bu] = xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, gz1[s * D + bu]));
+            if constexpr (bwd_regs<D>) // chains N-1 and N (qN divided by 2)
+                gz1[s * D + bu] = fmadd(g1, qN1[s], fmadd(rN[s], qN[s], gz1[s * D + bu]));
             else
-                xsimd::fma(g1, qN1[s], xsimd::fma(rN[s], qN[s] * half, batch::load_unaligned(gz))).store_unaligned(gz);
-            rN1[s] = xsimd::fma(g1, batch::load_unaligned(zb), rN1[s]);
-            rNp[s] = xsimd::fma(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
+                fmadd(g1, qN1[s], fmadd(rN[s], qN[s], batch::load_unaligned(gz))).store_unaligned(gz);
+            rN1[s] = fmadd(g1, batch::load_unaligned(zb), rN1[s]);
+            rNp[s] = fmadd(rN[s], batch::load_unaligned(zb + zdiv), rNp[s]);
             g1 = g1 + rN[s];
         }
         g1.store_unaligned(Gu);
@@ -2473,7 +2533,7 @@ template <class Arch, class T> struct kernels {
         const T* const A2 = c.A + c.off[N - 2] * W; // level N-2 (the ctx read once: stores may alias it)
         T* const G2 = c.G + c.off[N - 2] * W;
         T* const gzc = c.gzc;
-        const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
+        const batch half = batch::load_unaligned(c.inv + 2 * W);
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
 #pragma GCC unroll 4
@@ -2481,12 +2541,12 @@ template <class Arch, class T> struct kernels {
             const std::size_t v = parent * d + bv;
             batch a = batch::load_unaligned(A2 + v * W);
             batch pN[M], pN1[M], rN1[M], rNp[M];
-            for (std::size_t s = 0; s < M; ++s) {
+            for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3 for chains N-2, N-1, N)
                 const T* qs = q + s * stride;
-                const T* zb = zs + (s * d + bv) * W;
-                pN1[s] = xsimd::fma(batch::load_unaligned(qs + (N - 1) * W), batch::load_unaligned(zb + zdiv), a);
-                pN[s] = xsimd::fma(batch::load_unaligned(qs + N * W), batch::load_unaligned(zb + 2 * zdiv), a);
-                a = xsimd::fma(batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(zb), a);
+                const batch zb = batch::load_unaligned(zs + (s * d + bv) * W);
+                pN1[s] = fmadd(batch::load_unaligned(qs + (N - 1) * W), zb, a);
+                pN[s] = fmadd(batch::load_unaligned(qs + N * W), zb, a) * half; // for its children
+                a = fmadd(batch::load_unaligned(qs + (N - 2) * W), zb, a);
                 rN1[s] = rNp[s] = batch(T(0));
             }
             lanes_bwd_last_two_regs<D, M>(c, v, pN, pN1, rN1, rNp, gz1);
@@ -2499,18 +2559,17 @@ template <class Arch, class T> struct kernels {
                 T* gz = gzc + s * dW + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
                 // chains N-2, N-1 and N (divisors 1, 2, 3)
-                const batch t = xsimd::fma(v2, batch::load_unaligned(qs + N * W) * third,
-                                           v1 * (batch::load_unaligned(qs + (N - 1) * W) * half));
+                const batch t = fmadd(v2, batch::load_unaligned(qs + N * W), v1 * batch::load_unaligned(qs + (N - 1) * W));
                 if constexpr (bwd_regs<D>)
-                    gz1[s * D + bv] = xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), gz1[s * D + bv] + t);
+                    gz1[s * D + bv] = fmadd(g, batch::load_unaligned(qs + (N - 2) * W), gz1[s * D + bv] + t);
                 else
-                    xsimd::fma(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz) + t)
+                    fmadd(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz) + t)
                         .store_unaligned(gz);
                 // The parent's adjoint sums: the first child starts them.
                 const auto sum = [&](const T* x) { return bv == 0 ? batch(T(0)) : batch::load_unaligned(x); };
-                xsimd::fma(g, batch::load_unaligned(zb), sum(rs + (N - 2) * W)).store_unaligned(rs + (N - 2) * W);
-                xsimd::fma(v1, batch::load_unaligned(zb + zdiv), sum(rs + (N - 1) * W)).store_unaligned(rs + (N - 1) * W);
-                xsimd::fma(v2, batch::load_unaligned(zb + 2 * zdiv), sum(rs + N * W)).store_unaligned(rs + N * W);
+                fmadd(g, batch::load_unaligned(zb), sum(rs + (N - 2) * W)).store_unaligned(rs + (N - 2) * W);
+                fmadd(v1, batch::load_unaligned(zb + zdiv), sum(rs + (N - 1) * W)).store_unaligned(rs + (N - 1) * W);
+                fmadd(v2, batch::load_unaligned(zb + 2 * zdiv), sum(rs + N * W)).store_unaligned(rs + N * W);
                 g = (g + v1) + v2;
             }
             g.store_unaligned(Gv);
@@ -2532,8 +2591,8 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t b = 0; b < d; ++b) {
                     const batch g = batch::load_unaligned(c.G + (1 + b) * W);
                     T* gz = c.gzc + (s * d + b) * W;
-                    xsimd::fma(g, q, batch::load_unaligned(gz)).store_unaligned(gz);
-                    gq = xsimd::fma(g, batch::load_unaligned(c.zs + (s * d + b) * W), gq);
+                    fmadd(g, q, batch::load_unaligned(gz)).store_unaligned(gz);
+                    gq = fmadd(g, batch::load_unaligned(c.zs + (s * d + b) * W), gq);
                 }
                 if (c.groot) {
                     batch(T(0)).store_unaligned(c.groot + s * stride);
@@ -2545,8 +2604,9 @@ template <class Arch, class T> struct kernels {
         // the root: p_k = A_0 or the root given; r_k = 0, which r_0 keeps (the
         // children write r_k for k >= 1, but N = 2's lanes_bwd_last_two adds)
         for (std::size_t s = 0; s < M; ++s)
-            for (std::size_t k = 0; k <= N; ++k) {
-                root_value(s, k).store_unaligned(c.partials + s * stride + k * W);
+            for (std::size_t k = 0; k <= N; ++k) { // divided by k for the children (level 1)
+                const batch v = root_value(s, k);
+                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(c.partials + s * stride + k * W);
                 batch(T(0)).store_unaligned(c.adjoints + s * stride + k * W);
             }
         if (N == 2)

@@ -51,12 +51,12 @@ inline std::size_t lanes_backward_pass(std::size_t dim, std::size_t m, bool star
 }
 
 /// Scratch for fmexp_lanes (`lanes` paths, one per SIMD lane, blocks of at
-/// most m segments): z/c (N d) per segment, and the partial sums of the
-/// N + 1 chains at the d children of one node of each level below N - 1,
-/// per segment; all per lane.
+/// most m segments): the partial sums of the N + 1 chains at the d children
+/// of one node of each level below N - 1, per segment and lane. (The
+/// increments are read where they are: the partial sums are stored divided.)
 inline std::size_t fmexp_lanes_scratch_size(std::size_t dim, std::size_t depth, std::size_t m, std::size_t lanes) {
     m = m < lanes_segments ? m : lanes_segments; // one pass at a time
-    return lanes * m * depth * dim * (depth + 2);
+    return lanes * m * depth * dim * (depth + 1);
 }
 
 /// Size of the record fmexp_lanes writes per segment and lane: levels
