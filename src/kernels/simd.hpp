@@ -2638,7 +2638,9 @@ template <class Arch, class T> struct kernels {
         // length is compiled (short_bwd_passes) and the starts are not
         // given: then there is no sweep at all. (The seed path's six steps:
         // 0.93x the time of passes of 2 and 4 with a sweep of 2 at depth N-1.)
-        constexpr std::size_t M0 = horner::lanes_backward_segments, ML = horner::lanes_backward_long_pass;
+        constexpr std::size_t M0 = horner::lanes_backward_segments(D), ML = horner::lanes_backward_long_pass;
+        // (D = 0: every d not compiled, all of them above 4, as M0's 0)
+        static_assert(D > 0 || horner::lanes_backward_segments(0) == horner::lanes_backward_segments(9));
         const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0); // (M > M0: short_bwd_passes<D>)
         std::size_t off[64];
         level_offsets(off, dim, depth);

@@ -358,7 +358,7 @@ void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std
 /// written to groot[(s*(N+1) + k)*lanes + l].
 ///
 /// With `states` (a stride, in values), A holds the start of every pass:
-/// levels 0..N-1 before segments p*P.. (P = horner::lanes_backward_segments)
+/// levels 0..N-1 before segments p*P.. (P = horner::lanes_backward_segments(dim))
 /// at A + p*states, as a forward sweep that keeps them leaves them
 /// (fmexp_lanes at depth N-1, out of place, P segments a call). The kernel
 /// then reads them instead of running that sweep itself; so one call can
