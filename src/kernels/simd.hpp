@@ -2177,9 +2177,8 @@ template <class Arch, class T> struct kernels {
         // Passes of at most lanes_segments, as equal in length as can be: the
         // seed path's six steps after exp as 3 + 3, not 4 + 2 (0.97x the time).
         const std::size_t passes = (m + lanes_segments - 1) / lanes_segments;
-        alignas(64) T inv[64 * W]; // 1/c in every lane, c <= depth < 64
-        for (std::size_t c = 1; c <= depth; ++c)
-            batch(horner::reciprocal<T>(c)).store_aligned(inv + c * W);
+        alignas(64) T inv[64 * W];
+        lanes_reciprocals(inv, depth);
         for (std::size_t s0 = 0, left = passes; left > 0; --left, src = A) {
             const std::size_t M = (m - s0 + left - 1) / left;
             // The increments as they are (divisor 1): each partial sum is
@@ -2190,6 +2189,14 @@ template <class Arch, class T> struct kernels {
                           [&](auto k) { lanes_pass<D, decltype(k)::value>(ctx); });
             s0 += M;
         }
+    }
+
+    // inv[c*W..] = 1/c in every lane for c = 1..depth (horner::reciprocal):
+    // the passes' divisors, forward and backward (inv: 64 registers; depth
+    // < 64, the dispatcher's limit).
+    static void lanes_reciprocals(T* inv, std::size_t depth) {
+        for (std::size_t c = 1; c <= depth; ++c)
+            batch(horner::reciprocal<T>(c)).store_aligned(inv + c * W);
     }
 
     // f(std::integral_constant<std::size_t, M>) for a pass of M segments,
@@ -2649,9 +2656,8 @@ template <class Arch, class T> struct kernels {
         T* zs = scratch;
         T* gzc = zs + gzn; // M*d*W of its gzn; then leafr (M*d*W, depth >= 2)
         T* partials = gzc + gzn;
-        alignas(64) T inv[64 * W]; // 1/c in every lane, c < 64 (depth < 64: the dispatcher's limit)
-        for (std::size_t cdiv = 1; cdiv <= depth; ++cdiv)
-            batch(horner::reciprocal<T>(cdiv)).store_aligned(inv + cdiv * W);
+        alignas(64) T inv[64 * W];
+        lanes_reciprocals(inv, depth);
         T* adjoints = partials + depth * M * stride; // d children's per level
         T* leafp = adjoints + depth * dim * M * stride;
         T* zpad = leafp + M * dim * W; // a short last pass's increments, then zeros
