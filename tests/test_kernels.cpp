@@ -47,6 +47,18 @@ TEST_CASE("an AVX2-capable machine gets a SIMD instruction set automatically", "
     CHECK_THROWS_AS(kn::force_arch("no-such-arch"), tensig::invalid_input);
 }
 
+TEMPLATE_TEST_CASE("horner::reciprocal: the compile-time table rounds as the run-time division", "[kernels]", float,
+                   double) {
+    using T = TestType;
+    volatile T one = T(1); // divided at run time
+    for (std::size_t c = 1; c < kn::horner::reciprocal_table_size + 3; ++c) {
+        CAPTURE(c);
+        const T q = one / T(static_cast<double>(c));
+        CHECK(kn::horner::reciprocal<T>(c) == q);
+        CHECK(std::abs(kn::horner::reciprocal<T>(c) * T(static_cast<double>(c)) - T(1)) <= std::numeric_limits<T>::epsilon());
+    }
+}
+
 TEMPLATE_TEST_CASE("lincomb: SIMD equals scalar", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

@@ -126,10 +126,29 @@ inline std::size_t fmexp_record_size(std::size_t dim, std::size_t depth) {
     return total;
 }
 
+/// 1/c for c < reciprocal_table_size, as reciprocal computes it: a division
+/// in a constant expression rounds as the same division at run time (IEEE
+/// 754's correctly rounded quotient), so the table changes no bits. Filled
+/// at compile time: the per-call tables of 1/c (prefix_roots, the lanes
+/// passes) had cost a tenth of a division-bound set-up each call.
+inline constexpr std::size_t reciprocal_table_size = 64;
+template <class T> struct reciprocal_table {
+    T value[reciprocal_table_size] = {};
+    constexpr reciprocal_table() {
+        for (std::size_t c = 1; c < reciprocal_table_size; ++c)
+            value[c] = T(1) / T(static_cast<double>(c));
+    }
+};
+template <class T> inline constexpr reciprocal_table<T> reciprocals{};
+
 /// 1/c, by which every kernel multiplies an increment for Horner's divisor
 /// c (z/c as z * (1/c)): one expression, so that the scalar twins and the
 /// SIMD kernels round alike.
-template <class T> T reciprocal(std::size_t c) { return T(1) / T(static_cast<double>(c)); }
+template <class T> T reciprocal(std::size_t c) {
+    if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>)
+        if (c < reciprocal_table_size) return reciprocals<T>.value[c];
+    return T(1) / T(static_cast<double>(c));
+}
 
 /// zs[(c-1)*dim + b] = z[b] / c for c = c0..depth: the increment divided by
 /// each Horner divisor.
