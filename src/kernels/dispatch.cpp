@@ -32,7 +32,7 @@ struct entry {
 
 // AVX-512 supplies the lanes kernels (one path per lane) and lincomb: plain
 // loads, stores and multiply-adds; its other kernels, with xsimd 8.1, measured up
-// to 8x slower than AVX2 on d = 2 and d = 3 (docs/benchmarks.md), so they
+// to 8x slower than AVX2 on d = 2 and d = 3 (docs/benchmarks-history.md), so they
 // stay AVX2's.
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
@@ -103,7 +103,7 @@ std::string active_arch() {
 
 std::size_t streaming_threshold_bytes() {
     // Half the last-level cache, taken as at most 48 MiB (the Ice Lake of
-    // docs/benchmarks.md had that): a virtual machine may report its host's
+    // docs/benchmarks-history.md had that): a virtual machine may report its host's
     // total (532 MB on a Zen 5 EPYC guest whose core reaches 32 MB), and
     // with that threshold a + 2b - c on 10^6 doubles (32 MiB of traffic) went
     // through the cache in 1.25x the time it takes streamed.

@@ -145,7 +145,7 @@ template <class Arch, class T> struct kernels {
     // the elements no register covers; an elementwise pass over `inputs`
     // arrays. A pass whose traffic reaches streaming_threshold_bytes() writes
     // with non-temporal stores (AVX units; 10^6 doubles, a + 2b - c: 2.34 ->
-    // 1.72 ms on the machine of docs/benchmarks.md; AVX-512's, a whole cache
+    // 1.72 ms on the Ice Lake of docs/benchmarks-history.md; AVX-512's, a whole cache
     // line per store, reach 89-94% of the copy loop's bandwidth where AVX2's
     // reached 82-92%). The elements before the
     // first 32-byte (AVX-512: 64-byte) boundary of `out` then take the scalar path (none for

@@ -391,7 +391,7 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
 /// stored) runs in lanes: whenever the forward pass does. Without records
 /// (kernels::fmexp_lanes_backward) the lanes win or tie on every shape
 /// measured, up to (B, L, d, N) = (64, 128, 5, 6) and (32, 32, 16, 4)
-/// (docs/benchmarks.md, "Latest figures").
+/// (docs/benchmarks-history.md, session 8).
 template <class T> bool backward_in_lanes(const shape& s, std::size_t B) { return use_lanes<T>(s, B); }
 
 template <class T>
