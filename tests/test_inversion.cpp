@@ -75,6 +75,43 @@ TEST_CASE("the loss's gradient by prefix lanes (d = 2, N = 12) agrees with diffe
     check_gradient_by_differences(loss, x, g);
 }
 
+TEST_CASE("the loss's gradient in the prefix lanes' layout equals signature_backward of its dL/dS", "[inversion]") {
+    // 8 points (7 steps: one block, the residuals taken in the lanes'
+    // layout), 17 (16 steps: still one), 18 and 30 (two blocks: the
+    // signature copied out, dL/dS copied in) against the gradient of
+    // <dL/dS, signature> from the public backward, dL/dS built from the
+    // signature in its own layout.
+    for (std::size_t K : {8, 17, 18, 30}) {
+        INFO("points " << K);
+        const auto target = signature_of(oracle::random_path(K + 1, 2, 0.5), 12);
+        tensig::signature_loss<double> loss(target, 2, 12, K);
+        const auto x = tensig::init_random<double>(K, 2, 5);
+        std::vector<double> g(x.size());
+        const double l = loss.value_and_gradient(x.data(), g.data());
+        xt::xtensor<double, 2> path = xt::zeros<double>({K, std::size_t(2)});
+        std::copy(x.begin(), x.end(), path.begin());
+        const xt::xtensor<double, 1> sig = tensig::signature(path, 12);
+        const auto w = tensig::level_weights<double>(2, 12);
+        const std::size_t n = sig.size();
+        double mse = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            mse += w[i] * w[i] * (sig[i] - target[i]) * (sig[i] - target[i]);
+        mse /= double(n);
+        CHECK(l == Approx(std::log(mse)).epsilon(1e-13));
+        xt::xtensor<double, 1> G = xt::zeros<double>({n});
+        for (std::size_t i = 0; i < n; ++i)
+            G[i] = 2 * w[i] * w[i] * (sig[i] - target[i]) / (double(n) * mse);
+        const xt::xtensor<double, 2> ref = tensig::signature_backward(G, path, 12);
+        double gmax = 0, diff = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            gmax = std::max(gmax, std::abs(ref.data()[i]));
+            diff = std::max(diff, std::abs(g[i] - ref.data()[i]));
+        }
+        CHECK(gmax > 0);
+        CHECK(diff <= 1e-12 * gmax);
+    }
+}
+
 TEST_CASE("the normal equations over the increments equal JᵀJ and Jᵀr of the points' Jacobian", "[inversion]") {
     // (d, N, K): a 2-D depth-12 problem as in the experiment, and smaller ones
     for (auto [d, N, K] : {std::tuple<std::size_t, std::size_t, std::size_t>{2, 12, 8}, {3, 4, 5}, {2, 3, 2}}) {

@@ -59,6 +59,25 @@ template <class T> class signature_loss {
             level_ends_.push_back(end);
             level_w2_.push_back(T(static_cast<double>(k)) * T(static_cast<double>(k)));
         }
+        // The gradient by prefix lanes with a single block of steps: the
+        // residuals and ∂L/∂S are taken in the lanes' layout (lanes_mse).
+        lanes_ = detail::by_prefix_lanes_backward(points - 1, {}, ws_) && points - 1 <= detail::prefix_lanes_block;
+        if (lanes_) {
+            const auto& pw = *ws_.fwd.prefix;
+            target_top_.assign(pw.top.size(), T(0));
+            target_lanes_.assign(pw.lanes.size(), T(0));
+            detail::prefix_lanes_layout(pw, s, target_.data(), target_top_.data(), target_lanes_.data(), false);
+            for (std::size_t k = 1, end = 0; k <= pw.p; ++k) { // top: levels 1..p from index 1
+                end += s.level_size(k);
+                top_ends_.push_back(end);
+                top_w2_.push_back(level_w2_[k - 1]);
+            }
+            for (std::size_t j = 1, end = 0; j <= pw.below; ++j) { // lanes: levels p+1..N from lane level 1
+                end += s.level_size(pw.p + j);
+                lanes_ends_.push_back(end);
+                lanes_w2_.push_back(level_w2_[pw.p + j - 1]);
+            }
+        }
     }
 
     std::size_t dim() const { return dim_; }
@@ -77,6 +96,7 @@ template <class T> class signature_loss {
     /// loss(x), and its gradient with respect to the points in `grad`
     /// (points * dim values).
     T value_and_gradient(const T* x, T* grad) {
+        if (lanes_) return lanes_value_and_gradient(x, grad);
         // The backward by prefix lanes (where the shape takes it) keeps no
         // forward terms: the signature comes from the plain forward pass.
         const bool prefix = detail::by_prefix_lanes_backward(points_ - 1, {}, ws_);
@@ -174,6 +194,53 @@ template <class T> class signature_loss {
         return sum / T(static_cast<double>(n));
     }
 
+    // value_and_gradient by prefix lanes, one block of steps: the forward
+    // leaves the signature in the lanes' layout (levels 0..p in the top,
+    // the rest interleaved), the residuals and ∂L/∂S are taken there
+    // against the target in the same layout, and the backward's adjoint
+    // reads them where they are. Neither the forward's copy out of the
+    // lanes nor the backward's copy of ∂L/∂S into them runs (together a
+    // tenth of a step of the published run).
+    T lanes_value_and_gradient(const T* x, T* grad) {
+        auto& pw = *ws_.fwd.prefix;
+        const std::size_t n = points_ - 1, W = pw.W, top = pw.top.size(), lanes = pw.lanes.size();
+        detail::prefix_lanes_checkpoints(x, points_, dim_, {}, ws_); // (one block: the top and the lanes untouched)
+        detail::prefix_lanes_from_start(x, dim_, n, n, {}, depth_, pw);
+        auto& bw = *ws_.prefix;
+        // r = sig - s, the top's into its gradient, the lanes' in place (level 0 of each is not an entry)
+        T* const rt = bw.gtop.data() + 1;
+        T* const rl = pw.lanes.data() + W;
+        {
+            const T* src[2] = {pw.top.data() + 1, target_top_.data() + 1};
+            const T coef[2] = {T(1), T(-1)};
+            kernels::lincomb(rt, top - 1, src, coef, 2);
+            const T* srcl[2] = {rl, target_lanes_.data() + W};
+            kernels::lincomb(rl, lanes - W, srcl, coef, 2);
+        }
+        T st = T(0), sl = T(0);
+        kernels::gram(&st, rt, 1, top - 1, 0, top_ends_.data(), top_w2_.data(), top_ends_.size());
+        kernels::gram(&sl, rl, 1, lanes - W, 0, lanes_ends_.data(), lanes_w2_.data(), lanes_ends_.size());
+        const T m = (st + sl) / T(static_cast<double>(size()));
+        // ∂L/∂sig_i = 2 w_i^2 (sig_i - s_i) / (n mse), level by level
+        const T scale = T(2) / (T(static_cast<double>(size())) * m);
+        scale_ranges(rt, rt, top_ends_, top_w2_, scale);
+        scale_ranges(rl, rl, lanes_ends_, lanes_w2_, scale);
+        bw.gtop[0] = T(0);
+        std::fill_n(pw.lanes.data(), W, T(0));
+        detail::prefix_lanes_adjoint(x, points_, dim_, {}, ws_, grad);
+        return std::log(m);
+    }
+    // out_i = (scale w_i^2) in_i over consecutive ranges of entries (ends)
+    // with squared weights w2.
+    static void scale_ranges(T* out, const T* in, const std::vector<std::size_t>& ends, const std::vector<T>& w2,
+                             T scale) {
+        for (std::size_t k = 0, begin = 0; k < ends.size(); begin = ends[k], ++k) {
+            const T* src[1] = {in + begin};
+            const T coef[1] = {scale * w2[k]};
+            kernels::lincomb(out + begin, ends[k] - begin, src, coef, 1);
+        }
+    }
+
     // The element-wise passes over a signature's length run in the
     // dispatched SIMD kernels (kernels::lincomb), not in loops compiled
     // with the caller's flags (SSE2 by default): in the published Adam run
@@ -199,6 +266,10 @@ template <class T> class signature_loss {
     std::vector<T> weights_;
     std::vector<std::size_t> level_ends_; // where each level's entries end in sig_
     std::vector<T> level_w2_;             // each level's squared weight
+    bool lanes_ = false;                  // lanes_value_and_gradient
+    std::vector<T> target_top_, target_lanes_;   // the target in the prefix lanes' layout
+    std::vector<std::size_t> top_ends_, lanes_ends_; // their levels' ends (from index 1, and from lane level 1)
+    std::vector<T> top_w2_, lanes_w2_;               // and squared weights
     std::size_t dim_, depth_, points_;
     detail::backward_workspace<T> ws_;
     std::vector<T> sig_, grad_sig_;

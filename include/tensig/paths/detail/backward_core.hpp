@@ -170,34 +170,22 @@ void signature_backward_from(const T* G, const T* path, std::size_t L, std::size
     }
 }
 
-/// The backward pass of one path by prefix lanes (by_prefix_lanes): the
-/// forward keeps levels 0..p and the lanes' levels 0..N-p-1 at the start of
-/// every block of steps (the first block's: after step 0, below). From the last block back, the block's roots are
-/// recomputed from them (kernels::prefix_roots), the lanes' gradient goes
-/// through kernels::fmexp_lanes_backward with roots, and
-/// ∂L/∂root with ∂L/∂(levels 0..p) through kernels::prefix_roots_adjoint,
-/// step by step. ∂L/∂z is the lanes' sum plus the top's. Exact: nothing is
-/// rebuilt by inverse steps.
-///
-/// The first step starts from the unit, so its result is exp(z) (as in
-/// signature_into): the first block's checkpoint is the state after it, and
-/// its gradient goes through the adjoint of that exponential
-/// (kernels::exp_lanes_adjoint, two multiply-adds per value) instead of a
-/// fused multiply-exponentiate's (about six for d = 2).
+/// The forward of prefix_lanes_backward: checkpoints at the start of every
+/// block of steps (the last block's steps are not needed), the first one
+/// after step 0: exp(z_0), levels 0..p and the lanes' levels 0..N-p-1,
+/// whose level 0 (the words of level p, not read by the lanes' kernels)
+/// holds the top's level p for the exponential's adjoint. With one block
+/// (at most prefix_lanes_block steps) it writes neither ws.fwd.prefix's
+/// top nor its lanes.
 template <class T>
-void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
-                           backward_workspace<T>& ws, T* out) {
+void prefix_lanes_checkpoints(const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                              backward_workspace<T>& ws) {
     auto& pw = *ws.fwd.prefix;
     const shape& s = ws.grad.shape();
-    const std::size_t n = segment_count(L, o.basepoint), N = s.depth(), W = pw.W, K = pw.below + 1,
-                      B = prefix_lanes_block, top = pw.top.size();
+    const std::size_t n = segment_count(L, o.basepoint), N = s.depth(), B = prefix_lanes_block,
+                      top = pw.top.size();
     if (!ws.prefix || ws.prefix->steps != n) ws.prefix = std::make_unique<prefix_backward_workspace<T>>(pw, s, n);
     auto& bw = *ws.prefix;
-    // the forward: checkpoints at the start of every block (the last block's
-    // steps are not needed), the first one after step 0: exp(z_0), levels
-    // 0..p and the lanes' levels 0..N-p-1, whose level 0 (the words of level
-    // p, not read by the lanes' kernels) holds the top's level p for the
-    // exponential's adjoint.
     T z0[prefix_lanes_max_dim]; // (the route's d)
     segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
     if (bw.blocks > 1) { // the forward goes on from exp(z_0): all its levels, then a copy
@@ -213,12 +201,22 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
         std::copy_n(pw.lanes.data(), bw.R, bw.checkpoints.data() + blk * bw.R);
         if (blk + 1 < bw.blocks) prefix_lanes_steps(path, d, n, blk * B, blk * B + B, o, N, pw);
     }
-    // ∂L/∂S (levels 1..N) in the same layout, the lanes' in place of the forward's
+}
+
+/// The adjoint of prefix_lanes_backward, from its checkpoints and ∂L/∂S in
+/// ws.prefix->gtop and the lanes (both consumed); `out` (L, d) is
+/// overwritten.
+template <class T>
+void prefix_lanes_adjoint(const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                          backward_workspace<T>& ws, T* out) {
+    auto& pw = *ws.fwd.prefix;
+    auto& bw = *ws.prefix;
+    const std::size_t n = segment_count(L, o.basepoint), N = ws.grad.shape().depth(), W = pw.W, K = pw.below + 1,
+                      B = prefix_lanes_block, top = pw.top.size();
+    T z0[prefix_lanes_max_dim]; // (the route's d)
+    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
     std::fill(out, out + L * d, T(0));
-    bw.gtop[0] = T(0);
     T* const grad = pw.lanes.data();
-    std::fill_n(grad, W, T(0)); // level 0 of the lanes (the words of level p) is the top's
-    prefix_lanes_layout(pw, s, G, bw.gtop.data(), grad, false);
     for (std::size_t blk = bw.blocks; blk-- > 0;) {
         // the block's steps i0..i0+m-1 through the lanes (the first block's from step 1)
         const std::size_t i0 = blk == 0 ? 1 : blk * B, m = std::min(blk * B + B, n) - i0;
@@ -250,6 +248,39 @@ void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t
         bw.gtop[top - W + l] += grad[l];
     kernels::scalar::exp_lanes_adjoint(bw.tops.data(), bw.gtop.data(), gz0, z0, d, pw.p, 0, 1);
     scatter_step_gradient(out, 0, n, d, o, gz0);
+}
+
+/// The backward pass of one path by prefix lanes (by_prefix_lanes): the
+/// forward keeps levels 0..p and the lanes' levels 0..N-p-1 at the start of
+/// every block of steps (the first block's: after step 0, below). From the last block back, the block's roots are
+/// recomputed from them (kernels::prefix_roots), the lanes' gradient goes
+/// through kernels::fmexp_lanes_backward with roots, and
+/// ∂L/∂root with ∂L/∂(levels 0..p) through kernels::prefix_roots_adjoint,
+/// step by step. ∂L/∂z is the lanes' sum plus the top's. Exact: nothing is
+/// rebuilt by inverse steps.
+///
+/// The first step starts from the unit, so its result is exp(z) (as in
+/// signature_into): the first block's checkpoint is the state after it, and
+/// its gradient goes through the adjoint of that exponential
+/// (kernels::exp_lanes_adjoint, two multiply-adds per value) instead of a
+/// fused multiply-exponentiate's (about six for d = 2).
+///
+/// In three parts, so that a caller whose ∂L/∂S comes from the signature
+/// in the lanes' layout (signature_loss) can write it there:
+/// prefix_lanes_checkpoints, then ∂L/∂S into ws.prefix->gtop (levels 0..p,
+/// level 0 zero) and ws.fwd.prefix->lanes (level 0 zero), then
+/// prefix_lanes_adjoint.
+template <class T>
+void prefix_lanes_backward(const T* G, const T* path, std::size_t L, std::size_t d, const signature_options& o,
+                           backward_workspace<T>& ws, T* out) {
+    prefix_lanes_checkpoints(path, L, d, o, ws);
+    auto& pw = *ws.fwd.prefix;
+    auto& bw = *ws.prefix;
+    // ∂L/∂S (levels 1..N) in the same layout, the lanes' in place of the forward's
+    bw.gtop[0] = T(0);
+    std::fill_n(pw.lanes.data(), pw.W, T(0)); // level 0 of the lanes (the words of level p) is the top's
+    prefix_lanes_layout(pw, ws.grad.shape(), G, bw.gtop.data(), pw.lanes.data(), false);
+    prefix_lanes_adjoint(path, L, d, o, ws, out);
 }
 
 /// Fewest levels below p for the backward by prefix lanes. Against the
