@@ -60,7 +60,8 @@ template <class T> class signature_loss {
             level_w2_.push_back(T(static_cast<double>(k)) * T(static_cast<double>(k)));
         }
         // The gradient by prefix lanes with a single block of steps: the
-        // residuals and ∂L/∂S are taken in the lanes' layout (lanes_mse).
+        // residuals and ∂L/∂S are taken in the lanes' layout
+        // (lanes_value_and_gradient).
         lanes_ = detail::by_prefix_lanes_backward(points - 1, {}, ws_) && points - 1 <= detail::prefix_lanes_block;
         if (lanes_) {
             const auto& pw = *ws_.fwd.prefix;
@@ -108,7 +109,10 @@ template <class T> class signature_loss {
         const T m = mse(ws_.fwd.acc.data() + 1); // leaves sig - s in grad_sig_
         // d log(mse) / d sig_i = 2 w_i^2 (sig_i - s_i) / (n mse)
         const T scale = T(2) / (T(static_cast<double>(size())) * m);
-        scale_levels(grad_sig_.data(), grad_sig_.data(), [&](T w) { return scale * w * w; });
+        scale_ranges(grad_sig_.data(), grad_sig_.data(), level_ends_, [&](std::size_t k) {
+            const T w = level_weight(k);
+            return scale * w * w;
+        });
         if (prefix)
             detail::prefix_lanes_backward(grad_sig_.data(), x, points_, dim_, {}, ws_, grad);
         else
@@ -124,12 +128,12 @@ template <class T> class signature_loss {
             detail::signature_jacobian_columns(x, points_, dim_, depth_, {}, J, sig_.data());
             const std::size_t n = points_ * dim_, m = size();
             for (std::size_t j = 0; j < n; ++j)
-                scale_levels(J + j * m, J + j * m, [](T w) { return w; });
+                scale_ranges(J + j * m, J + j * m, level_ends_, level_weight);
         } else {
             detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
         }
-        difference(r, sig_.data());
-        scale_levels(r, r, [](T w) { return w; });
+        difference(r, sig_.data(), target_.data(), size());
+        scale_ranges(r, r, level_ends_, level_weight);
     }
 
     /// Residuals r = w ⊙ (sig(x) - s) and Gauss-Newton's normal equations
@@ -155,8 +159,8 @@ template <class T> class signature_loss {
             [&](std::size_t i) { return D_.data() + i * d * ld; },
             [](std::size_t, std::size_t, const T*) {});
         T* rc = D_.data() + q * ld + 1;
-        difference(rc, sig_.data());
-        scale_levels(r, rc, [](T w) { return w; });
+        difference(rc, sig_.data(), target_.data(), size());
+        scale_ranges(r, rc, level_ends_, level_weight);
         kernels::gram(G_.data(), D_.data() + 1, Q, m, ld, level_ends_.data(), level_w2_.data(), level_ends_.size());
         // entry (a, b) of DᵀD with a = (i, c); increment n (after the last point) is zero
         auto gd = [&](std::size_t i, std::size_t c, std::size_t j, std::size_t e) {
@@ -188,7 +192,7 @@ template <class T> class signature_loss {
     // a chain of dependent additions, 8190 of them for d = 2, N = 12.
     T mse(const T* sig) {
         const std::size_t n = size();
-        difference(grad_sig_.data(), sig);
+        difference(grad_sig_.data(), sig, target_.data(), n);
         T sum = T(0);
         kernels::gram(&sum, grad_sig_.data(), 1, n, 0, level_ends_.data(), level_w2_.data(), level_ends_.size());
         return sum / T(static_cast<double>(n));
@@ -210,57 +214,45 @@ template <class T> class signature_loss {
         // r = sig - s, the top's into its gradient, the lanes' in place (level 0 of each is not an entry)
         T* const rt = bw.gtop.data() + 1;
         T* const rl = pw.lanes.data() + W;
-        {
-            const T* src[2] = {pw.top.data() + 1, target_top_.data() + 1};
-            const T coef[2] = {T(1), T(-1)};
-            kernels::lincomb(rt, top - 1, src, coef, 2);
-            const T* srcl[2] = {rl, target_lanes_.data() + W};
-            kernels::lincomb(rl, lanes - W, srcl, coef, 2);
-        }
+        difference(rt, pw.top.data() + 1, target_top_.data() + 1, top - 1);
+        difference(rl, rl, target_lanes_.data() + W, lanes - W);
         T st = T(0), sl = T(0);
         kernels::gram(&st, rt, 1, top - 1, 0, top_ends_.data(), top_w2_.data(), top_ends_.size());
         kernels::gram(&sl, rl, 1, lanes - W, 0, lanes_ends_.data(), lanes_w2_.data(), lanes_ends_.size());
         const T m = (st + sl) / T(static_cast<double>(size()));
         // ∂L/∂sig_i = 2 w_i^2 (sig_i - s_i) / (n mse), level by level
         const T scale = T(2) / (T(static_cast<double>(size())) * m);
-        scale_ranges(rt, rt, top_ends_, top_w2_, scale);
-        scale_ranges(rl, rl, lanes_ends_, lanes_w2_, scale);
+        scale_ranges(rt, rt, top_ends_, [&](std::size_t k) { return scale * top_w2_[k]; });
+        scale_ranges(rl, rl, lanes_ends_, [&](std::size_t k) { return scale * lanes_w2_[k]; });
         bw.gtop[0] = T(0);
         std::fill_n(pw.lanes.data(), W, T(0));
         detail::prefix_lanes_adjoint(x, points_, dim_, {}, ws_, grad);
         return std::log(m);
     }
-    // out_i = (scale w_i^2) in_i over consecutive ranges of entries (ends)
-    // with squared weights w2.
-    static void scale_ranges(T* out, const T* in, const std::vector<std::size_t>& ends, const std::vector<T>& w2,
-                             T scale) {
-        for (std::size_t k = 0, begin = 0; k < ends.size(); begin = ends[k], ++k) {
-            const T* src[1] = {in + begin};
-            const T coef[1] = {scale * w2[k]};
-            kernels::lincomb(out + begin, ends[k] - begin, src, coef, 1);
-        }
-    }
-
     // The element-wise passes over a signature's length run in the
     // dispatched SIMD kernels (kernels::lincomb), not in loops compiled
     // with the caller's flags (SSE2 by default): in the published Adam run
     // those loops had taken a tenth of the time.
-    // out = sig - s (the same bits as the subtraction: 1*sig exactly, then
-    // one rounding).
-    void difference(T* out, const T* sig) const {
-        const T* src[2] = {sig, target_.data()};
+    // out = a - b (the same bits as the subtraction: 1*a exactly, then one
+    // rounding; out may be a).
+    static void difference(T* out, const T* a, const T* b, std::size_t n) {
+        const T* src[2] = {a, b};
         const T coef[2] = {T(1), T(-1)};
-        kernels::lincomb(out, size(), src, coef, 2);
+        kernels::lincomb(out, n, src, coef, 2);
     }
-    // out_i = f(w_i) in_i, level by level (w constant on each level; out
-    // may be in); the product rounds as f(w_i) * in_i.
-    template <class F> void scale_levels(T* out, const T* in, F f) const {
-        for (std::size_t k = 0, begin = 0; k < level_ends_.size(); begin = level_ends_[k], ++k) {
+    // out_i = coef(k) in_i for the entries of range k, [ends[k-1], ends[k])
+    // (the levels, whose weight is constant; out may be in); the product
+    // rounds as coef(k) * in_i.
+    template <class F>
+    static void scale_ranges(T* out, const T* in, const std::vector<std::size_t>& ends, F coef_of) {
+        for (std::size_t k = 0, begin = 0; k < ends.size(); begin = ends[k], ++k) {
             const T* src[1] = {in + begin};
-            const T coef[1] = {f(T(static_cast<double>(k + 1)))};
-            kernels::lincomb(out + begin, level_ends_[k] - begin, src, coef, 1);
+            const T coef[1] = {coef_of(k)};
+            kernels::lincomb(out + begin, ends[k] - begin, src, coef, 1);
         }
     }
+    // The weight of range k of level_ends_ (level k + 1).
+    static T level_weight(std::size_t k) { return T(static_cast<double>(k + 1)); }
 
     xt::xtensor<T, 1> target_;
     std::vector<T> weights_;
