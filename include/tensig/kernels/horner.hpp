@@ -129,8 +129,8 @@ inline std::size_t fmexp_record_size(std::size_t dim, std::size_t depth) {
 /// 1/c for c < reciprocal_table_size, as reciprocal computes it: a division
 /// in a constant expression rounds as the same division at run time (IEEE
 /// 754's correctly rounded quotient), so the table changes no bits. Filled
-/// at compile time: the per-call tables of 1/c (prefix_roots, the lanes
-/// passes) had cost a tenth of a division-bound set-up each call.
+/// at compile time: prefix_roots, which fills its 1/c at every call, had
+/// spent a fifth of its samples in those divisions.
 inline constexpr std::size_t reciprocal_table_size = 64;
 template <class T> struct reciprocal_table {
     T value[reciprocal_table_size] = {};
