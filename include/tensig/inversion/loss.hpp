@@ -68,16 +68,11 @@ template <class T> class signature_loss {
             target_top_.assign(pw.top.size(), T(0));
             target_lanes_.assign(pw.lanes.size(), T(0));
             detail::prefix_lanes_layout(pw, s, target_.data(), target_top_.data(), target_lanes_.data(), false);
-            for (std::size_t k = 1, end = 0; k <= pw.p; ++k) { // top: levels 1..p from index 1
-                end += s.level_size(k);
-                top_ends_.push_back(end);
-                top_w2_.push_back(level_w2_[k - 1]);
-            }
-            for (std::size_t j = 1, end = 0; j <= pw.below; ++j) { // lanes: levels p+1..N from lane level 1
-                end += s.level_size(pw.p + j);
-                lanes_ends_.push_back(end);
-                lanes_w2_.push_back(level_w2_[pw.p + j - 1]);
-            }
+            // (the top's levels 1..p from its index 1 end where the
+            // signature's do; the lanes' levels p+1..N are as long, from
+            // lane level 1)
+            for (std::size_t k = pw.p; k < depth; ++k)
+                lanes_ends_.push_back(level_ends_[k] - level_ends_[pw.p - 1]);
         }
     }
 
@@ -109,7 +104,7 @@ template <class T> class signature_loss {
         const T m = mse(ws_.fwd.acc.data() + 1); // leaves sig - s in grad_sig_
         // d log(mse) / d sig_i = 2 w_i^2 (sig_i - s_i) / (n mse)
         const T scale = T(2) / (T(static_cast<double>(size())) * m);
-        scale_ranges(grad_sig_.data(), grad_sig_.data(), level_ends_, [&](std::size_t k) {
+        scale_ranges(grad_sig_.data(), grad_sig_.data(), level_ends_.data(), depth_, [&](std::size_t k) {
             const T w = level_weight(k);
             return scale * w * w;
         });
@@ -128,12 +123,12 @@ template <class T> class signature_loss {
             detail::signature_jacobian_columns(x, points_, dim_, depth_, {}, J, sig_.data());
             const std::size_t n = points_ * dim_, m = size();
             for (std::size_t j = 0; j < n; ++j)
-                scale_ranges(J + j * m, J + j * m, level_ends_, level_weight);
+                scale_ranges(J + j * m, J + j * m, level_ends_.data(), depth_, level_weight);
         } else {
             detail::signature_one(x, points_, dim_, {}, ws_.fwd, sig_.data());
         }
         difference(r, sig_.data(), target_.data(), size());
-        scale_ranges(r, r, level_ends_, level_weight);
+        scale_ranges(r, r, level_ends_.data(), depth_, level_weight);
     }
 
     /// Residuals r = w ⊙ (sig(x) - s) and Gauss-Newton's normal equations
@@ -160,7 +155,7 @@ template <class T> class signature_loss {
             [](std::size_t, std::size_t, const T*) {});
         T* rc = D_.data() + q * ld + 1;
         difference(rc, sig_.data(), target_.data(), size());
-        scale_ranges(r, rc, level_ends_, level_weight);
+        scale_ranges(r, rc, level_ends_.data(), depth_, level_weight);
         kernels::gram(G_.data(), D_.data() + 1, Q, m, ld, level_ends_.data(), level_w2_.data(), level_ends_.size());
         // entry (a, b) of DᵀD with a = (i, c); increment n (after the last point) is zero
         auto gd = [&](std::size_t i, std::size_t c, std::size_t j, std::size_t e) {
@@ -217,13 +212,15 @@ template <class T> class signature_loss {
         difference(rt, pw.top.data() + 1, target_top_.data() + 1, top - 1);
         difference(rl, rl, target_lanes_.data() + W, lanes - W);
         T st = T(0), sl = T(0);
-        kernels::gram(&st, rt, 1, top - 1, 0, top_ends_.data(), top_w2_.data(), top_ends_.size());
-        kernels::gram(&sl, rl, 1, lanes - W, 0, lanes_ends_.data(), lanes_w2_.data(), lanes_ends_.size());
+        const T* const lanes_w2 = level_w2_.data() + pw.p;
+        kernels::gram(&st, rt, 1, top - 1, 0, level_ends_.data(), level_w2_.data(), pw.p);
+        kernels::gram(&sl, rl, 1, lanes - W, 0, lanes_ends_.data(), lanes_w2, lanes_ends_.size());
         const T m = (st + sl) / T(static_cast<double>(size()));
         // ∂L/∂sig_i = 2 w_i^2 (sig_i - s_i) / (n mse), level by level
         const T scale = T(2) / (T(static_cast<double>(size())) * m);
-        scale_ranges(rt, rt, top_ends_, [&](std::size_t k) { return scale * top_w2_[k]; });
-        scale_ranges(rl, rl, lanes_ends_, [&](std::size_t k) { return scale * lanes_w2_[k]; });
+        scale_ranges(rt, rt, level_ends_.data(), pw.p, [&](std::size_t k) { return scale * level_w2_[k]; });
+        scale_ranges(rl, rl, lanes_ends_.data(), lanes_ends_.size(),
+                     [&](std::size_t k) { return scale * lanes_w2[k]; });
         bw.gtop[0] = T(0);
         std::fill_n(pw.lanes.data(), W, T(0));
         detail::prefix_lanes_adjoint(x, points_, dim_, {}, ws_, grad);
@@ -244,8 +241,8 @@ template <class T> class signature_loss {
     // (the levels, whose weight is constant; out may be in); the product
     // rounds as coef(k) * in_i.
     template <class F>
-    static void scale_ranges(T* out, const T* in, const std::vector<std::size_t>& ends, F coef_of) {
-        for (std::size_t k = 0, begin = 0; k < ends.size(); begin = ends[k], ++k) {
+    static void scale_ranges(T* out, const T* in, const std::size_t* ends, std::size_t ranges, F coef_of) {
+        for (std::size_t k = 0, begin = 0; k < ranges; begin = ends[k], ++k) {
             const T* src[1] = {in + begin};
             const T coef[1] = {coef_of(k)};
             kernels::lincomb(out + begin, ends[k] - begin, src, coef, 1);
@@ -260,8 +257,7 @@ template <class T> class signature_loss {
     std::vector<T> level_w2_;             // each level's squared weight
     bool lanes_ = false;                  // lanes_value_and_gradient
     std::vector<T> target_top_, target_lanes_;   // the target in the prefix lanes' layout
-    std::vector<std::size_t> top_ends_, lanes_ends_; // their levels' ends (from index 1, and from lane level 1)
-    std::vector<T> top_w2_, lanes_w2_;               // and squared weights
+    std::vector<std::size_t> lanes_ends_;        // the lanes' levels' ends, from lane level 1
     std::size_t dim_, depth_, points_;
     detail::backward_workspace<T> ws_;
     std::vector<T> sig_, grad_sig_;
