@@ -448,6 +448,42 @@ TEMPLATE_TEST_CASE("fmexp_lanes out of place: the bits of a copy updated in plac
     }
 }
 
+TEMPLATE_TEST_CASE("fmexp_lanes_exp: the bits of exp_lanes then fmexp_lanes", "[kernels]", float, double) {
+    // The state before the steps is exp(z0) from level k0, made by the first
+    // pass where it reads it (d = 2) or written first: every coefficient,
+    // level 0 too, as e0 copied in, exp_lanes and fmexp_lanes leave it,
+    // whatever A held; with and without roots, in registers and by passes
+    // (one, several, a short last one), k0 = 0 and 3, and the empty cases.
+    using T = TestType;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (auto [d, N] : std::vector<std::pair<std::size_t, std::size_t>>{
+                 {2, 0}, {2, 1}, {2, 2}, {2, 3}, {2, 4}, {2, 5}, {2, 9}, {2, 10}, {3, 3}, {4, 2}, {9, 2}})
+            for (std::size_t m : {0, 1, 3, 4, 5, 9})
+                for (std::size_t k0 : {0, 3})
+                    for (bool with_root : {false, true}) {
+                        INFO(arch << " lanes " << W << " d " << d << " N " << N << " m " << m << " k0 " << k0
+                                  << " root " << with_root);
+                        const tensig::shape s(d, N);
+                        const auto e0 = random_vector<T>(W), z0 = random_vector<T>(d), Z = random_vector<T>(m * d * W);
+                        const auto root = random_vector<T>(std::max<std::size_t>(m, 1) * (N + 1) * W);
+                        const T* r = with_root ? root.data() : nullptr;
+                        std::vector<T> expected(s.size() * W, T(7));
+                        std::copy(e0.begin(), e0.end(), expected.begin());
+                        kn::exp_lanes(expected.data(), z0.data(), d, N, k0);
+                        kn::fmexp_lanes(expected.data(), Z.data(), m, d, N, r);
+                        std::vector<T> A(s.size() * W, std::numeric_limits<T>::quiet_NaN());
+                        kn::fmexp_lanes_exp(A.data(), Z.data(), m, d, N, r, z0.data(), k0, e0.data());
+                        CHECK(A == expected);
+                        std::vector<T> twin(s.size() * W, std::numeric_limits<T>::quiet_NaN());
+                        kn::scalar::fmexp_lanes_exp(twin.data(), Z.data(), m, d, N, W, r, z0.data(), k0, e0.data());
+                        CHECK(oracle::rel_err(twin, expected, twin.size()) <=
+                              tol<T>(N) * 8 * std::max<std::size_t>(m, 1));
+                    }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp_lanes_backward with roots against its scalar twin", "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {

@@ -252,6 +252,20 @@ void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::
     table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
                           root, from);
 }
+void fmexp_lanes_exp(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
+                     const double* z0, std::size_t k0, const double* e0) {
+    const std::size_t W = table().lanes_d;
+    if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, W, root, z0, k0, e0);
+    table().fmexp_lanes_exp_d(A, Z, m, dim, depth,
+                              scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, z0, k0, e0);
+}
+void fmexp_lanes_exp(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
+                     const float* z0, std::size_t k0, const float* e0) {
+    const std::size_t W = table().lanes_f;
+    if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, W, root, z0, k0, e0);
+    table().fmexp_lanes_exp_f(A, Z, m, dim, depth,
+                              scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, z0, k0, e0);
+}
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes) {
     table().interleave_d(rows, stride, count, n, lanes);
 }

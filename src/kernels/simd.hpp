@@ -1749,7 +1749,21 @@ template <class Arch, class T> struct kernels {
         const T* inv;             // inv[c*W] = 1/c in every lane (c = 1..N)
         const T* root = nullptr;  // the pass's roots (fmexp_lanes), or none: A_0
         std::size_t root_step = 0; // between the roots of consecutive segments
+        // With E (the pass's template flag), the tensors before the pass are
+        // exp(z) from level k0 (fmexp_lanes_exp), made where they are read:
+        // ez[0..W) is level 0, ez[(j*d + b)*W] = z_b/(k0 + j) for j = 1..N.
+        const T* ez = nullptr;
     };
+
+    // E: a node's value before the pass, exp's, from its parent's (ep):
+    // exp_lanes' product, so the same bits. Else loaded from at.
+    template <bool E>
+    static batch start_value(const lanes_ctx& c, const T* at, const batch& ep, std::size_t j, std::size_t b) {
+        if constexpr (E)
+            return ep * batch::load_unaligned(c.ez + (j * c.dim + b) * W);
+        else
+            return batch::load_unaligned(at);
+    }
 
     // d: D when known at compile time, else the context's (lanes_ctx, lanes_bwd_ctx).
     template <std::size_t D, class Ctx> static constexpr std::size_t dim_of(const Ctx& c) {
@@ -1783,22 +1797,24 @@ template <class Arch, class T> struct kernels {
     // words of level j-1), given the parent's partial sums q: every chain
     // k > j is advanced into the children's partial sums (each parent value
     // read once for the d children), then each child's subtree in turn.
-    template <std::size_t D, std::size_t M>
-    static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q) {
+    // (E: the values before the pass are exp's, the parent's ep; D > 0.)
+    template <std::size_t D, std::size_t M, bool E = false>
+    static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q, batch ep = {}) {
+        static_assert(!E || D > 0, "exp's values are made with d known at compile time");
         const std::size_t N = c.depth;
         if constexpr (last_four<D>)
-            if (j + 3 == N) return lanes_last_four<D, M>(c, parent, q);
-        if (j + 2 == N) return lanes_last_three<D, M>(c, parent, q);
+            if (j + 3 == N) return lanes_last_four<D, M, E>(c, parent, q, ep);
+        if (j + 2 == N) return lanes_last_three<D, M, E>(c, parent, q, ep);
         const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, child = M * stride;
         const T* zs = c.zs;
         T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
         T* const Aw = c.A + (c.off[j] + parent * d) * W;
         const T* const Sw = c.src + (c.off[j] + parent * d) * W;
         constexpr std::size_t AR = D > 0 ? D : 1;
-        batch a[AR]; // the children's coefficients (D > 0), else updated in A
+        batch a[AR], e[AR]; // the children's coefficients (D > 0), else updated in A; E: exp's
         if constexpr (D > 0) {
             for (std::size_t b = 0; b < D; ++b)
-                a[b] = batch::load_unaligned(Sw + b * W);
+                e[b] = a[b] = start_value<E>(c, Sw + b * W, ep, j, b);
         } else if (Sw != Aw) {
             for (std::size_t b = 0; b < d; ++b)
                 batch::load_unaligned(Sw + b * W).store_unaligned(Aw + b * W);
@@ -1834,7 +1850,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t b = 0; b < D; ++b)
                 a[b].store_unaligned(Aw + b * W);
         for (std::size_t b = 0; b < d; ++b)
-            lanes_visit<D, M>(c, j + 1, parent * d + b, p + b * child);
+            lanes_visit<D, M, E>(c, j + 1, parent * d + b, p + b * child, e[b % AR]);
     }
 
     // Levels N-1 and N under `parent` (level N-2): each node u of level N-1
@@ -1842,10 +1858,10 @@ template <class Arch, class T> struct kernels {
     // d leaves take the M multiply-adds of level N. The parent's partial sums
     // (qN, qN1: chains N and N-1 of each segment) and, for a d known at
     // compile time, the increments (z1) come in registers.
-    template <std::size_t D, std::size_t M>
+    template <std::size_t D, std::size_t M, bool E>
     [[gnu::always_inline]] static inline void lanes_last_two_regs(const lanes_ctx& c, std::size_t parent,
                                                                   const batch* qN, const batch* qN1,
-                                                                  const batch* z1) {
+                                                                  const batch* z1, const batch& ep) {
         const std::size_t d = dim_of<D>(c), N = c.depth;
         constexpr std::size_t ZR = z1_count<D, M>;
         const T* zs = c.zs;
@@ -1854,7 +1870,8 @@ template <class Arch, class T> struct kernels {
         const T* Su = c.src + (c.off[N - 1] + parent * d) * W; // where they are read
         const T* Sleaf = c.src + (c.off[N] + parent * d * d) * W;
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W, Su += W, Sleaf += d * W) {
-            batch a = batch::load_unaligned(Su);
+            batch a = start_value<E>(c, Su, ep, N - 1, bu);
+            const batch eu = a;
             batch pN[M];
             for (std::size_t s = 0; s < M; ++s) {
                 const batch zb = D > 0 ? z1[(s * D + bu) % ZR] : batch::load_unaligned(zs + (s * d + bu) * W);
@@ -1863,7 +1880,7 @@ template <class Arch, class T> struct kernels {
             }
             a.store_unaligned(Au);
             for (std::size_t b = 0; b < d; ++b) {
-                batch acc = batch::load_unaligned(Sleaf + b * W);
+                batch acc = start_value<E>(c, Sleaf + b * W, eu, N, b);
                 for (std::size_t s = 0; s < M; ++s)
                     acc = fmadd(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
                                      acc);
@@ -1888,8 +1905,8 @@ template <class Arch, class T> struct kernels {
 
     // Levels N-1 and N under `parent` (level N-2), its partial sums q in
     // memory (N = 2: the root's).
-    template <std::size_t D, std::size_t M>
-    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q) {
+    template <std::size_t D, std::size_t M, bool E = false>
+    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q, batch ep = {}) {
         const std::size_t N = c.depth, stride = (N + 1) * W;
         batch qN[M], qN1[M];
         for (std::size_t s = 0; s < M; ++s) {
@@ -1898,7 +1915,7 @@ template <class Arch, class T> struct kernels {
         }
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
-        lanes_last_two_regs<D, M>(c, parent, qN, qN1, z1);
+        lanes_last_two_regs<D, M, E>(c, parent, qN, qN1, z1, ep);
     }
 
     // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums of
@@ -1906,17 +1923,19 @@ template <class Arch, class T> struct kernels {
     // each node v of level N-2 advances its own level and the chains of
     // levels N-1 and N into registers (no partial sums stored), then its
     // subtree is lanes_last_two_regs.
-    template <std::size_t D, std::size_t M>
+    template <std::size_t D, std::size_t M, bool E>
     [[gnu::always_inline]] static inline void lanes_last_three_regs(const lanes_ctx& c, std::size_t parent,
                                                                     const batch* qN2, const batch* qN1,
-                                                                    const batch* qN, const batch* z1) {
+                                                                    const batch* qN, const batch* z1,
+                                                                    const batch& ep) {
         const std::size_t d = dim_of<D>(c), N = c.depth;
         const T* zs = c.zs;
         T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
         const T* Sv = c.src + (c.off[N - 2] + parent * d) * W;
         const batch half = batch::load_unaligned(c.inv + 2 * W);
         for (std::size_t bv = 0; bv < d; ++bv) {
-            batch a = batch::load_unaligned(Sv + bv * W);
+            batch a = start_value<E>(c, Sv + bv * W, ep, N - 2, bv);
+            const batch ev = a;
             batch pN[M], pN1[M];
             for (std::size_t s = 0; s < M; ++s) { // (qN1, qN divided by 2, 3)
                 const batch zb = D > 0 ? z1[(s * D + bv) % z1_count<D, M>] : batch::load_unaligned(zs + (s * d + bv) * W);
@@ -1925,14 +1944,14 @@ template <class Arch, class T> struct kernels {
                 a = fmadd(qN2[s], zb, a);
             }
             a.store_unaligned(Av + bv * W);
-            lanes_last_two_regs<D, M>(c, parent * d + bv, pN, pN1, z1);
+            lanes_last_two_regs<D, M, E>(c, parent * d + bv, pN, pN1, z1, ev);
         }
     }
 
     // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums q in
     // memory. The increments are loaded once for the d nodes, not once per node.
-    template <std::size_t D, std::size_t M>
-    static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q) {
+    template <std::size_t D, std::size_t M, bool E = false>
+    static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q, batch ep = {}) {
         const std::size_t N = c.depth, stride = (N + 1) * W;
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
@@ -1942,7 +1961,7 @@ template <class Arch, class T> struct kernels {
             qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
             qN[s] = batch::load_unaligned(q + s * stride + N * W);
         }
-        lanes_last_three_regs<D, M>(c, parent, qN2, qN1, qN, z1);
+        lanes_last_three_regs<D, M, E>(c, parent, qN2, qN1, qN, z1, ep);
     }
 
     // Whether levels N-3..N run as one call (lanes_last_four): for d = 2,
@@ -1957,8 +1976,8 @@ template <class Arch, class T> struct kernels {
     // Levels N-3..N under `parent` (level N-4), its partial sums q in memory:
     // each node x of level N-3 takes chains N-2, N-1 and N into registers,
     // then its subtree is lanes_last_three_regs.
-    template <std::size_t D, std::size_t M>
-    static void lanes_last_four(const lanes_ctx& c, std::size_t parent, const T* q) {
+    template <std::size_t D, std::size_t M, bool E>
+    static void lanes_last_four(const lanes_ctx& c, std::size_t parent, const T* q, const batch& ep) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
         const T* zs = c.zs;
         const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
@@ -1967,7 +1986,8 @@ template <class Arch, class T> struct kernels {
         T* Ax = c.A + (c.off[N - 3] + parent * d) * W; // the d nodes of level N-3
         const T* Sx = c.src + (c.off[N - 3] + parent * d) * W;
         for (std::size_t bx = 0; bx < d; ++bx) {
-            batch a = batch::load_unaligned(Sx + bx * W);
+            batch a = start_value<E>(c, Sx + bx * W, ep, N - 3, bx);
+            const batch ex = a;
             batch pN2[M], pN1[M], pN[M];
             for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3, 4 for chains N-3..N)
                 const T* qs = q + s * stride;
@@ -1978,21 +1998,23 @@ template <class Arch, class T> struct kernels {
                 a = fmadd(batch::load_unaligned(qs + (N - 3) * W), zb, a);
             }
             a.store_unaligned(Ax + bx * W);
-            lanes_last_three_regs<D, M>(c, parent * d + bx, pN2, pN1, pN, z1);
+            lanes_last_three_regs<D, M, E>(c, parent * d + bx, pN2, pN1, pN, z1, ex);
         }
     }
 
-    // One depth-first pass for M segments (zs and partials set up).
-    template <std::size_t D, std::size_t M> static void lanes_pass(const lanes_ctx& c) {
+    // One depth-first pass for M segments (zs and partials set up; E: from
+    // exp's values, lanes_ctx::ez).
+    template <std::size_t D, std::size_t M, bool E = false> static void lanes_pass(const lanes_ctx& c) {
         const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
         const batch a0 = batch::load_unaligned(c.src);
         // chain k's value at the root before segment s
         auto root_value = [&](std::size_t s, std::size_t k) {
             return c.root ? batch::load_unaligned(c.root + s * c.root_step + k * W) : a0;
         };
+        const batch e0 = E ? batch::load_unaligned(c.ez) : a0; // (E: exp's level 0)
         if (N == 1) { // the leaves hang from the root
             for (std::size_t b = 0; b < d; ++b) {
-                batch acc = batch::load_unaligned(c.src + (1 + b) * W);
+                batch acc = start_value<E>(c, c.src + (1 + b) * W, e0, 1, b);
                 for (std::size_t s = 0; s < M; ++s)
                     acc = fmadd(root_value(s, 1), batch::load_unaligned(c.zs + (s * d + b) * W), acc); // N = 1
                 acc.store_unaligned(c.A + (1 + b) * W);
@@ -2006,9 +2028,9 @@ template <class Arch, class T> struct kernels {
                 (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(root + s * stride + k * W);
             }
         if (N == 2)
-            lanes_last_two<D, M>(c, 0, root);
+            lanes_last_two<D, M, E>(c, 0, root, e0);
         else
-            lanes_visit<D, M>(c, 1, 0, root);
+            lanes_visit<D, M, E>(c, 1, 0, root, e0);
     }
 
     // The depth up to which fmexp_lanes keeps a whole tensor of dimension D
@@ -2219,8 +2241,10 @@ template <class Arch, class T> struct kernels {
     // (root_step: between the roots of consecutive segments; 0: (depth+1)*W.
     // With `from`, out of place: the tensors are read from there and written
     // to A, by the first pass; depth >= 1 and m >= 1.)
+    // With ez (d = 2, lanes_ctx::ez), the first pass starts from exp's values.
     static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
-                              const T* root = nullptr, std::size_t root_step = 0, const T* from = nullptr) {
+                              const T* root = nullptr, std::size_t root_step = 0, const T* from = nullptr,
+                              const T* ez = nullptr) {
         const T* src = from ? from : A;
         if constexpr (regs_depth<D>() > 0)
             if (!root && depth >= 1 && depth <= regs_depth<D>())
@@ -2240,11 +2264,14 @@ template <class Arch, class T> struct kernels {
             const std::size_t M = (m - s0 + left - 1) / left;
             // The increments as they are (divisor 1): each partial sum is
             // stored divided by its children's divisor (lanes_visit).
-            const lanes_ctx ctx{A,       src, off, dim, depth, Z + s0 * dim * W, scratch,
-                                inv,     root ? root + s0 * root_step : nullptr, root_step};
-            with_segments(M, std::make_index_sequence<lanes_segments>{},
-                          [&](auto k) { lanes_pass<D, decltype(k)::value>(ctx); });
-            s0 += M;
+            const lanes_ctx ctx{A,   src, off, dim, depth, Z + s0 * dim * W, scratch, inv,
+                                root ? root + s0 * root_step : nullptr, root_step, ez};
+            with_segments(M, std::make_index_sequence<lanes_segments>{}, [&](auto k) {
+                if constexpr (exp_start<D>)
+                    if (ez) return lanes_pass<D, decltype(k)::value, true>(ctx);
+                lanes_pass<D, decltype(k)::value>(ctx);
+            });
+            s0 += M, ez = nullptr;
         }
     }
 
@@ -2824,6 +2851,33 @@ template <class Arch, class T> struct kernels {
         with_dim(dim, [&](auto D) { fmexp_lanes_d<decltype(D)::value>(A, Z, m, dim, depth, scratch, root, 0, from); });
     }
 
+    // Whether fmexp_lanes_exp makes exp's values in its first pass (d = 2,
+    // the prefix lanes' dimension), else exp_lanes writes them first.
+    template <std::size_t D> static constexpr bool exp_start = D == 2;
+
+    // A <- exp(z0) ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m) in lanes, exp(z0) from level
+    // k0 with level 0 at e0 (kernels::fmexp_lanes_exp): the bits of
+    // exp_lanes then fmexp_lanes, without writing exp(z0) first.
+    static void fmexp_lanes_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
+                                const T* root, const T* z0, std::size_t k0, const T* e0) {
+        batch::load_unaligned(e0).store_unaligned(A); // level 0
+        with_dim(dim, [&](auto Dc) {
+            constexpr std::size_t D = decltype(Dc)::value;
+            if constexpr (exp_start<D>) {
+                if (m > 0 && depth >= 1 && depth < 64 && !(root == nullptr && depth <= regs_depth<D>())) {
+                    alignas(64) T ez[(64 * D + D) * W];
+                    batch::load_unaligned(A).store_aligned(ez);
+                    for (std::size_t j = 1; j <= depth; ++j)
+                        for (std::size_t b = 0; b < D; ++b)
+                            batch(z0[b] / T(static_cast<double>(k0 + j))).store_aligned(ez + (j * D + b) * W);
+                    return fmexp_lanes_d<D>(A, Z, m, dim, depth, scratch, root, 0, nullptr, ez);
+                }
+            }
+            exp_lanes(A, z0, dim, depth, k0);
+            if (m > 0 && depth >= 1) fmexp_lanes_d<D>(A, Z, m, dim, depth, scratch, root, 0, nullptr);
+        });
+    }
+
     // f(std::integral_constant<std::size_t, D>) with D = dim for the
     // dimensions the lanes kernels unroll (1..8), D = 0 (run time) otherwise.
     template <class F> static void with_dim(std::size_t dim, F&& f) {
@@ -2897,6 +2951,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.lanes_f = kernels<Arch, float>::W;
     t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;
     t.fmexp_lanes_f = &kernels<Arch, float>::fmexp_lanes;
+    t.fmexp_lanes_exp_d = &kernels<Arch, double>::fmexp_lanes_exp;
+    t.fmexp_lanes_exp_f = &kernels<Arch, float>::fmexp_lanes_exp;
     t.fmexp_lanes_backward_d = &kernels<Arch, double>::fmexp_lanes_backward;
     t.fmexp_lanes_backward_f = &kernels<Arch, float>::fmexp_lanes_backward;
     t.interleave_d = &kernels<Arch, double>::interleave;

@@ -65,6 +65,10 @@ struct kernel_table {
                           const double*, const double*) = nullptr;
     void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*,
                           const float*, const float*) = nullptr;
+    void (*fmexp_lanes_exp_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*, const double*,
+                              const double*, std::size_t, const double*) = nullptr;
+    void (*fmexp_lanes_exp_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, const float*,
+                              const float*, std::size_t, const float*) = nullptr;
     void (*fmexp_lanes_backward_d)(const double*, double*, double*, const double*, std::size_t, std::size_t,
                                    std::size_t, double*, const double*, double*, std::size_t) = nullptr;
     void (*fmexp_lanes_backward_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,

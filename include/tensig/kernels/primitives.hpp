@@ -85,6 +85,10 @@ void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std
                  const double* from);
 void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
                  const float* from);
+void fmexp_lanes_exp(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth,
+                     const double* root, const double* z0, std::size_t k0, const double* e0);
+void fmexp_lanes_exp(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
+                     const float* z0, std::size_t k0, const float* e0);
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes);
 void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes);
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride);
@@ -236,6 +240,21 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
         dispatched::fmexp_lanes(A, Z, m, dim, depth, root, from);
     else
         scalar::fmexp_lanes(A, Z, m, dim, depth, 1, root, from);
+}
+
+/// fmexp_lanes from exp(z0): A <- E ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m), where E
+/// is exp_lanes' tensor from level k0 with level 0 e0 (W values): E_j[u b]
+/// = E_{j-1}[u] z0_b/(k0 + j). The bits of e0 copied to A's level 0,
+/// exp_lanes, then fmexp_lanes (with `root` as there), without writing E
+/// first: where the kernels can (d = 2, the prefix lanes' first pass), the
+/// first pass makes each value of E where it reads it.
+template <class T>
+void fmexp_lanes_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root,
+                     const T* z0, std::size_t k0, const T* e0) {
+    if constexpr (has_simd<T>::value)
+        dispatched::fmexp_lanes_exp(A, Z, m, dim, depth, root, z0, k0, e0);
+    else
+        scalar::fmexp_lanes_exp(A, Z, m, dim, depth, 1, root, z0, k0, e0);
 }
 
 /// Rows to interleaved lanes: lanes[i*W + l] = rows[l*stride + i] for the

@@ -314,6 +314,16 @@ void fmexp_lanes(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t d
     }
 }
 
+/// The twin of kernels::fmexp_lanes_exp: e0 into A's level 0, exp_lanes,
+/// then fmexp_lanes.
+template <class T>
+void fmexp_lanes_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, std::size_t lanes,
+                     const T* root, const T* z0, std::size_t k0, const T* e0) {
+    std::copy(e0, e0 + lanes, A);
+    exp_lanes(A, z0, dim, depth, k0, lanes);
+    if (m > 0 && depth > 0) fmexp_lanes(A, Z, m, dim, depth, lanes, root);
+}
+
 /// fmexp_lanes with a record (the first half of fmexp_lanes_backward's
 /// twin): levels 0..N-1 of each lane before each segment s go to
 /// record + s*R*lanes (R = fmexp_lanes_record_size, interleaved like A);

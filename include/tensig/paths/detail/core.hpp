@@ -151,13 +151,13 @@ template <class T> struct prefix_lanes_workspace {
     prefix_lanes_workspace(const shape& s, std::size_t level)
         : p(level), W(kernels::lanes<T>()), below(s.depth() - level), lane_size(shape(s.dim(), below).size()),
           top(s.level_offset(level + 1)), lanes(W * lane_size), Z(prefix_lanes_block * s.dim() * W),
-          roots(prefix_lanes_block * (below + 1) * W), z(prefix_lanes_block * s.dim()) {}
+          roots(prefix_lanes_block * (below + 1) * W), z((prefix_lanes_block + 1) * s.dim()) {}
     std::size_t p, W, below, lane_size; // W words of level p; levels below it; coefficients per lane
     std::vector<T> top;                 // levels 0..p
     scratch_vector<T> lanes;            // W interleaved lanes, levels 0..N-p
     scratch_vector<T> Z;                // a block of increments, each coordinate in every lane
     scratch_vector<T> roots;            // the chains' partial sums at level p, per step of a block
-    std::vector<T> z;                   // the block's increments
+    std::vector<T> z;                   // the block's increments, then the first step's (prefix_lanes_from_start)
     std::size_t bytes() const {
         return (top.capacity() + lanes.capacity() + Z.capacity() + roots.capacity() + z.capacity()) * sizeof(T);
     }
@@ -351,13 +351,23 @@ void prefix_lanes_steps(const T* path, std::size_t d, std::size_t n, std::size_t
 }
 
 /// The prefix lanes' state after steps 0..i1-1 of the path (i1 >= 1) from
-/// the unit: exp of step 0 (prefix_lanes_exp), then steps 1..i1-1.
+/// the unit: exp of step 0, then steps 1..i1-1. Where steps follow, the
+/// first block's pass makes exp's lanes as it reads them
+/// (kernels::fmexp_lanes_exp: the same bits as prefix_lanes_exp, then the
+/// steps), rather than writing them first.
 template <class T>
 void prefix_lanes_from_start(const T* path, std::size_t d, std::size_t n, std::size_t i1, const signature_options& o,
                              std::size_t depth, prefix_lanes_workspace<T>& pw) {
-    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, pw.z.data());
-    prefix_lanes_exp(pw, pw.z.data(), d);
-    prefix_lanes_steps(path, d, n, 1, i1, o, depth, pw);
+    T* const z0 = pw.z.data() + prefix_lanes_block * d; // (past the block's increments)
+    segment_increment(path, d, step_segment(0, n, o.inverse), o.basepoint, o.inverse, z0);
+    if (i1 == 1) return prefix_lanes_exp(pw, z0, d);
+    prefix_lanes_exp_into(pw, pw.top.data(), pw.lanes.data(), z0, d, 0); // levels 0..p; level p in lane level 0
+    const std::size_t m = std::min(prefix_lanes_block, i1 - 1);
+    prefix_lanes_roots(path, d, n, 1, m, o, depth, pw);
+    kernels::fmexp_lanes_exp(pw.lanes.data(), pw.Z.data(), m, d, pw.below, pw.roots.data(), z0, pw.p,
+                             pw.lanes.data());
+    std::fill_n(pw.lanes.data(), pw.W, T(0)); // (as prefix_lanes_exp leaves it)
+    prefix_lanes_steps(path, d, n, 1 + m, i1, o, depth, pw);
 }
 
 /// Whether steps i0..i1 of a path take the prefix lanes.
