@@ -691,8 +691,9 @@ TEMPLATE_TEST_CASE("exp_lanes_adjoint: the gradient of <G, exp_lanes> by its clo
     }
 }
 
-TEMPLATE_TEST_CASE("prefix_roots and its adjoint: the words of level p in lanes equal horner's", "[kernels]",
-                   float, double) {
+TEMPLATE_TEST_CASE(
+    "prefix_roots and its adjoint: the words of level p in lanes equal horner's, several steps at once",
+    "[kernels]", float, double) {
     using T = TestType;
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
@@ -729,6 +730,17 @@ TEMPLATE_TEST_CASE("prefix_roots and its adjoint: the words of level p in lanes 
                                                       twin_gz.data(), ascratch.data());
                     CHECK(oracle::rel_err(gA, twin_gA, gA.size()) <= tol<T>(N * words));
                     CHECK(oracle::rel_err(gz, twin_gz, gz.size()) <= tol<T>(N * words));
+                    // three steps in one call: the bits of three calls of one step
+                    const std::size_t m = 3, step = (N - p + 1) * words;
+                    const auto zs = random_vector<T>(m * d);
+                    auto Am = A0, As = A0;
+                    Am[0] = As[0] = T(1);
+                    std::vector<T> rm(m * step, T(5)), rs(rm.size(), T(-5));
+                    kn::prefix_roots(Am.data(), zs.data(), d, p, N, rm.data(), m, step);
+                    for (std::size_t s = 0; s < m; ++s)
+                        kn::prefix_roots(As.data(), zs.data() + s * d, d, p, N, rs.data() + s * step);
+                    CHECK(Am == As);
+                    CHECK(rm == rs);
                 }
     }
 }

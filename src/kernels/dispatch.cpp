@@ -320,10 +320,14 @@ bool roots_in_lanes(std::size_t dim, std::size_t p, std::size_t depth, std::size
 // prefix_roots and its adjoint for T: the table's lanes kernel (W lanes)
 // where the words fill the lanes, else horner's.
 template <class T>
-void roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root, std::size_t W,
-           void (*in_lanes)(T*, const T*, std::size_t, std::size_t, std::size_t, T*)) {
-    if (roots_in_lanes(dim, p, depth, W)) return in_lanes(A, z, dim, p, depth, root);
-    horner::prefix_chains(A, z, dim, p, depth, root, scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
+void roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root, std::size_t m,
+           std::size_t root_step, std::size_t W,
+           void (*in_lanes)(T*, const T*, std::size_t, std::size_t, std::size_t, T*, std::size_t,
+                            std::size_t)) {
+    if (roots_in_lanes(dim, p, depth, W)) return in_lanes(A, z, dim, p, depth, root, m, root_step);
+    for (std::size_t s = 0; s < m; ++s)
+        horner::prefix_chains(A, z + s * dim, dim, p, depth, root + s * root_step,
+                              scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
 }
 template <class T>
 void roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, const T* groot, T* gA,
@@ -334,11 +338,13 @@ void roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::
                                   scratch<T>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
 }
 } // namespace
-void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root) {
-    roots(A, z, dim, p, depth, root, table().lanes_d, table().prefix_roots_d);
+void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root,
+                  std::size_t m, std::size_t root_step) {
+    roots(A, z, dim, p, depth, root, m, root_step, table().lanes_d, table().prefix_roots_d);
 }
-void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root) {
-    roots(A, z, dim, p, depth, root, table().lanes_f, table().prefix_roots_f);
+void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root,
+                  std::size_t m, std::size_t root_step) {
+    roots(A, z, dim, p, depth, root, m, root_step, table().lanes_f, table().prefix_roots_f);
 }
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const double* groot, double* gA, double* gz) {

@@ -1615,33 +1615,47 @@ template <class Arch, class T> struct kernels {
                             T* inv) {
         for (std::size_t c = 1; c <= depth; ++c)
             inv[c] = horner::reciprocal<T>(c);
+        spread_letters(z, dim, p, zl);
         for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) // node u of level l
-            for (std::size_t u = 0, b = 0, span = W / n; u < n; ++u, b = b + 1 == dim ? 0 : b + 1)
-                for (std::size_t r = 0; r < span; ++r) { // the words below it
-                    zl[(l - 1) * W + u * span + r] = z[b];
+            for (std::size_t u = 0, span = W / n; u < n; ++u)
+                for (std::size_t r = 0; r < span; ++r) // the words below it
                     al[(l - 1) * W + u * span + r] = A[off + u];
-                }
+    }
+    static void spread_letters(const T* z, std::size_t dim, std::size_t p, T* zl) {
+        for (std::size_t l = 1, n = dim; l <= p; n *= dim, ++l)
+            for (std::size_t u = 0, b = 0, span = W / n; u < n; ++u, b = b + 1 == dim ? 0 : b + 1)
+                for (std::size_t r = 0; r < span; ++r)
+                    zl[(l - 1) * W + u * span + r] = z[b];
     }
 
-    static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root) {
-        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
+    //
+    // m steps in a row (z: m*dim values; step s's roots at root +
+    // s*root_step): a step's new levels 1..p stay spread over the words
+    // below them (al) for the next one, as the spread of what it would
+    // have written to A (chain k < p has the same value in every lane
+    // below a node), and reach A once, after the last step.
+    static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root,
+                             std::size_t m, std::size_t root_step) {
+        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth];
         roots_setup(A, z, dim, p, depth, zl, al, inv);
         const batch a0(A[0]);
-        for (std::size_t k = 1, off = 1, n = dim; k <= depth; ++k) {
-            batch t = a0;
-            for (std::size_t l = 1; l <= std::min(k, p); ++l) // divisor k - l + 1
-                t = fmadd(t, batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
-                               batch::load_aligned(al + (l - 1) * W));
-            if (k >= p) t.store_unaligned(root + (k - p) * W);
-            if (k < p) { // chain k ends at level k: one value per node
-                t.store_aligned(tv);
-                for (std::size_t u = 0, span = W / n; u < n; ++u)
-                    A[off + u] = tv[u * span];
-                off += n;
-                n *= dim;
-            } else if (k == p) // level p: one word per lane
-                t.store_unaligned(A + off);
+        for (std::size_t s = 0; s < m; ++s, root += root_step) {
+            if (s > 0) spread_letters(z + s * dim, dim, p, zl);
+            batch level[prefix_roots_max_p]; // the step's new levels 1..p, spread
+            for (std::size_t k = 1; k <= depth; ++k) {
+                batch t = a0;
+                for (std::size_t l = 1; l <= std::min(k, p); ++l) // divisor k - l + 1
+                    t = fmadd(t, batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
+                              batch::load_aligned(al + (l - 1) * W));
+                if (k >= p) t.store_unaligned(root + (k - p) * W);
+                if (k <= p) level[k - 1] = t;
+            }
+            for (std::size_t l = 0; l < p; ++l)
+                level[l].store_aligned(al + l * W);
         }
+        for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) // one value per node
+            for (std::size_t u = 0, span = W / n; u < n; ++u)
+                A[off + u] = al[(l - 1) * W + u * span];
     }
 
     // horner::prefix_chains_adjoint in the same lanes: each chain's partial

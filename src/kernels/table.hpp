@@ -89,8 +89,10 @@ struct kernel_table {
                                 std::size_t) = nullptr;
     void (*exp_lanes_adjoint_f)(const float*, float*, float*, const float*, std::size_t, std::size_t,
                                 std::size_t) = nullptr;
-    void (*prefix_roots_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*) = nullptr;
-    void (*prefix_roots_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*) = nullptr;
+    void (*prefix_roots_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
+                           std::size_t, std::size_t) = nullptr;
+    void (*prefix_roots_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*, std::size_t,
+                           std::size_t) = nullptr;
     void (*prefix_roots_adjoint_d)(const double*, const double*, std::size_t, std::size_t, std::size_t,
                                    const double*, double*, double*) = nullptr;
     void (*prefix_roots_adjoint_f)(const float*, const float*, std::size_t, std::size_t, std::size_t, const float*,

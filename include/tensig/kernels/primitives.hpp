@@ -99,8 +99,10 @@ void interleave_differences(const float* const* src, const std::size_t* count, s
                             float* lanes);
 void scatter_differences(double* x, const double* g, std::size_t n, std::size_t lag, bool fresh);
 void scatter_differences(float* x, const float* g, std::size_t n, std::size_t lag, bool fresh);
-void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root);
-void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root);
+void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root,
+                  std::size_t m, std::size_t root_step);
+void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root,
+                  std::size_t m, std::size_t root_step);
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const double* groot, double* gA, double* gz);
 void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth,
@@ -311,13 +313,18 @@ void deinterleave(const T* lanes, std::size_t count, std::size_t n, T* rows, std
 /// the partial sum at the word w of level p of Horner's chain of level
 /// p + k, n = dim^p), with the words in SIMD lanes where they fill them
 /// (dim^p = lanes<T>(): one register per chain, no partial sums stored),
-/// else horner::prefix_chains itself.
-template <class T> void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root) {
+/// else horner::prefix_chains itself. For m steps in a row: z holds m*dim
+/// values, step s's roots go to root + s*root_step (the bits of m calls).
+template <class T>
+void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root,
+                  std::size_t m = 1, std::size_t root_step = 0) {
     if constexpr (has_simd<T>::value)
-        dispatched::prefix_roots(A, z, dim, p, depth, root);
+        dispatched::prefix_roots(A, z, dim, p, depth, root, m, root_step);
     else
-        horner::prefix_chains(A, z, dim, p, depth, root,
-                              detail::generic_scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
+        for (std::size_t s = 0; s < m; ++s)
+            horner::prefix_chains(
+                A, z + s * dim, dim, p, depth, root + s * root_step,
+                detail::generic_scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
 }
 
 /// horner::prefix_chains_adjoint (A: levels 0..p before the step, not

@@ -333,9 +333,13 @@ void prefix_lanes_roots(const T* path, std::size_t d, std::size_t n, std::size_t
         segment_increment(path, d, step_segment(i0 + b, n, o.inverse), o.basepoint, o.inverse, z);
         for (std::size_t c = 0; c < d; ++c)
             std::fill_n(pw.Z.data() + (b * d + c) * W, W, z[c]);
-        if (tops) std::copy_n(pw.top.data(), top, tops + b * top);
+        if (!tops) continue; // (the steps' roots in one call, below)
+        std::copy_n(pw.top.data(), top, tops + b * top);
         kernels::prefix_roots(pw.top.data(), z, d, pw.p, depth, pw.roots.data() + b * (pw.below + 1) * W);
     }
+    if (!tops)
+        kernels::prefix_roots(pw.top.data(), pw.z.data(), d, pw.p, depth, pw.roots.data(), m,
+                              (pw.below + 1) * W);
 }
 
 /// Steps i0..i1-1 of the path (as apply_steps) on the prefix lanes' state.
