@@ -1634,19 +1634,30 @@ template <class Arch, class T> struct kernels {
     // below them (al) for the next one, as the spread of what it would
     // have written to A (chain k < p has the same value in every lane
     // below a node), and reach A once, after the last step.
+    // (A step's letters spread by selects in registers: spread_letters' scalar
+    // stores, read back at once as registers, had cost a failed store
+    // forwarding per level and step.)
     static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root,
                              std::size_t m, std::size_t root_step) {
-        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth];
-        roots_setup(A, z, dim, p, depth, zl, al, inv);
+        alignas(64) T letter[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], id[W];
+        for (std::size_t b = 0; b < dim; ++b) // (dim <= W: dim^p = W)
+            id[b] = T(static_cast<double>(b));
+        roots_setup(A, id, dim, p, depth, letter, al, inv); // the letter of each lane at each level, as a value
         const batch a0(A[0]);
         for (std::size_t s = 0; s < m; ++s, root += root_step) {
-            if (s > 0) spread_letters(z + s * dim, dim, p, zl);
+            const T* zs = z + s * dim;
+            batch zl[prefix_roots_max_p];
+            for (std::size_t l = 0; l < p; ++l) {
+                const batch at = batch::load_aligned(letter + l * W);
+                zl[l] = batch(zs[0]);
+                for (std::size_t b = 1; b < dim; ++b)
+                    zl[l] = xsimd::select(at == batch(T(static_cast<double>(b))), batch(zs[b]), zl[l]);
+            }
             batch level[prefix_roots_max_p]; // the step's new levels 1..p, spread
             for (std::size_t k = 1; k <= depth; ++k) {
                 batch t = a0;
                 for (std::size_t l = 1; l <= std::min(k, p); ++l) // divisor k - l + 1
-                    t = fmadd(t, batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
-                              batch::load_aligned(al + (l - 1) * W));
+                    t = fmadd(t, zl[l - 1] * batch(inv[k - l + 1]), batch::load_aligned(al + (l - 1) * W));
                 if (k >= p) t.store_unaligned(root + (k - p) * W);
                 if (k <= p) level[k - 1] = t;
             }
