@@ -1824,7 +1824,7 @@ template <class Arch, class T> struct kernels {
     // read once for the d children), then each child's subtree in turn.
     // (E: the values before the pass are exp's, the parent's ep; D > 0.)
     template <std::size_t D, std::size_t M, bool E = false>
-    static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q, batch ep = {}) {
+    static void lanes_visit(const lanes_ctx& c, std::size_t j, std::size_t parent, const T* q, const batch& ep = {}) {
         static_assert(!E || D > 0, "exp's values are made with d known at compile time");
         const std::size_t N = c.depth;
         if constexpr (last_four<D>)
@@ -1836,10 +1836,13 @@ template <class Arch, class T> struct kernels {
         T* const Aw = c.A + (c.off[j] + parent * d) * W;
         const T* const Sw = c.src + (c.off[j] + parent * d) * W;
         constexpr std::size_t AR = D > 0 ? D : 1;
-        batch a[AR], e[AR]; // the children's coefficients (D > 0), else updated in A; E: exp's
+        constexpr std::size_t ER = E ? AR : 1;
+        batch a[AR], e[ER]; // the children's coefficients (D > 0), else updated in A; E: their values before
         if constexpr (D > 0) {
-            for (std::size_t b = 0; b < D; ++b)
-                e[b] = a[b] = start_value<E>(c, Sw + b * W, ep, j, b);
+            for (std::size_t b = 0; b < D; ++b) {
+                a[b] = start_value<E>(c, Sw + b * W, ep, j, b);
+                if constexpr (E) e[b] = a[b];
+            }
         } else if (Sw != Aw) {
             for (std::size_t b = 0; b < d; ++b)
                 batch::load_unaligned(Sw + b * W).store_unaligned(Aw + b * W);
@@ -1875,7 +1878,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t b = 0; b < D; ++b)
                 a[b].store_unaligned(Aw + b * W);
         for (std::size_t b = 0; b < d; ++b)
-            lanes_visit<D, M, E>(c, j + 1, parent * d + b, p + b * child, e[b % AR]);
+            lanes_visit<D, M, E>(c, j + 1, parent * d + b, p + b * child, e[E ? b % ER : 0]);
     }
 
     // Levels N-1 and N under `parent` (level N-2): each node u of level N-1
@@ -1931,7 +1934,7 @@ template <class Arch, class T> struct kernels {
     // Levels N-1 and N under `parent` (level N-2), its partial sums q in
     // memory (N = 2: the root's).
     template <std::size_t D, std::size_t M, bool E = false>
-    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q, batch ep = {}) {
+    static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q, const batch& ep = {}) {
         const std::size_t N = c.depth, stride = (N + 1) * W;
         batch qN[M], qN1[M];
         for (std::size_t s = 0; s < M; ++s) {
@@ -1976,7 +1979,7 @@ template <class Arch, class T> struct kernels {
     // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums q in
     // memory. The increments are loaded once for the d nodes, not once per node.
     template <std::size_t D, std::size_t M, bool E = false>
-    static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q, batch ep = {}) {
+    static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q, const batch& ep = {}) {
         const std::size_t N = c.depth, stride = (N + 1) * W;
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
