@@ -1609,17 +1609,37 @@ template <class Arch, class T> struct kernels {
     // chain k is one register through levels 1..min(k, p), each level's
     // letters and coefficients spread over the words below them; no
     // partial sums stored, no transpose of the roots.
-    // The letters (zl) and coefficients (al) of levels 1..p spread over the
-    // words below them (word w of level p in lane w), and 1/c.
-    static void roots_setup(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* zl, T* al,
+    // The letters' indices (letter, lane_letters) and the coefficients (al)
+    // of levels 1..p spread over the words below them (word w of level p in
+    // lane w), and 1/c.
+    static void roots_setup(const T* A, std::size_t dim, std::size_t p, std::size_t depth, T* letter, T* al,
                             T* inv) {
         for (std::size_t c = 1; c <= depth; ++c)
             inv[c] = horner::reciprocal<T>(c);
-        spread_letters(z, dim, p, zl);
+        lane_letters(dim, p, letter);
         for (std::size_t l = 1, off = 1, n = dim; l <= p; off += n, n *= dim, ++l) // node u of level l
             for (std::size_t u = 0, span = W / n; u < n; ++u)
                 for (std::size_t r = 0; r < span; ++r) // the words below it
                     al[(l - 1) * W + u * span + r] = A[off + u];
+    }
+    // zl[l] = the letters z of level l + 1 spread over the words below them,
+    // from `letter` (spread_letters of 0..dim-1): selects in registers. (A
+    // scalar spread read back at once as registers waits for its stores:
+    // a failed store forwarding per level.)
+    static void letters_in_registers(const T* letter, const T* z, std::size_t dim, std::size_t p, batch* zl) {
+        for (std::size_t l = 0; l < p; ++l) {
+            const batch at = batch::load_aligned(letter + l * W);
+            zl[l] = batch(z[0]);
+            for (std::size_t b = 1; b < dim; ++b)
+                zl[l] = xsimd::select(at == batch(T(static_cast<double>(b))), batch(z[b]), zl[l]);
+        }
+    }
+    // The letter of each lane at each level, as a value (0..dim-1; dim <= W).
+    static void lane_letters(std::size_t dim, std::size_t p, T* letter) {
+        alignas(64) T id[W];
+        for (std::size_t b = 0; b < dim; ++b)
+            id[b] = T(static_cast<double>(b));
+        spread_letters(id, dim, p, letter);
     }
     static void spread_letters(const T* z, std::size_t dim, std::size_t p, T* zl) {
         for (std::size_t l = 1, n = dim; l <= p; n *= dim, ++l)
@@ -1634,25 +1654,14 @@ template <class Arch, class T> struct kernels {
     // below them (al) for the next one, as the spread of what it would
     // have written to A (chain k < p has the same value in every lane
     // below a node), and reach A once, after the last step.
-    // (A step's letters spread by selects in registers: spread_letters' scalar
-    // stores, read back at once as registers, had cost a failed store
-    // forwarding per level and step.)
     static void prefix_roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root,
                              std::size_t m, std::size_t root_step) {
-        alignas(64) T letter[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], id[W];
-        for (std::size_t b = 0; b < dim; ++b) // (dim <= W: dim^p = W)
-            id[b] = T(static_cast<double>(b));
-        roots_setup(A, id, dim, p, depth, letter, al, inv); // the letter of each lane at each level, as a value
+        alignas(64) T letter[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth];
+        roots_setup(A, dim, p, depth, letter, al, inv);
         const batch a0(A[0]);
         for (std::size_t s = 0; s < m; ++s, root += root_step) {
-            const T* zs = z + s * dim;
             batch zl[prefix_roots_max_p];
-            for (std::size_t l = 0; l < p; ++l) {
-                const batch at = batch::load_aligned(letter + l * W);
-                zl[l] = batch(zs[0]);
-                for (std::size_t b = 1; b < dim; ++b)
-                    zl[l] = xsimd::select(at == batch(T(static_cast<double>(b))), batch(zs[b]), zl[l]);
-            }
+            letters_in_registers(letter, z + s * dim, dim, p, zl);
             batch level[prefix_roots_max_p]; // the step's new levels 1..p, spread
             for (std::size_t k = 1; k <= depth; ++k) {
                 batch t = a0;
@@ -1678,8 +1687,10 @@ template <class Arch, class T> struct kernels {
     // first lane of each.
     static void prefix_roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth,
                                      const T* groot, T* gA, T* gz) {
-        alignas(64) T zl[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
-        roots_setup(A, z, dim, p, depth, zl, al, inv);
+        alignas(64) T letter[prefix_roots_max_p * W], al[prefix_roots_max_p * W], inv[prefix_roots_max_depth], tv[W];
+        roots_setup(A, dim, p, depth, letter, al, inv);
+        batch zl[prefix_roots_max_p];
+        letters_in_registers(letter, z, dim, p, zl);
         batch t[prefix_roots_max_p], ga[prefix_roots_max_p + 1], gzl[prefix_roots_max_p];
         for (std::size_t l = 0; l <= p; ++l)
             ga[l] = batch(T(0));
@@ -1689,7 +1700,7 @@ template <class Arch, class T> struct kernels {
             const std::size_t L = std::min(k, p);
             t[0] = batch(A[0]); // t[l]: the partial sum after level l (l < L)
             for (std::size_t l = 1; l < L; ++l)
-                t[l] = fmadd(t[l - 1], batch::load_aligned(zl + (l - 1) * W) * batch(inv[k - l + 1]),
+                t[l] = fmadd(t[l - 1], zl[l - 1] * batch(inv[k - l + 1]),
                                   batch::load_aligned(al + (l - 1) * W));
             batch tb = k >= p ? batch::load_unaligned(groot + (k - p) * W) : batch(T(0));
             if (k <= p) { // the new level k's gradient
@@ -1701,7 +1712,7 @@ template <class Arch, class T> struct kernels {
                 n *= dim;
             }
             for (std::size_t l = L; l >= 1; --l) { // t_l = t_{l-1} z/c + A_l
-                const batch c(inv[k - l + 1]), zc = batch::load_aligned(zl + (l - 1) * W);
+                const batch c(inv[k - l + 1]), zc = zl[l - 1];
                 ga[l] = ga[l] + tb;
                 gzl[l - 1] = fmadd(tb * t[l - 1], c, gzl[l - 1]);
                 tb = tb * (zc * c);
@@ -2269,13 +2280,13 @@ template <class Arch, class T> struct kernels {
     // (root_step: between the roots of consecutive segments; 0: (depth+1)*W.
     // With `from`, out of place: the tensors are read from there and written
     // to A, by the first pass; depth >= 1 and m >= 1.)
-    // With ez (d = 2, lanes_ctx::ez), the first pass starts from exp's values.
+    // With ez (d = 2, lanes_ctx::ez), the first pass starts from exp's values (by passes, never in registers).
     static void fmexp_lanes_d(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, T* scratch,
                               const T* root = nullptr, std::size_t root_step = 0, const T* from = nullptr,
                               const T* ez = nullptr) {
         const T* src = from ? from : A;
         if constexpr (regs_depth<D>() > 0)
-            if (!root && depth >= 1 && depth <= regs_depth<D>())
+            if (!root && !ez && depth >= 1 && depth <= regs_depth<D>())
                 return with_segments(depth, std::make_index_sequence<regs_depth<D>()>{},
                                      [&](auto N) { fmexp_lanes_regs<D, decltype(N)::value>(A, src, Z, m); });
         if (root_step == 0) root_step = (depth + 1) * W;
@@ -2892,7 +2903,7 @@ template <class Arch, class T> struct kernels {
         with_dim(dim, [&](auto Dc) {
             constexpr std::size_t D = decltype(Dc)::value;
             if constexpr (exp_start<D>) {
-                if (m > 0 && depth >= 1 && depth < 64 && !(root == nullptr && depth <= regs_depth<D>())) {
+                if (m > 0 && depth >= 1 && depth < 64) {
                     alignas(64) T ez[(64 * D + D) * W];
                     batch::load_unaligned(A).store_aligned(ez);
                     for (std::size_t j = 1; j <= depth; ++j)
