@@ -252,19 +252,23 @@ void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::
     table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
                           root, from);
 }
-void fmexp_lanes_exp(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
-                     const double* z0, std::size_t k0, const double* e0) {
-    const std::size_t W = table().lanes_d;
+namespace {
+// fmexp_lanes_exp for T: the table's kernel (W lanes), or the scalar twin
+// past the kernels' depth.
+template <class T, class Kernel>
+void lanes_from_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root, const T* z0,
+                    std::size_t k0, const T* e0, std::size_t W, Kernel kernel) {
     if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, W, root, z0, k0, e0);
-    table().fmexp_lanes_exp_d(A, Z, m, dim, depth,
-                              scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, z0, k0, e0);
+    kernel(A, Z, m, dim, depth, scratch<T>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, z0, k0, e0);
+}
+} // namespace
+void fmexp_lanes_exp(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth,
+                     const double* root, const double* z0, std::size_t k0, const double* e0) {
+    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().lanes_d, table().fmexp_lanes_exp_d);
 }
 void fmexp_lanes_exp(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
                      const float* z0, std::size_t k0, const float* e0) {
-    const std::size_t W = table().lanes_f;
-    if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, W, root, z0, k0, e0);
-    table().fmexp_lanes_exp_f(A, Z, m, dim, depth,
-                              scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, z0, k0, e0);
+    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().lanes_f, table().fmexp_lanes_exp_f);
 }
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes) {
     table().interleave_d(rows, stride, count, n, lanes);
