@@ -2008,9 +2008,12 @@ template <class Arch, class T> struct kernels {
     // and have only three chains each to advance, so that a loop over them
     // costs more in its set-up than in its multiply-adds. It keeps 3M + 2M + M
     // partial sums and the 2M increments of divisor 1 live: AVX-512's 32
-    // registers.
+    // registers. With 16 (AVX2, SSE2) some spill, and it is still faster
+    // (Zen 3, alternated against lanes_last_three: AVX2 (1,8,2,12) 0.916
+    // and 0.932, (64,64,2,10) 0.961, float 0.984 and 0.938; SSE2 0.967 and
+    // 0.890).
     template <std::size_t D>
-    static constexpr bool last_four = D == 2 && std::is_base_of<xsimd::avx512f, Arch>::value;
+    static constexpr bool last_four = D == 2;
 
     // Levels N-3..N under `parent` (level N-4), its partial sums q in memory:
     // each node x of level N-3 takes chains N-2, N-1 and N into registers,
