@@ -223,7 +223,7 @@ TEST_CASE("backward of batches in lanes equals one path at a time, a checkpoint 
         for (const case_t c : {case_t{11, 4, 6, true}, case_t{23, 4, 6, true}, case_t{2500, 2, 5, false}}) {
             INFO(arch << " L " << c.L << " d " << c.d << " N " << c.N);
             const tensig::shape s = tensig::detail::path_shape(c.L, c.d, c.N, false);
-            const std::size_t n = c.L - 1, pass = tensig::kernels::horner::lanes_backward_segments(c.d),
+            const std::size_t n = c.L - 1, pass = tensig::kernels::lanes_backward_segments(c.d),
                               chunk = tensig::detail::lanes_chunk_steps<double>(s, W, n);
             if (W > 1) {
                 CHECK((chunk == pass) == c.every_pass); // the policy this case is about

@@ -926,7 +926,7 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
                 CHECK(GZ3 == GZ2);
                 // given every pass's start (a sweep at depth N-1, out of place,
                 // a pass per call): the bits of the kernel that computes them
-                const std::size_t P = kn::horner::lanes_backward_segments(d), passes = (m + P - 1) / P;
+                const std::size_t P = kn::lanes_backward_segments(d), passes = (m + P - 1) / P;
                 std::vector<T> states(passes * R * W, std::numeric_limits<T>::quiet_NaN());
                 std::copy(A5.begin(), A5.end(), states.begin());
                 for (std::size_t p = 1; p < passes; ++p)

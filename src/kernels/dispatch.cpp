@@ -237,6 +237,9 @@ std::size_t lanes_double() {
 std::size_t lanes_float() {
     return table().lanes_f;
 }
+std::size_t vector_registers() {
+    return table().registers;
+}
 void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
                  const double* from) {
     const std::size_t W = table().lanes_d;
@@ -363,7 +366,8 @@ void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* 
     const std::size_t W = table().lanes_d;
     if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
     table().fmexp_lanes_backward_d(A, G, GZ, Z, m, dim, depth,
-                                   scratch<double>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)), root,
+                                   scratch<double>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers)),
+                                   root,
                                    groot, states);
 }
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
@@ -371,7 +375,8 @@ void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, s
     const std::size_t W = table().lanes_f;
     if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
     table().fmexp_lanes_backward_f(A, G, GZ, Z, m, dim, depth,
-                                   scratch<float>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W)), root,
+                                   scratch<float>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers)),
+                                   root,
                                    groot, states);
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,

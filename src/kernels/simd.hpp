@@ -66,6 +66,9 @@ template <class Arch, class T> struct kernels {
     using mask_int = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
     using mask_batch = xsimd::batch<mask_int, Arch>;
     static constexpr std::size_t W = batch::size;
+    // Vector registers of the instruction set, which the register-blocked
+    // kernels size their blocks by (and horner::lanes_backward_segments).
+    static constexpr std::size_t vector_registers = std::is_base_of<xsimd::avx512f, Arch>::value ? 32 : 16;
     // Most segments fmexp_many takes at once (kernels::fmexp_block).
     static constexpr std::size_t max_block = 8;
     // Segments fmexp_lanes carries through one depth-first pass: their
@@ -2081,7 +2084,7 @@ template <class Arch, class T> struct kernels {
     // fit in the register file (32 with AVX-512, else 16), give or take one:
     // (d, N) = (4, 2) counts 33 and took 0.73x the pass's time (float grid).
     template <std::size_t D> static constexpr std::size_t regs_depth() {
-        constexpr std::size_t R = std::is_base_of<xsimd::avx512f, Arch>::value ? 32 : 16;
+        constexpr std::size_t R = vector_registers;
         std::size_t N = 0;
         while (N < 4 && level_start(D, N + 2) + (N + 1) * D + ipow(D, N) <= R + 1)
             ++N;
@@ -2567,7 +2570,7 @@ template <class Arch, class T> struct kernels {
     // (Zen 3, alternated against four: (32,256,8,4) backward 0.707 and
     // 0.678; float grid d = 8: 0.80, 0.75; d = 16: 0.98, 0.84).
     template <std::size_t M> static constexpr std::size_t small_products_rows() {
-        constexpr std::size_t R = std::is_base_of<xsimd::avx512f, Arch>::value ? 32 : 16;
+        constexpr std::size_t R = vector_registers;
         std::size_t K = 4;
         while (K > 1 && K * M + M + 1 > R)
             --K;
@@ -2783,10 +2786,12 @@ template <class Arch, class T> struct kernels {
         // length is compiled (short_bwd_passes) and the starts are not
         // given: then there is no sweep at all. (The seed path's six steps:
         // 0.93x the time of passes of 2 and 4 with a sweep of 2 at depth N-1.)
-        constexpr std::size_t M0 = horner::lanes_backward_segments(D), ML = horner::lanes_backward_long_pass;
+        constexpr std::size_t M0 = horner::lanes_backward_segments(D, vector_registers),
+                              ML = horner::lanes_backward_long_pass;
         // (D = 0: every d not compiled, all of them above 4, as M0's 0)
-        static_assert(D > 0 || horner::lanes_backward_segments(0) == horner::lanes_backward_segments(9));
-        const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0); // (M > M0: short_bwd_passes<D>)
+        static_assert(D > 0 || horner::lanes_backward_segments(0, vector_registers) ==
+                                   horner::lanes_backward_segments(9, vector_registers));
+        const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0, vector_registers); // (M > M0: short_bwd_passes<D>)
         std::size_t off[64];
         level_offsets(off, dim, depth);
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
@@ -3001,6 +3006,7 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.lincomb_f = &kernels<Arch, float>::lincomb;
     t.all_finite_d = &kernels<Arch, double>::all_finite; // (the same: loads and adds)
     t.all_finite_f = &kernels<Arch, float>::all_finite;
+    t.registers = kernels<Arch, double>::vector_registers;
     t.lanes_d = kernels<Arch, double>::W;
     t.lanes_f = kernels<Arch, float>::W;
     t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;

@@ -61,6 +61,7 @@ struct kernel_table {
     bool (*all_finite_d)(const double*, std::size_t) = nullptr;
     bool (*all_finite_f)(const float*, std::size_t) = nullptr;
     std::size_t lanes_d = 1, lanes_f = 1; // paths per register in fmexp_lanes
+    std::size_t registers = 16;           // vector registers (horner::lanes_backward_segments)
     void (*fmexp_lanes_d)(double*, const double*, std::size_t, std::size_t, std::size_t, double*,
                           const double*, const double*) = nullptr;
     void (*fmexp_lanes_f)(float*, const float*, std::size_t, std::size_t, std::size_t, float*,

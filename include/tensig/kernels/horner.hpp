@@ -32,27 +32,33 @@ inline std::size_t fmexp_many_scratch_size(std::size_t dim, std::size_t depth, s
 /// Segments fmexp_lanes carries through one depth-first pass (the SIMD
 /// kernels keep their increments in registers at the leaves).
 inline constexpr std::size_t lanes_segments = 4;
-/// Segments per pass of fmexp_lanes_backward for dimension `dim`: three
-/// for d = 3 and 4, whose register kernel (lanes_bwd_last_three) keeps a
-/// segment's sums and z-gradients in registers and spilled them with four
-/// (three: 0.95-0.96x the backward's time on (1,10000,3,5) and
-/// (128,128,4,6), 0.94x on the float grid's (4, 3)); four for d = 2 (three
-/// ran equal on (64,64,2,10)) and larger d, whose leaves' sums are small
-/// matrix products in memory (three: 1.26x on (32,256,8,4)). (Passes of
-/// two had run equal for d = 4, N = 6 and 1.26x slower for d = 2, N = 10.)
-constexpr std::size_t lanes_backward_segments(std::size_t dim) { return dim == 3 || dim == 4 ? 3 : 4; }
+/// Segments per pass of fmexp_lanes_backward for dimension `dim` with
+/// `registers` vector registers (the instruction set's: 16 for SSE2 and
+/// AVX2, 32 for AVX-512; kernels::lanes_backward_segments gives the
+/// dispatched one). Three for d = 3, and for d = 4 with 32 registers,
+/// whose register kernel (lanes_bwd_last_three) keeps a segment's sums and
+/// z-gradients in registers and spilled them with four (three: 0.95-0.96x
+/// the backward's time on (1,10000,3,5) and (128,128,4,6), 0.94x on the
+/// float grid's (4, 3), Zen 5). Two for d = 4 with 16 registers, where three
+/// spilled (Zen 3, AVX2, against three: (128,128,4,6) 0.78 twice, float
+/// grid (4, 3) 0.80; d = 3 with two: 0.99). Four for d = 2 (three ran equal
+/// on (64,64,2,10)) and larger d, whose leaves' sums are small matrix
+/// products in memory (three: 1.26x on (32,256,8,4)). (Passes of two had
+/// run equal for d = 4, N = 6 and 1.26x slower for d = 2, N = 10, Zen 5.)
+constexpr std::size_t lanes_backward_segments(std::size_t dim, std::size_t registers) {
+    return dim == 3 ? 3 : dim == 4 ? (registers >= 32 ? 3 : 2) : 4;
+}
 /// Most segments of the one pass fmexp_lanes_backward may run instead of
-/// passes of lanes_backward_segments(2) (d = 2, the starts not given).
+/// passes of lanes_backward_segments(2, ...) (d = 2, the starts not given).
 inline constexpr std::size_t lanes_backward_long_pass = 6;
 
 /// Segments per pass of fmexp_lanes_backward on m segments: all m in one
 /// pass (no sweep for the starts) where d = 2 (whose every pass length is
-/// compiled), m is a little more than lanes_backward_segments(2) and the
-/// starts are not given; else lanes_backward_segments(dim).
-inline std::size_t lanes_backward_pass(std::size_t dim, std::size_t m, bool starts_given) {
-    return dim == 2 && !starts_given && m > lanes_backward_segments(dim) && m <= lanes_backward_long_pass
-               ? m
-               : lanes_backward_segments(dim);
+/// compiled), m is a little more than lanes_backward_segments(2, ...) and
+/// the starts are not given; else lanes_backward_segments(dim, registers).
+inline std::size_t lanes_backward_pass(std::size_t dim, std::size_t m, bool starts_given, std::size_t registers) {
+    const std::size_t M = lanes_backward_segments(dim, registers);
+    return dim == 2 && !starts_given && m > M && m <= lanes_backward_long_pass ? m : M;
 }
 
 /// Scratch for fmexp_lanes (`lanes` paths, one per SIMD lane, blocks of at
@@ -81,7 +87,7 @@ inline constexpr std::size_t lanes_regs_backward_block = 16;
 /// Scratch for fmexp_lanes_backward on m segments (or, for a tensor in
 /// registers, the states before each segment of a block and every
 /// block's start, if more): per pass of
-/// M segments (lanes_backward_segments(dim), or m for one pass of up to
+/// M segments (lanes_backward_segments(dim, registers), or m for one pass of up to
 /// lanes_backward_long_pass), z/c and ∂L/∂z per divisor (2 M N d)
 /// and the forward partial sums at one node of each level (N M (N+1)) and
 /// the adjoint sums at its d children (d N M (N+1)), chain N's partial sums at the nodes of level N-1 under one node (M
@@ -90,8 +96,8 @@ inline constexpr std::size_t lanes_regs_backward_block = 16;
 /// at depth N-1; levels 0..N-1 at the start of every pass but the first. All
 /// per lane.
 inline std::size_t fmexp_lanes_backward_scratch_size(std::size_t dim, std::size_t depth, std::size_t m,
-                                                     std::size_t lanes) {
-    const std::size_t M = lanes_backward_pass(dim, m, false), passes = (m + M - 1) / M;
+                                                     std::size_t lanes, std::size_t registers) {
+    const std::size_t M = lanes_backward_pass(dim, m, false, registers), passes = (m + M - 1) / M;
     const std::size_t B = lanes_regs_backward_block, blocks = (m + B - 1) / B;
     const std::size_t in_passes =
         lanes * (2 * M * depth * dim + (1 + dim) * depth * M * (depth + 1) + 2 * M * dim + 2 * M * (depth + 1)) +

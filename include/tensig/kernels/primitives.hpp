@@ -81,6 +81,7 @@ void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zd
                     std::size_t depth, std::size_t count);
 std::size_t lanes_double();
 std::size_t lanes_float();
+std::size_t vector_registers();
 void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
                  const double* from);
 void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
@@ -215,6 +216,14 @@ template <class T> std::size_t lanes() {
         return dispatched::lanes_float();
     else
         return 1;
+}
+
+/// Segments per pass of the dispatched fmexp_lanes_backward (without
+/// `states`, d = 2 may run one longer pass): horner::lanes_backward_segments
+/// for the chosen instruction set's vector registers. Callers that keep
+/// every pass's start (`states`) space them by it.
+inline std::size_t lanes_backward_segments(std::size_t dim) {
+    return horner::lanes_backward_segments(dim, dispatched::vector_registers());
 }
 
 /// fmexp_many on lanes<T>() paths at once, one per SIMD lane, on
@@ -384,7 +393,7 @@ void exp_lanes_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std
 /// written to groot[(s*(N+1) + k)*lanes + l].
 ///
 /// With `states` (a stride, in values), A holds the start of every pass:
-/// levels 0..N-1 before segments p*P.. (P = horner::lanes_backward_segments(dim))
+/// levels 0..N-1 before segments p*P.. (P = lanes_backward_segments(dim))
 /// at A + p*states, as a forward sweep that keeps them leaves them
 /// (fmexp_lanes at depth N-1, out of place, P segments a call). The kernel
 /// then reads them instead of running that sweep itself; so one call can

@@ -346,7 +346,7 @@ inline constexpr std::size_t lanes_every_pass_max_passes = 64;
 inline constexpr std::size_t lanes_every_pass_bytes = std::size_t(4) << 20;
 
 template <class T> std::size_t lanes_chunk_steps(const shape& s, std::size_t W, std::size_t n) {
-    const std::size_t pass = kernels::horner::lanes_backward_segments(s.dim());
+    const std::size_t pass = kernels::lanes_backward_segments(s.dim());
     const std::size_t state_bytes = lanes_record_values(s, W) * sizeof(T),
                       passes = std::max<std::size_t>(1, (std::size_t(256) << 10) / state_bytes);
     if (passes <= lanes_every_pass_max_passes && (n + pass - 1) / pass * state_bytes <= lanes_every_pass_bytes)
@@ -366,7 +366,7 @@ template <class T> struct lanes_backward_workspace {
     lanes_backward_workspace(const shape& s, std::size_t W, std::size_t n, std::size_t chunk_steps,
                              bool own_checkpoints)
         : lanes(W), R(lanes_record_values(s, W)), chunk(chunk_steps),
-          span(chunk == kernels::horner::lanes_backward_segments(s.dim()) ? std::max(chunk, lanes_increment_block)
+          span(chunk == kernels::lanes_backward_segments(s.dim()) ? std::max(chunk, lanes_increment_block)
                                                                            : chunk),
           fwd(s, W), grad(s.size() * W), Z(span * s.dim() * W), GZ(span * s.dim() * W),
           checkpoints(own_checkpoints ? (n + chunk - 1) / chunk * R : 0) {}
