@@ -365,19 +365,15 @@ void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* 
                           std::size_t depth, const double* root, double* groot, std::size_t states) {
     const std::size_t W = table().lanes_d;
     if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
-    table().fmexp_lanes_backward_d(A, G, GZ, Z, m, dim, depth,
-                                   scratch<double>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers)),
-                                   root,
-                                   groot, states);
+    const std::size_t size = scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers);
+    table().fmexp_lanes_backward_d(A, G, GZ, Z, m, dim, depth, scratch<double>(size), root, groot, states);
 }
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const float* root, float* groot, std::size_t states) {
     const std::size_t W = table().lanes_f;
     if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
-    table().fmexp_lanes_backward_f(A, G, GZ, Z, m, dim, depth,
-                                   scratch<float>(scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers)),
-                                   root,
-                                   groot, states);
+    const std::size_t size = scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers);
+    table().fmexp_lanes_backward_f(A, G, GZ, Z, m, dim, depth, scratch<float>(size), root, groot, states);
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {

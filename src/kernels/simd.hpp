@@ -2791,7 +2791,8 @@ template <class Arch, class T> struct kernels {
         // (D = 0: every d not compiled, all of them above 4, as M0's 0)
         static_assert(D > 0 || horner::lanes_backward_segments(0, vector_registers) ==
                                    horner::lanes_backward_segments(9, vector_registers));
-        const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0, vector_registers); // (M > M0: short_bwd_passes<D>)
+        // (M > M0: short_bwd_passes<D>)
+        const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0, vector_registers);
         std::size_t off[64];
         level_offsets(off, dim, depth);
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
