@@ -474,6 +474,36 @@ template <class T> void bm_all_finite(benchmark::State& state, bool twin) {
     state.SetBytesProcessed(static_cast<std::int64_t>(n * sizeof(T) * state.iterations()));
 }
 
+// ---- truncated product ----------------------------------------------------------
+
+/// c = a ⊗ b (kernels::product, out of place) for two dense tensors of
+/// dimension d and depth N, against the same algorithm's plain loops
+/// (c_k = sum_i a_i ⊗ b_{k-i}, one coefficient at a time: the scalar twin's
+/// arithmetic).
+template <class T> void bm_product(benchmark::State& state, std::size_t d, std::size_t N, bool twin) {
+    const tensig::shape s(d, N);
+    std::mt19937_64 rng(20240603);
+    std::uniform_real_distribution<double> unif(-0.5, 0.5);
+    aligned_vector<T> a(s.size()), b(s.size()), c(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        a[i] = T(unif(rng));
+        b[i] = T(unif(rng));
+    }
+    state.SetLabel(twin ? "scalar twin" : kernels::active_arch());
+    for (auto _ : state) {
+        if (twin)
+            kernels::scalar::product(c.data(), a.data(), b.data(), d, N);
+        else
+            kernels::product(c.data(), a.data(), b.data(), s);
+        benchmark::DoNotOptimize(c.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    state.counters["FLOP/s"] = benchmark::Counter(
+        2.0 * bench::product_madds(d, N) * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["flops"] = 2.0 * bench::product_madds(d, N);
+}
+
 /// The fastest repetition: with --benchmark_repetitions, the figure least
 /// disturbed by other processes on a shared machine.
 double min_of(const std::vector<double>& v) {
@@ -530,6 +560,20 @@ const bool registered = [] {
     }
     add_fmexp(double{});
     add_fmexp(float{});
+    auto add_product = [&](auto tag) {
+        using T = decltype(tag);
+        for (const auto& dn : shapes) {
+            const std::size_t d = dn[0], N = dn[1];
+            const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
+            const std::string base = std::string("product<") + type_name<T>() + ">/";
+            for (const bool twin : {false, true})
+                benchmark::RegisterBenchmark((base + (twin ? "scalar" : "dispatched") + suffix).c_str(),
+                                             [=](benchmark::State& st) { bm_product<T>(st, d, N, twin); })
+                    ->ComputeStatistics("min", min_of);
+        }
+    };
+    add_product(double{});
+    add_product(float{});
     auto add_block = [&](auto tag) {
         using T = decltype(tag);
         const std::pair<const char*, block_op> ops[] = {

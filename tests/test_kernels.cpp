@@ -156,6 +156,37 @@ TEMPLATE_TEST_CASE("outer_fma: SIMD equals scalar for all row lengths", "[kernel
     }
 }
 
+TEMPLATE_TEST_CASE("product: SIMD equals scalar and the rows' algorithm, out of place and in place",
+                   "[kernels]", float, double) {
+    using T = TestType;
+    // Tiles (d a power of two, levels of at least 8 registers: from 16 values
+    // with SSE2 double to 128 with AVX-512 float) and rows (smaller levels,
+    // other d), every short-row case: rows of 1, 2, 4 and 8 values.
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {
+        {1, 6}, {2, 1}, {2, 3}, {2, 4}, {2, 5}, {2, 7}, {2, 9},  {3, 4},  {3, 6},
+        {4, 2}, {4, 3}, {4, 4}, {5, 3}, {8, 2}, {8, 3}, {16, 2}, {16, 3}, {32, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes) {
+            const tensig::shape s(d, N);
+            const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s);
+            std::vector<T> simd(s.size(), T(-7)), ref(s.size()), rows(s.size());
+            kn::product(simd.data(), a.data(), b.data(), s);
+            kn::scalar::product(ref.data(), a.data(), b.data(), d, N);
+            kn::horner::product<kn::scalar::policy>(rows.data(), a.data(), b.data(), d, N);
+            INFO(arch << " d " << d << " N " << N);
+            CHECK(oracle::rel_err(simd, ref, s.size()) <= tol<T>(N));
+            CHECK(oracle::rel_err(rows, ref, s.size()) <= tol<T>(N));
+            // in place, into either factor
+            auto ca = a, cb = b;
+            kn::product(ca.data(), ca.data(), b.data(), s);
+            kn::product(cb.data(), a.data(), cb.data(), s);
+            CHECK(oracle::max_abs_diff(ca, simd, s.size()) == 0);
+            CHECK(oracle::max_abs_diff(cb, simd, s.size()) == 0);
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the definition", "[kernels]", float,
                    double) {
     using T = TestType;

@@ -152,6 +152,12 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add) {
     table().outer_fma_f(out, a, na, b, nb, add);
 }
+void product(double* c, const double* a, const double* b, std::size_t dim, std::size_t depth) {
+    table().product_d(c, a, b, dim, depth);
+}
+void product(float* c, const float* a, const float* b, std::size_t dim, std::size_t depth) {
+    table().product_f(c, a, b, dim, depth);
+}
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
     table().fmexp_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)));
 }

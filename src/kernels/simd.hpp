@@ -387,6 +387,169 @@ template <class Arch, class T> struct kernels {
         }
     }
 
+    // ---- The truncated product c = a ⊗ b ----
+    //
+    // Output-stationary: each level k (from the top, so c may be a or b)
+    // goes in tiles of product_tile consecutive coefficients, summed in
+    // registers over the level's k + 1 terms a_i ⊗ b_{k-i} (i in order)
+    // and stored once. As a matrix, term i is the outer product of a_i
+    // (d^i rows) and b_{k-i} (rows of r = d^{k-i}); for d a power of two a
+    // tile is a whole number of rows or lies in one:
+    // - r >= the tile: one coefficient of a_i broadcast against b_{k-i}'s
+    //   stretch under the tile;
+    // - W <= r < the tile: a broadcast per register, b_{k-i} from its start;
+    // - r < W: W/r coefficients of a_i per register, each repeated r times
+    //   (expand_gen), against b_{k-i} repeated W/r times (bpat, made once).
+    // A tile reads a_k and b_k only at its own coefficients. Levels smaller
+    // than a tile, and other d, go by rows (horner::product_level: a pass
+    // over c_k per term). The rows' way had run at 16-23% of the FMA peak
+    // (Zen 3, AVX2, d = 2..16); docs/benchmarks.md has the tiles'.
+    static constexpr std::size_t product_regs = 8;
+    static constexpr std::size_t product_tile = product_regs * W;
+
+    // f(integral_constant<S>) for S = 1..4 (d = 2, 4, 8, 16).
+    template <class F> static void with_log_dim(std::size_t s, F&& f) {
+        switch (s) {
+        case 1:
+            return f(std::integral_constant<std::size_t, 1>{});
+        case 2:
+            return f(std::integral_constant<std::size_t, 2>{});
+        case 3:
+            return f(std::integral_constant<std::size_t, 3>{});
+        default:
+            return f(std::integral_constant<std::size_t, 4>{});
+        }
+    }
+
+    static void product(T* c, const T* a, const T* b, std::size_t d, std::size_t N) {
+        std::size_t s = 0; // d = 2^s where the tiles apply
+        while ((std::size_t(1) << s) < d)
+            ++s;
+        const bool tiles = d >= 2 && (std::size_t(1) << s) == d;
+        std::size_t off[64] = {}; // level offsets where the tiles apply (d >= 2: d^N values, N < 64)
+        std::size_t n_k = 1, off_k = 0;
+        for (std::size_t k = 1; k <= N; ++k) {
+            off_k += n_k;
+            n_k *= d;
+            if (tiles) off[k] = off_k;
+        }
+        batch bpat[4]; // b_m repeated to fill a register, for d^m < W (W <= 16, d >= 2: m < 4)
+        if (tiles)
+            for (std::size_t m = 0, r = 1; r < W && m <= N; ++m, r *= d) {
+                alignas(64) T pat[W];
+                for (std::size_t l = 0; l < W; ++l)
+                    pat[l] = b[off[m] + l % r];
+                bpat[m] = batch::load_aligned(pat);
+            }
+        for (std::size_t k = N; k >= 1; --k) {
+            if (tiles && n_k >= product_tile && s <= 4)
+                with_log_dim(s, [&](auto S) {
+                    product_tiles<decltype(S)::value>(c + off_k, a, b, k, off, n_k, bpat);
+                });
+            else
+                horner::product_level<policy>(c, a, b, d, k, off_k, n_k);
+            n_k /= d;
+            off_k -= n_k;
+        }
+        c[0] = a[0] * b[0];
+    }
+
+    // Level k (d = 2^S, n = d^k >= product_tile coefficients, at ck) of
+    // c = a ⊗ b in tiles; off[i] is level i's offset. Term i = k - m by
+    // the length of its rows, d^m: the long (m >= ML) in a loop, the others
+    // unrolled (their index arithmetic constant).
+    template <std::size_t S>
+    static void product_tiles(T* ck, const T* a, const T* b, std::size_t k, const std::size_t* off,
+                              std::size_t n, const batch* bpat) {
+        constexpr std::size_t R = product_regs;
+        constexpr std::size_t ML = log_ceil(product_tile, S), MW = log_ceil(W, S); // d^ML >= tile, d^MW >= W
+        const batch a0(a[0]);
+        for (std::size_t t = 0; t < n; t += product_tile) {
+            batch acc[R];
+            const T* bk = b + off[k] + t;
+#pragma GCC unroll 8
+            for (std::size_t j = 0; j < R; ++j)
+                acc[j] = a0 * batch::load_unaligned(bk + j * W);
+            for (std::size_t m = k; m-- > ML;) { // rows of a tile or more: one coefficient of a_{k-m}
+                const batch av(a[off[k - m] + (t >> (m * S))]);
+                const T* bm = b + off[m] + (t & ((std::size_t(1) << (m * S)) - 1));
+#pragma GCC unroll 8
+                for (std::size_t j = 0; j < R; ++j)
+                    acc[j] = fmadd(av, batch::load_unaligned(bm + j * W), acc[j]);
+            }
+            product_tile_rows<S>(acc, a, b, k, off, t, std::make_index_sequence<ML - MW>{});
+            product_tile_short<S>(acc, a, k, off, t, bpat, std::make_index_sequence<MW>{});
+#pragma GCC unroll 8
+            for (std::size_t j = 0; j < R; ++j)
+                acc[j].store_unaligned(ck + t + j * W);
+        }
+    }
+
+    // The smallest m with 2^(m S) >= x (x a power of two).
+    static constexpr std::size_t log_ceil(std::size_t x, std::size_t S) {
+        std::size_t m = 0;
+        while ((std::size_t(1) << (m * S)) < x)
+            ++m;
+        return m;
+    }
+
+    // Terms of rows from a register to less than a tile (m = ML-1 down to
+    // MW, so i in order): a broadcast per register.
+    template <std::size_t S, std::size_t... I>
+    static void product_tile_rows([[maybe_unused]] batch* acc, [[maybe_unused]] const T* a,
+                                  [[maybe_unused]] const T* b, [[maybe_unused]] std::size_t k,
+                                  [[maybe_unused]] const std::size_t* off, [[maybe_unused]] std::size_t t,
+                                  std::index_sequence<I...>) { // (I: none where d^MW >= the tile)
+        constexpr std::size_t ML = log_ceil(product_tile, S);
+        (product_tile_row<S, ML - 1 - I>(acc, a + off[k - (ML - 1 - I)], b + off[ML - 1 - I], t), ...);
+    }
+    template <std::size_t S, std::size_t M>
+    static void product_tile_row(batch* acc, const T* ai, const T* bm, std::size_t t) {
+        constexpr std::size_t sh = M * S, r = std::size_t(1) << sh;
+        const T* ap = ai + (t >> sh);
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < product_regs; ++j)
+            acc[j] = fmadd(batch(ap[(j * W) >> sh]), batch::load_unaligned(bm + ((j * W) & (r - 1))), acc[j]);
+    }
+
+    // Terms of rows shorter than a register (m = MW-1 down to 0).
+    template <std::size_t S, std::size_t... I>
+    static void product_tile_short(batch* acc, const T* a, std::size_t k, const std::size_t* off,
+                                   std::size_t t, const batch* bpat, std::index_sequence<I...>) {
+        constexpr std::size_t MW = sizeof...(I);
+        ((product_expand<(std::size_t(1) << ((MW - 1 - I) * S))>(
+             acc, a + off[k - (MW - 1 - I)] + (t >> ((MW - 1 - I) * S)), bpat[MW - 1 - I])),
+         ...);
+    }
+
+    // Register g*r + q of the tile holds rows (g*W + q*W/r + l/r) for l < W:
+    // lane l reads lane (q*W + l)/r of a's g-th register.
+    template <std::size_t r> static void product_expand(batch* acc, const T* ap, const batch& bp) {
+        for (std::size_t g = 0; g < product_regs / r; ++g)
+            product_expand_regs<r>(acc + g * r, batch::load_unaligned(ap + g * W), bp,
+                                   std::make_index_sequence<r>{});
+    }
+    template <std::size_t r, std::size_t... q>
+    static void product_expand_regs(batch* acc, const batch& av, const batch& bp, std::index_sequence<q...>) {
+        if constexpr (r == 1) {
+            acc[0] = fmadd(av, bp, acc[0]);
+        } else if constexpr (has_swizzle<Arch>) {
+            ((acc[q] = fmadd(
+                  xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, r, q>>()),
+                  bp, acc[q])),
+             ...);
+        } else { // (no swizzle in xsimd 8.1's SSE2: through memory)
+            alignas(64) T v[W], e[W];
+            av.store_aligned(v);
+            const auto one = [&](std::size_t qq) {
+                for (std::size_t l = 0; l < W; ++l)
+                    e[l] = v[(qq * W + l) / r];
+                acc[qq] = fmadd(batch::load_aligned(e), bp, acc[qq]);
+            };
+            (one(q), ...);
+        }
+    }
+
     // Horizontal sum. Not xsimd::hadd: in xsimd 8.1 its AVX-512 float version
     // needs AVX-512DQ, which the avx512f kernels must not assume (and it is
     // renamed in xsimd 9).
@@ -1156,6 +1319,9 @@ template <class Arch, class T> struct kernels {
     }
 
     struct policy {
+        static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t m) {
+            kernels::lincomb(out, n, src, coef, m);
+        }
         static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
             kernels::outer_fma(out, a, na, b, nb, add);
         }
@@ -2992,6 +3158,8 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_adjoint_recorded_f = &kernels<Arch, float>::fmexp_adjoint_recorded;
     t.fmexp_adjoint_many_d = &kernels<Arch, double>::fmexp_adjoint_many;
     t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
+    t.product_d = &kernels<Arch, double>::product;
+    t.product_f = &kernels<Arch, float>::product;
     t.gram_d = &kernels<Arch, double>::gram;
     t.gram_f = &kernels<Arch, float>::gram;
     t.fmexp_left_many_d = &kernels<Arch, double>::fmexp_left_many;

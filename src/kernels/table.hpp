@@ -54,6 +54,8 @@ struct kernel_table {
                              double*, std::size_t) = nullptr;
     void (*fmexp_left_jvp_f)(float*, const float*, const float*, const float*, std::size_t, std::size_t,
                              float*, std::size_t) = nullptr;
+    void (*product_d)(double*, const double*, const double*, std::size_t, std::size_t) = nullptr;
+    void (*product_f)(float*, const float*, const float*, std::size_t, std::size_t) = nullptr;
     void (*gram_d)(double*, const double*, std::size_t, std::size_t, std::size_t, const std::size_t*,
                    const double*, std::size_t) = nullptr;
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,

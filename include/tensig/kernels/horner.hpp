@@ -1,7 +1,8 @@
 #pragma once
 /// \file
-/// Layer 4: the fused multiply-exponentiate and its adjoint, written once
-/// over a policy `P` of primitives (`P::outer_fma`, `P::matvec`, `P::vecmat`,
+/// Layer 4: the fused multiply-exponentiate and its adjoint, and the
+/// truncated product by rows, written once over a policy `P` of primitives
+/// (`P::lincomb`, `P::outer_fma`, `P::matvec`, `P::vecmat`,
 /// `P::adjoint_step`: both of the last two over one matrix),
 /// so the scalar twins (kernels/scalar.hpp) and the SIMD kernels
 /// (src/kernels/simd.hpp) run the same algorithm. Pointer code only.
@@ -698,6 +699,39 @@ void fmexp_jvp(T* Bdot, const T* A, const T* z, const T* zdot, std::size_t dim, 
         off_k += n_k;
         n_k *= dim;
     }
+}
+
+/// Level k of c = a ⊗ b by rows, for levels 0..N of dimension d flattened
+/// (off_k, n_k = d^k: level k's offset and size): c_k = a_0 b_k + b_0 a_k,
+/// then one outer product a_i ⊗ b_{k-i} per 0 < i < k, each a pass over
+/// c_k. Reads levels < k of a and b, and level k at the coefficient it
+/// writes: c may be a or b when the levels above k are done first.
+template <class P, class T>
+void product_level(T* c, const T* a, const T* b, std::size_t d, std::size_t k, std::size_t off_k,
+                   std::size_t n_k) {
+    const T* src[2] = {b + off_k, a + off_k};
+    const T coef[2] = {a[0], b[0]};
+    P::lincomb(c + off_k, n_k, src, coef, 2);
+    for (std::size_t i = 1, off_i = 1, n_i = d; i < k; ++i, off_i += n_i, n_i *= d) {
+        const std::size_t n_rest = n_k / n_i, off_rest = d == 1 ? k - i : (n_rest - 1) / (d - 1);
+        P::outer_fma(c + off_k, a + off_i, n_i, b + off_rest, n_rest, c + off_k);
+    }
+}
+
+/// c = a ⊗ b truncated at depth N, level by level from the top
+/// (product_level), level 0 last: c may be a or b.
+template <class P, class T> void product(T* c, const T* a, const T* b, std::size_t d, std::size_t N) {
+    std::size_t n_k = 1, off_k = 0;
+    for (std::size_t k = 1; k <= N; ++k) {
+        off_k += n_k;
+        n_k *= d;
+    }
+    for (std::size_t k = N; k >= 1; --k) {
+        product_level<P>(c, a, b, d, k, off_k, n_k);
+        n_k /= d;
+        off_k -= n_k;
+    }
+    c[0] = a[0] * b[0];
 }
 
 } // namespace tensig::kernels::horner

@@ -27,29 +27,14 @@ template <class T> bool is_level1(const T* x, const shape& s) {
     return s.depth() >= 1;
 }
 
-/// c = a ⊗ b, truncated at s.depth(). Levels are written from the top down,
-/// so c may be the same buffer as a or as b (not both).
+/// c = a ⊗ b, truncated at s.depth(). c may be the same buffer as a or as b
+/// (not both). float and double run the SIMD kernel (tiles of c summed in
+/// registers); other scalars the rows' algorithm (horner::product).
 template <class T> void product(T* c, const T* a, const T* b, const shape& s) {
-    const std::size_t d = s.dim();
-    const T a0 = a[0], b0 = b[0];
-    std::size_t off_k = s.level_offset(s.depth()), n_k = s.level_size(s.depth());
-    for (std::size_t k = s.depth(); k >= 1; --k) {
-        // c_k = a_0 b_k + b_0 a_k (element-wise: safe in place), then the
-        // outer products a_i ⊗ b_{k-i} for 0 < i < k, which read levels < k only.
-        const T* src[2] = {b + off_k, a + off_k};
-        const T coef[2] = {a0, b0};
-        lincomb(c + off_k, n_k, src, coef, 2);
-        std::size_t off_i = 1, n_i = d;
-        for (std::size_t i = 1; i < k; ++i) {
-            const std::size_t n_rest = n_k / n_i;
-            outer_fma(c + off_k, a + off_i, n_i, b + s.level_offset(k - i), n_rest, c + off_k);
-            off_i += n_i;
-            n_i *= d;
-        }
-        n_k /= d;
-        off_k -= n_k;
-    }
-    c[0] = a0 * b0;
+    if constexpr (has_simd<T>::value)
+        dispatched::product(c, a, b, s.dim(), s.depth());
+    else
+        horner::product<scalar::policy>(c, a, b, s.dim(), s.depth());
 }
 
 /// out = c * x element-wise over n values (in place allowed).

@@ -46,6 +46,8 @@ void lincomb(float* out, std::size_t n, const float* const* src, const float* co
 void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb,
                const double* add);
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
+void product(double* c, const double* a, const double* b, std::size_t dim, std::size_t depth);
+void product(float* c, const float* a, const float* b, std::size_t dim, std::size_t depth);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
 void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record,

@@ -130,8 +130,34 @@ void gram(T* H, const T* C, std::size_t n, std::size_t m, std::size_t ld = 0, co
         }
 }
 
+/// c = a ⊗ b truncated at depth N, levels 0..N of dimension d flattened
+/// (level k at offset (d^k - 1)/(d - 1), d > 1; offset k for d = 1), one
+/// coefficient at a time: c_k[u v] = sum over the splits of each word of
+/// a_i[u] b_{k-i}[v], i = 0..k in order. Levels are written from the top
+/// down and each coefficient after all its terms, so c may be a or b.
+template <class T> void product(T* c, const T* a, const T* b, std::size_t d, std::size_t N) {
+    std::vector<std::size_t> off(N + 2, 0), len(N + 1, 1);
+    for (std::size_t k = 1; k <= N; ++k) {
+        len[k] = len[k - 1] * d;
+        off[k] = off[k - 1] + len[k - 1];
+    }
+    for (std::size_t k = N + 1; k-- > 0;)
+        for (std::size_t w = 0; w < len[k]; ++w) {
+            T sum = T(0);
+            for (std::size_t i = 0; i <= k; ++i) {
+                const std::size_t r = len[k - i]; // the suffix's count: w = u r + v
+                sum += a[off[i] + w / r] * b[off[k - i] + w % r];
+            }
+            c[off[k] + w] = sum;
+        }
+}
+
 /// The primitives above as a policy for the algorithms of kernels/horner.hpp.
 struct policy {
+    template <class T>
+    static void lincomb(T* out, std::size_t n, const T* const* src, const T* coef, std::size_t nterms) {
+        scalar::lincomb(out, n, src, coef, nterms);
+    }
     template <class T>
     static void outer_fma(T* out, const T* a, std::size_t na, const T* b, std::size_t nb, const T* add) {
         scalar::outer_fma(out, a, na, b, nb, add);
