@@ -133,6 +133,21 @@ def main(kpath, spath):
               f"{100 * gl / peak[T]:.1f}% | " + (f"{pt['t'] / ln['t']:.2f}x |" if pt else " |"))
         w("")
 
+    # ---- truncated product
+    prods = sorted({(m.group(1), int(m.group(2)), int(m.group(3))) for n in k
+                    for m in [re.match(r"product<(\w+)>/dispatched/d:(\d+)/N:(\d+)$", n)] if m})
+    if prods:
+        w("### Truncated product c = a ⊗ b (two dense tensors)\n")
+        w("| type | d | N | madds/call | scalar twin | dispatched | GFLOP/s | % of peak | speed-up |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for T, d, N in prods:
+            dp = k[f"product<{T}>/dispatched/d:{d}/N:{N}"]
+            sc = k.get(f"product<{T}>/scalar/d:{d}/N:{N}")
+            g = dp["FLOP/s"] / 1e9
+            w(f"| {T} | {d} | {N} | {int(dp['flops'] / 2)} | {fmt_t(sc['t']) if sc else ''} | {fmt_t(dp['t'])} | "
+              f"{g:.1f} | {100 * g / peak[T]:.1f}% | " + (f"{sc['t'] / dp['t']:.1f}x |" if sc else " |"))
+        w("")
+
     # ---- expression chain
     w("### Expression chain d = a + 2*b - c (dimension 2, depth N)\n")
     w("| type | N | coefficients | lazy | eager (new temporaries) | eager (temporaries reused) | hand loop | copy | "
