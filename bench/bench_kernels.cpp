@@ -560,9 +560,11 @@ const bool registered = [] {
     }
     add_fmexp(double{});
     add_fmexp(float{});
+    // (and d = 3 at N = 7, where its levels are large enough for tiles)
+    const std::size_t product_shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}, {3, 7}};
     auto add_product = [&](auto tag) {
         using T = decltype(tag);
-        for (const auto& dn : shapes) {
+        for (const auto& dn : product_shapes) {
             const std::size_t d = dn[0], N = dn[1];
             const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
             const std::string base = std::string("product<") + type_name<T>() + ">/";

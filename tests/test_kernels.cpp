@@ -160,10 +160,11 @@ TEMPLATE_TEST_CASE("product: SIMD equals scalar and the rows' algorithm, out of 
                    "[kernels]", float, double) {
     using T = TestType;
     // Tiles (d a power of two, levels of at least 8 registers: from 16 values
-    // with SSE2 double to 128 with AVX-512 float) and rows (smaller levels,
-    // other d), every short-row case: rows of 1, 2, 4 and 8 values.
+    // with SSE2 double to 128 with AVX-512 float; d = 3, levels of at least
+    // 16 tiles of 9 or 27 values: N = 5, 6 and 7 here), every row length
+    // shorter than a tile; and rows (smaller levels, other d).
     const std::vector<std::pair<std::size_t, std::size_t>> shapes = {
-        {1, 6}, {2, 1}, {2, 3}, {2, 4}, {2, 5}, {2, 7}, {2, 9},  {3, 4},  {3, 6},
+        {1, 6}, {2, 1}, {2, 3}, {2, 4}, {2, 5}, {2, 7}, {2, 9}, {3, 4}, {3, 5}, {3, 6}, {3, 7},
         {4, 2}, {4, 3}, {4, 4}, {5, 3}, {8, 2}, {8, 3}, {16, 2}, {16, 3}, {32, 2}};
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);

@@ -425,14 +425,15 @@ template <class Arch, class T> struct kernels {
         std::size_t s = 0; // d = 2^s where the tiles apply
         while ((std::size_t(1) << s) < d)
             ++s;
-        const bool tiles = d >= 2 && (std::size_t(1) << s) == d;
+        const bool tiles = d >= 2 && (std::size_t(1) << s) == d, odd = d == 3;
         std::size_t off[64] = {}; // level offsets where the tiles apply (d >= 2: d^N values, N < 64)
         std::size_t n_k = 1, off_k = 0;
         for (std::size_t k = 1; k <= N; ++k) {
             off_k += n_k;
             n_k *= d;
-            if (tiles) off[k] = off_k;
+            if (tiles || odd) off[k] = off_k;
         }
+        const std::size_t size = off_k + n_k; // (the tensors' values: the odd tiles' last loads stop there)
         batch bpat[4]; // b_m repeated to fill a register, for d^m < W (W <= 16, d >= 2: m < 4)
         if (tiles)
             for (std::size_t m = 0, r = 1; r < W && m <= N; ++m, r *= d) {
@@ -446,12 +447,126 @@ template <class Arch, class T> struct kernels {
                 with_log_dim(s, [&](auto S) {
                     product_tiles<decltype(S)::value>(c + off_k, a, b, k, off, n_k, bpat);
                 });
+            else if (odd && n_k >= 16 * ipow(3, odd_tile_letters<3>())) // (fewer tiles: rows, below)
+                product_odd_tiles<3>(c + off_k, a, b, k, off, n_k, size);
             else
                 horner::product_level<policy>(c, a, b, d, k, off_k, n_k);
             n_k /= d;
             off_k -= n_k;
         }
         c[0] = a[0] * b[0];
+    }
+
+    // ---- The product's tiles for d = 3 (D not a power of two) ----
+    //
+    // A tile is the D^q words under one prefix of level k (q: the most
+    // letters whose D^q values take at most product_regs registers; 27 for
+    // d = 3 in AVX2 double), so each term's rows are again a whole number
+    // of tiles or a whole number of rows per tile, but do not fall on
+    // register boundaries. Rows of a tile or more: one broadcast of a_i, as
+    // for a power of two. Shorter rows of r = D^m values: lane l of register
+    // j is row (jW + l)/r, column (jW + l) mod r; its coefficient of a_i
+    // comes from a register of a_i read from row jW/r on and permuted
+    // (rows_gen), its b_m from a pattern made once per level (bp). The last
+    // register is partly outside the tile: its extra lanes are computed
+    // from values that exist and never stored, and its loads from a_k and
+    // b_k, which may end the tensor, read only the tile's part there.
+    template <std::size_t D> static constexpr std::size_t odd_tile_letters() {
+        std::size_t q = 1;
+        while ((ipow(D, q + 1) + W - 1) / W <= product_regs)
+            ++q;
+        return q;
+    }
+
+    // W values from p, of which the first v are wanted, not reading at or
+    // past end.
+    static batch load_part(const T* p, std::size_t v, const T* end) {
+        if (p + W <= end) return batch::load_unaligned(p);
+        alignas(64) T tmp[W] = {};
+        for (std::size_t l = 0; l < v; ++l)
+            tmp[l] = p[l];
+        return batch::load_aligned(tmp);
+    }
+
+    template <std::size_t D>
+    static void product_odd_tiles(T* ck, const T* a, const T* b, std::size_t k, const std::size_t* off,
+                                  std::size_t n, std::size_t size) {
+        constexpr std::size_t q = odd_tile_letters<D>(), Q = ipow(D, q), R = (Q + W - 1) / W,
+                              V = Q - (R - 1) * W; // values of the last register inside the tile
+        // bp[(m*R + j)*W + l] = b_m[(jW + l) mod D^m] for the rows shorter than a tile
+        alignas(64) T bp[q * R * W];
+        for (std::size_t m = 0, r = 1; m < q; ++m, r *= D)
+            for (std::size_t i = 0, y = 0; i < R * W; ++i, y = y + 1 == r ? 0 : y + 1)
+                bp[m * R * W + i] = b[off[m] + y];
+        const batch a0(a[0]);
+        const T *aend = a + size, *bend = b + size;
+        std::size_t pw[64]; // D^(m-q) for m = q..k
+        pw[q] = 1;
+        for (std::size_t m = q + 1; m <= k; ++m)
+            pw[m] = pw[m - 1] * D;
+        for (std::size_t u = 0, t = 0; t < n; ++u, t += Q) {
+            batch acc[R];
+            const T* bk = b + off[k] + t;
+            for (std::size_t j = 0; j + 1 < R; ++j)
+                acc[j] = a0 * batch::load_unaligned(bk + j * W);
+            acc[R - 1] = a0 * load_part(bk + (R - 1) * W, V, bend);
+            // term k - m (m >= q): the tile lies in row u / D^(m-q) of it, over
+            // b_m's stretch u mod D^(m-q)
+            std::size_t rows[64];
+            rows[q] = u;
+            for (std::size_t m = q + 1; m < k; ++m)
+                rows[m] = rows[m - 1] / D;
+            for (std::size_t m = k - 1; m + 1 > q; --m) {
+                const batch av(a[off[k - m] + rows[m]]);
+                const T* bm = b + off[m] + (u - rows[m] * pw[m]) * Q;
+#pragma GCC unroll 8
+                for (std::size_t j = 0; j < R; ++j)
+                    acc[j] = fmadd(av, batch::load_unaligned(bm + j * W), acc[j]);
+            }
+            product_odd_short<D, q, R>(acc, a, k, off, u, bp, aend, std::make_index_sequence<q * R>{});
+            for (std::size_t j = 0; j + 1 < R; ++j)
+                acc[j].store_unaligned(ck + t + j * W);
+            alignas(64) T last[W];
+            acc[R - 1].store_aligned(last);
+            for (std::size_t l = 0; l < V; ++l)
+                ck[t + (R - 1) * W + l] = last[l];
+        }
+    }
+
+    // Lane l of register J reads lane (J W + l)/r - (J W)/r.
+    template <class U, std::size_t r, std::size_t J> struct rows_gen {
+        static constexpr U get(std::size_t l, std::size_t size) {
+            return static_cast<U>((J * size + l) / r - (J * size) / r);
+        }
+    };
+
+    // The terms of rows shorter than a tile, m = q-1 down to 0 (i in
+    // order), register by register: I = (q-1-m)*R + j.
+    template <std::size_t D, std::size_t q, std::size_t R, std::size_t... I>
+    static void product_odd_short(batch* acc, const T* a, std::size_t k, const std::size_t* off,
+                                  std::size_t u, const T* bp, const T* aend, std::index_sequence<I...>) {
+        (product_odd_reg<D, q - 1 - I / R, I % R, R>(acc[I % R], a + off[k - (q - 1 - I / R)], u, bp, aend),
+         ...);
+    }
+    template <std::size_t D, std::size_t M, std::size_t J, std::size_t R>
+    static void product_odd_reg(batch& acc, const T* ai, std::size_t u, const T* bp, const T* aend) {
+        constexpr std::size_t r = ipow(D, M), Q = ipow(D, odd_tile_letters<D>()), V = Q - (R - 1) * W;
+        const T* src = ai + u * (Q / r) + (J * W) / r; // register J's first row of a_{k-M}
+        const batch bm = batch::load_aligned(bp + (M * R + J) * W);
+        if constexpr (r == 1) {
+            const batch av = J + 1 < R ? batch::load_unaligned(src) : load_part(src, V, aend);
+            acc = fmadd(av, bm, acc);
+        } else if constexpr (has_swizzle<Arch>) {
+            const batch av = batch::load_unaligned(src); // (rows of a_i, i < k: level i+1 follows)
+            acc =
+                fmadd(xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, rows_gen<mask_int, r, J>>()),
+                      bm, acc);
+        } else { // (no swizzle in xsimd 8.1's SSE2)
+            alignas(64) T e[W];
+            for (std::size_t l = 0; l < W; ++l)
+                e[l] = src[(J * W + l) / r - (J * W) / r];
+            acc = fmadd(batch::load_aligned(e), bm, acc);
+        }
     }
 
     // Level k (d = 2^S, n = d^k >= product_tile coefficients, at ck) of
