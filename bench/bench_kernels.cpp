@@ -560,22 +560,23 @@ const bool registered = [] {
     }
     add_fmexp(double{});
     add_fmexp(float{});
-    // (and d = 3 at N = 7, where its levels are large enough for tiles)
-    const std::size_t product_shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}, {3, 7}};
-    auto add_product = [&](auto tag) {
+    // name<T>/{dispatched,scalar}/d:D/N:N for each (d, N) of `list`: run(state, d, N, scalar)
+    const auto add_twins = [](const char* name, auto tag, const auto& list, auto run) {
         using T = decltype(tag);
-        for (const auto& dn : product_shapes) {
+        for (const auto& dn : list) {
             const std::size_t d = dn[0], N = dn[1];
             const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
-            const std::string base = std::string("product<") + type_name<T>() + ">/";
-            for (const bool twin : {false, true})
-                benchmark::RegisterBenchmark((base + (twin ? "scalar" : "dispatched") + suffix).c_str(),
-                                             [=](benchmark::State& st) { bm_product<T>(st, d, N, twin); })
+            const std::string base = std::string(name) + "<" + type_name<T>() + ">/";
+            for (const bool scalar : {false, true})
+                benchmark::RegisterBenchmark((base + (scalar ? "scalar" : "dispatched") + suffix).c_str(),
+                                             [=](benchmark::State& st) { run(st, d, N, scalar); })
                     ->ComputeStatistics("min", min_of);
         }
     };
-    add_product(double{});
-    add_product(float{});
+    // (and d = 3 at N = 7, where its levels are large enough for tiles)
+    const std::size_t product_shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}, {3, 7}};
+    add_twins("product", double{}, product_shapes, &bm_product<double>);
+    add_twins("product", float{}, product_shapes, &bm_product<float>);
     auto add_block = [&](auto tag) {
         using T = decltype(tag);
         const std::pair<const char*, block_op> ops[] = {
@@ -596,20 +597,8 @@ const bool registered = [] {
     };
     add_block(double{});
     add_block(float{});
-    auto add_adjoint = [&](auto tag) {
-        using T = decltype(tag);
-        for (const auto& dn : shapes) {
-            const std::size_t d = dn[0], N = dn[1];
-            const std::string suffix = "/d:" + std::to_string(d) + "/N:" + std::to_string(N);
-            const std::string base = std::string("fmexp_adjoint<") + type_name<T>() + ">/";
-            for (const bool scalar : {false, true})
-                benchmark::RegisterBenchmark((base + (scalar ? "scalar" : "dispatched") + suffix).c_str(),
-                                             [=](benchmark::State& st) { bm_fmexp_adjoint<T>(st, d, N, scalar); })
-                    ->ComputeStatistics("min", min_of);
-        }
-    };
-    add_adjoint(double{});
-    add_adjoint(float{});
+    add_twins("fmexp_adjoint", double{}, shapes, &bm_fmexp_adjoint<double>);
+    add_twins("fmexp_adjoint", float{}, shapes, &bm_fmexp_adjoint<float>);
     for (const std::size_t n : {15, 31})
         for (const bool scalar : {false, true})
             for (const std::size_t ld : {std::size_t(8190), std::size_t(8191), std::size_t(8192)})
