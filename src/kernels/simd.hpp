@@ -400,9 +400,9 @@ template <class Arch, class T> struct kernels {
     // - W <= r < the tile: a broadcast per register, b_{k-i} from its start;
     // - r < W: W/r coefficients of a_i per register, each repeated r times
     //   (expand_gen), against b_{k-i} repeated W/r times (bpat, made once).
-    // A tile reads a_k and b_k only at its own coefficients. Levels smaller
-    // than a tile, and other d, go by rows (horner::product_level: a pass
-    // over c_k per term). The rows' way had run at 16-23% of the FMA peak
+    // A tile reads a_k and b_k only at its own coefficients. d = 3 has its
+    // own tiles (product_odd_tiles); levels smaller than a tile, and other
+    // d, go by rows (horner::product_level: a pass over c_k per term). The rows' way had run at 16-23% of the FMA peak
     // (Zen 3, AVX2, d = 2..16); docs/benchmarks.md has the tiles'.
     static constexpr std::size_t product_regs = 8;
     static constexpr std::size_t product_tile = product_regs * W;
