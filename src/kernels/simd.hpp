@@ -402,8 +402,9 @@ template <class Arch, class T> struct kernels {
     //   (expand_gen), against b_{k-i} repeated W/r times (bpat, made once).
     // A tile reads a_k and b_k only at its own coefficients. d = 3 has its
     // own tiles (product_odd_tiles); levels smaller than a tile, and other
-    // d, go by rows (horner::product_level: a pass over c_k per term). The rows' way had run at 16-23% of the FMA peak
-    // (Zen 3, AVX2, d = 2..16); docs/benchmarks.md has the tiles'.
+    // d, go by rows (horner::product_level: a pass over c_k per term). The
+    // rows' way had run at 16-23% of the FMA peak (Zen 3, AVX2, d = 2..16);
+    // docs/benchmarks.md has the tiles'.
     static constexpr std::size_t product_regs = 8;
     static constexpr std::size_t product_tile = product_regs * W;
 
@@ -556,16 +557,23 @@ template <class Arch, class T> struct kernels {
         if constexpr (r == 1) {
             const batch av = J + 1 < R ? batch::load_unaligned(src) : load_part(src, V, aend);
             acc = fmadd(av, bm, acc);
-        } else if constexpr (has_swizzle<Arch>) {
-            const batch av = batch::load_unaligned(src); // (rows of a_i, i < k: level i+1 follows)
-            acc =
-                fmadd(xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, rows_gen<mask_int, r, J>>()),
-                      bm, acc);
-        } else { // (no swizzle in xsimd 8.1's SSE2)
-            alignas(64) T e[W];
+        } else { // (rows of a_i, i < k: level i+1 follows)
+            acc = fmadd(permuted<rows_gen<mask_int, r, J>>(batch::load_unaligned(src)), bm, acc);
+        }
+    }
+
+    // v's lanes rearranged by a compile-time mask (lane l takes lane
+    // Gen::get(l, W)): a swizzle, or through memory (xsimd 8.1's SSE2 has no
+    // swizzle).
+    template <class Gen> static batch permuted(const batch& v) {
+        if constexpr (has_swizzle<Arch>) {
+            return xsimd::swizzle(v, xsimd::make_batch_constant<mask_batch, Gen>());
+        } else {
+            alignas(64) T x[W], e[W];
+            v.store_aligned(x);
             for (std::size_t l = 0; l < W; ++l)
-                e[l] = src[(J * W + l) / r - (J * W) / r];
-            acc = fmadd(batch::load_aligned(e), bm, acc);
+                e[l] = x[Gen::get(l, W)];
+            return batch::load_aligned(e);
         }
     }
 
@@ -646,23 +654,10 @@ template <class Arch, class T> struct kernels {
     }
     template <std::size_t r, std::size_t... q>
     static void product_expand_regs(batch* acc, const batch& av, const batch& bp, std::index_sequence<q...>) {
-        if constexpr (r == 1) {
+        if constexpr (r == 1)
             acc[0] = fmadd(av, bp, acc[0]);
-        } else if constexpr (has_swizzle<Arch>) {
-            ((acc[q] = fmadd(
-                  xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, r, q>>()),
-                  bp, acc[q])),
-             ...);
-        } else { // (no swizzle in xsimd 8.1's SSE2: through memory)
-            alignas(64) T v[W], e[W];
-            av.store_aligned(v);
-            const auto one = [&](std::size_t qq) {
-                for (std::size_t l = 0; l < W; ++l)
-                    e[l] = v[(qq * W + l) / r];
-                acc[qq] = fmadd(batch::load_aligned(e), bp, acc[qq]);
-            };
-            (one(q), ...);
-        }
+        else
+            ((acc[q] = fmadd(permuted<expand_gen<mask_int, r, q>>(av), bp, acc[q])), ...);
     }
 
     // Horizontal sum. Not xsimd::hadd: in xsimd 8.1 its AVX-512 float version
