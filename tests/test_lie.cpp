@@ -12,6 +12,7 @@
 
 #include <xtensor/xview.hpp>
 
+#include "support/lanes_cases.hpp"
 #include "support/oracle.hpp"
 
 using tensig::logsig_basis;
@@ -289,13 +290,66 @@ TEST_CASE("logsignature_backward in every basis: iisignature's logsigbackprop an
     CHECK_THROWS_AS(tensig::logsignature_backward(deriv, path, 4, logsig_basis::expanded), tensig::invalid_input);
 }
 
+// logsignature_backward runs signature_batch and signature_backward_batch:
+// groups of W paths in SIMD lanes, the rest one by one.
+TEMPLATE_TEST_CASE("logsignature_backward of batches in SIMD lanes equals one path at a time",
+                   "[lie][autodiff][paths]", float, double) {
+    using T = TestType;
+    const double tol = std::is_same_v<T, float> ? 5e-4 : 1e-11;
+    lanes_cases::for_each<T>(
+        [&](std::size_t W, std::size_t d, std::size_t N, const tensig::signature_options& o) {
+            if (d == 1) return; // (no Lyndon words of length > 1)
+            for (auto basis : {logsig_basis::lyndon, logsig_basis::expanded}) {
+                INFO(name(basis));
+                const std::size_t B = 2 * W + 3, L = 11; // two groups and three alone
+                const std::size_t n =
+                    basis == logsig_basis::lyndon ? tensig::logsig_length(d, N) : tensig::sig_length(d, N);
+                xt::xtensor<T, 3> paths({B, L, d});
+                xt::xtensor<T, 2> grads({B, n});
+                for (std::size_t b = 0; b < B; ++b) {
+                    xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path<T>(L, d, 0.5);
+                    const auto g = oracle::random_vec(n);
+                    for (std::size_t i = 0; i < n; ++i)
+                        grads(b, i) = T(g(i));
+                }
+                const xt::xtensor<T, 3> G = tensig::logsignature_backward(grads, paths, N, basis, o);
+                for (std::size_t b = 0; b < B; ++b) {
+                    const xt::xtensor<T, 2> one = tensig::logsignature_backward(
+                        xt::xtensor<T, 1>(xt::row(grads, b)),
+                        xt::xtensor<T, 2>(xt::view(paths, b, xt::all(), xt::all())), N, basis, o);
+                    CHECK(oracle::rel_err(xt::xtensor<T, 2>(xt::view(G, b, xt::all(), xt::all())), one,
+                                          one.size()) <= tol);
+                }
+            }
+        });
+}
+
+// One path of d = 2 at depth 12 runs the signature's prefix lanes both ways.
+TEST_CASE("logsignature_backward at (L, d, N) = (8, 2, 12) matches finite differences", "[lie][autodiff]") {
+    const std::size_t N = 12;
+    const auto p = oracle::random_path(8, 2, 0.4), v = oracle::random_path(8, 2);
+    for (auto basis : {logsig_basis::lyndon, logsig_basis::expanded}) {
+        INFO(name(basis));
+        const xt::xtensor<double, 1> l = tensig::logsignature(p, N, basis);
+        const xt::xtensor<double, 1> w = oracle::random_vec(l.size());
+        const xt::xtensor<double, 2> gp = tensig::logsignature_backward(w, p, N, basis);
+        const double fd = oracle::richardson([&](double t) {
+            const xt::xtensor<double, 2> q = p + t * v;
+            const xt::xtensor<double, 1> lq = tensig::logsignature(q, N, basis);
+            return oracle::dot(lq, w, lq.size());
+        });
+        CHECK(std::abs(oracle::dot(gp, v, gp.size()) - fd) <= fd_tol * std::max(1.0, std::abs(fd)));
+    }
+}
+
 TEST_CASE("signature_combine_many: Chen's identity and its backward", "[lie][paths]") {
     const std::size_t d = 3, N = 4;
     const auto path = oracle::random_path(10, d, 0.5);
     // pieces sharing end points: points 0..3, 3..6, 6..9
     xt::xtensor<double, 2> sigs({3, tensig::sig_length(d, N)});
     for (std::size_t j = 0; j < 3; ++j)
-        xt::view(sigs, j) = tensig::signature(xt::xtensor<double, 2>(xt::view(path, xt::range(3 * j, 3 * j + 4))), N);
+        xt::view(sigs, j) =
+            tensig::signature(xt::xtensor<double, 2>(xt::view(path, xt::range(3 * j, 3 * j + 4))), N);
     const xt::xtensor<double, 1> all = tensig::signature(path, N);
     const xt::xtensor<double, 1> c = tensig::signature_combine_many(sigs, d, N);
     CHECK(oracle::rel_err(c, all, c.size()) <= 1e-13);

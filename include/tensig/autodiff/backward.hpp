@@ -22,10 +22,10 @@ namespace tensig {
 namespace vjp {
 
 /// c = a ⊗ b: ga += gc ⌟ b (contract the trailing letters with b),
-/// gb += a ⊳ gc (contract the leading letters with a).
-template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) {
+/// gb += a ⊳ gc (contract the leading letters with a). `tmp` holds
+/// s.level_size(s.depth()) values (written before read).
+template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s, T* tmp) {
     const std::size_t d = s.dim(), N = s.depth();
-    aligned_vector<T> tmp(s.level_size(N));
     std::size_t off_k = 0, n_k = 1;
     for (std::size_t k = 0; k <= N; ++k) {
         std::size_t off_i = 0, n_i = 1;
@@ -33,7 +33,7 @@ template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* g
             const std::size_t n_m = n_k / n_i, off_m = s.level_offset(k - i);
             // ga_i[u] += sum_v gc_k[u n_m + v] b_{k-i}[v]
             if (ga) {
-                kernels::matvec(tmp.data(), gc + off_k, n_i, n_m, b + off_m);
+                kernels::matvec(tmp, gc + off_k, n_i, n_m, b + off_m);
                 for (std::size_t u = 0; u < n_i; ++u)
                     ga[off_i + u] += tmp[u];
             }
@@ -45,6 +45,12 @@ template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* g
         off_k += n_k;
         n_k *= d;
     }
+}
+
+/// The same with its own scratch.
+template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) {
+    scratch_vector<T> tmp(s.level_size(s.depth()));
+    product(ga, gb, a, b, gc, s, tmp.data());
 }
 
 /// y = exp(x) (any x; Horner as in kernels::exp): gx += ∂L/∂x.
@@ -105,9 +111,22 @@ template <class T> void normalise(T* gx, const T* x, const T* gy, std::size_t n)
 }
 } // namespace detail_vjp
 
-/// l = log(x) (kernels::log's Horner scheme): gx += ∂L/∂x.
-template <class T> void log(T* gx, const T* x, const T* gl, const shape& s) {
+/// Values of scratch vjp::log takes: y, the Horner terms q_m (each with
+/// one level more than it holds, zero, as the step after reads it), four
+/// gradients and the product's row sums.
+inline std::size_t log_scratch_size(const shape& s) {
     const std::size_t n = s.size(), N = s.depth();
+    std::size_t terms = 0;
+    for (std::size_t m = 1; m <= N; ++m)
+        terms += shape(s.dim(), N - m + 1).size();
+    return 4 * n + terms + s.level_size(N);
+}
+
+/// l = log(x) (kernels::log's Horner scheme): gx += ∂L/∂x. `scratch` holds
+/// log_scratch_size(s) values (written before read), so that a batch
+/// allocates it once.
+template <class T> void log(T* gx, const T* x, const T* gl, const shape& s, T* scratch) {
+    const std::size_t n = s.size(), N = s.depth(), d = s.dim();
     const T x0 = x[0];
     if (scalar_traits<T>::is_exact_zero(x0))
         throw invalid_input("log needs a nonzero level-0 coefficient (got 0)");
@@ -115,33 +134,50 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s) {
         gx[0] += gl[0] / x0;
         return;
     }
-    aligned_vector<T> y(n);
+    T* const y = scratch;
+    T* const gy = y + n;
+    T* gq = gy + n;
+    T* gnext = gq + n;
+    T* const tmp = gnext + n;
+    // q_m, m = 1..N, at q[m] (depth N-m+1, its top level zero): q_N = 1/N,
+    // q_m = 1/m - y ⊗ q_{m+1} (truncated at depth N-m as in kernels::log);
+    // l = y ⊗ q_1 + log(x0)
+    T* q[64] = {}; // (N < 64: shape's limit)
+    q[N] = tmp + s.level_size(N);
+    for (std::size_t m = N; m > 1; --m)
+        q[m - 1] = q[m] + shape(d, N - m + 1).size();
+    y[0] = T(0);
     for (std::size_t i = 1; i < n; ++i)
         y[i] = x[i] / x0;
-    // q[m], m = 1..N: q_N = 1/N, q_m = 1/m - y ⊗ q_{m+1} (truncated at depth
-    // N-m as in kernels::log); l = y ⊗ q_1 + log(x0)
-    const std::size_t d = s.dim();
-    std::vector<aligned_vector<T>> q(N + 1, aligned_vector<T>(n));
+    std::fill(q[N], q[N] + 1 + d, T(0));
     q[N][0] = T(1) / T(static_cast<double>(N));
     for (std::size_t m = N - 1; m >= 1; --m) {
         const shape sm(d, N - m);
-        kernels::product(q[m].data(), y.data(), q[m + 1].data(), sm);
+        kernels::product(q[m], y, q[m + 1], sm);
         for (std::size_t i = 0; i < sm.size(); ++i)
             q[m][i] = -q[m][i];
         q[m][0] += T(1) / T(static_cast<double>(m));
+        std::fill(q[m] + sm.size(), q[m] + sm.size() + sm.level_size(N - m) * d, T(0));
     }
-    aligned_vector<T> gy(n), gq(n), gnext(n), neg(n);
-    product(gy.data(), gq.data(), y.data(), q[1].data(), gl, s);
+    std::fill(gy, gy + n, T(0));
+    std::fill(gq, gq + n, T(0));
+    product(gy, gq, y, q[1], gl, s, tmp);
     for (std::size_t m = 1; m < N; ++m) {
         const shape sm(d, N - m);
         for (std::size_t i = 0; i < sm.size(); ++i)
-            neg[i] = -gq[i];
-        std::fill(gnext.begin(), gnext.end(), T(0));
-        product(gy.data(), gnext.data(), y.data(), q[m + 1].data(), neg.data(), sm);
-        gq.swap(gnext);
+            gq[i] = -gq[i];
+        std::fill(gnext, gnext + sm.size(), T(0));
+        product(gy, gnext, y, q[m + 1], gq, sm, tmp);
+        std::swap(gq, gnext);
     }
-    detail_vjp::normalise(gx, x, gy.data(), n);
+    detail_vjp::normalise(gx, x, gy, n);
     gx[0] += gl[0] / x0;
+}
+
+/// The same with its own scratch.
+template <class T> void log(T* gx, const T* x, const T* gl, const shape& s) {
+    scratch_vector<T> scratch(log_scratch_size(s));
+    log(gx, x, gl, s, scratch.data());
 }
 
 /// r = inverse(x) (kernels::inverse's Horner scheme): gx += ∂L/∂x.

@@ -4,6 +4,7 @@
 /// on the primitives of kernels/primitives.hpp: the truncated product, exp,
 /// log, the series inverse and the antipode. Generic in the scalar T.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -87,13 +88,20 @@ template <class T> T check_level0(const T* x, const char* what) {
 }
 } // namespace detail_ops
 
+/// Values of scratch kernels::log takes (y and the Horner term).
+inline std::size_t log_scratch_size(const shape& s) {
+    return 2 * s.size();
+}
+
 /// dst = log(x) for x_0 > 0: log(x) = log(x_0) + log(1 + y), y = x/x_0 - 1,
 /// by Horner's scheme log(1+y) = y ⊗ (1 - y ⊗ (1/2 - y ⊗ (1/3 - ...))).
 /// The inner term q_m is multiplied by y (no level 0) m more times, so each
 /// step is a product truncated at depth N-m: the whole log costs about
-/// d/(d-1) full products instead of N.
-/// dst must not overlap x. \throws invalid_input if x_0 is 0.
-template <class T> void log(T* dst, const T* x, const shape& s) {
+/// d/(d-1) full products instead of N. `scratch` holds
+/// log_scratch_size(s) values (written before read), so that a batch
+/// allocates it once.
+/// dst must not overlap x or scratch. \throws invalid_input if x_0 is 0.
+template <class T> void log(T* dst, const T* x, const shape& s, T* scratch) {
     using std::log;
     const T x0 = detail_ops::check_level0(x, "log");
     const std::size_t n = s.size(), N = s.depth();
@@ -101,19 +109,28 @@ template <class T> void log(T* dst, const T* x, const shape& s) {
         dst[0] = log(x0);
         return;
     }
-    aligned_vector<T> y(n), q(n);
-    scale(y.data(), x, n, T(1) / x0);
+    T* const y = scratch;
+    T* const q = scratch + n;
+    scale(y, x, n, T(1) / x0);
     y[0] = T(0);
-    // q = 1/N; q <- 1/m - y ⊗ q for m = N-1..1; result y ⊗ q
+    // q = 1/N; q <- 1/m - y ⊗ q for m = N-1..1; result y ⊗ q. Step m reads
+    // q at depth N-m, one level more than the step before wrote.
+    std::fill(q, q + n, T(0));
     q[0] = T(1) / T(static_cast<double>(N));
     for (std::size_t m = N - 1; m >= 1; --m) {
         const shape sm(s.dim(), N - m);
-        product(dst, y.data(), q.data(), sm);
-        scale(q.data(), dst, sm.size(), T(-1));
+        product(dst, y, q, sm);
+        scale(q, dst, sm.size(), T(-1));
         q[0] += T(1) / T(static_cast<double>(m));
     }
-    product(dst, y.data(), q.data(), s);
+    product(dst, y, q, s);
     dst[0] = log(x0);
+}
+
+/// The same with its own scratch.
+template <class T> void log(T* dst, const T* x, const shape& s) {
+    scratch_vector<T> scratch(log_scratch_size(s));
+    log(dst, x, s, scratch.data());
 }
 
 /// dst = x^{-1}, the series inverse for x_0 != 0: with y = x/x_0 - 1,

@@ -551,28 +551,57 @@ void signature_combine_backward_batch(const T* G, const T* s1, const T* s2, std:
     });
 }
 
+/// One thread's buffers for the log's backward (logsignature_backward_batch):
+/// a signature, ∂L/∂log and ∂L/∂S, and vjp::log's scratch, kept between
+/// calls on one shape (thread_workspace).
+template <class T> struct log_backward_workspace {
+    explicit log_backward_workspace(const shape& s)
+        : x(tensor<T>::unfilled(s)), gl(tensor<T>::unfilled(s)), gs(tensor<T>::unfilled(s)),
+          scratch(vjp::log_scratch_size(s)) {}
+    tensor<T> x, gl, gs;
+    scratch_vector<T> scratch;
+    bool fits(const shape& s) const { return x.shape() == s; }
+    std::size_t bytes() const { return (3 * x.size() + scratch.capacity()) * sizeof(T); }
+};
+
 /// Gradient of <G, logsignature(path, basis)> for B paths; G is
-/// (B, logsig_coordinates(basis)).
+/// (B, logsig_coordinates(basis)). A bounded number of paths at a time
+/// (signatures_chunk, as logsignature_batch): their signatures
+/// (signature_batch), then each one's ∂L/∂S in its place (the basis's
+/// adjoint and vjp::log), then signature_backward_batch on them, so that
+/// the paths run the signature's own routes (lanes, pieces, prefix lanes)
+/// both ways. (One path at a time by the one-path routes, it had taken
+/// 82 ms on (128, 128, 4, 6) against 29 ms for signature_backward.)
 template <class T>
 void logsignature_backward_batch(const T* G, const T* paths, std::size_t B, std::size_t L, std::size_t d,
                                  std::size_t depth, const signature_options& o, logsig_basis basis,
                                  const backward_options& bo, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     const auto lb = basis_tables(d, depth, basis);
-    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
-    parallel::for_chunks(B, batch_grain(B, o.threads), o.threads, [&](std::size_t b0, std::size_t b1) {
-        backward_workspace<T> ws(s);
-        tensor<T> gl(s), gs(s);
-        std::vector<T> scratch(lb ? lb->size() : 0);
-        for (std::size_t b = b0; b < b1; ++b) {
-            signature_into(paths + b * L * d, L, d, o, ws.fwd);
-            gl[0] = T(0);
-            lie::from_tensor_adjoint(lb.get(), basis, G + b * n, m, gl.data() + 1, scratch.data());
-            gs.set_zero();
-            vjp::log(gs.data(), ws.fwd.acc.data(), gl.data(), s);
-            signature_backward_one(gs.data() + 1, paths + b * L * d, L, d, o, bo, ws, out + b * L * d);
-        }
-    });
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis), chunk = signatures_chunk<T>(m);
+    scratch_vector<T> sigs(std::min(B, chunk) * m); // the signatures, then ∂L/∂S (written before read)
+    for (std::size_t b0 = 0; b0 < B; b0 += chunk) {
+        const std::size_t count = std::min(chunk, B - b0);
+        signature_batch(paths + b0 * L * d, count, L, d, depth, o, sigs.data());
+        const auto log_backward = [&](std::size_t i0, std::size_t i1) { // rows i0..i1 of the chunk
+            thread_workspace<log_backward_workspace<T>> ws(s);
+            tensor<T>&x = ws->x, &gl = ws->gl, &gs = ws->gs;
+            std::vector<T> scratch(lb ? lb->size() : 0);
+            for (std::size_t i = i0; i < i1; ++i) {
+                T* row = sigs.data() + i * m;
+                x[0] = T(1);
+                std::copy(row, row + m, x.data() + 1);
+                gl[0] = T(0);
+                lie::from_tensor_adjoint(lb.get(), basis, G + (b0 + i) * n, m, gl.data() + 1, scratch.data());
+                gs.set_zero();
+                vjp::log(gs.data(), x.data(), gl.data(), s, ws->scratch.data());
+                std::copy(gs.data() + 1, gs.data() + 1 + m, row);
+            }
+        };
+        parallel::for_chunks(count, batch_grain(count, o.threads), o.threads, log_backward);
+        signature_backward_batch(sigs.data(), paths + b0 * L * d, count, L, d, depth, o, bo,
+                                 out + b0 * L * d);
+    }
 }
 
 /// Gradients of <G_b, s_{b,1} ⊗ ... ⊗ s_{b,M}> with respect to every s_{b,j}

@@ -874,6 +874,18 @@ void signature_combine_batch(const T* s1, const T* s2, std::size_t B, std::size_
     });
 }
 
+/// One thread's buffers for the log of signatures: a signature, its log
+/// and kernels::log's scratch, kept between calls on one shape
+/// (thread_workspace), so that calls on one or a few paths do not allocate.
+template <class T> struct log_workspace {
+    explicit log_workspace(const shape& s)
+        : x(tensor<T>::unfilled(s)), l(tensor<T>::unfilled(s)), scratch(kernels::log_scratch_size(s)) {}
+    tensor<T> x, l;
+    scratch_vector<T> scratch;
+    bool fits(const shape& s) const { return x.shape() == s; }
+    std::size_t bytes() const { return (x.size() + l.size() + scratch.capacity()) * sizeof(T); }
+};
+
 /// Log-signatures in `basis` of B flattened signatures (B, sig_length).
 template <class T>
 void signature_to_logsignature_batch(const T* sigs, std::size_t B, std::size_t d, std::size_t depth,
@@ -882,14 +894,25 @@ void signature_to_logsignature_batch(const T* sigs, std::size_t B, std::size_t d
     const auto lb = basis_tables(d, depth, basis);
     const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
     parallel::for_chunks(B, batch_grain(B, threads), threads, [&](std::size_t b0, std::size_t b1) {
-        tensor<T> x(s), l(s);
+        thread_workspace<log_workspace<T>> ws(s);
+        tensor<T>&x = ws->x, &l = ws->l;
         for (std::size_t b = b0; b < b1; ++b) {
             x[0] = T(1);
             std::copy(sigs + b * m, sigs + (b + 1) * m, x.data() + 1);
-            kernels::log(l.data(), x.data(), s);
+            kernels::log(l.data(), x.data(), s, ws->scratch.data());
             lie::from_tensor(lb.get(), basis, l.data() + 1, m, out + b * n);
         }
     });
+}
+
+/// Paths whose signatures (m values each) the log-signature and its
+/// backward keep at a time: 64 MB of them, a whole number of SIMD lane
+/// groups where that is at least one (signature_batch runs groups of
+/// kernels::lanes<T>() paths together).
+template <class T> std::size_t signatures_chunk(std::size_t m) {
+    const std::size_t chunk = std::max<std::size_t>(1, (std::size_t(64) << 20) / (m * sizeof(T))),
+                      W = kernels::lanes<T>();
+    return chunk >= W ? chunk / W * W : chunk;
 }
 
 /// Log-signatures of B paths in `basis` into out (B, logsig_coordinates):
@@ -901,9 +924,8 @@ void logsignature_batch(const T* paths, std::size_t B, std::size_t L, std::size_
                         const signature_options& o, logsig_basis basis, T* out) {
     const shape s = path_shape(L, d, depth, o.basepoint);
     (void)basis_tables(d, depth, basis); // the basis is checked even for an empty batch
-    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis);
-    const std::size_t chunk = std::max<std::size_t>(1, (std::size_t(64) << 20) / (m * sizeof(T)));
-    aligned_vector<T> sigs(std::min(B, chunk) * m);
+    const std::size_t m = s.sig_length(), n = logsig_coordinates(s, basis), chunk = signatures_chunk<T>(m);
+    scratch_vector<T> sigs(std::min(B, chunk) * m); // (written before read)
     for (std::size_t b0 = 0; b0 < B; b0 += chunk) {
         const std::size_t count = std::min(chunk, B - b0);
         signature_batch(paths + b0 * L * d, count, L, d, depth, o, sigs.data());
