@@ -504,6 +504,52 @@ template <class T> void bm_product(benchmark::State& state, std::size_t d, std::
     state.counters["flops"] = 2.0 * bench::product_madds(d, N);
 }
 
+/// The product's adjoint, both gradients (ga += gc ⌟ b, gb += a ⊳ gc;
+/// kernels::product_adjoint), against the rows' algorithm on the
+/// dispatched matrix-vector kernels (horner::product_adjoint, what
+/// vjp::product ran until session 22) and the scalar twin. Twice the
+/// product's multiply-adds.
+enum class adjoint_way { dispatched, rows, scalar };
+struct dispatched_rows_policy {
+    template <class T>
+    static void matvec(T* out, const T* M, std::size_t rows, std::size_t cols, const T* v, T* acc = nullptr) {
+        kernels::matvec(out, M, rows, cols, v, acc);
+    }
+    template <class T>
+    static void vecmat(T* out, const T* v, std::size_t rows, const T* M, std::size_t cols) {
+        kernels::vecmat(out, v, rows, M, cols);
+    }
+};
+template <class T>
+void bm_product_adjoint(benchmark::State& state, std::size_t d, std::size_t N, adjoint_way way) {
+    const tensig::shape s(d, N);
+    std::mt19937_64 rng(20240604);
+    std::uniform_real_distribution<double> unif(-0.5, 0.5);
+    aligned_vector<T> a(s.size()), b(s.size()), gc(s.size()), ga(s.size()), gb(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        a[i] = T(unif(rng));
+        b[i] = T(unif(rng));
+        gc[i] = T(unif(rng));
+    }
+    state.SetLabel(way == adjoint_way::scalar ? "scalar twin" : kernels::active_arch());
+    for (auto _ : state) {
+        if (way == adjoint_way::scalar)
+            kernels::scalar::product_adjoint(ga.data(), gb.data(), a.data(), b.data(), gc.data(), d, N);
+        else if (way == adjoint_way::rows)
+            kernels::horner::product_adjoint<dispatched_rows_policy>(ga.data(), gb.data(), a.data(), b.data(),
+                                                                     gc.data(), d, N);
+        else
+            kernels::product_adjoint(ga.data(), gb.data(), a.data(), b.data(), gc.data(), d, N);
+        benchmark::DoNotOptimize(ga.data());
+        benchmark::DoNotOptimize(gb.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    state.counters["FLOP/s"] = benchmark::Counter(
+        4.0 * bench::product_madds(d, N) * double(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["flops"] = 4.0 * bench::product_madds(d, N);
+}
+
 /// The fastest repetition: with --benchmark_repetitions, the figure least
 /// disturbed by other processes on a shared machine.
 double min_of(const std::vector<double>& v) {
@@ -577,6 +623,25 @@ const bool registered = [] {
     const std::size_t product_shapes[][2] = {{2, 12}, {4, 6}, {8, 4}, {3, 5}, {2, 10}, {16, 3}, {3, 7}};
     add_twins("product", double{}, product_shapes, &bm_product<double>);
     add_twins("product", float{}, product_shapes, &bm_product<float>);
+    const auto add_adjoint = [&](auto tag) {
+        using T = decltype(tag);
+        const std::pair<const char*, adjoint_way> ways[] = {{"dispatched", adjoint_way::dispatched},
+                                                            {"rows", adjoint_way::rows},
+                                                            {"scalar", adjoint_way::scalar}};
+        for (const auto& dn : product_shapes)
+            for (const auto& [wname, way] : ways) {
+                const std::size_t d = dn[0], N = dn[1];
+                const adjoint_way w = way;
+                benchmark::RegisterBenchmark(
+                    (std::string("product_adjoint<") + type_name<T>() + ">/" + wname +
+                     "/d:" + std::to_string(d) + "/N:" + std::to_string(N))
+                        .c_str(),
+                    [=](benchmark::State& st) { bm_product_adjoint<T>(st, d, N, w); })
+                    ->ComputeStatistics("min", min_of);
+            }
+    };
+    add_adjoint(double{});
+    add_adjoint(float{});
     auto add_block = [&](auto tag) {
         using T = decltype(tag);
         const std::pair<const char*, block_op> ops[] = {

@@ -188,6 +188,56 @@ TEMPLATE_TEST_CASE("product: SIMD equals scalar and the rows' algorithm, out of 
     }
 }
 
+TEMPLATE_TEST_CASE(
+    "product_adjoint: SIMD equals scalar and the rows' algorithm, and is the product's transpose",
+    "[kernels]", float, double) {
+    using T = TestType;
+    // Powers of two: gb_j in tiles of 1..8 registers and across rows shorter
+    // than a register, ga_i by blocks of 1..8 rows, its rows from one value
+    // to many registers; other d by rows.
+    const std::vector<std::pair<std::size_t, std::size_t>> shapes = {
+        {1, 6}, {2, 1}, {2, 3}, {2, 5}, {2, 8}, {2, 10}, {3, 4},  {3, 6}, {4, 2},
+        {4, 3}, {4, 5}, {5, 3}, {8, 2}, {8, 4}, {16, 2}, {16, 3}, {32, 2}};
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        for (auto [d, N] : shapes) {
+            const tensig::shape s(d, N);
+            const auto a = oracle::random_tensor<T>(s), b = oracle::random_tensor<T>(s),
+                       gc = oracle::random_tensor<T>(s), start = oracle::random_tensor<T>(s);
+            auto ga = start, gb = start, ga_ref = start, gb_ref = start, ga_rows = start, gb_rows = start;
+            kn::product_adjoint(ga.data(), gb.data(), a.data(), b.data(), gc.data(), d, N);
+            kn::scalar::product_adjoint(ga_ref.data(), gb_ref.data(), a.data(), b.data(), gc.data(), d, N);
+            kn::horner::product_adjoint<kn::scalar::policy>(ga_rows.data(), gb_rows.data(), a.data(),
+                                                            b.data(), gc.data(), d, N);
+            INFO(arch << " d " << d << " N " << N);
+            CHECK(oracle::rel_err(ga, ga_ref, s.size()) <= tol<T>(N) * 4);
+            CHECK(oracle::rel_err(gb, gb_ref, s.size()) <= tol<T>(N) * 4);
+            CHECK(oracle::rel_err(ga_rows, ga_ref, s.size()) <= tol<T>(N) * 4);
+            CHECK(oracle::rel_err(gb_rows, gb_ref, s.size()) <= tol<T>(N) * 4);
+            // either alone
+            auto ga1 = start, gb1 = start;
+            kn::product_adjoint(ga1.data(), static_cast<T*>(nullptr), a.data(), b.data(), gc.data(), d, N);
+            kn::product_adjoint(static_cast<T*>(nullptr), gb1.data(), a.data(), b.data(), gc.data(), d, N);
+            CHECK(oracle::max_abs_diff(ga1, ga, s.size()) == 0);
+            CHECK(oracle::max_abs_diff(gb1, gb, s.size()) == 0);
+            // the transpose: <gc, a ⊗ b> = <gc ⌟ b, a> = <a ⊳ gc, b>
+            std::vector<T> c(s.size()), zero(s.size(), T(0));
+            auto ga0 = zero, gb0 = zero;
+            kn::product(c.data(), a.data(), b.data(), s);
+            kn::product_adjoint(ga0.data(), gb0.data(), a.data(), b.data(), gc.data(), d, N);
+            double cc = 0, aa = 0, bb = 0, scale = 0;
+            for (std::size_t w = 0; w < s.size(); ++w) {
+                cc += double(gc[w]) * double(c[w]);
+                aa += double(ga0[w]) * double(a[w]);
+                bb += double(gb0[w]) * double(b[w]);
+                scale += std::abs(double(gc[w]) * double(c[w]));
+            }
+            CHECK(std::abs(aa - cc) <= tol<T>(N) * 4 * scale);
+            CHECK(std::abs(bb - cc) <= tol<T>(N) * 4 * scale);
+        }
+    }
+}
+
 TEMPLATE_TEST_CASE("fmexp: SIMD equals scalar, and equals A ⊗ exp(z) by the definition", "[kernels]", float,
                    double) {
     using T = TestType;

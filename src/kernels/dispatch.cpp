@@ -158,6 +158,14 @@ void product(double* c, const double* a, const double* b, std::size_t dim, std::
 void product(float* c, const float* a, const float* b, std::size_t dim, std::size_t depth) {
     table().product_f(c, a, b, dim, depth);
 }
+void product_adjoint(double* ga, double* gb, const double* a, const double* b, const double* gc,
+                     std::size_t dim, std::size_t depth) {
+    table().product_adjoint_d(ga, gb, a, b, gc, dim, depth);
+}
+void product_adjoint(float* ga, float* gb, const float* a, const float* b, const float* gc, std::size_t dim,
+                     std::size_t depth) {
+    table().product_adjoint_f(ga, gb, a, b, gc, dim, depth);
+}
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
     table().fmexp_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)));
 }

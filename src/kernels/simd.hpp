@@ -660,6 +660,224 @@ template <class Arch, class T> struct kernels {
             ((acc[q] = fmadd(permuted<expand_gen<mask_int, r, q>>(av), bp, acc[q])), ...);
     }
 
+    // ---- The truncated product's adjoint ----
+    //
+    // From gc = ∂L/∂c for c = a ⊗ b: gb_j[v] += Σ_i Σ_u a_i[u] gc_{i+j}[u v]
+    // and ga_i[u] += Σ_j Σ_v gc_{i+j}[u v] b_j[v] (|u| = i, |v| = j).
+    // horner::product_adjoint takes them term by term (a pass over gc_k per
+    // term, its dot products one chain of multiply-adds, its vector-matrix
+    // products a load and a store of gb_j per row of gc_k). Here, for d a
+    // power of two, each output is summed in registers over all its terms
+    // and stored once: gb_j in tiles (adjoint_left), ga_i by blocks of rows
+    // (adjoint_right). Other d go by rows.
+    static void product_adjoint(T* ga, T* gb, const T* a, const T* b, const T* gc, std::size_t d,
+                                std::size_t N) {
+        if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint<policy>(ga, gb, a, b, gc, d, N);
+        std::size_t off[64], len[64]; // level k's offset and size (d >= 2: d^N values, N < 64)
+        off[0] = 0;
+        len[0] = 1;
+        for (std::size_t k = 1; k <= N; ++k) {
+            off[k] = off[k - 1] + len[k - 1];
+            len[k] = len[k - 1] * d;
+        }
+        if (gb)
+            for (std::size_t j = 0; j <= N; ++j)
+                adjoint_left(gb + off[j], a, gc, j, N, off, len);
+        if (ga) {
+            // b_j masked to the lanes of row q of a register, for the rows
+            // shorter than a register (d^j < W): bmask[(j*W + q)*W + l]
+            alignas(64) T bmask[5 * W * W]; // (d >= 2, W <= 16: j < 5)
+            for (std::size_t j = 1; j <= N && len[j] < W; ++j)
+                for (std::size_t q = 0; q < W / len[j]; ++q)
+                    for (std::size_t l = 0; l < W; ++l)
+                        bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
+            for (std::size_t i = 0; i <= N; ++i)
+                with_rows(std::min<std::size_t>(len[i], product_regs), [&](auto RB) {
+                    for (std::size_t u = 0; u < len[i]; u += RB)
+                        adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
+                });
+        }
+    }
+
+    // f(integral_constant<n>) for n = 1, 2, 4, 8 (a power of two up to 8).
+    template <class F> static void with_rows(std::size_t n, F&& f) {
+        switch (n) {
+        case 1:
+            return f(std::integral_constant<std::size_t, 1>{});
+        case 2:
+            return f(std::integral_constant<std::size_t, 2>{});
+        case 4:
+            return f(std::integral_constant<std::size_t, 4>{});
+        default:
+            return f(std::integral_constant<std::size_t, 8>{});
+        }
+    }
+
+    // gb_j (at out) += Σ_i a_i ⊳ gc_{i+j}. Rows of gc_{i+j} (d^j values) of
+    // a register or more: gb_j in stretches of Rr registers (at most
+    // product_regs), each a sum over the rows u of a_i[u] broadcast against
+    // the row's stretch; K = product_regs / Rr sets of sums over
+    // consecutive rows, so that the multiply-adds into one register do not
+    // wait on each other. Shorter rows (adjoint_left_short): across rows.
+    static void adjoint_left(T* out, const T* a, const T* gc, std::size_t j, std::size_t N,
+                             const std::size_t* off, const std::size_t* len) {
+        const std::size_t nj = len[j];
+        if (nj >= W)
+            with_rows(std::min(nj / W, product_regs), [&](auto Rr) {
+                for (std::size_t t = 0; t < nj; t += Rr * W)
+                    adjoint_left_tile<decltype(Rr)::value>(out + t, a, gc + t, j, N, off, len);
+            });
+        else
+            with_rows(nj, [&](auto NJ) {
+                if constexpr (decltype(NJ)::value < W)
+                    adjoint_left_short<decltype(NJ)::value>(out, a, gc, j, N, off, len);
+            });
+    }
+    template <std::size_t Rr>
+    static void adjoint_left_tile(T* out, const T* a, const T* gct, std::size_t j, std::size_t N,
+                                  const std::size_t* off, const std::size_t* len) {
+        constexpr std::size_t K = product_regs / Rr;
+        const std::size_t nj = len[j];
+        batch acc[K][Rr];
+        for (std::size_t r = 0; r < Rr; ++r) {
+            acc[0][r] = batch::load_unaligned(out + r * W);
+            for (std::size_t q = 1; q < K; ++q)
+                acc[q][r] = batch(T(0));
+        }
+        for (std::size_t i = 0; i + j <= N; ++i) {
+            const T* ai = a + off[i];
+            const T* g = gct + off[i + j];
+            const std::size_t ni = len[i];
+            std::size_t u = 0;
+            for (; u + K <= ni; u += K)
+#pragma GCC unroll 8
+                for (std::size_t q = 0; q < K; ++q) {
+                    const batch av(ai[u + q]);
+                    const T* gu = g + (u + q) * nj;
+#pragma GCC unroll 8
+                    for (std::size_t r = 0; r < Rr; ++r)
+                        acc[q][r] = fmadd(av, batch::load_unaligned(gu + r * W), acc[q][r]);
+                }
+            for (; u < ni; ++u) {
+                const batch av(ai[u]);
+                for (std::size_t r = 0; r < Rr; ++r)
+                    acc[0][r] = fmadd(av, batch::load_unaligned(g + u * nj + r * W), acc[0][r]);
+            }
+        }
+        for (std::size_t r = 0; r < Rr; ++r) {
+            for (std::size_t q = 1; q < K; ++q)
+                acc[0][r] = acc[0][r] + acc[q][r];
+            acc[0][r].store_unaligned(out + r * W);
+        }
+    }
+    // Rows of NJ < W values: a register of gc_{i+j} holds W/NJ rows, against
+    // a_i's coefficients each repeated NJ times (expand_gen); lane l sums
+    // into gb_j[l mod NJ], folded once at the end. Levels of a_i smaller
+    // than a register go one coefficient at a time.
+    template <std::size_t NJ>
+    static void adjoint_left_short(T* out, const T* a, const T* gc, std::size_t j, std::size_t N,
+                                   const std::size_t* off, const std::size_t* len) {
+        constexpr std::size_t S = 4; // sums, in turn
+        batch acc[S];
+        for (auto& x : acc)
+            x = batch(T(0));
+        for (std::size_t i = 0; i + j <= N; ++i) {
+            const T* ai = a + off[i];
+            const T* g = gc + off[i + j];
+            const std::size_t ni = len[i];
+            if (ni < W) {
+                for (std::size_t u = 0; u < ni; ++u)
+                    for (std::size_t v = 0; v < NJ; ++v)
+                        out[v] += ai[u] * g[u * NJ + v];
+                continue;
+            }
+            for (std::size_t u = 0; u < ni; u += W) {
+                const batch av = batch::load_unaligned(ai + u);
+                adjoint_left_expand<NJ>(acc, av, g + u * NJ, std::make_index_sequence<NJ>{});
+            }
+        }
+        alignas(64) T lanes[W];
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lanes);
+        for (std::size_t l = 0; l < W; ++l)
+            out[l % NJ] += lanes[l];
+    }
+    template <std::size_t NJ, std::size_t... q>
+    static void adjoint_left_expand(batch* acc, const batch& av, const T* g, std::index_sequence<q...>) {
+        if constexpr (NJ == 1)
+            acc[0] = fmadd(av, batch::load_unaligned(g), acc[0]);
+        else
+            ((acc[q % 4] = fmadd(permuted<expand_gen<mask_int, NJ, q>>(av), batch::load_unaligned(g + q * W),
+                                 acc[q % 4])),
+             ...);
+    }
+
+    // ga_i[u..u+RB) (at out) += Σ_j gc_{i+j} ⌟ b_j for RB rows, P =
+    // product_regs / RB sums per row (taken in turn over the stretches of a
+    // row). Rows of b_j of a register or more: a register of b_j against the
+    // RB rows' stretches; shorter rows: a register of gc holds W/d^j rows,
+    // each against b_j masked to its lanes (bmask); rows of fewer values
+    // than a register in all: one coefficient at a time. Then each row's
+    // sum across its lanes (W rows at once, xsimd::haddp), plus the term
+    // of b_0.
+    template <std::size_t RB>
+    static void adjoint_right(T* out, const T* b, const T* gc, std::size_t i, std::size_t u, std::size_t N,
+                              const std::size_t* off, const std::size_t* len, const T* bmask) {
+        constexpr std::size_t P = product_regs / RB;
+        batch acc[RB][P];
+        for (auto& row : acc)
+            for (auto& x : row)
+                x = batch(T(0));
+        T small[RB] = {};
+        for (std::size_t j = 1; i + j <= N; ++j) {
+            const std::size_t nj = len[j];
+            const T* g = gc + off[i + j] + u * nj;
+            const T* bj = b + off[j];
+            if (nj >= W) {
+                for (std::size_t c = 0; c < nj; c += P * W)
+#pragma GCC unroll 8
+                    for (std::size_t p = 0; p < P; ++p)
+                        if (P == 1 || c + p * W < nj) {
+                            const batch bv = batch::load_unaligned(bj + c + p * W);
+#pragma GCC unroll 8
+                            for (std::size_t r = 0; r < RB; ++r)
+                                acc[r][p] =
+                                    fmadd(batch::load_unaligned(g + r * nj + c + p * W), bv, acc[r][p]);
+                        }
+            } else if (RB * nj >= W) {
+                const std::size_t h = W / nj; // rows per register
+                for (std::size_t r0 = 0; r0 < RB; r0 += h) {
+                    const batch gv = batch::load_unaligned(g + r0 * nj);
+                    for (std::size_t q = 0; q < h; ++q) // (h <= RB: the index is r0 + q < RB)
+                        acc[r0 + q][0] =
+                            fmadd(gv, batch::load_aligned(bmask + (j * W + q) * W), acc[r0 + q][0]);
+                }
+            } else {
+                for (std::size_t r = 0; r < RB; ++r)
+                    for (std::size_t v = 0; v < nj; ++v)
+                        small[r] += g[r * nj + v] * bj[v];
+            }
+        }
+        batch row[RB];
+        for (std::size_t r = 0; r < RB; ++r) {
+            row[r] = acc[r][0];
+            for (std::size_t p = 1; p < P; ++p)
+                row[r] = row[r] + acc[r][p];
+        }
+        const T b0 = b[0];
+        const T* gi = gc + off[i] + u;
+        if constexpr (RB >= W) {
+            const batch b0v(b0);
+            for (std::size_t r = 0; r < RB; r += W) {
+                batch sums = xsimd::haddp(row + r);
+                sums = fmadd(b0v, batch::load_unaligned(gi + r), sums);
+                (batch::load_unaligned(out + r) + sums).store_unaligned(out + r);
+            }
+        } else {
+            for (std::size_t r = 0; r < RB; ++r)
+                out[r] += (reduce_sum(row[r]) + small[r]) + b0 * gi[r];
+        }
+    }
+
     // Horizontal sum. Not xsimd::hadd: in xsimd 8.1 its AVX-512 float version
     // needs AVX-512DQ, which the avx512f kernels must not assume (and it is
     // renamed in xsimd 9).
@@ -3270,6 +3488,8 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
     t.product_d = &kernels<Arch, double>::product;
     t.product_f = &kernels<Arch, float>::product;
+    t.product_adjoint_d = &kernels<Arch, double>::product_adjoint;
+    t.product_adjoint_f = &kernels<Arch, float>::product_adjoint;
     t.gram_d = &kernels<Arch, double>::gram;
     t.gram_f = &kernels<Arch, float>::gram;
     t.fmexp_left_many_d = &kernels<Arch, double>::fmexp_left_many;

@@ -22,35 +22,9 @@ namespace tensig {
 namespace vjp {
 
 /// c = a ⊗ b: ga += gc ⌟ b (contract the trailing letters with b),
-/// gb += a ⊳ gc (contract the leading letters with a). `tmp` holds
-/// s.level_size(s.depth()) values (written before read).
-template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s, T* tmp) {
-    const std::size_t d = s.dim(), N = s.depth();
-    std::size_t off_k = 0, n_k = 1;
-    for (std::size_t k = 0; k <= N; ++k) {
-        std::size_t off_i = 0, n_i = 1;
-        for (std::size_t i = 0; i <= k; ++i) {
-            const std::size_t n_m = n_k / n_i, off_m = s.level_offset(k - i);
-            // ga_i[u] += sum_v gc_k[u n_m + v] b_{k-i}[v]
-            if (ga) {
-                kernels::matvec(tmp, gc + off_k, n_i, n_m, b + off_m);
-                for (std::size_t u = 0; u < n_i; ++u)
-                    ga[off_i + u] += tmp[u];
-            }
-            // gb_{k-i}[v] += sum_u a_i[u] gc_k[u n_m + v]
-            if (gb) kernels::vecmat(gb + off_m, a + off_i, n_i, gc + off_k, n_m);
-            off_i += n_i;
-            n_i *= d;
-        }
-        off_k += n_k;
-        n_k *= d;
-    }
-}
-
-/// The same with its own scratch.
+/// gb += a ⊳ gc (contract the leading letters with a); kernels::product_adjoint.
 template <class T> void product(T* ga, T* gb, const T* a, const T* b, const T* gc, const shape& s) {
-    scratch_vector<T> tmp(s.level_size(s.depth()));
-    product(ga, gb, a, b, gc, s, tmp.data());
+    kernels::product_adjoint(ga, gb, a, b, gc, s.dim(), s.depth());
 }
 
 /// y = exp(x) (any x; Horner as in kernels::exp): gx += ∂L/∂x.
@@ -102,24 +76,24 @@ namespace detail_vjp {
 // y = x / x0 - e_0: gradient of the normalisation, given gy (level 0 ignored).
 template <class T> void normalise(T* gx, const T* x, const T* gy, std::size_t n) {
     const T x0 = x[0];
-    T dot = T(0);
-    for (std::size_t i = 1; i < n; ++i) {
+    for (std::size_t i = 1; i < n; ++i)
         gx[i] += gy[i] / x0;
-        dot += gy[i] * x[i];
-    }
+    T dot =
+        T(0); // <gy, x> over levels >= 1 (one chain of n scalar multiply-adds had cost as much as the loop)
+    if (n > 1) kernels::matvec(&dot, gy + 1, 1, n - 1, x + 1);
     gx[0] -= dot / (x0 * x0);
 }
 } // namespace detail_vjp
 
 /// Values of scratch vjp::log takes: y, the Horner terms q_m (each with
-/// one level more than it holds, zero, as the step after reads it), four
-/// gradients and the product's row sums.
+/// one level more than it holds, zero, as the step after reads it) and
+/// three gradients.
 inline std::size_t log_scratch_size(const shape& s) {
     const std::size_t n = s.size(), N = s.depth();
     std::size_t terms = 0;
     for (std::size_t m = 1; m <= N; ++m)
         terms += shape(s.dim(), N - m + 1).size();
-    return 4 * n + terms + s.level_size(N);
+    return 4 * n + terms;
 }
 
 /// l = log(x) (kernels::log's Horner scheme): gx += ∂L/∂x. `scratch` holds
@@ -138,36 +112,32 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s, T* s
     T* const gy = y + n;
     T* gq = gy + n;
     T* gnext = gq + n;
-    T* const tmp = gnext + n;
     // q_m, m = 1..N, at q[m] (depth N-m+1, its top level zero): q_N = 1/N,
     // q_m = 1/m - y ⊗ q_{m+1} (truncated at depth N-m as in kernels::log);
     // l = y ⊗ q_1 + log(x0)
     T* q[64] = {}; // (N < 64: shape's limit)
-    q[N] = tmp + s.level_size(N);
+    q[N] = gnext + n;
     for (std::size_t m = N; m > 1; --m)
         q[m - 1] = q[m] + shape(d, N - m + 1).size();
+    kernels::scale(y, x, n, T(1) / x0); // (kernels::log's y)
     y[0] = T(0);
-    for (std::size_t i = 1; i < n; ++i)
-        y[i] = x[i] / x0;
     std::fill(q[N], q[N] + 1 + d, T(0));
     q[N][0] = T(1) / T(static_cast<double>(N));
     for (std::size_t m = N - 1; m >= 1; --m) {
         const shape sm(d, N - m);
         kernels::product(q[m], y, q[m + 1], sm);
-        for (std::size_t i = 0; i < sm.size(); ++i)
-            q[m][i] = -q[m][i];
+        kernels::scale(q[m], q[m], sm.size(), T(-1));
         q[m][0] += T(1) / T(static_cast<double>(m));
         std::fill(q[m] + sm.size(), q[m] + sm.size() + sm.level_size(N - m) * d, T(0));
     }
     std::fill(gy, gy + n, T(0));
     std::fill(gq, gq + n, T(0));
-    product(gy, gq, y, q[1], gl, s, tmp);
+    product(gy, gq, y, q[1], gl, s);
     for (std::size_t m = 1; m < N; ++m) {
         const shape sm(d, N - m);
-        for (std::size_t i = 0; i < sm.size(); ++i)
-            gq[i] = -gq[i];
+        kernels::scale(gq, gq, sm.size(), T(-1));
         std::fill(gnext, gnext + sm.size(), T(0));
-        product(gy, gnext, y, q[m + 1], gq, sm, tmp);
+        product(gy, gnext, y, q[m + 1], gq, sm);
         std::swap(gq, gnext);
     }
     detail_vjp::normalise(gx, x, gy, n);

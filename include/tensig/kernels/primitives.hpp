@@ -48,6 +48,10 @@ void outer_fma(double* out, const double* a, std::size_t na, const double* b, st
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add);
 void product(double* c, const double* a, const double* b, std::size_t dim, std::size_t depth);
 void product(float* c, const float* a, const float* b, std::size_t dim, std::size_t depth);
+void product_adjoint(double* ga, double* gb, const double* a, const double* b, const double* gc,
+                     std::size_t dim, std::size_t depth);
+void product_adjoint(float* ga, float* gb, const float* a, const float* b, const float* gc, std::size_t dim,
+                     std::size_t depth);
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth);
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth);
 void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record,
@@ -268,6 +272,20 @@ void fmexp_lanes_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size
         dispatched::fmexp_lanes_exp(A, Z, m, dim, depth, root, z0, k0, e0);
     else
         scalar::fmexp_lanes_exp(A, Z, m, dim, depth, 1, root, z0, k0, e0);
+}
+
+/// The truncated product's adjoint: from gc = ∂L/∂c for c = a ⊗ b (levels
+/// 0..N of dimension `dim`), ga += gc ⌟ b and gb += a ⊳ gc (the trailing
+/// letters of gc contracted with b, the leading ones with a;
+/// horner::product_adjoint has the sums). Either of ga, gb may be null;
+/// neither may overlap a, b or gc. float and double run the SIMD kernel,
+/// other scalars the rows' algorithm.
+template <class T>
+void product_adjoint(T* ga, T* gb, const T* a, const T* b, const T* gc, std::size_t dim, std::size_t depth) {
+    if constexpr (has_simd<T>::value)
+        dispatched::product_adjoint(ga, gb, a, b, gc, dim, depth);
+    else
+        horner::product_adjoint<scalar::policy>(ga, gb, a, b, gc, dim, depth);
 }
 
 /// Rows to interleaved lanes: lanes[i*W + l] = rows[l*stride + i] for the

@@ -152,6 +152,28 @@ template <class T> void product(T* c, const T* a, const T* b, std::size_t d, std
         }
 }
 
+/// The twin of kernels::product_adjoint, one coefficient at a time: for
+/// every word w = u v of gc's levels, ga[u] += gc[w] b[v] and gb[v] +=
+/// a[u] gc[w], over the splits u v of w in order. Either of ga, gb may be
+/// null.
+template <class T>
+void product_adjoint(T* ga, T* gb, const T* a, const T* b, const T* gc, std::size_t d, std::size_t N) {
+    std::vector<std::size_t> off(N + 2, 0), len(N + 1, 1);
+    for (std::size_t k = 1; k <= N; ++k) {
+        len[k] = len[k - 1] * d;
+        off[k] = off[k - 1] + len[k - 1];
+    }
+    for (std::size_t k = 0; k <= N; ++k)
+        for (std::size_t w = 0; w < len[k]; ++w) {
+            const T g = gc[off[k] + w];
+            for (std::size_t i = 0; i <= k; ++i) {
+                const std::size_t r = len[k - i]; // the suffix's count: w = u r + v
+                if (ga) ga[off[i] + w / r] += g * b[off[k - i] + w % r];
+                if (gb) gb[off[k - i] + w % r] += a[off[i] + w / r] * g;
+            }
+        }
+}
+
 /// The primitives above as a policy for the algorithms of kernels/horner.hpp.
 struct policy {
     template <class T>
