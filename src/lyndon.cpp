@@ -181,6 +181,17 @@ lie_basis::lie_basis(std::size_t dim, std::size_t depth)
         if (!diagonal) throw std::logic_error("lie_basis: Lyndon expansion lacks its leading word");
         column_ptr_.push_back(column_.size());
     }
+    // the rows: the columns' entries transposed, each row by increasing column
+    row_ptr_.assign(n + 1, 0);
+    for (const entry& e : column_)
+        ++row_ptr_[e.index + 1];
+    for (std::size_t r = 0; r < n; ++r)
+        row_ptr_[r + 1] += row_ptr_[r];
+    row_.resize(column_.size());
+    std::vector<std::size_t> fill(row_ptr_.begin(), row_ptr_.end() - 1);
+    for (std::size_t i = 0; i < n; ++i)
+        for (const entry& e : column(i))
+            row_[fill[e.index]++] = {static_cast<std::uint32_t>(i), e.coef};
 }
 
 std::shared_ptr<const lie_basis> lie_basis::get(std::size_t dim, std::size_t depth) {

@@ -33,21 +33,32 @@ template <class T> void tensor_to_words_adjoint(const lie_basis& b, const T* g_w
 }
 
 /// In place: words coordinates -> Lyndon-bracket coordinates (c = M^{-1} x),
-/// by forward substitution.
+/// by forward substitution, row by row: c_i = x_i - Σ_{j<i} M[i][j] c_j,
+/// each sum in a register, the same operations in the same order as
+/// column by column. (Scattered column by column into x, each update
+/// waited on the last store to its coefficient: the Lyndon basis's time
+/// over the expanded one on (1, 8, 2, 12) went from 4.4 to 3.6 us.)
 template <class T> void words_to_lyndon(const lie_basis& b, T* x) {
     for (std::size_t i = 0; i < b.size(); ++i) {
-        const T c = x[i];
-        for (const auto& e : b.column(i))
-            x[e.index] -= T(e.coef) * c;
+        T acc = x[i];
+        for (const auto& e : b.row(i))
+            acc -= T(e.coef) * x[e.index];
+        x[i] = acc;
     }
 }
 
-/// In place: Lyndon-bracket coordinates -> words coordinates (x = M c).
+/// In place: Lyndon-bracket coordinates -> words coordinates (x = M c),
+/// row by row from the last: x_i = c_i + Σ_{j<i} M[i][j] c_j (rows above i
+/// still hold c), the terms by decreasing j.
 template <class T> void lyndon_to_words(const lie_basis& b, T* x) {
     for (std::size_t i = b.size(); i-- > 0;) {
-        const T c = x[i]; // still c_i: only columns left of i change x[i]
-        for (const auto& e : b.column(i))
-            x[e.index] += T(e.coef) * c;
+        const auto r = b.row(i);
+        T acc = x[i];
+        for (const auto* e = r.last; e != r.first;) {
+            --e;
+            acc += T(e->coef) * x[e->index];
+        }
+        x[i] = acc;
     }
 }
 

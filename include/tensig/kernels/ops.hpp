@@ -97,9 +97,12 @@ inline std::size_t log_scratch_size(const shape& s) {
 /// by Horner's scheme log(1+y) = y ⊗ (1 - y ⊗ (1/2 - y ⊗ (1/3 - ...))).
 /// The inner term q_m is multiplied by y (no level 0) m more times, so each
 /// step is a product truncated at depth N-m: the whole log costs about
-/// d/(d-1) full products instead of N. `scratch` holds
-/// log_scratch_size(s) values (written before read), so that a batch
-/// allocates it once.
+/// d/(d-1) full products instead of N. The steps carry r_m = (-1)^m q_m,
+/// r_m = (-1)^m/m + y ⊗ r_{m+1}, in place: a product's rounding is odd in
+/// each factor, so r_m is exactly ±q_m (the same bits as negating q_m at
+/// every step), and no pass negates or copies it at every step.
+/// `scratch` holds log_scratch_size(s) values (written before read), so
+/// that a batch allocates it once.
 /// dst must not overlap x or scratch. \throws invalid_input if x_0 is 0.
 template <class T> void log(T* dst, const T* x, const shape& s, T* scratch) {
     using std::log;
@@ -110,20 +113,24 @@ template <class T> void log(T* dst, const T* x, const shape& s, T* scratch) {
         return;
     }
     T* const y = scratch;
-    T* const q = scratch + n;
+    T* const r = scratch + n;
     scale(y, x, n, T(1) / x0);
     y[0] = T(0);
-    // q = 1/N; q <- 1/m - y ⊗ q for m = N-1..1; result y ⊗ q. Step m reads
-    // q at depth N-m, one level more than the step before wrote.
-    std::fill(q, q + n, T(0));
-    q[0] = T(1) / T(static_cast<double>(N));
+    // r = (-1)^N/N; r <- (-1)^m/m + y ⊗ r for m = N-1..1; log(1+y) = y ⊗ q_1
+    // = -(y ⊗ r_1). Step m reads r at depth N-m, one level more than the
+    // step before wrote (zero).
+    const auto alternating = [](std::size_t m) {
+        const T inv = T(1) / T(static_cast<double>(m));
+        return m % 2 == 0 ? inv : -inv;
+    };
+    std::fill(r, r + n, T(0));
+    r[0] = alternating(N);
     for (std::size_t m = N - 1; m >= 1; --m) {
-        const shape sm(s.dim(), N - m);
-        product(dst, y, q, sm);
-        scale(q, dst, sm.size(), T(-1));
-        q[0] += T(1) / T(static_cast<double>(m));
+        product(r, y, r, shape(s.dim(), N - m));
+        r[0] += alternating(m);
     }
-    product(dst, y, q, s);
+    product(dst, y, r, s);
+    scale(dst, dst, n, T(-1));
     dst[0] = log(x0);
 }
 

@@ -87,6 +87,9 @@ class lie_basis {
     /// Column i of M below the diagonal: entries (Lyndon index j > i,
     /// M[j][i]) for the Lyndon words w_j that occur in P_{w_i}.
     range column(std::size_t i) const { return slice(column_, column_ptr_, i); }
+    /// Row i of M left of the diagonal: entries (Lyndon index j < i,
+    /// M[i][j]) in increasing j, the columns' entries transposed.
+    range row(std::size_t i) const { return slice(row_, row_ptr_, i); }
 
     lie_basis(std::size_t dim, std::size_t depth); ///< builds the tables; use get()
 
@@ -102,6 +105,8 @@ class lie_basis {
     std::vector<entry> expansion_;
     std::vector<std::size_t> column_ptr_;
     std::vector<entry> column_;
+    std::vector<std::size_t> row_ptr_;
+    std::vector<entry> row_;
 };
 
 } // namespace tensig
