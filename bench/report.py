@@ -147,6 +147,20 @@ def main(kpath, spath):
             w(f"| {T} | {d} | {N} | {int(dp['flops'] / 2)} | {fmt_t(sc['t']) if sc else ''} | {fmt_t(dp['t'])} | "
               f"{g:.1f} | {100 * g / peak[T]:.1f}% | " + (f"{sc['t'] / dp['t']:.1f}x |" if sc else " |"))
         w("")
+    adjs = sorted({(m.group(1), int(m.group(2)), int(m.group(3))) for n in k
+                   for m in [re.match(r"product_adjoint<(\w+)>/dispatched/d:(\d+)/N:(\d+)", n)] if m})
+    if adjs:
+        w("### The product's adjoint: ga += gc ⌟ b and gb += a ⊳ gc\n")
+        w("| type | d | N | madds/call | scalar twin | rows | dispatched | GFLOP/s | % of peak | rows / dispatched |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for T, d, N in adjs:
+            get = lambda way: k.get(f"product_adjoint<{T}>/{way}/d:{d}/N:{N}")
+            dp, rw, sc = get("dispatched"), get("rows"), get("scalar")
+            g = dp["FLOP/s"] / 1e9
+            w(f"| {T} | {d} | {N} | {int(dp['flops'] / 2)} | {fmt_t(sc['t']) if sc else ''} | "
+              f"{fmt_t(rw['t']) if rw else ''} | {fmt_t(dp['t'])} | {g:.1f} | {100 * g / peak[T]:.1f}% | "
+              + (f"{rw['t'] / dp['t']:.2f}x |" if rw else " |"))
+        w("")
 
     # ---- expression chain
     w("### Expression chain d = a + 2*b - c (dimension 2, depth N)\n")
