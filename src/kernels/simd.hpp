@@ -408,18 +408,10 @@ template <class Arch, class T> struct kernels {
     static constexpr std::size_t product_regs = 8;
     static constexpr std::size_t product_tile = product_regs * W;
 
-    // f(integral_constant<S>) for S = 1..4 (d = 2, 4, 8, 16).
-    template <class F> static void with_log_dim(std::size_t s, F&& f) {
-        switch (s) {
-        case 1:
-            return f(std::integral_constant<std::size_t, 1>{});
-        case 2:
-            return f(std::integral_constant<std::size_t, 2>{});
-        case 3:
-            return f(std::integral_constant<std::size_t, 3>{});
-        default:
-            return f(std::integral_constant<std::size_t, 4>{});
-        }
+    // f(integral_constant<v>) for the one of the values V... that equals n
+    // (none: no call), so that a run-time size picks a compiled kernel.
+    template <std::size_t... V, class F> static void with_one_of(std::size_t n, F&& f) {
+        ((n == V ? f(std::integral_constant<std::size_t, V>{}) : void()), ...);
     }
 
     static void product(T* c, const T* a, const T* b, std::size_t d, std::size_t N) {
@@ -445,7 +437,7 @@ template <class Arch, class T> struct kernels {
             }
         for (std::size_t k = N; k >= 1; --k) {
             if (tiles && n_k >= product_tile && s <= 4)
-                with_log_dim(s, [&](auto S) {
+                with_one_of<1, 2, 3, 4>(s, [&](auto S) { // d = 2, 4, 8, 16
                     product_tiles<decltype(S)::value>(c + off_k, a, b, k, off, n_k, bpat);
                 });
             else if (odd && n_k >= 16 * ipow(3, odd_tile_letters<3>())) // (fewer tiles: rows, below)
@@ -692,24 +684,10 @@ template <class Arch, class T> struct kernels {
                     for (std::size_t l = 0; l < W; ++l)
                         bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
             for (std::size_t i = 0; i <= N; ++i)
-                with_rows(std::min<std::size_t>(len[i], product_regs), [&](auto RB) {
+                with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], product_regs), [&](auto RB) {
                     for (std::size_t u = 0; u < len[i]; u += RB)
                         adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
                 });
-        }
-    }
-
-    // f(integral_constant<n>) for n = 1, 2, 4, 8 (a power of two up to 8).
-    template <class F> static void with_rows(std::size_t n, F&& f) {
-        switch (n) {
-        case 1:
-            return f(std::integral_constant<std::size_t, 1>{});
-        case 2:
-            return f(std::integral_constant<std::size_t, 2>{});
-        case 4:
-            return f(std::integral_constant<std::size_t, 4>{});
-        default:
-            return f(std::integral_constant<std::size_t, 8>{});
         }
     }
 
@@ -723,12 +701,12 @@ template <class Arch, class T> struct kernels {
                              const std::size_t* off, const std::size_t* len) {
         const std::size_t nj = len[j];
         if (nj >= W)
-            with_rows(std::min(nj / W, product_regs), [&](auto Rr) {
+            with_one_of<1, 2, 4, 8>(std::min(nj / W, product_regs), [&](auto Rr) {
                 for (std::size_t t = 0; t < nj; t += Rr * W)
                     adjoint_left_tile<decltype(Rr)::value>(out + t, a, gc + t, j, N, off, len);
             });
         else
-            with_rows(nj, [&](auto NJ) {
+            with_one_of<1, 2, 4, 8>(nj, [&](auto NJ) {
                 if constexpr (decltype(NJ)::value < W)
                     adjoint_left_short<decltype(NJ)::value>(out, a, gc, j, N, off, len);
             });
