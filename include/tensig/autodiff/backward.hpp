@@ -112,9 +112,9 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s, T* s
     T* const gy = y + n;
     T* gq = gy + n;
     T* gnext = gq + n;
-    // q_m, m = 1..N, at q[m] (depth N-m+1, its top level zero): q_N = 1/N,
-    // q_m = 1/m - y ⊗ q_{m+1} (truncated at depth N-m as in kernels::log);
-    // l = y ⊗ q_1 + log(x0)
+    // r_m = (-1)^m q_m (kernels::log's terms), m = 1..N, at q[m] (depth
+    // N-m+1, its top level zero): r_N = (-1)^N/N, r_m = (-1)^m/m + y ⊗ r_{m+1}
+    // (truncated at depth N-m); l = y ⊗ q_1 + log(x0) = log(x0) - y ⊗ r_1
     T* q[64] = {}; // (N < 64: shape's limit)
     q[N] = gnext + n;
     for (std::size_t m = N; m > 1; --m)
@@ -122,24 +122,26 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s, T* s
     kernels::scale(y, x, n, T(1) / x0); // (kernels::log's y)
     y[0] = T(0);
     std::fill(q[N], q[N] + 1 + d, T(0));
-    q[N][0] = T(1) / T(static_cast<double>(N));
+    q[N][0] = kernels::detail_ops::alternating_inverse<T>(N);
     for (std::size_t m = N - 1; m >= 1; --m) {
         const shape sm(d, N - m);
         kernels::product(q[m], y, q[m + 1], sm);
-        kernels::scale(q[m], q[m], sm.size(), T(-1));
-        q[m][0] += T(1) / T(static_cast<double>(m));
+        q[m][0] += kernels::detail_ops::alternating_inverse<T>(m);
         std::fill(q[m] + sm.size(), q[m] + sm.size() + sm.level_size(N - m) * d, T(0));
     }
+    // The reverse of q_m = 1/m - y ⊗ q_{m+1}: with t_0 = gl and t_{m+1} =
+    // y ⊳ t_m, ∂L/∂y = -Σ_{m<N} t_m ⌟ r_{m+1} (the signs of r and of the
+    // Horner steps leave every term negative, so no pass negates a term).
     std::fill(gy, gy + n, T(0));
     std::fill(gq, gq + n, T(0));
     product(gy, gq, y, q[1], gl, s);
     for (std::size_t m = 1; m < N; ++m) {
         const shape sm(d, N - m);
-        kernels::scale(gq, gq, sm.size(), T(-1));
         std::fill(gnext, gnext + sm.size(), T(0));
         product(gy, gnext, y, q[m + 1], gq, sm);
         std::swap(gq, gnext);
     }
+    kernels::scale(gy, gy, n, T(-1));
     detail_vjp::normalise(gx, x, gy, n);
     gx[0] += gl[0] / x0;
 }

@@ -86,6 +86,11 @@ template <class T> T check_level0(const T* x, const char* what) {
         throw invalid_input(std::string(what) + " needs a nonzero level-0 coefficient (got 0)");
     return x0;
 }
+/// (-1)^m / m: the log series' coefficient of y^m, with its sign.
+template <class T> T alternating_inverse(std::size_t m) {
+    const T inv = T(1) / T(static_cast<double>(m));
+    return m % 2 == 0 ? inv : -inv;
+}
 } // namespace detail_ops
 
 /// Values of scratch kernels::log takes (y and the Horner term).
@@ -119,15 +124,11 @@ template <class T> void log(T* dst, const T* x, const shape& s, T* scratch) {
     // r = (-1)^N/N; r <- (-1)^m/m + y ⊗ r for m = N-1..1; log(1+y) = y ⊗ q_1
     // = -(y ⊗ r_1). Step m reads r at depth N-m, one level more than the
     // step before wrote (zero).
-    const auto alternating = [](std::size_t m) {
-        const T inv = T(1) / T(static_cast<double>(m));
-        return m % 2 == 0 ? inv : -inv;
-    };
     std::fill(r, r + n, T(0));
-    r[0] = alternating(N);
+    r[0] = detail_ops::alternating_inverse<T>(N);
     for (std::size_t m = N - 1; m >= 1; --m) {
         product(r, y, r, shape(s.dim(), N - m));
-        r[0] += alternating(m);
+        r[0] += detail_ops::alternating_inverse<T>(m);
     }
     product(dst, y, r, s);
     scale(dst, dst, n, T(-1));
