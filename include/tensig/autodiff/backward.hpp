@@ -78,8 +78,9 @@ template <class T> void normalise(T* gx, const T* x, const T* gy, std::size_t n)
     const T x0 = x[0];
     for (std::size_t i = 1; i < n; ++i)
         gx[i] += gy[i] / x0;
-    T dot =
-        T(0); // <gy, x> over levels >= 1 (one chain of n scalar multiply-adds had cost as much as the loop)
+    // <gy, x> over levels >= 1 by the kernel (a chain of n scalar
+    // multiply-adds had cost as much as the loop above)
+    T dot = T(0);
     if (n > 1) kernels::matvec(&dot, gy + 1, 1, n - 1, x + 1);
     gx[0] -= dot / (x0 * x0);
 }
