@@ -159,8 +159,8 @@ TEMPLATE_TEST_CASE("outer_fma: SIMD equals scalar for all row lengths", "[kernel
 TEMPLATE_TEST_CASE("product: SIMD equals scalar and the rows' algorithm, out of place and in place",
                    "[kernels]", float, double) {
     using T = TestType;
-    // Tiles (d a power of two, levels of at least 8 registers: from 16 values
-    // with SSE2 double to 128 with AVX-512 float; d = 3, levels of at least
+    // Tiles (d a power of two, levels of at least half the registers: from 16
+    // values with SSE2 double to 128 with AVX-512 double; d = 3, levels of at least
     // 16 tiles of 9 or 27 values: N = 5, 6 and 7 here), every row length
     // shorter than a tile; and rows (smaller levels, other d).
     const std::vector<std::pair<std::size_t, std::size_t>> shapes = {

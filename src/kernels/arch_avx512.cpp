@@ -1,7 +1,8 @@
-// The lanes kernels and lincomb for AVX-512 (compiled with -mavx512f): plain
-// loads, stores and multiply-adds, which xsimd 8.1 maps well
-// (its avx512f fma is x*y + z, fused by -ffp-contract=fast, CMakeLists.txt);
-// the other kernels stay AVX2's (dispatch.cpp).
+// The lanes kernels, lincomb and the double product for AVX-512 (compiled
+// with -mavx512f): plain loads, stores and multiply-adds (and the product's
+// swizzles), which xsimd 8.1 maps well (its avx512f fma is x*y + z, fused by
+// -ffp-contract=fast, CMakeLists.txt); the other kernels stay AVX2's
+// (dispatch.cpp).
 #include "simd.hpp"
 
 namespace tensig::kernels::simd {

@@ -405,7 +405,16 @@ template <class Arch, class T> struct kernels {
     // d, go by rows (horner::product_level: a pass over c_k per term). The
     // rows' way had run at 16-23% of the FMA peak (Zen 3, AVX2, d = 2..16);
     // docs/benchmarks.md has the tiles'.
-    static constexpr std::size_t product_regs = 8;
+    //
+    // A tile's sums are independent chains of multiply-adds, one per
+    // register: with 8 of them and two FMA pipes of 4 cycles' latency, the
+    // tiles ran no faster in AVX-512 than in AVX2 (Zen 5). So a tile takes
+    // half the registers: 8 with 16 (AVX2, SSE2), 16 with AVX-512's 32
+    // (double, against 8: 0.73-0.88x the time for d = 2, 4, 8 and 16).
+    // d = 3's tiles and the adjoint's blocks keep 8 (block_regs; d = 3 in
+    // 81-value tiles with AVX-512 double: no faster on (3, 7)).
+    static constexpr std::size_t product_regs = vector_registers / 2;
+    static constexpr std::size_t block_regs = 8;
     static constexpr std::size_t product_tile = product_regs * W;
 
     // f(integral_constant<v>) for the one of the values V... that equals n
@@ -466,7 +475,7 @@ template <class Arch, class T> struct kernels {
     // b_k, which may end the tensor, read only the tile's part there.
     template <std::size_t D> static constexpr std::size_t odd_tile_letters() {
         std::size_t q = 1;
-        while ((ipow(D, q + 1) + W - 1) / W <= product_regs)
+        while ((ipow(D, q + 1) + W - 1) / W <= block_regs)
             ++q;
         return q;
     }
@@ -512,7 +521,7 @@ template <class Arch, class T> struct kernels {
             for (std::size_t m = k - 1; m + 1 > q; --m) {
                 const batch av(a[off[k - m] + rows[m]]);
                 const T* bm = b + off[m] + (u - rows[m] * pw[m]) * Q;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
                 for (std::size_t j = 0; j < R; ++j)
                     acc[j] = fmadd(av, batch::load_unaligned(bm + j * W), acc[j]);
             }
@@ -582,19 +591,19 @@ template <class Arch, class T> struct kernels {
         for (std::size_t t = 0; t < n; t += product_tile) {
             batch acc[R];
             const T* bk = b + off[k] + t;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < R; ++j)
                 acc[j] = a0 * batch::load_unaligned(bk + j * W);
             for (std::size_t m = k; m-- > ML;) { // rows of a tile or more: one coefficient of a_{k-m}
                 const batch av(a[off[k - m] + (t >> (m * S))]);
                 const T* bm = b + off[m] + (t & ((std::size_t(1) << (m * S)) - 1));
-#pragma GCC unroll 8
+#pragma GCC unroll 16
                 for (std::size_t j = 0; j < R; ++j)
                     acc[j] = fmadd(av, batch::load_unaligned(bm + j * W), acc[j]);
             }
             product_tile_rows<S>(acc, a, b, k, off, t, std::make_index_sequence<ML - MW>{});
             product_tile_short<S>(acc, a, k, off, t, bpat, std::make_index_sequence<MW>{});
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (std::size_t j = 0; j < R; ++j)
                 acc[j].store_unaligned(ck + t + j * W);
         }
@@ -622,7 +631,7 @@ template <class Arch, class T> struct kernels {
     static void product_tile_row(batch* acc, const T* ai, const T* bm, std::size_t t) {
         constexpr std::size_t sh = M * S, r = std::size_t(1) << sh;
         const T* ap = ai + (t >> sh);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (std::size_t j = 0; j < product_regs; ++j)
             acc[j] = fmadd(batch(ap[(j * W) >> sh]), batch::load_unaligned(bm + ((j * W) & (r - 1))), acc[j]);
     }
@@ -684,7 +693,7 @@ template <class Arch, class T> struct kernels {
                     for (std::size_t l = 0; l < W; ++l)
                         bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
             for (std::size_t i = 0; i <= N; ++i)
-                with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], product_regs), [&](auto RB) {
+                with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], block_regs), [&](auto RB) {
                     for (std::size_t u = 0; u < len[i]; u += RB)
                         adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
                 });
@@ -694,14 +703,14 @@ template <class Arch, class T> struct kernels {
     // gb_j (at out) += Σ_i a_i ⊳ gc_{i+j}. Rows of gc_{i+j} (d^j values) of
     // a register or more: gb_j in stretches of Rr registers (at most
     // product_regs), each a sum over the rows u of a_i[u] broadcast against
-    // the row's stretch; K = product_regs / Rr sets of sums over
+    // the row's stretch; K = block_regs / Rr sets of sums over
     // consecutive rows, so that the multiply-adds into one register do not
     // wait on each other. Shorter rows (adjoint_left_short): across rows.
     static void adjoint_left(T* out, const T* a, const T* gc, std::size_t j, std::size_t N,
                              const std::size_t* off, const std::size_t* len) {
         const std::size_t nj = len[j];
         if (nj >= W)
-            with_one_of<1, 2, 4, 8>(std::min(nj / W, product_regs), [&](auto Rr) {
+            with_one_of<1, 2, 4, 8>(std::min(nj / W, block_regs), [&](auto Rr) {
                 for (std::size_t t = 0; t < nj; t += Rr * W)
                     adjoint_left_tile<decltype(Rr)::value>(out + t, a, gc + t, j, N, off, len);
             });
@@ -714,7 +723,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t Rr>
     static void adjoint_left_tile(T* out, const T* a, const T* gct, std::size_t j, std::size_t N,
                                   const std::size_t* off, const std::size_t* len) {
-        constexpr std::size_t K = product_regs / Rr;
+        constexpr std::size_t K = block_regs / Rr;
         const std::size_t nj = len[j];
         batch acc[K][Rr];
         for (std::size_t r = 0; r < Rr; ++r) {
@@ -800,7 +809,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t RB>
     static void adjoint_right(T* out, const T* b, const T* gc, std::size_t i, std::size_t u, std::size_t N,
                               const std::size_t* off, const std::size_t* len, const T* bmask) {
-        constexpr std::size_t P = product_regs / RB;
+        constexpr std::size_t P = block_regs / RB;
         batch acc[RB][P];
         for (auto& row : acc)
             for (auto& x : row)
@@ -3483,6 +3492,10 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.lincomb_f = &kernels<Arch, float>::lincomb;
     t.all_finite_d = &kernels<Arch, double>::all_finite; // (the same: loads and adds)
     t.all_finite_f = &kernels<Arch, float>::all_finite;
+    // The product's tiles in double (AVX-512: 0.73-0.88x AVX2's time for d
+    // = 2, 4, 8, 16 on Zen 5); in float AVX-512's rows of 16 lanes made
+    // (2, 10) 1.09x and (3, 5) 1.06x slower, so float keeps AVX2's.
+    t.product_d = &kernels<Arch, double>::product;
     t.registers = kernels<Arch, double>::vector_registers;
     t.lanes_d = kernels<Arch, double>::W;
     t.lanes_f = kernels<Arch, float>::W;
