@@ -160,7 +160,7 @@ TEMPLATE_TEST_CASE("product: SIMD equals scalar and the rows' algorithm, out of 
                    "[kernels]", float, double) {
     using T = TestType;
     // Tiles (d a power of two, levels of at least half the registers: from 16
-    // values with SSE2 double to 128 with AVX-512 double; d = 3, levels of at least
+    // values with SSE2 double to 256 with AVX-512 float; d = 3, levels of at least
     // 16 tiles of 9 or 27 values: N = 5, 6 and 7 here), every row length
     // shorter than a tile; and rows (smaller levels, other d).
     const std::vector<std::pair<std::size_t, std::size_t>> shapes = {

@@ -31,10 +31,11 @@ struct entry {
 };
 
 // AVX-512 supplies the lanes kernels (one path per lane), lincomb and the
-// product in double: plain loads, stores and multiply-adds; its other
-// kernels, with xsimd 8.1, measured up to 8x slower than AVX2 on d = 2 and
-// d = 3 (docs/benchmarks-history.md), and its product_adjoint 1.07-1.96x
-// slower for d = 2 and 3 (session 23), so they stay AVX2's.
+// product: plain loads, stores and multiply-adds (and the product's
+// swizzles); its other kernels, with xsimd 8.1, measured up to 8x slower
+// than AVX2 on d = 2 and d = 3 (docs/benchmarks-history.md), and its
+// product_adjoint 1.07-1.96x slower for d = 2 and 3 (session 23), so they
+// stay AVX2's.
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
     simd::set_plain_kernels<xsimd::avx512f>(t);

@@ -21,9 +21,12 @@
 
 namespace tensig::kernels::simd {
 
-// Architectures with a compile-time swizzle for float and double (AVX and
-// later); SSE2 has none in xsimd 8.1.
-template <class Arch> constexpr bool has_swizzle = std::is_base_of<xsimd::avx, Arch>::value;
+// Architectures with a compile-time swizzle for float and double: AVX and
+// later, and AVX-512 (in xsimd 8.1 avx512f does not derive from avx, but
+// has its own swizzle); SSE2 has none in xsimd 8.1.
+template <class Arch>
+constexpr bool has_swizzle =
+    std::is_base_of<xsimd::avx, Arch>::value || std::is_base_of<xsimd::avx512f, Arch>::value;
 
 // The architecture of half-width registers, for rows shorter than a full
 // register (SSE inside AVX2 code is VEX-encoded: no transition penalty).
@@ -379,9 +382,7 @@ template <class Arch, class T> struct kernels {
         if constexpr (D == 1) {
             fmadd(av, bp[0], batch::load_unaligned(add)).store_unaligned(out);
         } else {
-            (fmadd(
-                 xsimd::swizzle(av, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()), bp[R],
-                 batch::load_unaligned(add + R * W))
+            (fmadd(permuted<expand_gen<mask_int, D, R>>(av), bp[R], batch::load_unaligned(add + R * W))
                  .store_unaligned(out + R * W),
              ...);
         }
@@ -410,9 +411,10 @@ template <class Arch, class T> struct kernels {
     // register: with 8 of them and two FMA pipes of 4 cycles' latency, the
     // tiles ran no faster in AVX-512 than in AVX2 (Zen 5). So a tile takes
     // half the registers: 8 with 16 (AVX2, SSE2), 16 with AVX-512's 32
-    // (double, against 8: 0.73-0.88x the time for d = 2, 4, 8 and 16).
-    // d = 3's tiles and the adjoint's blocks keep 8 (block_regs; d = 3 in
-    // 81-value tiles with AVX-512 double: no faster on (3, 7)).
+    // (double, against 8: 0.73-0.88x the time for d = 2, 4, 8 and 16;
+    // float, 8 against 16: 0.97-1.10x). d = 3's tiles and the adjoint's
+    // blocks keep 8 (block_regs; d = 3 in 81-value tiles with AVX-512
+    // double: no faster on (3, 7)).
     static constexpr std::size_t product_regs = vector_registers / 2;
     static constexpr std::size_t block_regs = 8;
     static constexpr std::size_t product_tile = product_regs * W;
@@ -565,9 +567,14 @@ template <class Arch, class T> struct kernels {
 
     // v's lanes rearranged by a compile-time mask (lane l takes lane
     // Gen::get(l, W)): a swizzle, or through memory (xsimd 8.1's SSE2 has no
-    // swizzle).
+    // swizzle). Every swizzle of the kernels goes through here. AVX-512's
+    // is the masked form of its permute with every lane selected: the same
+    // instruction as xsimd's, without the undefined operand GCC 12 warns
+    // about.
     template <class Gen> static batch permuted(const batch& v) {
-        if constexpr (has_swizzle<Arch>) {
+        if constexpr (std::is_base_of<xsimd::avx512f, Arch>::value) {
+            return permuted512<Gen>(v, std::make_index_sequence<W>{});
+        } else if constexpr (has_swizzle<Arch>) {
             return xsimd::swizzle(v, xsimd::make_batch_constant<mask_batch, Gen>());
         } else {
             alignas(64) T x[W], e[W];
@@ -576,6 +583,20 @@ template <class Arch, class T> struct kernels {
                 e[l] = x[Gen::get(l, W)];
             return batch::load_aligned(e);
         }
+    }
+    template <class Gen, std::size_t... L>
+    static batch permuted512([[maybe_unused]] const batch& v, std::index_sequence<L...>) {
+#if defined(__AVX512F__)
+        alignas(64) static constexpr mask_int index[W] = {static_cast<mask_int>(Gen::get(L, W))...};
+        const __m512i idx = _mm512_load_si512(index);
+        if constexpr (sizeof(T) == 8)
+            return _mm512_mask_permutexvar_pd(v, __mmask8(0xFF), idx, v);
+        else
+            return _mm512_mask_permutexvar_ps(v, __mmask16(0xFFFF), idx, v);
+#else
+        static_assert(sizeof...(L) == 0, "AVX-512 kernels are compiled with -mavx512f");
+        return v;
+#endif
     }
 
     // Level k (d = 2^S, n = d^k >= product_tile coefficients, at ck) of
@@ -1025,23 +1046,18 @@ template <class Arch, class T> struct kernels {
     }
 
     template <std::size_t D> static batch group_sum(batch p) {
-        p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 1>>());
-        if constexpr (D == 4)
-            p = p + xsimd::swizzle(p, xsimd::make_batch_constant<mask_batch, xor_gen<mask_int, 2>>());
+        p = p + permuted<xor_gen<mask_int, 1>>(p);
+        if constexpr (D == 4) p = p + permuted<xor_gen<mask_int, 2>>(p);
         return p;
     }
 
     template <std::size_t D, std::size_t... K>
     static batch gather_sums(const T* M, const batch& vp, std::index_sequence<K...>) {
         batch s[D] = {group_sum<D>(batch::load_unaligned(M + K * W) * vp)...};
-        batch res =
-            xsimd::swizzle(s[0], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, 0>>());
+        batch res = permuted<gather_gen<mask_int, D, 0>>(s[0]);
         ((res = K == 0 ? res
-                       : xsimd::select(
-                             xsimd::make_batch_bool_constant<batch, block_gen<D, K>>(),
-                             xsimd::swizzle(
-                                 s[K], xsimd::make_batch_constant<mask_batch, gather_gen<mask_int, D, K>>()),
-                             res)),
+                       : xsimd::select(xsimd::make_batch_bool_constant<batch, block_gen<D, K>>(),
+                                       permuted<gather_gen<mask_int, D, K>>(s[K]), res)),
          ...);
         return res;
     }
@@ -1626,9 +1642,8 @@ template <class Arch, class T> struct kernels {
         if constexpr (D == 1) {
             acc[0] = fmadd(vv, batch::load_unaligned(M), acc[0]);
         } else {
-            ((acc[R] = fmadd(
-                  xsimd::swizzle(vv, xsimd::make_batch_constant<mask_batch, expand_gen<mask_int, D, R>>()),
-                  batch::load_unaligned(M + R * W), acc[R])),
+            ((acc[R] =
+                  fmadd(permuted<expand_gen<mask_int, D, R>>(vv), batch::load_unaligned(M + R * W), acc[R])),
              ...);
         }
     }
@@ -3539,10 +3554,11 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     t.lincomb_f = &kernels<Arch, float>::lincomb;
     t.all_finite_d = &kernels<Arch, double>::all_finite; // (the same: loads and adds)
     t.all_finite_f = &kernels<Arch, float>::all_finite;
-    // The product's tiles in double (AVX-512: 0.73-0.88x AVX2's time for d
-    // = 2, 4, 8, 16 on Zen 5); in float AVX-512's rows of 16 lanes made
-    // (2, 10) 1.09x and (3, 5) 1.06x slower, so float keeps AVX2's.
+    // The product (AVX-512 against AVX2 on the Zen 5: double 0.73-0.88x the
+    // time for d = 2, 4, 8, 16; float 0.76-0.83x, (3, 7) 0.95x, (2, 10)
+    // at par, (3, 5) 1.08x, its rows too short for 16 lanes).
     t.product_d = &kernels<Arch, double>::product;
+    t.product_f = &kernels<Arch, float>::product;
     t.registers = kernels<Arch, double>::vector_registers;
     t.lanes_d = kernels<Arch, double>::W;
     t.lanes_f = kernels<Arch, float>::W;

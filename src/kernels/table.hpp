@@ -111,7 +111,7 @@ template <class Arch> kernel_table make_table();
 
 // Sets the entries of t whose kernels are plain loads, stores and
 // multiply-adds (fmexp_lanes, fmexp_lanes_backward, lanes_d, lanes_f,
-// lincomb, product_d) to Arch's: an instruction set can supply those alone (AVX-512,
+// lincomb, product) to Arch's: an instruction set can supply those alone (AVX-512,
 // whose other kernels with xsimd 8.1 are slower than AVX2's,
 // docs/benchmarks-history.md). Defined for xsimd::avx512f (arch_avx512.cpp).
 template <class Arch> void set_plain_kernels(kernel_table& t);
