@@ -251,6 +251,47 @@ TEST_CASE("backward of batches in lanes equals one path at a time, a checkpoint 
     tensig::kernels::force_arch("");
 }
 
+TEST_CASE("backward of batches in lanes at depth 2 (checkpoints from the points) equals one path at a time",
+          "[autodiff][paths]") {
+    // At depth 2 the checkpoints' level 1 is a difference of two points
+    // (detail::lanes_level_one_checkpoints), not a sweep: paths long enough
+    // for several chunks, with every option, the last chunk short.
+    for (const auto& arch : tensig::kernels::available_archs()) {
+        tensig::kernels::force_arch(arch);
+        const std::size_t W = tensig::kernels::lanes<double>();
+        for (const std::size_t d : {std::size_t(2), std::size_t(5)})
+            for (int which = 0; which < 3; ++which) {
+                const tensig::signature_options o = lanes_cases::option(which);
+                const std::size_t N = 2, B = W + 1;
+                // (small states keep a checkpoint every many passes, whatever the path's length)
+                const std::size_t chunk =
+                    tensig::detail::lanes_chunk_steps<double>(tensig::shape(d, N), W, std::size_t(1) << 20);
+                const std::size_t L = 2 * chunk + 7, n = tensig::detail::segment_count(L, o.basepoint);
+                INFO(arch << " d " << d << " option " << which << " L " << L);
+                CHECK(chunk == tensig::detail::lanes_chunk_steps<double>(tensig::shape(d, N), W, n));
+                CHECK(n > 2 * chunk); // three chunks: checkpoints past the first, the last chunk short
+                const std::size_t m = tensig::sig_length(d, N);
+                xt::xtensor<double, 3> paths({B, L, d});
+                xt::xtensor<double, 2> grads({B, m});
+                for (std::size_t b = 0; b < B; ++b) {
+                    xt::view(paths, b, xt::all(), xt::all()) = oracle::random_path(L, d, 0.3);
+                    xt::row(grads, b) = random_vec(m);
+                }
+                const xt::xtensor<double, 3> G = tensig::signature_backward(grads, paths, N, o);
+                for (std::size_t b = 0; b < B; ++b) {
+                    tensig::backward_options bo;
+                    bo.prefixes = tensig::prefix_mode::rebuild; // the one-path route, one segment at a time
+                    const xt::xtensor<double, 2> one = tensig::signature_backward(
+                        xt::xtensor<double, 1>(xt::row(grads, b)),
+                        xt::xtensor<double, 2>(xt::view(paths, b, xt::all(), xt::all())), N, o, bo);
+                    CHECK(oracle::rel_err(xt::xtensor<double, 2>(xt::view(G, b, xt::all(), xt::all())), one,
+                                          one.size()) <= 1e-12);
+                }
+            }
+    }
+    tensig::kernels::force_arch("");
+}
+
 TEMPLATE_TEST_CASE("backward of one path by prefix lanes equals the one-path route, with every option",
                    "[autodiff][paths]", float, double) {
     using T = TestType;

@@ -734,6 +734,48 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
     }
 }
 
+/// What lanes_signatures(src, s, ws, checkpoints, every, 1, false) keeps,
+/// for a shape of depth 2, from the points alone: level 1 of the state
+/// before step t of a lane is the sum of its increments, and the sum of a
+/// run of increments is the difference of the run's end points (one
+/// rounding, where the sweep took one per step). The sweep read every point
+/// through the lanes' transposes for it: about a tenth of the peers' grid's
+/// backward at N = 2.
+template <class T, class Source>
+void lanes_level_one_checkpoints(const Source& src, const shape& s, std::size_t W, T* checkpoints,
+                                 std::size_t every) {
+    const signature_options& o = *src.o;
+    const std::size_t n = src.steps(), d = s.dim(), R = lanes_record_values(s, W), slots = (n + every - 1) / every;
+    assert(s.depth() == 2 && R == (1 + d) * W);
+    // step i's increment is x[to] - x[from] (reversed for the inverse), and
+    // step i + 1 starts where step i ends; point -1 is the origin (basepoint)
+    const auto point = [&](const T* path, std::ptrdiff_t k, std::size_t c) {
+        return k < 0 ? T(0) : path[std::size_t(k) * d + c];
+    };
+    const auto ends = [&](std::size_t i, std::ptrdiff_t& from, std::ptrdiff_t& to) {
+        const std::size_t seg = step_segment(i, src.n, o.inverse);
+        const std::ptrdiff_t hi = std::ptrdiff_t(o.basepoint ? seg : seg + 1);
+        from = o.inverse ? hi : hi - 1;
+        to = o.inverse ? hi - 1 : hi;
+    };
+    for (std::size_t j = 0; j < slots; ++j) {
+        T* state = checkpoints + j * R;
+        std::fill(state, state + W, T(1));
+        std::fill(state + W, state + R, T(0));
+        for (std::size_t l = 0; l < W && j > 0; ++l) {
+            std::size_t step0 = 0;
+            const std::size_t has = src.lane_steps(l, 0, j * every, step0);
+            if (has == 0) continue;
+            std::ptrdiff_t from = 0, to = 0, unused = 0;
+            ends(step0, from, unused);
+            ends(step0 + has - 1, unused, to);
+            const T* path = src.lane_path(l);
+            for (std::size_t c = 0; c < d; ++c)
+                state[W + c * W + l] = T(point(path, to, c) - point(path, from, c));
+        }
+    }
+}
+
 /// Pieces per lane group and lanes of the Chen reduction of one path of n
 /// segments (signature_long): a multiple of the lanes in lanes (use_lanes).
 template <class T> std::pair<std::size_t, std::size_t> long_path_pieces(std::size_t n, const shape& s) {
