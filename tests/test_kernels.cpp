@@ -581,7 +581,8 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward with roots against its scalar twin", "[
                            root = random_vector<T>(m * K);
                 auto G1 = random_vector<T>(s.size() * W);
                 auto G2 = G1;
-                std::vector<T> GZ1(m * d * W, T(0)), GZ2 = GZ1, gr1(m * K, T(-3)), gr2(m * K, T(-5));
+                std::vector<T> GZ1(m * d * W, std::numeric_limits<T>::quiet_NaN()), GZ2 = GZ1, gr1(m * K, T(-3)),
+                    gr2(m * K, T(-5)); // (GZ written, not added to)
                 kn::fmexp_lanes_backward(A.data(), G1.data(), GZ1.data(), Z.data(), m, d, N, root.data(), gr1.data());
                 kn::scalar::fmexp_lanes_backward(A.data(), G2.data(), GZ2.data(), Z.data(), m, d, N, W, root.data(),
                                                  gr2.data());
@@ -990,7 +991,8 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
                 CHECK(rec3 == rec);
                 // the kernel, from levels 0..N-1 alone (not written)
                 auto G1 = G0, G2 = G0;
-                std::vector<T> GZ1(m * d * W, T(0.5)), GZ2(m * d * W, T(0.5));
+                // (GZ written, not added to: NaN before)
+                std::vector<T> GZ1(m * d * W, std::numeric_limits<T>::quiet_NaN()), GZ2 = GZ1;
                 const std::vector<T> A5(A0.begin(), A0.begin() + static_cast<std::ptrdiff_t>(R * W));
                 kn::fmexp_lanes_backward(A5.data(), G1.data(), GZ1.data(), Z.data(), m, d, N);
                 kn::scalar::fmexp_lanes_backward(A5.data(), G2.data(), GZ2.data(), Z.data(), m, d, N, W);
@@ -998,10 +1000,12 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
                 CHECK(std::equal(G1.begin(), G1.begin() + static_cast<std::ptrdiff_t>(W), G0.begin())); // level 0
                 CHECK(oracle::rel_err(std::vector<T>(G1.begin() + W, G1.end()),
                                       std::vector<T>(G2.begin() + W, G2.end()), (size - 1) * W) <= tol<T>(N) * 16);
+                CHECK(std::all_of(GZ1.begin(), GZ1.end(), [](T v) { return std::isfinite(v); }));
+                CHECK(std::all_of(GZ2.begin(), GZ2.end(), [](T v) { return std::isfinite(v); }));
                 CHECK(oracle::rel_err(GZ1, GZ2, GZ1.size()) <= tol<T>(N) * 16);
                 // the twin is its two halves
                 auto G3 = G0;
-                std::vector<T> GZ3(m * d * W, T(0.5));
+                std::vector<T> GZ3(m * d * W, std::numeric_limits<T>::quiet_NaN());
                 kn::scalar::fmexp_lanes_adjoint(G3.data(), GZ3.data(), static_cast<const T*>(rec.data()), Z.data(), m,
                                                 d, N, W);
                 CHECK(G3 == G2);
@@ -1015,7 +1019,7 @@ TEMPLATE_TEST_CASE("fmexp_lanes_backward against its scalar twin (a record, then
                     kn::fmexp_lanes(states.data() + p * R * W, Z.data() + (p - 1) * P * d * W, P, d, N - 1,
                                     static_cast<const T*>(nullptr), states.data() + (p - 1) * R * W);
                 auto G4 = G0;
-                std::vector<T> GZ4(m * d * W, T(0.5));
+                std::vector<T> GZ4(m * d * W, std::numeric_limits<T>::quiet_NaN());
                 kn::fmexp_lanes_backward(states.data(), G4.data(), GZ4.data(), Z.data(), m, d, N,
                                          static_cast<const T*>(nullptr), static_cast<T*>(nullptr), R * W);
                 CHECK(G4 == G1);

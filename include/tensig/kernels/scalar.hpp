@@ -393,7 +393,7 @@ void fmexp_lanes_record(T* A, const T* Z, std::size_t m, std::size_t dim, std::s
 /// fmexp_lanes_backward's twin): G (interleaved, levels 0..N) holds
 /// ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) on entry and ∂L/∂A (levels 1..N) on
 /// exit, from the record of fmexp_lanes_record;
-/// ∂L/∂z_s is added to GZ + s*dim*lanes. (A reference for tests: it allocates.)
+/// ∂L/∂z_s is written to GZ + s*dim*lanes. (A reference for tests: it allocates.)
 template <class T>
 void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m, std::size_t dim,
                          std::size_t depth, std::size_t lanes) {
@@ -411,7 +411,7 @@ void fmexp_lanes_adjoint(T* G, T* GZ, const T* record, const T* Z, std::size_t m
             }
             horner::fmexp_adjoint<policy>(g.data(), gz.data(), a.data(), z.data(), dim, depth, work.data());
             for (std::size_t b = 0; b < dim; ++b)
-                GZ[(s * dim + b) * lanes + l] += gz[b];
+                GZ[(s * dim + b) * lanes + l] = gz[b];
         }
         for (std::size_t i = 1; i < size; ++i)
             G[i * lanes + l] = g[i];
@@ -497,7 +497,7 @@ void fmexp_lanes_backward_rooted(const T* A, T* G, T* GZ, const T* Z, std::size_
                 off = lo;
             }
             for (std::size_t b = 0; b < dim; ++b)
-                GZ[(s * dim + b) * lanes + l] += gz[b];
+                GZ[(s * dim + b) * lanes + l] = gz[b];
         }
         for (std::size_t i = 1; i < size; ++i)
             G[i * lanes + l] = g[i];

@@ -224,7 +224,6 @@ void prefix_lanes_adjoint(const T* path, std::size_t L, std::size_t d, const sig
             // the block's increments and roots again, from levels 0..p at its start
             std::copy_n(bw.tops.data() + blk * top, top, pw.top.data());
             prefix_lanes_roots(path, d, n, i0, m, o, N, pw, bw.step_tops.data());
-            std::fill_n(bw.GZ.data(), m * d * W, T(0));
             kernels::fmexp_lanes_backward(bw.checkpoints.data() + blk * bw.R, grad, bw.GZ.data(), pw.Z.data(), m, d,
                                           pw.below, pw.roots.data(), bw.groot.data());
         }
@@ -412,7 +411,6 @@ void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::siz
         const std::size_t chunk_first = chunk_end > span ? (chunk_end - span + C - 1) / C * C : 0,
                           steps = chunk_end - chunk_first;
         lanes_increments(src, chunk_first, steps, d, W, ws.Z.data());
-        std::fill(ws.GZ.begin(), ws.GZ.begin() + static_cast<std::ptrdiff_t>(steps * d * W), T(0));
         kernels::fmexp_lanes_backward(checkpoints + chunk_first / C * R, ws.grad.data(), ws.GZ.data(), ws.Z.data(),
                                       steps, d, s.depth(), static_cast<const T*>(nullptr), static_cast<T*>(nullptr),
                                       states);
