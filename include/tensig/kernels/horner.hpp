@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 namespace tensig::kernels::horner {
@@ -84,6 +85,18 @@ inline std::size_t fmexp_lanes_record_size(std::size_t dim, std::size_t depth) {
 /// SIMD kernels' fmexp_lanes_backward_regs), whose states before each
 /// segment it keeps; the blocks' starts are kept by a first sweep.
 inline constexpr std::size_t lanes_regs_backward_block = 16;
+
+/// Asks for the cache lines of the n values before `end`, to be written
+/// (addresses only: a prefetch does not fault, and the values need not be
+/// an object's). For buffers the backward writes from their end back, an
+/// order the hardware's stream prefetchers do not follow: a lane's points
+/// in lanes_scatter (paths/detail/core.hpp), ∂L/∂z in the passes of
+/// fmexp_lanes_backward (src/kernels/simd.hpp).
+template <class T> inline void prefetch_before_for_write(const T* end, std::size_t n) {
+    const std::uintptr_t e = reinterpret_cast<std::uintptr_t>(end);
+    for (std::uintptr_t a = e - n * sizeof(T); a < e; a += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(a), 1, 3);
+}
 
 /// Scratch for fmexp_lanes_backward on m segments (or, for a tensor in
 /// registers, the states before each segment of a block and every

@@ -622,17 +622,6 @@ void zero_fresh_points(const Source& src, std::size_t l, std::size_t first, std:
     }
 }
 
-/// Asks for the cache lines of the n values before `end`, to be written
-/// (addresses only: a prefetch does not fault). lanes_scatter writes each
-/// lane's points a sub-block at a time from the path's end back, an order
-/// the hardware's stream prefetchers do not follow: the points of many
-/// paths (5 MB for the peers' grid) had missed the caches on every store.
-template <class T> inline void prefetch_before_for_write(const T* end, std::size_t n) {
-    const std::uintptr_t e = reinterpret_cast<std::uintptr_t>(end);
-    for (std::uintptr_t a = e - n * sizeof(T); a < e; a += 64)
-        __builtin_prefetch(reinterpret_cast<const void*>(a), 1, 3);
-}
-
 /// ∂L/∂Δ of steps first..first+block-1 of every lane (GZ, block x d x W,
 /// interleaved) into the gradients of their paths' points, the last step
 /// first in each lane. As rows (kernels::scatter_differences), a lane's
@@ -659,7 +648,9 @@ void lanes_scatter(const Source& src, std::size_t first, std::size_t block, std:
                 if (fresh && src.lane_steps(l, first + b0 + has, 1, next0) == 0) // the lane's last point
                     std::fill(x + (has - 1) * d, x + has * d, T(0));
                 kernels::scatter_differences(x, static_cast<const T*>(rows + l * stride), has * d, d, fresh);
-                if (b0 > 0) prefetch_before_for_write(x, sub * d); // the lane's next sub-block
+                // the lane's next sub-block, below: the points of many paths (5 MB for
+                // the peers' grid) had missed the caches on every store
+                if (b0 > 0) kernels::horner::prefetch_before_for_write(x, sub * d);
             }
             if (b0 == 0) break;
         }
