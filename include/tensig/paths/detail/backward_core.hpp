@@ -396,11 +396,8 @@ template <class T, class Source>
 void lanes_backward(const Source& src, const T* G, std::size_t gstride, std::size_t count, const shape& s,
                     lanes_backward_workspace<T>& ws, T* out, const T* checkpoints = nullptr, bool fresh = false) {
     const std::size_t W = ws.lanes, n = src.steps(), m = s.sig_length(), d = s.dim(), R = ws.R, C = ws.chunk;
-    if (!checkpoints) { // levels 0..N-1 only: a sweep at depth N-1, or at depth 1 the points' differences
-        if (s.depth() == 2)
-            lanes_level_one_checkpoints(src, s, W, ws.checkpoints.data(), C);
-        else
-            lanes_signatures(src, s, ws.fwd, ws.checkpoints.data(), C, s.depth() - 1, /*to_end=*/false);
+    if (!checkpoints) { // levels 0..N-1 only: a sweep at depth N-1
+        lanes_signatures(src, s, ws.fwd, ws.checkpoints.data(), C, s.depth() - 1, /*to_end=*/false);
         checkpoints = ws.checkpoints.data();
     }
     // level 0 has no gradient; the lanes past count have none either

@@ -672,6 +672,45 @@ inline std::size_t lanes_record_values(const shape& s, std::size_t W) {
     return kernels::scalar::fmexp_lanes_record_size(s.dim(), s.depth()) * W;
 }
 
+/// Levels 0 and 1 before every step that is a multiple of `every`, from the
+/// points alone (lanes_signatures at depth 1 wanting only the checkpoints):
+/// level 1 before step t of a lane is the sum of its increments, and the
+/// sum of a run of increments is the difference of the run's end points
+/// (one rounding, where a sweep takes one per step). A sweep would read
+/// every point through the lanes' transposes for it: about a tenth of the
+/// peers' grid's backward at N = 2.
+template <class T, class Source>
+void lanes_level_one_checkpoints(const Source& src, std::size_t d, std::size_t W, T* checkpoints, std::size_t every) {
+    const signature_options& o = *src.o;
+    const std::size_t n = src.steps(), R = (1 + d) * W, slots = (n + every - 1) / every;
+    // step i's increment is x[to(i)] - x[from(i)] (the inverse walks the
+    // segments back, reversed), and step i + 1 starts where step i ends;
+    // point -1 is the origin (basepoint)
+    const auto hi = [&](std::size_t i) {
+        const std::size_t seg = step_segment(i, src.n, o.inverse);
+        return std::ptrdiff_t(o.basepoint ? seg : seg + 1);
+    };
+    const auto from = [&](std::size_t i) { return o.inverse ? hi(i) : hi(i) - 1; };
+    const auto to = [&](std::size_t i) { return o.inverse ? hi(i) - 1 : hi(i); };
+    const auto point = [&](const T* path, std::ptrdiff_t k, std::size_t c) {
+        return k < 0 ? T(0) : path[std::size_t(k) * d + c];
+    };
+    for (std::size_t j = 0; j < slots; ++j) {
+        T* state = checkpoints + j * R;
+        std::fill(state, state + W, T(1));
+        std::fill(state + W, state + R, T(0));
+        for (std::size_t l = 0; l < W && j > 0; ++l) {
+            std::size_t step0 = 0;
+            const std::size_t has = src.lane_steps(l, 0, j * every, step0);
+            if (has == 0) continue;
+            const std::ptrdiff_t a = from(step0), b = to(step0 + has - 1);
+            const T* path = src.lane_path(l);
+            for (std::size_t c = 0; c < d; ++c)
+                state[W + c * W + l] = T(point(path, b, c) - point(path, a, c));
+        }
+    }
+}
+
 /// The signatures of the lanes of `src`, left interleaved in ws.acc. With
 /// `checkpoints`, levels 0..N-1 before every step that is a multiple of
 /// `every` (the backward pass's chunks, lanes_backward) are kept there, one
@@ -686,7 +725,9 @@ inline std::size_t lanes_record_values(const shape& s, std::size_t W) {
 /// `checkpoints` needs a depth below the shape's: the state lives in the
 /// checkpoints themselves, the run that starts at one reading it and
 /// writing the next (kernels::fmexp_lanes out of place), the last one
-/// ws.acc; a copy of every state had been 3.4-5.2% of a backward pass.
+/// ws.acc; a copy of every state had been 3.4-5.2% of a backward pass. At
+/// depth 1 with only the checkpoints wanted, they come from the points
+/// (lanes_level_one_checkpoints), with no sweep.
 template <class T, class Source>
 void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws, T* checkpoints = nullptr,
                       std::size_t every = 0, std::size_t depth = SIZE_MAX, bool to_end = true) {
@@ -695,6 +736,8 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
     const std::size_t end = !to_end && n > 0 ? (n - 1) / every * every : n; // steps advanced
     const std::size_t slots = checkpoints ? (n + every - 1) / every : 0;
     assert(!checkpoints || N < s.depth()); // a checkpoint holds levels 0..N-1 of the shape
+    if (checkpoints && N == 1 && !to_end && R == (1 + d) * W)
+        return lanes_level_one_checkpoints(src, d, W, checkpoints, every);
     std::fill(ws.acc.begin(), ws.acc.end(), T(0));
     std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     T* state = ws.acc.data();
@@ -722,48 +765,6 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
             j += run;
         }
         i += block;
-    }
-}
-
-/// What lanes_signatures(src, s, ws, checkpoints, every, 1, false) keeps,
-/// for a shape of depth 2, from the points alone: level 1 of the state
-/// before step t of a lane is the sum of its increments, and the sum of a
-/// run of increments is the difference of the run's end points (one
-/// rounding, where the sweep took one per step). The sweep read every point
-/// through the lanes' transposes for it: about a tenth of the peers' grid's
-/// backward at N = 2.
-template <class T, class Source>
-void lanes_level_one_checkpoints(const Source& src, const shape& s, std::size_t W, T* checkpoints,
-                                 std::size_t every) {
-    const signature_options& o = *src.o;
-    const std::size_t n = src.steps(), d = s.dim(), R = lanes_record_values(s, W), slots = (n + every - 1) / every;
-    assert(s.depth() == 2 && R == (1 + d) * W);
-    // step i's increment is x[to] - x[from] (reversed for the inverse), and
-    // step i + 1 starts where step i ends; point -1 is the origin (basepoint)
-    const auto point = [&](const T* path, std::ptrdiff_t k, std::size_t c) {
-        return k < 0 ? T(0) : path[std::size_t(k) * d + c];
-    };
-    const auto ends = [&](std::size_t i, std::ptrdiff_t& from, std::ptrdiff_t& to) {
-        const std::size_t seg = step_segment(i, src.n, o.inverse);
-        const std::ptrdiff_t hi = std::ptrdiff_t(o.basepoint ? seg : seg + 1);
-        from = o.inverse ? hi : hi - 1;
-        to = o.inverse ? hi - 1 : hi;
-    };
-    for (std::size_t j = 0; j < slots; ++j) {
-        T* state = checkpoints + j * R;
-        std::fill(state, state + W, T(1));
-        std::fill(state + W, state + R, T(0));
-        for (std::size_t l = 0; l < W && j > 0; ++l) {
-            std::size_t step0 = 0;
-            const std::size_t has = src.lane_steps(l, 0, j * every, step0);
-            if (has == 0) continue;
-            std::ptrdiff_t from = 0, to = 0, unused = 0;
-            ends(step0, from, unused);
-            ends(step0 + has - 1, unused, to);
-            const T* path = src.lane_path(l);
-            for (std::size_t c = 0; c < d; ++c)
-                state[W + c * W + l] = T(point(path, to, c) - point(path, from, c));
-        }
     }
 }
 
