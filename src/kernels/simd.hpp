@@ -2413,6 +2413,7 @@ template <class Arch, class T> struct kernels {
         if (j + 2 == N) return lanes_last_three<D, M, E>(c, parent, q, ep);
         const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, child = M * stride;
         const T* zs = c.zs;
+        const T* const inv_of = c.inv; // (read once: the stores below may alias c as far as the compiler knows)
         T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
         T* const Aw = c.A + (c.off[j] + parent * d) * W;
         const T* const Sw = c.src + (c.off[j] + parent * d) * W;
@@ -2436,15 +2437,19 @@ template <class Arch, class T> struct kernels {
                 for (std::size_t b = 0; b < D; ++b)
                     z[b] = batch::load_unaligned(zseg + b * W);
             const auto zb = [&](std::size_t b) { return D > 0 ? z[b % AR] : batch::load_unaligned(zseg + b * W); };
-            for (std::size_t k = j + 1; k <= N; ++k) {
+            const auto ab = [&](std::size_t b) { return D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W); };
+            { // chain j + 1: its children's divisor is 1 (j + 1 < N here)
+                const batch qk = batch::load_unaligned(qs + (j + 1) * W); // divided by 2
+                T* pk = p + s * stride + (j + 1) * W;
+                for (std::size_t b = 0; b < d; ++b)
+                    fmadd(qk, zb(b), ab(b)).store_unaligned(pk + b * child);
+            }
+            for (std::size_t k = j + 2; k <= N; ++k) {
                 const batch qk = batch::load_unaligned(qs + k * W); // divided by k - j + 1
                 T* pk = p + s * stride + k * W;
-                const batch inv = batch::load_unaligned(c.inv + (k - j) * W); // the children's divisor
-                for (std::size_t b = 0; b < d; ++b) {
-                    const batch ab = D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W);
-                    const batch pkb = fmadd(qk, zb(b), ab);
-                    (k == j + 1 ? pkb : pkb * inv).store_unaligned(pk + b * child);
-                }
+                const batch inv = batch::load_unaligned(inv_of + (k - j) * W); // the children's divisor
+                for (std::size_t b = 0; b < d; ++b)
+                    (fmadd(qk, zb(b), ab(b)) * inv).store_unaligned(pk + b * child);
             }
             const batch qj = batch::load_unaligned(qs + j * W);
             for (std::size_t b = 0; b < d; ++b) {
