@@ -2337,8 +2337,8 @@ template <class Arch, class T> struct kernels {
     //
     // Scratch: the partial sums of the d children of the current node of
     // each level j < N-1: child b's sum of chain k for segment s at partials +
-    // ((j*d + b)*M + s)*(N+1)*W + k*W (level 0: the root's, A_0 for every
-    // chain, or the given roots, divided by k). The increments are read where
+    // (j*d + b)*M*(N+1)*W + chain_at<D, M>(N, k, s) (level 0: the root's, A_0
+    // for every chain, or the given roots, divided by k). The increments are read where
     // they are (zs: Z[(s*d + b)*W] from the pass's first segment).
     //
     // Out of place, a pass reads every coefficient from `src` (the same
@@ -2387,6 +2387,22 @@ template <class Arch, class T> struct kernels {
         }
     }
 
+    // Where a node's partial sum of chain k for segment s lies in its block
+    // of partial sums (lanes_ctx::partials). For d = 2 (lanes_last_four),
+    // chain N first and segments innermost, so that the last levels, which
+    // read chains N-3..N, address them at offsets known at compile time
+    // from one pointer (their run-time (N+1)-strided addresses had each
+    // taken a register, spilled): (64, 64, 2, 10) forward 0.91x, the seed
+    // 0.96x; for d = 4 (lanes_last_three) that layout was 1.04x slower on
+    // (128, 128, 4, 6), and the segments stay outermost.
+    template <std::size_t D, std::size_t M>
+    static constexpr std::size_t chain_at(std::size_t N, std::size_t k, std::size_t s) {
+        if constexpr (last_four<D>)
+            return ((N - k) * M + s) * W;
+        else
+            return (s * (N + 1) + k) * W;
+    }
+
     // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c for the M segments of Z from s0
     // (interleaved increments), c = 1..N: the Horner divisors of a pass.
     static void divided_lanes(T* zs, const T* Z, std::size_t s0, std::size_t M, std::size_t dim, std::size_t depth) {
@@ -2411,7 +2427,7 @@ template <class Arch, class T> struct kernels {
         if constexpr (last_four<D>)
             if (j + 3 == N) return lanes_last_four<D, M, E>(c, parent, q, ep);
         if (j + 2 == N) return lanes_last_three<D, M, E>(c, parent, q, ep);
-        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, child = M * stride;
+        const std::size_t d = dim_of<D>(c), child = M * (N + 1) * W;
         const T* zs = c.zs;
         const T* const inv_of = c.inv; // (read once: the stores below may alias c as far as the compiler knows)
         T* const p = c.partials + j * d * child; // child b's partial sums at p + b*child
@@ -2430,7 +2446,6 @@ template <class Arch, class T> struct kernels {
                 batch::load_unaligned(Sw + b * W).store_unaligned(Aw + b * W);
         }
         for (std::size_t s = 0; s < M; ++s) {
-            const T* qs = q + s * stride;
             const T* zseg = zs + s * d * W; // divisor 1
             batch z[AR]; // (D > 0)
             if constexpr (D > 0)
@@ -2439,19 +2454,19 @@ template <class Arch, class T> struct kernels {
             const auto zb = [&](std::size_t b) { return D > 0 ? z[b % AR] : batch::load_unaligned(zseg + b * W); };
             const auto ab = [&](std::size_t b) { return D > 0 ? a[b % AR] : batch::load_unaligned(Aw + b * W); };
             { // chain j + 1: its children's divisor is 1 (j + 1 < N here)
-                const batch qk = batch::load_unaligned(qs + (j + 1) * W); // divided by 2
-                T* pk = p + s * stride + (j + 1) * W;
+                const batch qk = batch::load_unaligned(q + chain_at<D, M>(N, j + 1, s)); // divided by 2
+                T* pk = p + chain_at<D, M>(N, j + 1, s);
                 for (std::size_t b = 0; b < d; ++b)
                     fmadd(qk, zb(b), ab(b)).store_unaligned(pk + b * child);
             }
             for (std::size_t k = j + 2; k <= N; ++k) {
-                const batch qk = batch::load_unaligned(qs + k * W); // divided by k - j + 1
-                T* pk = p + s * stride + k * W;
+                const batch qk = batch::load_unaligned(q + chain_at<D, M>(N, k, s)); // divided by k - j + 1
+                T* pk = p + chain_at<D, M>(N, k, s);
                 const batch inv = batch::load_unaligned(inv_of + (k - j) * W); // the children's divisor
                 for (std::size_t b = 0; b < d; ++b)
                     (fmadd(qk, zb(b), ab(b)) * inv).store_unaligned(pk + b * child);
             }
-            const batch qj = batch::load_unaligned(qs + j * W);
+            const batch qj = batch::load_unaligned(q + chain_at<D, M>(N, j, s));
             for (std::size_t b = 0; b < d; ++b) {
                 if constexpr (D > 0)
                     a[b] = fmadd(qj, z[b], a[b]);
@@ -2467,24 +2482,58 @@ template <class Arch, class T> struct kernels {
             lanes_visit<D, M, E>(c, j + 1, parent * d + b, p + b * child, e[E ? b % ER : 0]);
     }
 
+    // Where the last levels' rows start: levels N-2, N-1 and N of A (written),
+    // of the tensors before the pass (read) and of exp's quotients (E),
+    // taken out of the context once per call of lanes_last_two/three/four.
+    // Every store may alias the context as far as the compiler knows, and
+    // it had reloaded them, and recomputed the rows, at every node.
+    struct last_rows {
+        T* A[3];
+        const T* S[3];
+        const T* ez[3];
+        const T* zs;
+        std::size_t dim;
+    };
+    static last_rows last_rows_of(const lanes_ctx& c) {
+        last_rows r;
+        for (std::size_t i = 0; i < 3; ++i) {
+            const std::size_t j = c.depth - 2 + i; // (depth >= 2)
+            r.A[i] = c.A + c.off[j] * W;
+            r.S[i] = c.src + c.off[j] * W;
+            r.ez[i] = c.ez ? c.ez + j * c.dim * W : nullptr;
+        }
+        r.zs = c.zs;
+        r.dim = c.dim;
+        return r;
+    }
+    // start_value for node b of a row (ez: that level's row of exp's quotients).
+    template <bool E> static batch start_at(const T* ez, const T* at, const batch& ep, std::size_t b) {
+        if constexpr (E)
+            return ep * batch::load_unaligned(ez + b * W);
+        else
+            return batch::load_unaligned(at);
+    }
+
     // Levels N-1 and N under `parent` (level N-2): each node u of level N-1
     // advances its own level (k = N-1) and level N's chain (k = N), then its
     // d leaves take the M multiply-adds of level N. The parent's partial sums
     // (qN, qN1: chains N and N-1 of each segment) and, for a d known at
     // compile time, the increments (z1) come in registers.
     template <std::size_t D, std::size_t M, bool E>
-    [[gnu::always_inline]] static inline void lanes_last_two_regs(const lanes_ctx& c, std::size_t parent,
+    [[gnu::always_inline]] static inline void lanes_last_two_regs(const last_rows& r, std::size_t parent,
                                                                   const batch* qN, const batch* qN1,
                                                                   const batch* z1, const batch& ep) {
-        const std::size_t d = dim_of<D>(c), N = c.depth;
+        const std::size_t d = dim_of<D>(r);
         constexpr std::size_t ZR = z1_count<D, M>;
-        const T* zs = c.zs;
-        T* Au = c.A + (c.off[N - 1] + parent * d) * W; // the d nodes of level N-1
-        T* leaf = c.A + (c.off[N] + parent * d * d) * W;  // and their d*d leaves
-        const T* Su = c.src + (c.off[N - 1] + parent * d) * W; // where they are read
-        const T* Sleaf = c.src + (c.off[N] + parent * d * d) * W;
+        const T* zs = r.zs;
+        T* Au = r.A[1] + parent * d * W; // the d nodes of level N-1
+        T* leaf = r.A[2] + parent * d * d * W;  // and their d*d leaves
+        const T* Su = r.S[1] + parent * d * W; // where they are read
+        const T* Sleaf = r.S[2] + parent * d * d * W;
+        const T* ezu = r.ez[1];
+        const T* ezleaf = r.ez[2];
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, leaf += d * W, Su += W, Sleaf += d * W) {
-            batch a = start_value<E>(c, Su, ep, N - 1, bu);
+            batch a = start_at<E>(ezu, Su, ep, bu);
             const batch eu = a;
             batch pN[M];
             for (std::size_t s = 0; s < M; ++s) {
@@ -2494,7 +2543,7 @@ template <class Arch, class T> struct kernels {
             }
             a.store_unaligned(Au);
             for (std::size_t b = 0; b < d; ++b) {
-                batch acc = start_value<E>(c, Sleaf + b * W, eu, N, b);
+                batch acc = start_at<E>(ezleaf, Sleaf + b * W, eu, b);
                 for (std::size_t s = 0; s < M; ++s)
                     acc = fmadd(pN[s], D > 0 ? z1[(s * D + b) % ZR] : batch::load_unaligned(zs + (s * d + b) * W),
                                      acc);
@@ -2521,15 +2570,16 @@ template <class Arch, class T> struct kernels {
     // memory (N = 2: the root's).
     template <std::size_t D, std::size_t M, bool E = false>
     static void lanes_last_two(const lanes_ctx& c, std::size_t parent, const T* q, const batch& ep = {}) {
-        const std::size_t N = c.depth, stride = (N + 1) * W;
+        const std::size_t N = c.depth;
         batch qN[M], qN1[M];
         for (std::size_t s = 0; s < M; ++s) {
-            qN[s] = batch::load_unaligned(q + s * stride + N * W);
-            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
+            qN[s] = batch::load_unaligned(q + chain_at<D, M>(N, N, s));
+            qN1[s] = batch::load_unaligned(q + chain_at<D, M>(N, N - 1, s));
         }
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
-        lanes_last_two_regs<D, M, E>(c, parent, qN, qN1, z1, ep);
+        const last_rows r = last_rows_of(c);
+        lanes_last_two_regs<D, M, E>(r, parent, qN, qN1, z1, ep);
     }
 
     // Levels N-2, N-1 and N under `parent` (level N-3), its partial sums of
@@ -2538,17 +2588,16 @@ template <class Arch, class T> struct kernels {
     // levels N-1 and N into registers (no partial sums stored), then its
     // subtree is lanes_last_two_regs.
     template <std::size_t D, std::size_t M, bool E>
-    [[gnu::always_inline]] static inline void lanes_last_three_regs(const lanes_ctx& c, std::size_t parent,
+    [[gnu::always_inline]] static inline void lanes_last_three_regs(const last_rows& r, std::size_t parent,
                                                                     const batch* qN2, const batch* qN1,
                                                                     const batch* qN, const batch* z1,
-                                                                    const batch& ep) {
-        const std::size_t d = dim_of<D>(c), N = c.depth;
-        const T* zs = c.zs;
-        T* Av = c.A + (c.off[N - 2] + parent * d) * W; // the d nodes of level N-2
-        const T* Sv = c.src + (c.off[N - 2] + parent * d) * W;
-        const batch half = batch::load_unaligned(c.inv + 2 * W);
+                                                                    const batch& half, const batch& ep) {
+        const std::size_t d = dim_of<D>(r);
+        const T* zs = r.zs;
+        T* Av = r.A[0] + parent * d * W; // the d nodes of level N-2
+        const T* Sv = r.S[0] + parent * d * W;
         for (std::size_t bv = 0; bv < d; ++bv) {
-            batch a = start_value<E>(c, Sv + bv * W, ep, N - 2, bv);
+            batch a = start_at<E>(r.ez[0], Sv + bv * W, ep, bv);
             const batch ev = a;
             batch pN[M], pN1[M];
             for (std::size_t s = 0; s < M; ++s) { // (qN1, qN divided by 2, 3)
@@ -2558,7 +2607,7 @@ template <class Arch, class T> struct kernels {
                 a = fmadd(qN2[s], zb, a);
             }
             a.store_unaligned(Av + bv * W);
-            lanes_last_two_regs<D, M, E>(c, parent * d + bv, pN, pN1, z1, ev);
+            lanes_last_two_regs<D, M, E>(r, parent * d + bv, pN, pN1, z1, ev);
         }
     }
 
@@ -2566,16 +2615,17 @@ template <class Arch, class T> struct kernels {
     // memory. The increments are loaded once for the d nodes, not once per node.
     template <std::size_t D, std::size_t M, bool E = false>
     static void lanes_last_three(const lanes_ctx& c, std::size_t parent, const T* q, const batch& ep = {}) {
-        const std::size_t N = c.depth, stride = (N + 1) * W;
+        const std::size_t N = c.depth;
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
         batch qN2[M], qN1[M], qN[M];
         for (std::size_t s = 0; s < M; ++s) {
-            qN2[s] = batch::load_unaligned(q + s * stride + (N - 2) * W);
-            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
-            qN[s] = batch::load_unaligned(q + s * stride + N * W);
+            qN2[s] = batch::load_unaligned(q + chain_at<D, M>(N, N - 2, s));
+            qN1[s] = batch::load_unaligned(q + chain_at<D, M>(N, N - 1, s));
+            qN[s] = batch::load_unaligned(q + chain_at<D, M>(N, N, s));
         }
-        lanes_last_three_regs<D, M, E>(c, parent, qN2, qN1, qN, z1, ep);
+        const last_rows r = last_rows_of(c);
+        lanes_last_three_regs<D, M, E>(r, parent, qN2, qN1, qN, z1, batch::load_unaligned(c.inv + 2 * W), ep);
     }
 
     // Whether levels N-3..N run as one call (lanes_last_four): for d = 2,
@@ -2595,34 +2645,34 @@ template <class Arch, class T> struct kernels {
     // then its subtree is lanes_last_three_regs.
     template <std::size_t D, std::size_t M, bool E>
     static void lanes_last_four(const lanes_ctx& c, std::size_t parent, const T* q, const batch& ep) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth;
         const T* zs = c.zs;
         const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
         batch z1[z1_count<D, M>];
         load_z1<D, M>(c, z1);
         T* Ax = c.A + (c.off[N - 3] + parent * d) * W; // the d nodes of level N-3
         const T* Sx = c.src + (c.off[N - 3] + parent * d) * W;
+        const last_rows r = last_rows_of(c);
         for (std::size_t bx = 0; bx < d; ++bx) {
             batch a = start_value<E>(c, Sx + bx * W, ep, N - 3, bx);
             const batch ex = a;
             batch pN2[M], pN1[M], pN[M];
             for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3, 4 for chains N-3..N)
-                const T* qs = q + s * stride;
                 const batch zb = D > 0 ? z1[(s * D + bx) % z1_count<D, M>] : batch::load_unaligned(zs + (s * d + bx) * W);
-                pN2[s] = fmadd(batch::load_unaligned(qs + (N - 2) * W), zb, a);
-                pN1[s] = fmadd(batch::load_unaligned(qs + (N - 1) * W), zb, a) * half;
-                pN[s] = fmadd(batch::load_unaligned(qs + N * W), zb, a) * third;
-                a = fmadd(batch::load_unaligned(qs + (N - 3) * W), zb, a);
+                pN2[s] = fmadd(batch::load_unaligned(q + chain_at<D, M>(N, N - 2, s)), zb, a);
+                pN1[s] = fmadd(batch::load_unaligned(q + chain_at<D, M>(N, N - 1, s)), zb, a) * half;
+                pN[s] = fmadd(batch::load_unaligned(q + chain_at<D, M>(N, N, s)), zb, a) * third;
+                a = fmadd(batch::load_unaligned(q + chain_at<D, M>(N, N - 3, s)), zb, a);
             }
             a.store_unaligned(Ax + bx * W);
-            lanes_last_three_regs<D, M, E>(c, parent * d + bx, pN2, pN1, pN, z1, ex);
+            lanes_last_three_regs<D, M, E>(r, parent * d + bx, pN2, pN1, pN, z1, half, ex);
         }
     }
 
     // One depth-first pass for M segments (zs and partials set up; E: from
     // exp's values, lanes_ctx::ez).
     template <std::size_t D, std::size_t M, bool E = false> static void lanes_pass(const lanes_ctx& c) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth;
         const batch a0 = batch::load_unaligned(c.src);
         // chain k's value at the root before segment s
         auto root_value = [&](std::size_t s, std::size_t k) {
@@ -2642,7 +2692,7 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = 0; s < M; ++s)
             for (std::size_t k = 0; k <= N; ++k) {
                 const batch v = root_value(s, k);
-                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(root + s * stride + k * W);
+                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(root + chain_at<D, M>(N, k, s));
             }
         if (N == 2)
             lanes_last_two<D, M, E>(c, 0, root, e0);
