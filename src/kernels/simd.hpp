@@ -2988,16 +2988,30 @@ template <class Arch, class T> struct kernels {
         const T* zs;   // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c (divided_lanes)
         T* gzc;        // gzc[(s*d + b)*W]: ∂L/∂z_{s,b}
         const T* inv;  // inv[c*W] = 1/c in every lane (c = 1..N)
-        T* partials;   // per level j: the node's p_k/(k-j) per segment, at [((j*M + s)*(N+1) + k)*W]
-        T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(((j*d + b)*M + s)*(N+1) + k)*W]
+        T* partials;   // per level j: the node's p_k/(k-j) per segment, at [j*M*(N+1)*W + bwd_at(N, k, s)]
+        T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(j*d + b)*M*(N+1)*W + bwd_at(N, k, s)]
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
         T* leafr;      // leafr[(u*M + s)*W]: their adjoint sums of chain N (where not bwd_regs)
         const T* root = nullptr; // the pass's roots [(s*(N+1) + k)*W] (fmexp_lanes), or none: A_0
         T* groot = nullptr;      // with roots: ∂L/∂root, the same layout (written)
     };
 
+    // Where a node's partial sum (and adjoint sum) of chain k for segment s
+    // lies in its block of the backward's scratch: as the forward's
+    // chain_at, chain N first and segments innermost, so that the last
+    // levels address chains N-2..N at offsets known at compile time.
+    template <std::size_t D, std::size_t M> static constexpr bool bwd_chain_major = true;
+    template <std::size_t D, std::size_t M>
+    static constexpr std::size_t bwd_at(std::size_t N, std::size_t k, std::size_t s) {
+        if constexpr (bwd_chain_major<D, M>)
+            return ((N - k) * M + s) * W;
+        else
+            return (s * (N + 1) + k) * W;
+    }
+
     // The children of `parent` (level j-1), whose partial sums (q) and
-    // adjoint sums (r) of segment s are at q + s*(N+1)*W and r + s*(N+1)*W.
+    // adjoint sums (r) of segment s and chain k are at q + bwd_at(N, k, s)
+    // and r + bwd_at(N, k, s).
     // Each child's subtree runs in turn (its partial sums in one buffer per
     // level, its adjoint sums in its own); then the children's reverse
     // steps run together, segment by segment, so that each of the parent's
@@ -3007,7 +3021,7 @@ template <class Arch, class T> struct kernels {
     static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth;
         if (j + 2 == N) return lanes_bwd_last_three<D, M>(c, parent, q, r);
-        const std::size_t d = dim_of<D>(c), stride = (N + 1) * W, zdiv = M * d * W, dW = d * W, cs = M * stride;
+        const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W, cs = M * (N + 1) * W;
         T* const p = c.partials + j * cs;
         T* const rr = c.adjoints + j * d * cs; // child b's adjoint sums at rr + b*cs
         for (std::size_t b = 0; b < d; ++b) {
@@ -3020,18 +3034,18 @@ template <class Arch, class T> struct kernels {
 #pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) {
                 z[s] = batch::load_unaligned(c.zs + (s * d + b) * W); // divisor 1
-                a[s + 1] = fmadd(batch::load_unaligned(q + s * stride + j * W), z[s], a[s]);
+                a[s + 1] = fmadd(batch::load_unaligned(q + bwd_at<D, M>(N, j, s)), z[s], a[s]);
             }
 #pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) // chain j+1: divisor 1
-                fmadd(batch::load_unaligned(q + s * stride + (j + 1) * W), z[s], a[s])
-                    .store_unaligned(p + s * stride + (j + 1) * W);
+                fmadd(batch::load_unaligned(q + bwd_at<D, M>(N, j + 1, s)), z[s], a[s])
+                    .store_unaligned(p + bwd_at<D, M>(N, j + 1, s));
             for (std::size_t k = j + 2; k <= N; ++k) {
                 const batch inv = batch::load_unaligned(c.inv + (k - j) * W);
 #pragma GCC unroll 8
                 for (std::size_t s = 0; s < M; ++s)
-                    (fmadd(batch::load_unaligned(q + s * stride + k * W), z[s], a[s]) * inv)
-                        .store_unaligned(p + s * stride + k * W);
+                    (fmadd(batch::load_unaligned(q + bwd_at<D, M>(N, k, s)), z[s], a[s]) * inv)
+                        .store_unaligned(p + bwd_at<D, M>(N, k, s));
             }
             lanes_bwd_visit<D, M>(c, j + 1, u, p, rr + b * cs);
         }
@@ -3051,8 +3065,6 @@ template <class Arch, class T> struct kernels {
             for (std::size_t b = 0; b < D; ++b)
                 g[b] = batch::load_unaligned(Gp + b * W);
             for (std::size_t s = M; s-- > 0;) {
-                const T* qs = q + s * stride;
-                T* rs = r + s * stride;
                 T* gz = c.gzc + s * dW; // child b's at + b*W
                 const T* zsb = c.zs + s * dW;
                 batch gz0[D], gz1[D], sum0[D], sum1[D];
@@ -3063,16 +3075,16 @@ template <class Arch, class T> struct kernels {
                     sum1[b] = batch(T(0));
                 }
                 const auto chain = [&](std::size_t k, batch* gzk, batch* sumk) { // divisor k - j + 1
-                    const batch qc = batch::load_unaligned(qs + k * W); // divided by k - j + 1
+                    const batch qc = batch::load_unaligned(q + bwd_at<D, M>(N, k, s)); // divided by k - j + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                     const T* zk = zsb + (k - j) * zdiv;
                     for (std::size_t b = 0; b < D; ++b) {
-                        const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + s * stride + k * W);
+                        const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + bwd_at<D, M>(N, k, s));
                         if (k > j) sumk[b] = sumk[b] + v;
                         gzk[b] = fmadd(v, qc, gzk[b]);
                         rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
-                    rk.store_unaligned(rs + k * W);
+                    rk.store_unaligned(r + bwd_at<D, M>(N, k, s));
                 };
                 std::size_t k = j;
                 if constexpr (two)
@@ -3094,22 +3106,20 @@ template <class Arch, class T> struct kernels {
             T* const sum = c.leafp + dW;
             std::copy(Gp, Gp + dW, g);
             for (std::size_t s = M; s-- > 0;) {
-                const T* qs = q + s * stride;
-                T* rs = r + s * stride;
                 T* gz = c.gzc + s * dW; // child b's at + b*W
                 const T* zsb = c.zs + s * dW;
                 std::copy(g, g + dW, sum); // the sums over chains start from g (chain j)
                 for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
-                    const batch qc = batch::load_unaligned(qs + k * W); // divided by k - j + 1
+                    const batch qc = batch::load_unaligned(q + bwd_at<D, M>(N, k, s)); // divided by k - j + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                     const T* zk = zsb + (k - j) * zdiv;
                     for (std::size_t b = 0; b < d; ++b) {
-                        const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + s * stride + k * W);
+                        const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + bwd_at<D, M>(N, k, s));
                         if (k > j) (batch::load_unaligned(sum + b * W) + v).store_unaligned(sum + b * W);
                         fmadd(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
                         rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
-                    rk.store_unaligned(rs + k * W);
+                    rk.store_unaligned(r + bwd_at<D, M>(N, k, s));
                 }
                 std::copy(sum, sum + dW, g); // before segment s
             }
@@ -3127,16 +3137,36 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D> static constexpr bool bwd_regs = D > 0 && D <= 4;
     template <std::size_t D, std::size_t M> static constexpr std::size_t bwd_gz1 = bwd_regs<D> ? M * D : 1;
 
+    // What the last two levels read of the context, read once per call of
+    // lanes_bwd_last_two/three (as last_rows: every store may alias the
+    // context, which had been reloaded at every node): the rows of level
+    // N-1 of A and G and of level N of G, and the scratch they use.
+    struct bwd_rows {
+        const T* A1;
+        T* G1;
+        const T* G2;
+        const T* zs;
+        T* gzc;
+        T* leafp;
+        T* leafr;
+        std::size_t dim;
+    };
+    static bwd_rows bwd_rows_of(const lanes_bwd_ctx& c) {
+        const std::size_t N = c.depth;
+        return {c.A + c.off[N - 1] * W, c.G + c.off[N - 1] * W, c.G + c.off[N] * W, c.zs, c.gzc,
+                c.leafp,                c.leafr,                c.dim};
+    }
+
     template <std::size_t D, std::size_t M>
-    [[gnu::always_inline]] static inline void lanes_bwd_last_two_regs(const lanes_bwd_ctx& c, std::size_t parent,
+    [[gnu::always_inline]] static inline void lanes_bwd_last_two_regs(const bwd_rows& c, std::size_t parent,
                                                                       const batch* qN, const batch* qN1, batch* rN1,
                                                                       batch* rNp, batch* gz1) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, dW = d * W;
+        const std::size_t d = dim_of<D>(c), dW = d * W;
         const T* zs = c.zs;
-        const T* Au = c.A + (c.off[N - 1] + parent * d) * W;
-        T* Gu = c.G + (c.off[N - 1] + parent * d) * W;
-        const T* leaves = c.G + (c.off[N] + parent * d * d) * W;
-        T* const leafp = c.leafp; // (read once: the stores below may alias c)
+        const T* Au = c.A1 + parent * d * W;
+        T* Gu = c.G1 + parent * d * W;
+        const T* leaves = c.G2 + parent * d * d * W;
+        T* const leafp = c.leafp;
         const T* leaf = leaves;
 #pragma GCC unroll 4
         for (std::size_t bu = 0; bu < d; ++bu, Au += W, Gu += W, leaf += dW) {
@@ -3169,7 +3199,7 @@ template <class Arch, class T> struct kernels {
             // sum_b G[u b] z_{s,b}, into c.leafr; then the nodes' reverse steps
             T* const R = c.leafr;
             small_products<M>(R, M * W, W, leaves, dW, W, zs, W, dW, d, d, false);
-            Gu = c.G + (c.off[N - 1] + parent * d) * W;
+            Gu = c.G1 + parent * d * W;
             for (std::size_t bu = 0; bu < d; ++bu, Gu += W) {
                 batch rN[M];
                 for (std::size_t s = 0; s < M; ++s)
@@ -3233,7 +3263,7 @@ template <class Arch, class T> struct kernels {
     // its leaves' adjoint sum rN of chain N: its z-gradients of chains N-1
     // and N (divisor 2), and its parent's adjoint sums rN1, rNp.
     template <std::size_t D, std::size_t M>
-    [[gnu::always_inline]] static inline void lanes_bwd_last_two_up(const lanes_bwd_ctx& c, std::size_t bu, T* Gu,
+    [[gnu::always_inline]] static inline void lanes_bwd_last_two_up(const bwd_rows& c, std::size_t bu, T* Gu,
                                                                     const batch* qN, const batch* qN1,
                                                                     const batch* rN, batch* rN1, batch* rNp,
                                                                     batch* gz1) {
@@ -3273,21 +3303,22 @@ template <class Arch, class T> struct kernels {
     // the root's).
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_last_two(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t N = c.depth, stride = (N + 1) * W;
+        const std::size_t N = c.depth;
         batch qN[M], qN1[M], rN1[M], rNp[M];
         for (std::size_t s = 0; s < M; ++s) {
-            qN[s] = batch::load_unaligned(q + s * stride + N * W);
-            qN1[s] = batch::load_unaligned(q + s * stride + (N - 1) * W);
-            rN1[s] = batch::load_unaligned(r + s * stride + (N - 1) * W);
-            rNp[s] = batch::load_unaligned(r + s * stride + N * W);
+            qN[s] = batch::load_unaligned(q + bwd_at<D, M>(N, N, s));
+            qN1[s] = batch::load_unaligned(q + bwd_at<D, M>(N, N - 1, s));
+            rN1[s] = batch::load_unaligned(r + bwd_at<D, M>(N, N - 1, s));
+            rNp[s] = batch::load_unaligned(r + bwd_at<D, M>(N, N, s));
         }
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
-        lanes_bwd_last_two_regs<D, M>(c, parent, qN, qN1, rN1, rNp, gz1);
+        const bwd_rows rows = bwd_rows_of(c);
+        lanes_bwd_last_two_regs<D, M>(rows, parent, qN, qN1, rN1, rNp, gz1);
         bwd_gz1_move<D, M>(c, gz1, false);
         for (std::size_t s = 0; s < M; ++s) {
-            rN1[s].store_unaligned(r + s * stride + (N - 1) * W);
-            rNp[s].store_unaligned(r + s * stride + N * W);
+            rN1[s].store_unaligned(r + bwd_at<D, M>(N, N - 1, s));
+            rNp[s].store_unaligned(r + bwd_at<D, M>(N, N, s));
         }
     }
 
@@ -3297,7 +3328,7 @@ template <class Arch, class T> struct kernels {
     // and its adjoint sums come back in registers.
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_last_three(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, stride = (N + 1) * W, zdiv = M * d * W, dW = d * W;
+        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W;
         const T* zs = c.zs;
         const T* const A2 = c.A + c.off[N - 2] * W; // level N-2 (the ctx read once: stores may alias it)
         T* const G2 = c.G + c.off[N - 2] * W;
@@ -3305,40 +3336,38 @@ template <class Arch, class T> struct kernels {
         const batch half = batch::load_unaligned(c.inv + 2 * W);
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
+        const bwd_rows rows = bwd_rows_of(c);
 #pragma GCC unroll 4
         for (std::size_t bv = 0; bv < d; ++bv) {
             const std::size_t v = parent * d + bv;
             batch a = batch::load_unaligned(A2 + v * W);
             batch pN[M], pN1[M], rN1[M], rNp[M];
             for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3 for chains N-2, N-1, N)
-                const T* qs = q + s * stride;
                 const batch zb = batch::load_unaligned(zs + (s * d + bv) * W);
-                pN1[s] = fmadd(batch::load_unaligned(qs + (N - 1) * W), zb, a);
-                pN[s] = fmadd(batch::load_unaligned(qs + N * W), zb, a) * half; // for its children
-                a = fmadd(batch::load_unaligned(qs + (N - 2) * W), zb, a);
+                pN1[s] = fmadd(batch::load_unaligned(q + bwd_at<D, M>(N, N - 1, s)), zb, a);
+                pN[s] = fmadd(batch::load_unaligned(q + bwd_at<D, M>(N, N, s)), zb, a) * half; // for its children
+                a = fmadd(batch::load_unaligned(q + bwd_at<D, M>(N, N - 2, s)), zb, a);
                 rN1[s] = rNp[s] = batch(T(0));
             }
-            lanes_bwd_last_two_regs<D, M>(c, v, pN, pN1, rN1, rNp, gz1);
+            lanes_bwd_last_two_regs<D, M>(rows, v, pN, pN1, rN1, rNp, gz1);
             T* Gv = G2 + v * W;
             batch g = batch::load_unaligned(Gv);
             for (std::size_t s = M; s-- > 0;) {
-                const T* qs = q + s * stride;
                 const T* zb = zs + (s * d + bv) * W;
-                T* rs = r + s * stride;
                 T* gz = gzc + s * dW + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
                 // chains N-2, N-1 and N (divisors 1, 2, 3)
-                const batch t = fmadd(v2, batch::load_unaligned(qs + N * W), v1 * batch::load_unaligned(qs + (N - 1) * W));
+                const batch t = fmadd(v2, batch::load_unaligned(q + bwd_at<D, M>(N, N, s)), v1 * batch::load_unaligned(q + bwd_at<D, M>(N, N - 1, s)));
                 if constexpr (bwd_regs<D>)
-                    gz1[s * D + bv] = fmadd(g, batch::load_unaligned(qs + (N - 2) * W), gz1[s * D + bv] + t);
+                    gz1[s * D + bv] = fmadd(g, batch::load_unaligned(q + bwd_at<D, M>(N, N - 2, s)), gz1[s * D + bv] + t);
                 else
-                    fmadd(g, batch::load_unaligned(qs + (N - 2) * W), batch::load_unaligned(gz) + t)
+                    fmadd(g, batch::load_unaligned(q + bwd_at<D, M>(N, N - 2, s)), batch::load_unaligned(gz) + t)
                         .store_unaligned(gz);
                 // The parent's adjoint sums: the first child starts them.
                 const auto sum = [&](const T* x) { return bv == 0 ? batch(T(0)) : batch::load_unaligned(x); };
-                fmadd(g, batch::load_unaligned(zb), sum(rs + (N - 2) * W)).store_unaligned(rs + (N - 2) * W);
-                fmadd(v1, batch::load_unaligned(zb + zdiv), sum(rs + (N - 1) * W)).store_unaligned(rs + (N - 1) * W);
-                fmadd(v2, batch::load_unaligned(zb + 2 * zdiv), sum(rs + N * W)).store_unaligned(rs + N * W);
+                fmadd(g, batch::load_unaligned(zb), sum(r + bwd_at<D, M>(N, N - 2, s))).store_unaligned(r + bwd_at<D, M>(N, N - 2, s));
+                fmadd(v1, batch::load_unaligned(zb + zdiv), sum(r + bwd_at<D, M>(N, N - 1, s))).store_unaligned(r + bwd_at<D, M>(N, N - 1, s));
+                fmadd(v2, batch::load_unaligned(zb + 2 * zdiv), sum(r + bwd_at<D, M>(N, N, s))).store_unaligned(r + bwd_at<D, M>(N, N, s));
                 g = (g + v1) + v2;
             }
             g.store_unaligned(Gv);
@@ -3375,16 +3404,18 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = 0; s < M; ++s)
             for (std::size_t k = 0; k <= N; ++k) { // divided by k for the children (level 1)
                 const batch v = root_value(s, k);
-                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(c.partials + s * stride + k * W);
-                batch(T(0)).store_unaligned(c.adjoints + s * stride + k * W);
+                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(c.partials + bwd_at<D, M>(N, k, s));
+                batch(T(0)).store_unaligned(c.adjoints + bwd_at<D, M>(N, k, s));
             }
         if (N == 2)
             lanes_bwd_last_two<D, M>(c, 0, c.partials, c.adjoints);
         else
             lanes_bwd_visit<D, M>(c, 1, 0, c.partials, c.adjoints);
-        if (c.groot) // the root's adjoint sums: ∂L/∂root
-            for (std::size_t i = 0; i < M * stride; i += W)
-                batch::load_unaligned(c.adjoints + i).store_unaligned(c.groot + i);
+        if (c.groot) // the root's adjoint sums: ∂L/∂root (in the roots' layout)
+            for (std::size_t s = 0; s < M; ++s)
+                for (std::size_t k = 0; k <= N; ++k)
+                    batch::load_unaligned(c.adjoints + bwd_at<D, M>(N, k, s))
+                        .store_unaligned(c.groot + s * stride + k * W);
     }
 
     // G <- ∂L/∂A from G = ∂L/∂(A ⊗ exp(z_1) ⊗ ... ⊗ exp(z_m)) in each lane,
