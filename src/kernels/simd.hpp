@@ -2365,8 +2365,13 @@ template <class Arch, class T> struct kernels {
     // exp_lanes' product, so the same bits. Else loaded from at.
     template <bool E>
     static batch start_value(const lanes_ctx& c, const T* at, const batch& ep, std::size_t j, std::size_t b) {
+        return start_at<E>(E ? c.ez + j * c.dim * W : nullptr, at, ep, b);
+    }
+    // The same for node b of a level whose row of exp's quotients is ez
+    // (E), else at's value.
+    template <bool E> static batch start_at(const T* ez, const T* at, const batch& ep, std::size_t b) {
         if constexpr (E)
-            return ep * batch::load_unaligned(c.ez + (j * c.dim + b) * W);
+            return ep * batch::load_unaligned(ez + b * W);
         else
             return batch::load_unaligned(at);
     }
@@ -2505,13 +2510,6 @@ template <class Arch, class T> struct kernels {
         r.zs = c.zs;
         r.dim = c.dim;
         return r;
-    }
-    // start_value for node b of a row (ez: that level's row of exp's quotients).
-    template <bool E> static batch start_at(const T* ez, const T* at, const batch& ep, std::size_t b) {
-        if constexpr (E)
-            return ep * batch::load_unaligned(ez + b * W);
-        else
-            return batch::load_unaligned(at);
     }
 
     // Levels N-1 and N under `parent` (level N-2): each node u of level N-1
