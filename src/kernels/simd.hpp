@@ -2403,9 +2403,13 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M>
     static constexpr std::size_t chain_at(std::size_t N, std::size_t k, std::size_t s) {
         if constexpr (last_four<D>)
-            return ((N - k) * M + s) * W;
+            return chain_major_at<M>(N, k, s);
         else
             return (s * (N + 1) + k) * W;
+    }
+    // Chain N first, segments innermost: chain k of segment s (of M).
+    template <std::size_t M> static constexpr std::size_t chain_major_at(std::size_t N, std::size_t k, std::size_t s) {
+        return ((N - k) * M + s) * W;
     }
 
     // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c for the M segments of Z from s0
@@ -2986,26 +2990,20 @@ template <class Arch, class T> struct kernels {
         const T* zs;   // zs[(((c-1)*M + s)*d + b)*W] = z_{s,b} / c (divided_lanes)
         T* gzc;        // gzc[(s*d + b)*W]: ∂L/∂z_{s,b}
         const T* inv;  // inv[c*W] = 1/c in every lane (c = 1..N)
-        T* partials;   // per level j: the node's p_k/(k-j) per segment, at [j*M*(N+1)*W + bwd_at(N, k, s)]
-        T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(j*d + b)*M*(N+1)*W + bwd_at(N, k, s)]
+        T* partials;   // per level j: the node's p_k/(k-j) per segment, at [j*M*(N+1)*W + chain_major_at(N, k, s)]
+        T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(j*d + b)*M*(N+1)*W + chain_major_at(N, k, s)]
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
         T* leafr;      // leafr[(u*M + s)*W]: their adjoint sums of chain N (where not bwd_regs)
         const T* root = nullptr; // the pass's roots [(s*(N+1) + k)*W] (fmexp_lanes), or none: A_0
         T* groot = nullptr;      // with roots: ∂L/∂root, the same layout (written)
     };
 
-    // Where a node's partial sum (and adjoint sum) of chain k for segment s
-    // lies in its block of the backward's scratch: as the forward's
-    // chain_at, chain N first and segments innermost, so that the last
-    // levels address chains N-2..N at offsets known at compile time.
-    // Every d: (128, 128, 4, 6)'s backward took it best (0.857).
-    template <std::size_t M> static constexpr std::size_t bwd_at(std::size_t N, std::size_t k, std::size_t s) {
-        return ((N - k) * M + s) * W;
-    }
-
     // The children of `parent` (level j-1), whose partial sums (q) and
-    // adjoint sums (r) of segment s and chain k are at q + bwd_at(N, k, s)
-    // and r + bwd_at(N, k, s).
+    // adjoint sums (r) of segment s and chain k are at q + chain_major_at(N,
+    // k, s) and r + chain_major_at(N, k, s): for every d, where the forward
+    // takes it for d = 2 alone (chain_at), so that the last levels address
+    // chains N-2..N at offsets known at compile time ((128, 128, 4, 6)'s
+    // backward took it best, 0.857).
     // Each child's subtree runs in turn (its partial sums in one buffer per
     // level, its adjoint sums in its own); then the children's reverse
     // steps run together, segment by segment, so that each of the parent's
@@ -3028,18 +3026,18 @@ template <class Arch, class T> struct kernels {
 #pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) {
                 z[s] = batch::load_unaligned(c.zs + (s * d + b) * W); // divisor 1
-                a[s + 1] = fmadd(batch::load_unaligned(q + bwd_at<M>(N, j, s)), z[s], a[s]);
+                a[s + 1] = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, j, s)), z[s], a[s]);
             }
 #pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) // chain j+1: divisor 1
-                fmadd(batch::load_unaligned(q + bwd_at<M>(N, j + 1, s)), z[s], a[s])
-                    .store_unaligned(p + bwd_at<M>(N, j + 1, s));
+                fmadd(batch::load_unaligned(q + chain_major_at<M>(N, j + 1, s)), z[s], a[s])
+                    .store_unaligned(p + chain_major_at<M>(N, j + 1, s));
             for (std::size_t k = j + 2; k <= N; ++k) {
                 const batch inv = batch::load_unaligned(c.inv + (k - j) * W);
 #pragma GCC unroll 8
                 for (std::size_t s = 0; s < M; ++s)
-                    (fmadd(batch::load_unaligned(q + bwd_at<M>(N, k, s)), z[s], a[s]) * inv)
-                        .store_unaligned(p + bwd_at<M>(N, k, s));
+                    (fmadd(batch::load_unaligned(q + chain_major_at<M>(N, k, s)), z[s], a[s]) * inv)
+                        .store_unaligned(p + chain_major_at<M>(N, k, s));
             }
             lanes_bwd_visit<D, M>(c, j + 1, u, p, rr + b * cs);
         }
@@ -3069,16 +3067,16 @@ template <class Arch, class T> struct kernels {
                     sum1[b] = batch(T(0));
                 }
                 const auto chain = [&](std::size_t k, batch* gzk, batch* sumk) { // divisor k - j + 1
-                    const batch qc = batch::load_unaligned(q + bwd_at<M>(N, k, s)); // divided by k - j + 1
+                    const batch qc = batch::load_unaligned(q + chain_major_at<M>(N, k, s)); // divided by k - j + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                     const T* zk = zsb + (k - j) * zdiv;
                     for (std::size_t b = 0; b < D; ++b) {
-                        const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + bwd_at<M>(N, k, s));
+                        const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + chain_major_at<M>(N, k, s));
                         if (k > j) sumk[b] = sumk[b] + v;
                         gzk[b] = fmadd(v, qc, gzk[b]);
                         rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
-                    rk.store_unaligned(r + bwd_at<M>(N, k, s));
+                    rk.store_unaligned(r + chain_major_at<M>(N, k, s));
                 };
                 std::size_t k = j;
                 if constexpr (two)
@@ -3104,16 +3102,16 @@ template <class Arch, class T> struct kernels {
                 const T* zsb = c.zs + s * dW;
                 std::copy(g, g + dW, sum); // the sums over chains start from g (chain j)
                 for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
-                    const batch qc = batch::load_unaligned(q + bwd_at<M>(N, k, s)); // divided by k - j + 1
+                    const batch qc = batch::load_unaligned(q + chain_major_at<M>(N, k, s)); // divided by k - j + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
                     const T* zk = zsb + (k - j) * zdiv;
                     for (std::size_t b = 0; b < d; ++b) {
-                        const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + bwd_at<M>(N, k, s));
+                        const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + chain_major_at<M>(N, k, s));
                         if (k > j) (batch::load_unaligned(sum + b * W) + v).store_unaligned(sum + b * W);
                         fmadd(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
                         rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
-                    rk.store_unaligned(r + bwd_at<M>(N, k, s));
+                    rk.store_unaligned(r + chain_major_at<M>(N, k, s));
                 }
                 std::copy(sum, sum + dW, g); // before segment s
             }
@@ -3300,10 +3298,10 @@ template <class Arch, class T> struct kernels {
         const std::size_t N = c.depth;
         batch qN[M], qN1[M], rN1[M], rNp[M];
         for (std::size_t s = 0; s < M; ++s) {
-            qN[s] = batch::load_unaligned(q + bwd_at<M>(N, N, s));
-            qN1[s] = batch::load_unaligned(q + bwd_at<M>(N, N - 1, s));
-            rN1[s] = batch::load_unaligned(r + bwd_at<M>(N, N - 1, s));
-            rNp[s] = batch::load_unaligned(r + bwd_at<M>(N, N, s));
+            qN[s] = batch::load_unaligned(q + chain_major_at<M>(N, N, s));
+            qN1[s] = batch::load_unaligned(q + chain_major_at<M>(N, N - 1, s));
+            rN1[s] = batch::load_unaligned(r + chain_major_at<M>(N, N - 1, s));
+            rNp[s] = batch::load_unaligned(r + chain_major_at<M>(N, N, s));
         }
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
@@ -3311,8 +3309,8 @@ template <class Arch, class T> struct kernels {
         lanes_bwd_last_two_regs<D, M>(rows, parent, qN, qN1, rN1, rNp, gz1);
         bwd_gz1_move<D, M>(c, gz1, false);
         for (std::size_t s = 0; s < M; ++s) {
-            rN1[s].store_unaligned(r + bwd_at<M>(N, N - 1, s));
-            rNp[s].store_unaligned(r + bwd_at<M>(N, N, s));
+            rN1[s].store_unaligned(r + chain_major_at<M>(N, N - 1, s));
+            rNp[s].store_unaligned(r + chain_major_at<M>(N, N, s));
         }
     }
 
@@ -3338,9 +3336,9 @@ template <class Arch, class T> struct kernels {
             batch pN[M], pN1[M], rN1[M], rNp[M];
             for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3 for chains N-2, N-1, N)
                 const batch zb = batch::load_unaligned(zs + (s * d + bv) * W);
-                pN1[s] = fmadd(batch::load_unaligned(q + bwd_at<M>(N, N - 1, s)), zb, a);
-                pN[s] = fmadd(batch::load_unaligned(q + bwd_at<M>(N, N, s)), zb, a) * half; // for its children
-                a = fmadd(batch::load_unaligned(q + bwd_at<M>(N, N - 2, s)), zb, a);
+                pN1[s] = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, N - 1, s)), zb, a);
+                pN[s] = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, N, s)), zb, a) * half; // for its children
+                a = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, N - 2, s)), zb, a);
                 rN1[s] = rNp[s] = batch(T(0));
             }
             lanes_bwd_last_two_regs<D, M>(rows, v, pN, pN1, rN1, rNp, gz1);
@@ -3351,17 +3349,17 @@ template <class Arch, class T> struct kernels {
                 T* gz = gzc + s * dW + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
                 // chains N-2, N-1 and N (divisors 1, 2, 3)
-                const batch t = fmadd(v2, batch::load_unaligned(q + bwd_at<M>(N, N, s)), v1 * batch::load_unaligned(q + bwd_at<M>(N, N - 1, s)));
+                const batch t = fmadd(v2, batch::load_unaligned(q + chain_major_at<M>(N, N, s)), v1 * batch::load_unaligned(q + chain_major_at<M>(N, N - 1, s)));
                 if constexpr (bwd_regs<D>)
-                    gz1[s * D + bv] = fmadd(g, batch::load_unaligned(q + bwd_at<M>(N, N - 2, s)), gz1[s * D + bv] + t);
+                    gz1[s * D + bv] = fmadd(g, batch::load_unaligned(q + chain_major_at<M>(N, N - 2, s)), gz1[s * D + bv] + t);
                 else
-                    fmadd(g, batch::load_unaligned(q + bwd_at<M>(N, N - 2, s)), batch::load_unaligned(gz) + t)
+                    fmadd(g, batch::load_unaligned(q + chain_major_at<M>(N, N - 2, s)), batch::load_unaligned(gz) + t)
                         .store_unaligned(gz);
                 // The parent's adjoint sums: the first child starts them.
                 const auto sum = [&](const T* x) { return bv == 0 ? batch(T(0)) : batch::load_unaligned(x); };
-                fmadd(g, batch::load_unaligned(zb), sum(r + bwd_at<M>(N, N - 2, s))).store_unaligned(r + bwd_at<M>(N, N - 2, s));
-                fmadd(v1, batch::load_unaligned(zb + zdiv), sum(r + bwd_at<M>(N, N - 1, s))).store_unaligned(r + bwd_at<M>(N, N - 1, s));
-                fmadd(v2, batch::load_unaligned(zb + 2 * zdiv), sum(r + bwd_at<M>(N, N, s))).store_unaligned(r + bwd_at<M>(N, N, s));
+                fmadd(g, batch::load_unaligned(zb), sum(r + chain_major_at<M>(N, N - 2, s))).store_unaligned(r + chain_major_at<M>(N, N - 2, s));
+                fmadd(v1, batch::load_unaligned(zb + zdiv), sum(r + chain_major_at<M>(N, N - 1, s))).store_unaligned(r + chain_major_at<M>(N, N - 1, s));
+                fmadd(v2, batch::load_unaligned(zb + 2 * zdiv), sum(r + chain_major_at<M>(N, N, s))).store_unaligned(r + chain_major_at<M>(N, N, s));
                 g = (g + v1) + v2;
             }
             g.store_unaligned(Gv);
@@ -3398,8 +3396,8 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = 0; s < M; ++s)
             for (std::size_t k = 0; k <= N; ++k) { // divided by k for the children (level 1)
                 const batch v = root_value(s, k);
-                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(c.partials + bwd_at<M>(N, k, s));
-                batch(T(0)).store_unaligned(c.adjoints + bwd_at<M>(N, k, s));
+                (k > 1 ? v * batch::load_unaligned(c.inv + k * W) : v).store_unaligned(c.partials + chain_major_at<M>(N, k, s));
+                batch(T(0)).store_unaligned(c.adjoints + chain_major_at<M>(N, k, s));
             }
         if (N == 2)
             lanes_bwd_last_two<D, M>(c, 0, c.partials, c.adjoints);
@@ -3408,7 +3406,7 @@ template <class Arch, class T> struct kernels {
         if (c.groot) // the root's adjoint sums: ∂L/∂root (in the roots' layout)
             for (std::size_t s = 0; s < M; ++s)
                 for (std::size_t k = 0; k <= N; ++k)
-                    batch::load_unaligned(c.adjoints + bwd_at<M>(N, k, s))
+                    batch::load_unaligned(c.adjoints + chain_major_at<M>(N, k, s))
                         .store_unaligned(c.groot + s * stride + k * W);
     }
 
