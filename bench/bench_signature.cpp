@@ -6,6 +6,7 @@
 // - signature_backward<double>/.../threads:1|all       the gradient (sigbackprop), forward included
 // - backward_sweep<double>/...                         the reverse sweep alone (forward untimed)
 // - signature<double>/<arch>/B:../L:../d:../N:..  each instruction set forced
+// - signature_backward<double>/<arch>/...        the same for the gradient
 // - grid<float>/B:32/L:10000/d:../N:../fwd|bwd/threads:1|all   the peers' grid (float32)
 // - signature_jacobian<double>/B:1/L:../d:../N:..   the full Jacobian
 //   (sig_length, L, d) of one path of each standard shape, by forward tangents
@@ -247,6 +248,13 @@ const bool registered = [] {
             benchmark::RegisterBenchmark(
                 ("signature<double>/" + arch + "/" + shape_name(sh)).c_str(),
                 [sh, arch](benchmark::State& st) { bm_signature<double>(st, sh, arch, 1, pass::forward); })
+                ->Unit(unit_for(sh))
+                ->ComputeStatistics("min", min_of);
+    for (const auto& arch : tensig::kernels::available_archs())
+        for (const auto& sh : shapes)
+            benchmark::RegisterBenchmark(
+                ("signature_backward<double>/" + arch + "/" + shape_name(sh)).c_str(),
+                [sh, arch](benchmark::State& st) { bm_signature<double>(st, sh, arch, 1, pass::backward); })
                 ->Unit(unit_for(sh))
                 ->ComputeStatistics("min", min_of);
     return true;
