@@ -3012,6 +3012,8 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth;
+        if constexpr (bwd_last_four<D, M>)
+            if (j + 3 == N) return lanes_bwd_last_four<D, M>(c, parent, q, r);
         if (j + 2 == N) return lanes_bwd_last_three<D, M>(c, parent, q, r);
         const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W, cs = M * (N + 1) * W;
         T* const p = c.partials + j * cs;
@@ -3314,31 +3316,30 @@ template <class Arch, class T> struct kernels {
         }
     }
 
-    // Levels N-2, N-1 and N under `parent` (level N-3), its sums in memory:
-    // each node v of level N-2 takes the partial sums of chains N-1 and N
-    // into registers (none stored), its subtree is lanes_bwd_last_two_regs,
-    // and its adjoint sums come back in registers.
-    template <std::size_t D, std::size_t M>
-    static void lanes_bwd_last_three(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
-        const std::size_t d = dim_of<D>(c), N = c.depth, zdiv = M * d * W, dW = d * W;
-        const T* zs = c.zs;
-        const T* const A2 = c.A + c.off[N - 2] * W; // level N-2 (the ctx read once: stores may alias it)
-        T* const G2 = c.G + c.off[N - 2] * W;
-        T* const gzc = c.gzc;
-        const batch half = batch::load_unaligned(c.inv + 2 * W);
-        batch gz1[bwd_gz1<D, M>];
-        bwd_gz1_move<D, M>(c, gz1, true);
-        const bwd_rows rows = bwd_rows_of(c);
+    // Levels N-2, N-1 and N under `parent` (level N-3), given its partial
+    // sums of chains N-2+i (i = 0, 1, 2), q(i, s) for segment s (divided by
+    // 1, 2 and 3 for its children), and its adjoint sums, to which acc(i, s,
+    // bv, v, z) adds v z for its child bv: each node v of level N-2 takes the
+    // partial sums of chains N-1 and N into registers (none stored), its
+    // subtree is lanes_bwd_last_two_regs, and its adjoint sums come back in
+    // registers. (A2, G2: level N-2 of A and G.)
+    template <std::size_t D, std::size_t M, class Q, class Acc>
+    [[gnu::always_inline]] static inline void lanes_bwd_last_three_at(const bwd_rows& rows, const T* A2, T* G2,
+                                                                      const batch& half, std::size_t parent,
+                                                                      const Q& q, const Acc& acc, batch* gz1) {
+        const std::size_t d = dim_of<D>(rows), zdiv = M * d * W, dW = d * W;
+        const T* zs = rows.zs;
+        T* const gzc = rows.gzc;
 #pragma GCC unroll 4
         for (std::size_t bv = 0; bv < d; ++bv) {
             const std::size_t v = parent * d + bv;
             batch a = batch::load_unaligned(A2 + v * W);
             batch pN[M], pN1[M], rN1[M], rNp[M];
-            for (std::size_t s = 0; s < M; ++s) { // (q divided by 1, 2, 3 for chains N-2, N-1, N)
+            for (std::size_t s = 0; s < M; ++s) {
                 const batch zb = batch::load_unaligned(zs + (s * d + bv) * W);
-                pN1[s] = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, N - 1, s)), zb, a);
-                pN[s] = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, N, s)), zb, a) * half; // for its children
-                a = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, N - 2, s)), zb, a);
+                pN1[s] = fmadd(q(1, s), zb, a);
+                pN[s] = fmadd(q(2, s), zb, a) * half; // for its children
+                a = fmadd(q(0, s), zb, a);
                 rN1[s] = rNp[s] = batch(T(0));
             }
             lanes_bwd_last_two_regs<D, M>(rows, v, pN, pN1, rN1, rNp, gz1);
@@ -3349,21 +3350,122 @@ template <class Arch, class T> struct kernels {
                 T* gz = gzc + s * dW + bv * W;
                 const batch v1 = rN1[s], v2 = rNp[s];
                 // chains N-2, N-1 and N (divisors 1, 2, 3)
-                const batch t = fmadd(v2, batch::load_unaligned(q + chain_major_at<M>(N, N, s)), v1 * batch::load_unaligned(q + chain_major_at<M>(N, N - 1, s)));
+                const batch t = fmadd(v2, q(2, s), v1 * q(1, s));
                 if constexpr (bwd_regs<D>)
-                    gz1[s * D + bv] = fmadd(g, batch::load_unaligned(q + chain_major_at<M>(N, N - 2, s)), gz1[s * D + bv] + t);
+                    gz1[s * D + bv] = fmadd(g, q(0, s), gz1[s * D + bv] + t);
                 else
-                    fmadd(g, batch::load_unaligned(q + chain_major_at<M>(N, N - 2, s)), batch::load_unaligned(gz) + t)
-                        .store_unaligned(gz);
-                // The parent's adjoint sums: the first child starts them.
-                const auto sum = [&](const T* x) { return bv == 0 ? batch(T(0)) : batch::load_unaligned(x); };
-                fmadd(g, batch::load_unaligned(zb), sum(r + chain_major_at<M>(N, N - 2, s))).store_unaligned(r + chain_major_at<M>(N, N - 2, s));
-                fmadd(v1, batch::load_unaligned(zb + zdiv), sum(r + chain_major_at<M>(N, N - 1, s))).store_unaligned(r + chain_major_at<M>(N, N - 1, s));
-                fmadd(v2, batch::load_unaligned(zb + 2 * zdiv), sum(r + chain_major_at<M>(N, N, s))).store_unaligned(r + chain_major_at<M>(N, N, s));
+                    fmadd(g, q(0, s), batch::load_unaligned(gz) + t).store_unaligned(gz);
+                acc(0, s, bv, g, batch::load_unaligned(zb));
+                acc(1, s, bv, v1, batch::load_unaligned(zb + zdiv));
+                acc(2, s, bv, v2, batch::load_unaligned(zb + 2 * zdiv));
                 g = (g + v1) + v2;
             }
             g.store_unaligned(Gv);
         }
+    }
+
+    // Levels N-2, N-1 and N under `parent` (level N-3), its sums in memory
+    // (its adjoint sums written: the first child starts them).
+    template <std::size_t D, std::size_t M>
+    static void lanes_bwd_last_three(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
+        const std::size_t N = c.depth;
+        batch gz1[bwd_gz1<D, M>];
+        bwd_gz1_move<D, M>(c, gz1, true);
+        const bwd_rows rows = bwd_rows_of(c);
+        const auto qi = [&](std::size_t i, std::size_t s) {
+            return batch::load_unaligned(q + chain_major_at<M>(N, N - 2 + i, s));
+        };
+        const auto acc = [&](std::size_t i, std::size_t s, std::size_t bv, const batch& v, const batch& z) {
+            T* x = r + chain_major_at<M>(N, N - 2 + i, s);
+            (bv == 0 ? v * z : fmadd(v, z, batch::load_unaligned(x))).store_unaligned(x);
+        };
+        lanes_bwd_last_three_at<D, M>(rows, c.A + c.off[N - 2] * W, c.G + c.off[N - 2] * W,
+                                      batch::load_unaligned(c.inv + 2 * W), parent, qi, acc, gz1);
+        bwd_gz1_move<D, M>(c, gz1, false);
+    }
+
+    // Whether levels N-3..N of the backward run as one call
+    // (lanes_bwd_last_four): d = 2, as the forward's (last_four), in passes
+    // of up to four segments (the seed's one pass of six spills).
+    template <std::size_t D, std::size_t M> static constexpr bool bwd_last_four = last_four<D> && M <= 4;
+
+    // Levels N-3..N under `parent` (level N-4), its sums in memory: each
+    // node x of level N-3 takes the partial sums of chains N-2, N-1 and N
+    // into registers, its subtree is lanes_bwd_last_three_at (its adjoint
+    // sums of those chains come back in registers); then the reverse steps
+    // of the d nodes (lanes_bwd_visit's: ∂L/∂z, their gradients and the
+    // parent's adjoint sums, which the first node starts). The same
+    // operations in the same order as lanes_bwd_visit and
+    // lanes_bwd_last_three, so the same bits: passes of any length agree
+    // (with and without given starts, fmexp_lanes_backward_d).
+    template <std::size_t D, std::size_t M>
+    static void lanes_bwd_last_four(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
+        static_assert(D > 0, "the nodes' sums are kept for a d known at compile time");
+        const std::size_t N = c.depth, zdiv = M * D * W;
+        const T* zs = c.zs;
+        const T* const A3 = c.A + c.off[N - 3] * W;
+        T* const G3 = c.G + c.off[N - 3] * W;
+        const T* const A2 = c.A + c.off[N - 2] * W;
+        T* const G2 = c.G + c.off[N - 2] * W;
+        T* const gzc = c.gzc;
+        const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
+        batch gz1[bwd_gz1<D, M>];
+        bwd_gz1_move<D, M>(c, gz1, true);
+        const bwd_rows rows = bwd_rows_of(c);
+        const auto qk = [&](std::size_t k, std::size_t s) { // chain k (N-3..N), divided by k - N + 4
+            return batch::load_unaligned(q + chain_major_at<M>(N, k, s));
+        };
+        batch rs[D][3][M]; // node bx's adjoint sums of chains N-2, N-1, N
+        for (std::size_t bx = 0; bx < D; ++bx) {
+            batch a = batch::load_unaligned(A3 + (parent * D + bx) * W);
+            batch qs[3][M]; // its partial sums of those chains
+            for (std::size_t s = 0; s < M; ++s) {
+                const batch zb = batch::load_unaligned(zs + (s * D + bx) * W); // divisor 1
+                qs[0][s] = fmadd(qk(N - 2, s), zb, a);
+                qs[1][s] = fmadd(qk(N - 1, s), zb, a) * half;
+                qs[2][s] = fmadd(qk(N, s), zb, a) * third;
+                a = fmadd(qk(N - 3, s), zb, a);
+            }
+            batch(&rx)[3][M] = rs[bx];
+            lanes_bwd_last_three_at<D, M>(
+                rows, A2, G2, half, parent * D + bx, [&](std::size_t i, std::size_t s) { return qs[i][s]; },
+                [&](std::size_t i, std::size_t s, std::size_t bv, const batch& v, const batch& z) {
+                    rx[i][s] = bv == 0 ? v * z : fmadd(v, z, rx[i][s]);
+                },
+                gz1);
+        }
+        T* const Gx = G3 + parent * D * W; // the d nodes' gradients
+        batch g[D];
+        for (std::size_t bx = 0; bx < D; ++bx)
+            g[bx] = batch::load_unaligned(Gx + bx * W);
+        for (std::size_t s = M; s-- > 0;) {
+            for (std::size_t bx = 0; bx < D; ++bx) {
+                // chains N-3..N (divisors 1..4), in two sums as lanes_bwd_visit's
+                const std::size_t i = bwd_regs<D> ? s * D + bx : 0;
+                T* gz = gzc + (s * D + bx) * W;
+                const batch(&rx)[3][M] = rs[bx];
+                batch g0 = fmadd(g[bx], qk(N - 3, s), bwd_regs<D> ? gz1[i] : batch::load_unaligned(gz));
+                batch g1 = rx[0][s] * qk(N - 2, s);
+                g0 = fmadd(rx[1][s], qk(N - 1, s), g0);
+                g1 = fmadd(rx[2][s], qk(N, s), g1);
+                if constexpr (bwd_regs<D>)
+                    gz1[i] = g0 + g1;
+                else
+                    (g0 + g1).store_unaligned(gz);
+            }
+            // the parent's adjoint sums of chains N-3..N over the d nodes
+            for (std::size_t k = N - 3; k <= N; ++k) {
+                const T* zk = zs + (k - N + 3) * zdiv + s * D * W;
+                batch rk = (k == N - 3 ? g[0] : rs[0][k - N + 2][s]) * batch::load_unaligned(zk);
+                for (std::size_t bx = 1; bx < D; ++bx)
+                    rk = fmadd(k == N - 3 ? g[bx] : rs[bx][k - N + 2][s], batch::load_unaligned(zk + bx * W), rk);
+                rk.store_unaligned(r + chain_major_at<M>(N, k, s));
+            }
+            for (std::size_t bx = 0; bx < D; ++bx) // before segment s
+                g[bx] = (g[bx] + rs[bx][1][s]) + (rs[bx][0][s] + rs[bx][2][s]);
+        }
+        for (std::size_t bx = 0; bx < D; ++bx)
+            g[bx].store_unaligned(Gx + bx * W);
         bwd_gz1_move<D, M>(c, gz1, false);
     }
 
