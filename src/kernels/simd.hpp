@@ -3400,14 +3400,13 @@ template <class Arch, class T> struct kernels {
     // (with and without given starts, fmexp_lanes_backward_d).
     template <std::size_t D, std::size_t M>
     static void lanes_bwd_last_four(const lanes_bwd_ctx& c, std::size_t parent, const T* q, T* r) {
-        static_assert(D > 0, "the nodes' sums are kept for a d known at compile time");
+        static_assert(bwd_regs<D>, "the nodes' sums and z-gradients are kept for a small d known at compile time");
         const std::size_t N = c.depth, zdiv = M * D * W;
         const T* zs = c.zs;
         const T* const A3 = c.A + c.off[N - 3] * W;
         T* const G3 = c.G + c.off[N - 3] * W;
         const T* const A2 = c.A + c.off[N - 2] * W;
         T* const G2 = c.G + c.off[N - 2] * W;
-        T* const gzc = c.gzc;
         const batch half = batch::load_unaligned(c.inv + 2 * W), third = batch::load_unaligned(c.inv + 3 * W);
         batch gz1[bwd_gz1<D, M>];
         bwd_gz1_move<D, M>(c, gz1, true);
@@ -3441,17 +3440,12 @@ template <class Arch, class T> struct kernels {
         for (std::size_t s = M; s-- > 0;) {
             for (std::size_t bx = 0; bx < D; ++bx) {
                 // chains N-3..N (divisors 1..4), in two sums as lanes_bwd_visit's
-                const std::size_t i = bwd_regs<D> ? s * D + bx : 0;
-                T* gz = gzc + (s * D + bx) * W;
                 const batch(&rx)[3][M] = rs[bx];
-                batch g0 = fmadd(g[bx], qk(N - 3, s), bwd_regs<D> ? gz1[i] : batch::load_unaligned(gz));
+                batch g0 = fmadd(g[bx], qk(N - 3, s), gz1[s * D + bx]);
                 batch g1 = rx[0][s] * qk(N - 2, s);
                 g0 = fmadd(rx[1][s], qk(N - 1, s), g0);
                 g1 = fmadd(rx[2][s], qk(N, s), g1);
-                if constexpr (bwd_regs<D>)
-                    gz1[i] = g0 + g1;
-                else
-                    (g0 + g1).store_unaligned(gz);
+                gz1[s * D + bx] = g0 + g1;
             }
             // the parent's adjoint sums of chains N-3..N over the d nodes
             for (std::size_t k = N - 3; k <= N; ++k) {
