@@ -243,20 +243,16 @@ const bool registered = [] {
                     ->UseRealTime()
                     ->ComputeStatistics("min", min_of);
         }
-    for (const auto& arch : tensig::kernels::available_archs())
-        for (const auto& sh : shapes)
-            benchmark::RegisterBenchmark(
-                ("signature<double>/" + arch + "/" + shape_name(sh)).c_str(),
-                [sh, arch](benchmark::State& st) { bm_signature<double>(st, sh, arch, 1, pass::forward); })
-                ->Unit(unit_for(sh))
-                ->ComputeStatistics("min", min_of);
-    for (const auto& arch : tensig::kernels::available_archs())
-        for (const auto& sh : shapes)
-            benchmark::RegisterBenchmark(
-                ("signature_backward<double>/" + arch + "/" + shape_name(sh)).c_str(),
-                [sh, arch](benchmark::State& st) { bm_signature<double>(st, sh, arch, 1, pass::backward); })
-                ->Unit(unit_for(sh))
-                ->ComputeStatistics("min", min_of);
+    for (const pass p : {pass::forward, pass::backward})
+        for (const auto& arch : tensig::kernels::available_archs())
+            for (const auto& sh : shapes)
+                benchmark::RegisterBenchmark(
+                    (std::string(p == pass::forward ? "signature" : "signature_backward") + "<double>/" + arch + "/" +
+                     shape_name(sh))
+                        .c_str(),
+                    [sh, arch, p](benchmark::State& st) { bm_signature<double>(st, sh, arch, 1, p); })
+                    ->Unit(unit_for(sh))
+                    ->ComputeStatistics("min", min_of);
     return true;
 }();
 
