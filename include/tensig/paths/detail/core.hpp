@@ -744,13 +744,14 @@ void lanes_signatures(const Source& src, const shape& s, lanes_workspace<T>& ws,
         std::fill(state, state + W, T(1));
         std::fill(state + W, state + R, T(0));
     }
-    // ws.acc: the state, or the last one (written by a run out of place, its
-    // levels above N left as they are: zero); without to_end the sweep
-    // stops at the last checkpoint and never reaches it, and clearing it
-    // had been 1.1-1.7% of (32, 256, 8, 4)'s backward.
-    if (!checkpoints || to_end) {
+    // ws.acc: the state from the unit (no checkpoint slots), or the last
+    // state, written by a run out of place (its levels above N left as they
+    // are: zero). Without to_end the sweep stops at the last checkpoint and
+    // never reaches it: clearing it had been 1.1-1.7% of (32, 256, 8, 4)'s
+    // backward.
+    if (slots == 0 || to_end) {
         std::fill(ws.acc.begin(), ws.acc.end(), T(0));
-        if (!checkpoints) std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
+        if (slots == 0) std::fill(ws.acc.begin(), ws.acc.begin() + W, T(1));
     }
     for (std::size_t i = 0; i < n;) {
         const std::size_t block = std::min(lanes_increment_block, n - i);
