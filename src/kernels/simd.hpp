@@ -852,13 +852,25 @@ template <class Arch, class T> struct kernels {
                                     fmadd(batch::load_unaligned(g + r * nj + c + p * W), bv, acc[r][p]);
                         }
             } else if (RB * nj >= W) {
-                const std::size_t h = W / nj; // rows per register
-                for (std::size_t r0 = 0; r0 < RB; r0 += h) {
-                    const batch gv = batch::load_unaligned(g + r0 * nj);
-                    for (std::size_t q = 0; q < h; ++q) // (h <= RB: the index is r0 + q < RB)
-                        acc[r0 + q][0] =
-                            fmadd(gv, batch::load_aligned(bmask + (j * W + q) * W), acc[r0 + q][0]);
-                }
+                // h = W / nj rows per register, known at compile time so that
+                // the sums stay in registers (with a run-time h they went
+                // through the stack, and h took a division)
+                with_one_of<2, 4, 8, 16>(W / nj, [&](auto H) {
+                    constexpr std::size_t h = decltype(H)::value;
+                    if constexpr (h <= RB && h <= W) {
+                        batch bq[h];
+#pragma GCC unroll 16
+                        for (std::size_t q = 0; q < h; ++q)
+                            bq[q] = batch::load_aligned(bmask + (j * W + q) * W);
+#pragma GCC unroll 16
+                        for (std::size_t r0 = 0; r0 < RB; r0 += h) {
+                            const batch gv = batch::load_unaligned(g + r0 * nj);
+#pragma GCC unroll 16
+                            for (std::size_t q = 0; q < h; ++q)
+                                acc[r0 + q][0] = fmadd(gv, bq[q], acc[r0 + q][0]);
+                        }
+                    }
+                });
             } else {
                 for (std::size_t r = 0; r < RB; ++r)
                     for (std::size_t v = 0; v < nj; ++v)
