@@ -799,10 +799,18 @@ template <class Arch, class T> struct kernels {
                         out[v] += ai[u] * g[u * NJ + v];
                 continue;
             }
-            for (std::size_t u = 0; u < ni; u += W) {
-                const batch av = batch::load_unaligned(ai + u);
-                adjoint_left_expand<NJ>(acc, av, g + u * NJ, std::make_index_sequence<NJ>{});
-            }
+            // S / NJ registers of a_i a round where NJ < S, each into its own
+            // sums (for NJ = 1 one sum had waited on its multiply-add's latency)
+            constexpr std::size_t U = NJ < S ? S / NJ : 1;
+            std::size_t u = 0;
+            for (; u + U * W <= ni; u += U * W)
+#pragma GCC unroll 4
+                for (std::size_t r = 0; r < U; ++r)
+                    adjoint_left_expand<NJ>(acc + r * NJ, batch::load_unaligned(ai + u + r * W),
+                                            g + (u + r * W) * NJ, std::make_index_sequence<NJ>{});
+            for (; u < ni; u += W)
+                adjoint_left_expand<NJ>(acc, batch::load_unaligned(ai + u), g + u * NJ,
+                                        std::make_index_sequence<NJ>{});
         }
         alignas(64) T lanes[W];
         ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lanes);
