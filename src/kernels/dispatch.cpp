@@ -34,7 +34,8 @@ struct entry {
 // product: plain loads, stores and multiply-adds (and the product's
 // swizzles); its other kernels, with xsimd 8.1, measured up to 8x slower
 // than AVX2 on d = 2 and d = 3 (docs/benchmarks-history.md), and its
-// product_adjoint 1.07-1.96x slower for d = 2 and 3 (session 23), so they
+// product_adjoint 1.07-1.96x slower for d = 2 and 3 (session 23; on a Zen 4,
+// whose units are 256 bits wide, 1.6-2.6x for d = 2..16, session 27), so they
 // stay AVX2's.
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
