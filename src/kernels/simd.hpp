@@ -865,6 +865,8 @@ template <class Arch, class T> struct kernels {
                 // through the stack, and h took a division)
                 with_one_of<2, 4, 8, 16>(W / nj, [&](auto H) {
                     constexpr std::size_t h = decltype(H)::value;
+                    // (h <= RB holds here, as RB * nj >= W; the test only
+                    // keeps the other instantiations from being compiled)
                     if constexpr (h <= RB && h <= W) {
                         batch bq[h];
 #pragma GCC unroll 16
