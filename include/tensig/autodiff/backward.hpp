@@ -73,16 +73,22 @@ template <class T> void exp(T* gx, const T* x, const T* gy, const shape& s) {
 }
 
 namespace detail_vjp {
-// y = x / x0 - e_0: gradient of the normalisation, given gy (level 0 ignored).
-template <class T> void normalise(T* gx, const T* x, const T* gy, std::size_t n) {
+// y = x / x0 - e_0: gradient of the normalisation, given sign * gy (level 0
+// ignored; sign 1 or -1, so that a caller need not negate gy first).
+template <class T> void normalise(T* gx, const T* x, const T* gy, std::size_t n, const T& sign = T(1)) {
     const T x0 = x[0];
-    for (std::size_t i = 1; i < n; ++i)
-        gx[i] += gy[i] / x0;
+    if (n <= 1) return;
+    // gx += (sign / x0) gy over levels >= 1 in one pass of the kernels (a
+    // division per coefficient, the compiler's SSE2 loop, had been 4% of
+    // logsignature_backward on (1, 8, 2, 12))
+    const T* src[2] = {gx + 1, gy + 1};
+    const T coef[2] = {T(1), sign / x0};
+    kernels::lincomb(gx + 1, n - 1, src, coef, 2);
     // <gy, x> over levels >= 1 by the kernel (a chain of n scalar
     // multiply-adds had cost as much as the loop above)
     T dot = T(0);
-    if (n > 1) kernels::matvec(&dot, gy + 1, 1, n - 1, x + 1);
-    gx[0] -= dot / (x0 * x0);
+    kernels::matvec(&dot, gy + 1, 1, n - 1, x + 1);
+    gx[0] -= sign * dot / (x0 * x0);
 }
 } // namespace detail_vjp
 
@@ -142,8 +148,7 @@ template <class T> void log(T* gx, const T* x, const T* gl, const shape& s, T* s
         product(gy, gnext, y, q[m + 1], gq, sm);
         std::swap(gq, gnext);
     }
-    kernels::scale(gy, gy, n, T(-1));
-    detail_vjp::normalise(gx, x, gy, n);
+    detail_vjp::normalise(gx, x, gy, n, T(-1)); // (∂L/∂y is -gy)
     gx[0] += gl[0] / x0;
 }
 
