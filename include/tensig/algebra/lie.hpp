@@ -19,6 +19,24 @@
 
 namespace tensig::lie {
 
+/// Σ_e coef_e x[index_e] over a row, column or expansion of the tables, in
+/// four sums taken in turn: with one, each multiply-add waited on the last
+/// (the Lyndon basis's backward on (1, 8, 2, 12) spent 5% of its time in
+/// that chain).
+template <class T> T sparse_dot(const lie_basis::range& r, const T* x) {
+    T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+    const auto* e = r.first;
+    for (; r.last - e >= 4; e += 4) {
+        s0 += T(e[0].coef) * x[e[0].index];
+        s1 += T(e[1].coef) * x[e[1].index];
+        s2 += T(e[2].coef) * x[e[2].index];
+        s3 += T(e[3].coef) * x[e[3].index];
+    }
+    for (; e != r.last; ++e)
+        s0 += T(e->coef) * x[e->index];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /// words[i] = x[coordinate(i)]: the coefficients of x at the Lyndon words.
 template <class T> void tensor_to_words(const lie_basis& b, const T* x, T* words) {
     for (std::size_t i = 0; i < b.size(); ++i)
@@ -34,17 +52,13 @@ template <class T> void tensor_to_words_adjoint(const lie_basis& b, const T* g_w
 
 /// In place: words coordinates -> Lyndon-bracket coordinates (c = M^{-1} x),
 /// by forward substitution, row by row: c_i = x_i - Σ_{j<i} M[i][j] c_j,
-/// each sum in a register, the same operations in the same order as
-/// column by column. (Scattered column by column into x, each update
-/// waited on the last store to its coefficient: the Lyndon basis's time
-/// over the expanded one on (1, 8, 2, 12) went from 4.4 to 3.6 us.)
+/// each sum in registers (sparse_dot). (Scattered column by column into x,
+/// each update waited on the last store to its coefficient: the Lyndon
+/// basis's time over the expanded one on (1, 8, 2, 12) went from 4.4 to
+/// 3.6 us.)
 template <class T> void words_to_lyndon(const lie_basis& b, T* x) {
-    for (std::size_t i = 0; i < b.size(); ++i) {
-        T acc = x[i];
-        for (const auto& e : b.row(i))
-            acc -= T(e.coef) * x[e.index];
-        x[i] = acc;
-    }
+    for (std::size_t i = 0; i < b.size(); ++i)
+        x[i] -= sparse_dot(b.row(i), x);
 }
 
 /// In place: Lyndon-bracket coordinates -> words coordinates (x = M c),
@@ -64,12 +78,8 @@ template <class T> void lyndon_to_words(const lie_basis& b, T* x) {
 
 /// In place: the adjoint of words_to_lyndon (g <- M^{-T} g).
 template <class T> void words_to_lyndon_adjoint(const lie_basis& b, T* g) {
-    for (std::size_t i = b.size(); i-- > 0;) {
-        T acc = g[i];
-        for (const auto& e : b.column(i))
-            acc -= T(e.coef) * g[e.index];
-        g[i] = acc;
-    }
+    for (std::size_t i = b.size(); i-- > 0;)
+        g[i] -= sparse_dot(b.column(i), g);
 }
 
 /// x = Σ_w c_w P_w in tensor coordinates (levels 1..N; overwritten).
@@ -82,12 +92,8 @@ template <class T> void lyndon_to_tensor(const lie_basis& b, const T* c, T* x) {
 
 /// Adjoint of lyndon_to_tensor: gc[i] = <P_{w_i}, gx>.
 template <class T> void lyndon_to_tensor_adjoint(const lie_basis& b, const T* gx, T* gc) {
-    for (std::size_t i = 0; i < b.size(); ++i) {
-        T acc = T(0);
-        for (const auto& e : b.expansion(i))
-            acc += T(e.coef) * gx[e.index];
-        gc[i] = acc;
-    }
+    for (std::size_t i = 0; i < b.size(); ++i)
+        gc[i] = sparse_dot(b.expansion(i), gx);
 }
 
 /// Length of the coordinates of `basis` (b may be null for expanded).
