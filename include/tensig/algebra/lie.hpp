@@ -63,17 +63,10 @@ template <class T> void words_to_lyndon(const lie_basis& b, T* x) {
 
 /// In place: Lyndon-bracket coordinates -> words coordinates (x = M c),
 /// row by row from the last: x_i = c_i + Σ_{j<i} M[i][j] c_j (rows above i
-/// still hold c), the terms by decreasing j.
+/// still hold c), each sum in registers (sparse_dot).
 template <class T> void lyndon_to_words(const lie_basis& b, T* x) {
-    for (std::size_t i = b.size(); i-- > 0;) {
-        const auto r = b.row(i);
-        T acc = x[i];
-        for (const auto* e = r.last; e != r.first;) {
-            --e;
-            acc += T(e->coef) * x[e->index];
-        }
-        x[i] = acc;
-    }
+    for (std::size_t i = b.size(); i-- > 0;)
+        x[i] += sparse_dot(b.row(i), x);
 }
 
 /// In place: the adjoint of words_to_lyndon (g <- M^{-T} g).
