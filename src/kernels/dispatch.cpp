@@ -33,10 +33,11 @@ struct entry {
 // AVX-512 supplies the lanes kernels (one path per lane), lincomb and the
 // product: plain loads, stores and multiply-adds (and the product's
 // swizzles); its other kernels, with xsimd 8.1, measured up to 8x slower
-// than AVX2 on d = 2 and d = 3 (docs/benchmarks-history.md), and its
-// product_adjoint 1.07-1.96x slower for d = 2 and 3 (session 23; on a Zen 4,
-// whose units are 256 bits wide, 1.6-2.6x for d = 2..16, session 27), so they
-// stay AVX2's.
+// than AVX2 on d = 2 and d = 3 (docs/benchmarks-history.md), and the ga
+// half of its product_adjoint (sums along rows, then across lanes) 1.8-8x
+// slower for d = 2..16 (session 28, Zen 5; the whole adjoint 1.07-1.96x for
+// d = 2 and 3 in session 23, 1.6-2.6x on a Zen 4 in session 27), so they
+// stay AVX2's. Its gb half (broadcasts against rows) is AVX-512's.
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
     simd::set_plain_kernels<xsimd::avx512f>(t);
@@ -163,11 +164,13 @@ void product(float* c, const float* a, const float* b, std::size_t dim, std::siz
 }
 void product_adjoint(double* ga, double* gb, const double* a, const double* b, const double* gc,
                      std::size_t dim, std::size_t depth) {
-    table().product_adjoint_d(ga, gb, a, b, gc, dim, depth);
+    if (gb) table().product_adjoint_left_d(gb, a, gc, dim, depth);
+    if (ga) table().product_adjoint_right_d(ga, b, gc, dim, depth);
 }
 void product_adjoint(float* ga, float* gb, const float* a, const float* b, const float* gc, std::size_t dim,
                      std::size_t depth) {
-    table().product_adjoint_f(ga, gb, a, b, gc, dim, depth);
+    if (gb) table().product_adjoint_left_f(gb, a, gc, dim, depth);
+    if (ga) table().product_adjoint_right_f(ga, b, gc, dim, depth);
 }
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
     table().fmexp_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)));

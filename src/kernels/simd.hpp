@@ -692,33 +692,47 @@ template <class Arch, class T> struct kernels {
     // power of two, each output is summed in registers over all its terms
     // and stored once: gb_j in tiles (adjoint_left), ga_i by blocks of rows
     // (adjoint_right). Other d go by rows.
-    static void product_adjoint(T* ga, T* gb, const T* a, const T* b, const T* gc, std::size_t d,
-                                std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint<policy>(ga, gb, a, b, gc, d, N);
-        std::size_t off[64], len[64]; // level k's offset and size (d >= 2: d^N values, N < 64)
+    // The two halves have a table entry each (kernel_table::
+    // product_adjoint_left and _right; dispatched::product_adjoint runs
+    // both): AVX-512 takes gb's, AVX2 keeps ga's (dispatch.cpp).
+    //
+    // Level k's offset and size in off[k], len[k] for k <= N (d >= 2:
+    // d^N values, so N < 64).
+    static void level_offsets(std::size_t* off, std::size_t* len, std::size_t d, std::size_t N) {
         off[0] = 0;
         len[0] = 1;
         for (std::size_t k = 1; k <= N; ++k) {
             off[k] = off[k - 1] + len[k - 1];
             len[k] = len[k - 1] * d;
         }
-        if (gb)
-            for (std::size_t j = 0; j <= N; ++j)
-                adjoint_left(gb + off[j], a, gc, j, N, off, len);
-        if (ga) {
-            // b_j masked to the lanes of row q of a register, for the rows
-            // shorter than a register (d^j < W): bmask[(j*W + q)*W + l]
-            alignas(64) T bmask[5 * W * W]; // (d >= 2, W <= 16: j < 5)
-            for (std::size_t j = 1; j <= N && len[j] < W; ++j)
-                for (std::size_t q = 0; q < W / len[j]; ++q)
-                    for (std::size_t l = 0; l < W; ++l)
-                        bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
-            for (std::size_t i = 0; i <= N; ++i)
-                with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], block_regs), [&](auto RB) {
-                    for (std::size_t u = 0; u < len[i]; u += RB)
-                        adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
-                });
-        }
+    }
+    // gb += a ⊳ gc.
+    static void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
+        if (d < 2 || (d & (d - 1)) != 0)
+            return horner::product_adjoint_left<policy>(gb, a, gc, d, N);
+        std::size_t off[64], len[64];
+        level_offsets(off, len, d, N);
+        for (std::size_t j = 0; j <= N; ++j)
+            adjoint_left(gb + off[j], a, gc, j, N, off, len);
+    }
+    // ga += gc ⌟ b.
+    static void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
+        if (d < 2 || (d & (d - 1)) != 0)
+            return horner::product_adjoint_right<policy>(ga, b, gc, d, N);
+        std::size_t off[64], len[64];
+        level_offsets(off, len, d, N);
+        // b_j masked to the lanes of row q of a register, for the rows
+        // shorter than a register (d^j < W): bmask[(j*W + q)*W + l]
+        alignas(64) T bmask[5 * W * W]; // (d >= 2, W <= 16: j < 5)
+        for (std::size_t j = 1; j <= N && len[j] < W; ++j)
+            for (std::size_t q = 0; q < W / len[j]; ++q)
+                for (std::size_t l = 0; l < W; ++l)
+                    bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
+        for (std::size_t i = 0; i <= N; ++i)
+            with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], block_regs), [&](auto RB) {
+                for (std::size_t u = 0; u < len[i]; u += RB)
+                    adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
+            });
     }
 
     // gb_j (at out) += Σ_i a_i ⊳ gc_{i+j}. Rows of gc_{i+j} (d^j values) of
@@ -3760,8 +3774,10 @@ template <class Arch> kernel_table make_table_for() {
     t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
     t.product_d = &kernels<Arch, double>::product;
     t.product_f = &kernels<Arch, float>::product;
-    t.product_adjoint_d = &kernels<Arch, double>::product_adjoint;
-    t.product_adjoint_f = &kernels<Arch, float>::product_adjoint;
+    t.product_adjoint_left_d = &kernels<Arch, double>::product_adjoint_left;
+    t.product_adjoint_left_f = &kernels<Arch, float>::product_adjoint_left;
+    t.product_adjoint_right_d = &kernels<Arch, double>::product_adjoint_right;
+    t.product_adjoint_right_f = &kernels<Arch, float>::product_adjoint_right;
     t.gram_d = &kernels<Arch, double>::gram;
     t.gram_f = &kernels<Arch, float>::gram;
     t.fmexp_left_many_d = &kernels<Arch, double>::fmexp_left_many;
@@ -3782,6 +3798,11 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     // at par, (3, 5) 1.08x, its rows too short for 16 lanes).
     t.product_d = &kernels<Arch, double>::product;
     t.product_f = &kernels<Arch, float>::product;
+    // gb's half of the product's adjoint (its sums are broadcasts against
+    // rows, as the product's): AVX-512 0.67-0.88x AVX2's time on the Zen 5
+    // (session 28); ga's half stays AVX2's (dispatch.cpp).
+    t.product_adjoint_left_d = &kernels<Arch, double>::product_adjoint_left;
+    t.product_adjoint_left_f = &kernels<Arch, float>::product_adjoint_left;
     t.registers = kernels<Arch, double>::vector_registers;
     t.lanes_d = kernels<Arch, double>::W;
     t.lanes_f = kernels<Arch, float>::W;

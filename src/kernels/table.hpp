@@ -56,10 +56,11 @@ struct kernel_table {
                              float*, std::size_t) = nullptr;
     void (*product_d)(double*, const double*, const double*, std::size_t, std::size_t) = nullptr;
     void (*product_f)(float*, const float*, const float*, std::size_t, std::size_t) = nullptr;
-    void (*product_adjoint_d)(double*, double*, const double*, const double*, const double*, std::size_t,
-                              std::size_t) = nullptr;
-    void (*product_adjoint_f)(float*, float*, const float*, const float*, const float*, std::size_t,
-                              std::size_t) = nullptr;
+    // the product's adjoint in halves: gb += a ⊳ gc (left), ga += gc ⌟ b (right)
+    void (*product_adjoint_left_d)(double*, const double*, const double*, std::size_t, std::size_t) = nullptr;
+    void (*product_adjoint_left_f)(float*, const float*, const float*, std::size_t, std::size_t) = nullptr;
+    void (*product_adjoint_right_d)(double*, const double*, const double*, std::size_t, std::size_t) = nullptr;
+    void (*product_adjoint_right_f)(float*, const float*, const float*, std::size_t, std::size_t) = nullptr;
     void (*gram_d)(double*, const double*, std::size_t, std::size_t, std::size_t, const std::size_t*,
                    const double*, std::size_t) = nullptr;
     void (*gram_f)(float*, const float*, std::size_t, std::size_t, std::size_t, const std::size_t*, const float*,

@@ -747,33 +747,54 @@ template <class P, class T> void product(T* c, const T* a, const T* b, std::size
     c[0] = a[0] * b[0];
 }
 
-/// The truncated product's adjoint by rows: from gc = ∂L/∂c for c = a ⊗ b
-/// (levels 0..N of dimension d), ga += gc ⌟ b and gb += a ⊳ gc, that is
-/// ga_i[u] += Σ_j Σ_v gc_{i+j}[u v] b_j[v] (the trailing letters contracted
-/// with b) and gb_j[v] += Σ_i Σ_u a_i[u] gc_{i+j}[u v] (the leading ones
-/// with a). Each term a matrix-vector product of gc_k, as d^i rows of
-/// d^(k-i), with b_(k-i) (P::matvec, 64 rows at a time into `tmp`) and a
-/// vector-matrix product with a_i (P::vecmat). Either of ga, gb may be null.
-template <class P, class T>
-void product_adjoint(T* ga, T* gb, const T* a, const T* b, const T* gc, std::size_t d, std::size_t N) {
-    constexpr std::size_t chunk = 64;
-    T tmp[chunk];
+/// Calls f(off_k, n_k, off_i, n_i, off_m, n_m) for every term of the
+/// product's adjoint: level k = i + m of gc as n_i = d^i rows of n_m = d^m.
+template <class F> void for_each_product_term(std::size_t d, std::size_t N, F&& f) {
     std::size_t off_k = 0, n_k = 1;
     for (std::size_t k = 0; k <= N; ++k) {
         std::size_t off_i = 0, n_i = 1;
         for (std::size_t i = 0; i <= k; ++i) {
             const std::size_t n_m = n_k / n_i, off_m = d == 1 ? k - i : (n_m - 1) / (d - 1);
-            if (ga)
-                for (std::size_t r = 0; r < n_i; r += chunk)
-                    P::matvec(tmp, gc + off_k + r * n_m, std::min(chunk, n_i - r), n_m, b + off_m,
-                              ga + off_i + r);
-            if (gb) P::vecmat(gb + off_m, a + off_i, n_i, gc + off_k, n_m);
+            f(off_k, n_k, off_i, n_i, off_m, n_m);
             off_i += n_i;
             n_i *= d;
         }
         off_k += n_k;
         n_k *= d;
     }
+}
+
+/// gb += a ⊳ gc by rows (product_adjoint's left half).
+template <class P, class T> void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
+    for_each_product_term(d, N, [&](std::size_t off_k, std::size_t, std::size_t off_i, std::size_t n_i,
+                                    std::size_t off_m, std::size_t n_m) {
+        P::vecmat(gb + off_m, a + off_i, n_i, gc + off_k, n_m);
+    });
+}
+
+/// ga += gc ⌟ b by rows (product_adjoint's right half).
+template <class P, class T> void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
+    constexpr std::size_t chunk = 64;
+    T tmp[chunk];
+    for_each_product_term(d, N, [&](std::size_t off_k, std::size_t, std::size_t off_i, std::size_t n_i,
+                                    std::size_t off_m, std::size_t n_m) {
+        for (std::size_t r = 0; r < n_i; r += chunk)
+            P::matvec(tmp, gc + off_k + r * n_m, std::min(chunk, n_i - r), n_m, b + off_m, ga + off_i + r);
+    });
+}
+
+/// The truncated product's adjoint by rows: from gc = ∂L/∂c for c = a ⊗ b
+/// (levels 0..N of dimension d), ga += gc ⌟ b and gb += a ⊳ gc, that is
+/// ga_i[u] += Σ_j Σ_v gc_{i+j}[u v] b_j[v] (the trailing letters contracted
+/// with b) and gb_j[v] += Σ_i Σ_u a_i[u] gc_{i+j}[u v] (the leading ones
+/// with a). Each term a matrix-vector product of gc_k, as d^i rows of
+/// d^(k-i), with b_(k-i) (P::matvec, 64 rows at a time into `tmp`:
+/// product_adjoint_right) and a vector-matrix product with a_i (P::vecmat:
+/// product_adjoint_left). Either of ga, gb may be null.
+template <class P, class T>
+void product_adjoint(T* ga, T* gb, const T* a, const T* b, const T* gc, std::size_t d, std::size_t N) {
+    if (gb) product_adjoint_left<P>(gb, a, gc, d, N);
+    if (ga) product_adjoint_right<P>(ga, b, gc, d, N);
 }
 
 } // namespace tensig::kernels::horner
