@@ -717,8 +717,15 @@ template <class Arch, class T> struct kernels {
     }
     // ga += gc ⌟ b.
     static void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0)
-            return horner::product_adjoint_right<policy>(ga, b, gc, d, N);
+        if (d < 2 || (d & (d - 1)) != 0) {
+            // (AVX-512's matvec, through xsimd 8.1's haddp, is slower than AVX2's and
+            // needs AVX-512DQ for float: AVX2's policy, compiled here too)
+            if constexpr (is_avx512)
+                return horner::product_adjoint_right<typename kernels<xsimd::fma3<xsimd::avx2>, T>::policy>(
+                    ga, b, gc, d, N);
+            else
+                return horner::product_adjoint_right<policy>(ga, b, gc, d, N);
+        }
         std::size_t off[64], len[64];
         level_offsets(off, len, d, N);
         // b_j masked to the lanes of row q of a register, for the rows
@@ -728,11 +735,152 @@ template <class Arch, class T> struct kernels {
             for (std::size_t q = 0; q < W / len[j]; ++q)
                 for (std::size_t l = 0; l < W; ++l)
                     bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
-        for (std::size_t i = 0; i <= N; ++i)
+        for (std::size_t i = 0; i <= N; ++i) {
+            if constexpr (is_avx512)
+                if (len[i] >= W) {
+                    adjoint_right_lanes(ga + off[i], b, gc, i, N, off, len);
+                    continue;
+                }
             with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], block_regs), [&](auto RB) {
-                for (std::size_t u = 0; u < len[i]; u += RB)
-                    adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
+                if constexpr (!is_avx512 || decltype(RB)::value < W) // (AVX-512: fewer rows than W)
+                    for (std::size_t u = 0; u < len[i]; u += RB)
+                        adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
             });
+        }
+    }
+
+    static constexpr bool is_avx512 = std::is_base_of<xsimd::avx512f, Arch>::value;
+
+    // ga_i (at out, d^i >= W rows) += Σ_j gc_{i+j} ⌟ b_j with AVX-512's
+    // two-source permutes (its adjoint_right, with xsimd's haddp and one sum
+    // per row, ran 1.8-8x slower than AVX2's), in blocks of W rows whose
+    // sums are the lanes of one register. Term by term for b_0 and the rows
+    // of b_j shorter than a register (d^j < W), each a loop over the blocks:
+    // a block's nj registers of gc_{i+j} turned into its nj columns
+    // (columns_of), each against a broadcast of b_j. Then the longer rows
+    // together, block by block: a sum per row along it, then the W sums
+    // across their lanes at once (fold_rows).
+    static void adjoint_right_lanes(T* out, const T* b, const T* gc, std::size_t i, std::size_t N,
+                                    const std::size_t* off, const std::size_t* len) {
+        const std::size_t n = len[i];
+        {
+            const batch b0(b[0]);
+            const T* gi = gc + off[i];
+            for (std::size_t u = 0; u < n; u += W)
+                fmadd(batch::load_unaligned(gi + u), b0, batch::load_unaligned(out + u)).store_unaligned(out + u);
+        }
+        std::size_t j = 1;
+        for (; i + j <= N && len[j] < W; ++j)
+            with_one_of<2, 4, 8>(len[j], [&](auto NJ) {
+                constexpr std::size_t nj = decltype(NJ)::value;
+                if constexpr (nj < W) {
+                    const T* g = gc + off[i + j];
+                    batch bv[nj];
+#pragma GCC unroll 8
+                    for (std::size_t v = 0; v < nj; ++v)
+                        bv[v] = batch(b[off[j] + v]);
+                    for (std::size_t u = 0; u < n; u += W, g += nj * W) {
+                        batch col[nj];
+#pragma GCC unroll 8
+                        for (std::size_t q = 0; q < nj; ++q)
+                            col[q] = batch::load_unaligned(g + q * W);
+                        columns_of<nj>(col);
+                        batch sum = batch::load_unaligned(out + u);
+#pragma GCC unroll 8
+                        for (std::size_t v = 0; v < nj; ++v)
+                            sum = fmadd(col[v], bv[v], sum);
+                        sum.store_unaligned(out + u);
+                    }
+                }
+            });
+        if (i + j > N) return;
+        for (std::size_t u = 0; u < n; u += W) {
+            batch acc[W];
+#pragma GCC unroll 16
+            for (std::size_t r = 0; r < W; ++r)
+                acc[r] = batch(T(0));
+            for (std::size_t k = j; i + k <= N; ++k) {
+                const std::size_t nk = len[k];
+                const T* g = gc + off[i + k] + u * nk;
+                const T* bk = b + off[k];
+                for (std::size_t c = 0; c < nk; c += W) {
+                    const batch bv = batch::load_unaligned(bk + c);
+#pragma GCC unroll 16
+                    for (std::size_t r = 0; r < W; ++r)
+                        acc[r] = fmadd(batch::load_unaligned(g + r * nk + c), bv, acc[r]);
+                }
+            }
+            fold_rows<W>(acc);
+            (batch::load_unaligned(out + u) + acc[0]).store_unaligned(out + u);
+        }
+    }
+
+    // The W rows of nj values in x[0..nj) (row r at lanes r*nj.. of the
+    // registers laid end to end) to their nj columns: x[v] lane r = row r's
+    // value v. log2(nj) rounds of even/odd splits, nj permutes each.
+    template <std::size_t NJ> static void columns_of(batch* x) {
+        if constexpr (NJ >= 2) {
+            batch e[NJ / 2], o[NJ / 2];
+#pragma GCC unroll 8
+            for (std::size_t q = 0; q < NJ / 2; ++q) {
+                e[q] = permuted2<parity_gen<0>>(x[2 * q], x[2 * q + 1]);
+                o[q] = permuted2<parity_gen<1>>(x[2 * q], x[2 * q + 1]);
+            }
+            columns_of<NJ / 2>(e); // the even columns, in order
+            columns_of<NJ / 2>(o);
+#pragma GCC unroll 8
+            for (std::size_t t = 0; t < NJ / 2; ++t) {
+                x[2 * t] = e[t];
+                x[2 * t + 1] = o[t];
+            }
+        }
+    }
+
+    // Row sums of x[0..W): x[0] lane r = the sum of x[r]'s lanes. At the
+    // round of L (W, W/2, .., 2) there are L registers of W/L rows, a row's
+    // partial sums in L lanes side by side; each pair folds into one
+    // register of twice the rows and half the lanes: W - 1 folds of two
+    // permutes and an add.
+    template <std::size_t L> static void fold_rows(batch* x) {
+        if constexpr (L >= 2) {
+#pragma GCC unroll 16
+            for (std::size_t p = 0; p < L / 2; ++p)
+                x[p] = permuted2<fold_gen<L, 0>>(x[2 * p], x[2 * p + 1]) +
+                       permuted2<fold_gen<L, 1>>(x[2 * p], x[2 * p + 1]);
+            fold_rows<L / 2>(x);
+        }
+    }
+    // Lane n of even/odd: lane 2n + P of x and y laid end to end.
+    template <std::size_t P> struct parity_gen {
+        static constexpr std::size_t get(std::size_t n) { return 2 * n + P; }
+    };
+    // Lane n of a fold: x's W/L rows then y's, each the first (H = 0) or
+    // second (H = 1) half of its L lanes.
+    template <std::size_t L, std::size_t H> struct fold_gen {
+        static constexpr std::size_t get(std::size_t n) {
+            const std::size_t rows = W / L, h = L / 2, t = n / h;
+            return (t < rows ? t * L : W + (t - rows) * L) + n % h + H * h;
+        }
+    };
+    // Lane n takes lane Gen::get(n) of x (below W) or y (W and above):
+    // AVX-512's two-source permute.
+    template <class Gen> static batch permuted2(const batch& x, const batch& y) {
+        return permuted2_512<Gen>(x, y, std::make_index_sequence<W>{});
+    }
+    template <class Gen, std::size_t... L>
+    static batch permuted2_512([[maybe_unused]] const batch& x, [[maybe_unused]] const batch& y,
+                               std::index_sequence<L...>) {
+#if defined(__AVX512F__)
+        alignas(64) static constexpr mask_int index[W] = {static_cast<mask_int>(Gen::get(L))...};
+        const __m512i idx = _mm512_load_si512(index);
+        if constexpr (sizeof(T) == 8)
+            return _mm512_permutex2var_pd(x, idx, y);
+        else
+            return _mm512_permutex2var_ps(x, idx, y);
+#else
+        static_assert(sizeof...(L) == 0, "AVX-512 kernels are compiled with -mavx512f");
+        return x;
+#endif
     }
 
     // gb_j (at out) += Σ_i a_i ⊳ gc_{i+j}. Rows of gc_{i+j} (d^j values) of
@@ -3803,6 +3951,8 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     // (session 28); ga's half stays AVX2's (dispatch.cpp).
     t.product_adjoint_left_d = &kernels<Arch, double>::product_adjoint_left;
     t.product_adjoint_left_f = &kernels<Arch, float>::product_adjoint_left;
+    t.product_adjoint_right_d = &kernels<Arch, double>::product_adjoint_right;
+    t.product_adjoint_right_f = &kernels<Arch, float>::product_adjoint_right;
     t.registers = kernels<Arch, double>::vector_registers;
     t.lanes_d = kernels<Arch, double>::W;
     t.lanes_f = kernels<Arch, float>::W;
