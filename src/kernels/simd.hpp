@@ -708,8 +708,8 @@ template <class Arch, class T> struct kernels {
     }
     // gb += a ⊳ gc.
     static void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0)
-            return horner::product_adjoint_left<policy>(gb, a, gc, d, N);
+        if (d < 2 || (d & (d - 1)) != 0) // (AVX-512: AVX2's rows, as for ga below)
+            return horner::product_adjoint_left<rows_policy<>>(gb, a, gc, d, N);
         std::size_t off[64], len[64];
         level_offsets(off, len, d, N);
         for (std::size_t j = 0; j <= N; ++j)
@@ -718,13 +718,7 @@ template <class Arch, class T> struct kernels {
     // ga += gc ⌟ b.
     static void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
         if (d < 2 || (d & (d - 1)) != 0) {
-            // (AVX-512's matvec, through xsimd 8.1's haddp, is slower than AVX2's and
-            // needs AVX-512DQ for float: AVX2's policy, compiled here too)
-            if constexpr (is_avx512)
-                return horner::product_adjoint_right<typename kernels<xsimd::fma3<xsimd::avx2>, T>::policy>(
-                    ga, b, gc, d, N);
-            else
-                return horner::product_adjoint_right<policy>(ga, b, gc, d, N);
+            return horner::product_adjoint_right<rows_policy<>>(ga, b, gc, d, N);
         }
         std::size_t off[64], len[64];
         level_offsets(off, len, d, N);
@@ -750,6 +744,13 @@ template <class Arch, class T> struct kernels {
     }
 
     static constexpr bool is_avx512 = std::is_base_of<xsimd::avx512f, Arch>::value;
+    // The rows' kernels (matvec, vecmat) the adjoint falls back on for d not
+    // a power of two: AVX2's with AVX-512 too, compiled into its unit
+    // (AVX-512's matvec, through xsimd 8.1's haddp, is slower and needs
+    // AVX-512DQ for float; its vecmat read 1.02-1.05x AVX2's time on d = 3).
+    // (A template, so that it is looked up where kernels is complete.)
+    template <class K = kernels>
+    using rows_policy = typename std::conditional_t<is_avx512, kernels<xsimd::fma3<xsimd::avx2>, T>, K>::policy;
 
     // ga_i (at out, d^i >= W rows) += Σ_j gc_{i+j} ⌟ b_j with AVX-512's
     // two-source permutes (its adjoint_right, with xsimd's haddp and one sum
