@@ -30,14 +30,13 @@ struct entry {
     simd::kernel_table (*make)();
 };
 
-// AVX-512 supplies the lanes kernels (one path per lane), lincomb and the
-// product: plain loads, stores and multiply-adds (and the product's
-// swizzles); its other kernels, with xsimd 8.1, measured up to 8x slower
-// than AVX2 on d = 2 and d = 3 (docs/benchmarks-history.md), and the ga
-// half of its product_adjoint (sums along rows, then across lanes) 1.8-8x
-// slower for d = 2..16 (session 28, Zen 5; the whole adjoint 1.07-1.96x for
-// d = 2 and 3 in session 23, 1.6-2.6x on a Zen 4 in session 27), so they
-// stay AVX2's. Its gb half (broadcasts against rows) is AVX-512's.
+// AVX-512 supplies the lanes kernels (one path per lane), lincomb, the
+// product and its adjoint: plain loads, stores and multiply-adds (and the
+// product's swizzles, the adjoint's two-source permutes); its other
+// kernels, with xsimd 8.1, measured up to 8x slower than AVX2 on d = 2 and
+// d = 3 (docs/benchmarks-history.md), so they stay AVX2's. (The adjoint
+// in AVX-512 by AVX2's algorithm, xsimd's haddp folding its ga sums, had
+// been 1.8-8x slower; session 28 gave ga its own form, adjoint_right_lanes.)
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
     simd::set_plain_kernels<xsimd::avx512f>(t);

@@ -694,7 +694,8 @@ template <class Arch, class T> struct kernels {
     // (adjoint_right). Other d go by rows.
     // The two halves have a table entry each (kernel_table::
     // product_adjoint_left and _right; dispatched::product_adjoint runs
-    // both): AVX-512 takes gb's, AVX2 keeps ga's (dispatch.cpp).
+    // both). With AVX-512, ga's half goes by adjoint_right_lanes where a
+    // level has W rows or more.
     //
     // Level k's offset and size in off[k], len[k] for k <= N (d >= 2:
     // d^N values, so N < 64).
@@ -708,8 +709,7 @@ template <class Arch, class T> struct kernels {
     }
     // gb += a ⊳ gc.
     static void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0) // (AVX-512: AVX2's rows, as for ga below)
-            return horner::product_adjoint_left<rows_policy<>>(gb, a, gc, d, N);
+        if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint_left<rows_policy<>>(gb, a, gc, d, N);
         std::size_t off[64], len[64];
         level_offsets(off, len, d, N);
         for (std::size_t j = 0; j <= N; ++j)
@@ -717,9 +717,7 @@ template <class Arch, class T> struct kernels {
     }
     // ga += gc ⌟ b.
     static void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0) {
-            return horner::product_adjoint_right<rows_policy<>>(ga, b, gc, d, N);
-        }
+        if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint_right<rows_policy<>>(ga, b, gc, d, N);
         std::size_t off[64], len[64];
         level_offsets(off, len, d, N);
         // b_j masked to the lanes of row q of a register, for the rows
@@ -750,7 +748,8 @@ template <class Arch, class T> struct kernels {
     // AVX-512DQ for float; its vecmat read 1.02-1.05x AVX2's time on d = 3).
     // (A template, so that it is looked up where kernels is complete.)
     template <class K = kernels>
-    using rows_policy = typename std::conditional_t<is_avx512, kernels<xsimd::fma3<xsimd::avx2>, T>, K>::policy;
+    using rows_policy =
+        typename std::conditional_t<is_avx512, kernels<xsimd::fma3<xsimd::avx2>, T>, K>::policy;
 
     // ga_i (at out, d^i >= W rows) += Σ_j gc_{i+j} ⌟ b_j with AVX-512's
     // two-source permutes (its adjoint_right, with xsimd's haddp and one sum
@@ -768,7 +767,8 @@ template <class Arch, class T> struct kernels {
             const batch b0(b[0]);
             const T* gi = gc + off[i];
             for (std::size_t u = 0; u < n; u += W)
-                fmadd(batch::load_unaligned(gi + u), b0, batch::load_unaligned(out + u)).store_unaligned(out + u);
+                fmadd(batch::load_unaligned(gi + u), b0, batch::load_unaligned(out + u))
+                    .store_unaligned(out + u);
         }
         std::size_t j = 1;
         for (; i + j <= N && len[j] < W; ++j)
@@ -3947,9 +3947,10 @@ template <class Arch> void set_plain_kernels_for(kernel_table& t) {
     // at par, (3, 5) 1.08x, its rows too short for 16 lanes).
     t.product_d = &kernels<Arch, double>::product;
     t.product_f = &kernels<Arch, float>::product;
-    // gb's half of the product's adjoint (its sums are broadcasts against
-    // rows, as the product's): AVX-512 0.67-0.88x AVX2's time on the Zen 5
-    // (session 28); ga's half stays AVX2's (dispatch.cpp).
+    // The product's adjoint: gb's half (broadcasts against rows, as the
+    // product's) 0.67-0.88x AVX2's time in AVX-512 on the Zen 5 as it was;
+    // ga's half with adjoint_right_lanes, 0.45-0.81x AVX2's for both halves
+    // together (session 28).
     t.product_adjoint_left_d = &kernels<Arch, double>::product_adjoint_left;
     t.product_adjoint_left_f = &kernels<Arch, float>::product_adjoint_left;
     t.product_adjoint_right_d = &kernels<Arch, double>::product_adjoint_right;

@@ -59,7 +59,8 @@ struct kernel_table {
     // the product's adjoint in halves: gb += a ⊳ gc (left), ga += gc ⌟ b (right)
     void (*product_adjoint_left_d)(double*, const double*, const double*, std::size_t, std::size_t) = nullptr;
     void (*product_adjoint_left_f)(float*, const float*, const float*, std::size_t, std::size_t) = nullptr;
-    void (*product_adjoint_right_d)(double*, const double*, const double*, std::size_t, std::size_t) = nullptr;
+    void (*product_adjoint_right_d)(double*, const double*, const double*, std::size_t,
+                                    std::size_t) = nullptr;
     void (*product_adjoint_right_f)(float*, const float*, const float*, std::size_t, std::size_t) = nullptr;
     void (*gram_d)(double*, const double*, std::size_t, std::size_t, std::size_t, const std::size_t*,
                    const double*, std::size_t) = nullptr;
@@ -112,9 +113,10 @@ template <class Arch> kernel_table make_table();
 
 // Sets the entries of t whose kernels are plain loads, stores and
 // multiply-adds (fmexp_lanes, fmexp_lanes_backward, lanes_d, lanes_f,
-// lincomb, product) to Arch's: an instruction set can supply those alone (AVX-512,
-// whose other kernels with xsimd 8.1 are slower than AVX2's,
-// docs/benchmarks-history.md). Defined for xsimd::avx512f (arch_avx512.cpp).
+// lincomb, product, product_adjoint_left/right) to Arch's: an instruction
+// set can supply those alone (AVX-512, whose other kernels with xsimd 8.1
+// are slower than AVX2's, docs/benchmarks-history.md). Defined for
+// xsimd::avx512f (arch_avx512.cpp).
 template <class Arch> void set_plain_kernels(kernel_table& t);
 
 } // namespace tensig::kernels::simd

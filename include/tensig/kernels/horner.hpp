@@ -765,22 +765,26 @@ template <class F> void for_each_product_term(std::size_t d, std::size_t N, F&& 
 }
 
 /// gb += a ⊳ gc by rows (product_adjoint's left half).
-template <class P, class T> void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
-    for_each_product_term(d, N, [&](std::size_t off_k, std::size_t, std::size_t off_i, std::size_t n_i,
-                                    std::size_t off_m, std::size_t n_m) {
-        P::vecmat(gb + off_m, a + off_i, n_i, gc + off_k, n_m);
-    });
+template <class P, class T>
+void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
+    for_each_product_term(d, N,
+                          [&](std::size_t off_k, std::size_t, std::size_t off_i, std::size_t n_i,
+                              std::size_t off_m,
+                              std::size_t n_m) { P::vecmat(gb + off_m, a + off_i, n_i, gc + off_k, n_m); });
 }
 
 /// ga += gc ⌟ b by rows (product_adjoint's right half).
-template <class P, class T> void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
+template <class P, class T>
+void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
     constexpr std::size_t chunk = 64;
     T tmp[chunk];
-    for_each_product_term(d, N, [&](std::size_t off_k, std::size_t, std::size_t off_i, std::size_t n_i,
-                                    std::size_t off_m, std::size_t n_m) {
-        for (std::size_t r = 0; r < n_i; r += chunk)
-            P::matvec(tmp, gc + off_k + r * n_m, std::min(chunk, n_i - r), n_m, b + off_m, ga + off_i + r);
-    });
+    for_each_product_term(d, N,
+                          [&](std::size_t off_k, std::size_t, std::size_t off_i, std::size_t n_i,
+                              std::size_t off_m, std::size_t n_m) {
+                              for (std::size_t r = 0; r < n_i; r += chunk)
+                                  P::matvec(tmp, gc + off_k + r * n_m, std::min(chunk, n_i - r), n_m,
+                                            b + off_m, ga + off_i + r);
+                          });
 }
 
 /// The truncated product's adjoint by rows: from gc = ∂L/∂c for c = a ⊗ b
