@@ -1,8 +1,8 @@
 // The lanes kernels, lincomb, the product and its adjoint for AVX-512
 // (compiled with -mavx512f): plain loads, stores and multiply-adds (and the
-// product's swizzles, the adjoint's permutes), which xsimd 8.1 maps well (its avx512f fma is x*y + z, fused by
-// -ffp-contract=fast, CMakeLists.txt); the other kernels stay AVX2's
-// (dispatch.cpp).
+// product's swizzles, the adjoint's permutes), which xsimd 8.1 maps well
+// (its avx512f fma is x*y + z, fused by -ffp-contract=fast,
+// CMakeLists.txt); the other kernels stay AVX2's (dispatch.cpp).
 #include "simd.hpp"
 
 namespace tensig::kernels::simd {

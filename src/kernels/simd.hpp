@@ -697,21 +697,11 @@ template <class Arch, class T> struct kernels {
     // both). With AVX-512, ga's half goes by adjoint_right_lanes where a
     // level has W rows or more.
     //
-    // Level k's offset and size in off[k], len[k] for k <= N (d >= 2:
-    // d^N values, so N < 64).
-    static void level_offsets(std::size_t* off, std::size_t* len, std::size_t d, std::size_t N) {
-        off[0] = 0;
-        len[0] = 1;
-        for (std::size_t k = 1; k <= N; ++k) {
-            off[k] = off[k - 1] + len[k - 1];
-            len[k] = len[k - 1] * d;
-        }
-    }
     // gb += a ⊳ gc.
     static void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
         if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint_left<rows_policy<>>(gb, a, gc, d, N);
         std::size_t off[64], len[64];
-        level_offsets(off, len, d, N);
+        level_offsets(off, d, N, len); // (d >= 2: d^N values, N < 64)
         for (std::size_t j = 0; j <= N; ++j)
             adjoint_left(gb + off[j], a, gc, j, N, off, len);
     }
@@ -719,7 +709,7 @@ template <class Arch, class T> struct kernels {
     static void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
         if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint_right<rows_policy<>>(ga, b, gc, d, N);
         std::size_t off[64], len[64];
-        level_offsets(off, len, d, N);
+        level_offsets(off, d, N, len); // (d >= 2: d^N values, N < 64)
         // b_j masked to the lanes of row q of a register, for the rows
         // shorter than a register (d^j < W): bmask[(j*W + q)*W + l]
         alignas(64) T bmask[5 * W * W]; // (d >= 2, W <= 16: j < 5)
@@ -2569,10 +2559,13 @@ template <class Arch, class T> struct kernels {
             return c.dim;
     }
 
-    // off[k] = offset of level k (k = 0..depth) of a tensor; depth < 64.
-    static void level_offsets(std::size_t* off, std::size_t dim, std::size_t depth) {
+    // off[k] = offset of level k (k = 0..depth) of a tensor, and with `len`
+    // len[k] = its size, dim^k; depth < 64.
+    static void level_offsets(std::size_t* off, std::size_t dim, std::size_t depth,
+                              std::size_t* len = nullptr) {
         for (std::size_t k = 0, o = 0, n = 1; k <= depth; ++k, n *= dim) {
             off[k] = o;
+            if (len) len[k] = n;
             o += n;
         }
     }
