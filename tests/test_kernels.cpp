@@ -192,12 +192,16 @@ TEMPLATE_TEST_CASE(
     "product_adjoint: SIMD equals scalar and the rows' algorithm, and is the product's transpose",
     "[kernels]", float, double) {
     using T = TestType;
-    // Powers of two: gb_j in tiles of 1..8 registers and across rows shorter
-    // than a register, ga_i by blocks of 1..8 rows, its rows from one value
-    // to many registers; other d by rows.
+    // gb_j in tiles of 1..8 registers (for d not a power of two with a last
+    // stretch that ends with the row) and across rows shorter than a
+    // register (of 1..7 values: all W rows' columns in a register, or a
+    // register's rows spread over several); ga_i by blocks of 1..8 rows, its
+    // rows from one value to many registers, for powers of two; the rest by
+    // rows (W = 16: rows of 9..15 values).
     const std::vector<std::pair<std::size_t, std::size_t>> shapes = {
-        {1, 6}, {2, 1}, {2, 3}, {2, 5}, {2, 8}, {2, 10}, {3, 4},  {3, 6}, {4, 2},
-        {4, 3}, {4, 5}, {5, 3}, {8, 2}, {8, 4}, {16, 2}, {16, 3}, {32, 2}};
+        {1, 6}, {2, 1},  {2, 3},  {2, 5},  {2, 8},  {2, 10}, {3, 4}, {3, 6}, {3, 7},
+        {4, 2}, {4, 3},  {4, 5},  {5, 3},  {5, 4},  {6, 3},  {7, 3}, {8, 2}, {8, 4},
+        {9, 3}, {10, 2}, {12, 3}, {16, 2}, {16, 3}, {17, 2}, {32, 2}};
     for (const auto& arch : kn::available_archs()) {
         arch_guard g(arch);
         for (auto [d, N] : shapes) {

@@ -699,7 +699,13 @@ template <class Arch, class T> struct kernels {
     //
     // gb += a ⊳ gc.
     static void product_adjoint_left(T* gb, const T* a, const T* gc, std::size_t d, std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint_left<rows_policy<>>(gb, a, gc, d, N);
+        if (d < 2) { // a value a level (d = 1), or level 0 alone (d = 0)
+            const std::size_t n = d == 1 ? N : 0;
+            for (std::size_t j = 0; j <= n; ++j)
+                for (std::size_t i = 0; i + j <= n; ++i)
+                    gb[j] += a[i] * gc[i + j];
+            return;
+        }
         std::size_t off[64], len[64];
         level_offsets(off, d, N, len); // (d >= 2: d^N values, N < 64)
         for (std::size_t j = 0; j <= N; ++j)
@@ -707,39 +713,50 @@ template <class Arch, class T> struct kernels {
     }
     // ga += gc ⌟ b.
     static void product_adjoint_right(T* ga, const T* b, const T* gc, std::size_t d, std::size_t N) {
-        if (d < 2 || (d & (d - 1)) != 0) return horner::product_adjoint_right<rows_policy<>>(ga, b, gc, d, N);
+        if (d < 2) { // as the left half's
+            const std::size_t n = d == 1 ? N : 0;
+            for (std::size_t i = 0; i <= n; ++i)
+                for (std::size_t j = 0; i + j <= n; ++j)
+                    ga[i] += gc[i + j] * b[j];
+            return;
+        }
+        const bool pow2 = (d & (d - 1)) == 0;
+        if (!pow2 && !is_avx512) // by rows (above)
+            return horner::product_adjoint_right<policy>(ga, b, gc, d, N);
         std::size_t off[64], len[64];
         level_offsets(off, d, N, len); // (d >= 2: d^N values, N < 64)
         // b_j masked to the lanes of row q of a register, for the rows
-        // shorter than a register (d^j < W): bmask[(j*W + q)*W + l]
+        // shorter than a register (d^j < W, d a power of two): bmask[(j*W + q)*W + l]
         alignas(64) T bmask[5 * W * W]; // (d >= 2, W <= 16: j < 5)
-        for (std::size_t j = 1; j <= N && len[j] < W; ++j)
+        for (std::size_t j = 1; pow2 && j <= N && len[j] < W; ++j)
             for (std::size_t q = 0; q < W / len[j]; ++q)
                 for (std::size_t l = 0; l < W; ++l)
                     bmask[(j * W + q) * W + l] = l / len[j] == q ? b[off[j] + l % len[j]] : T(0);
         for (std::size_t i = 0; i <= N; ++i) {
             if constexpr (is_avx512)
                 if (len[i] >= W) {
-                    adjoint_right_lanes(ga + off[i], b, gc, i, N, off, len);
+                    pow2 ? adjoint_right_lanes(ga + off[i], b, gc, i, N, off, len)
+                         : adjoint_right_any(ga + off[i], b, gc, i, N, off, len);
                     continue;
                 }
-            with_one_of<1, 2, 4, 8>(std::min<std::size_t>(len[i], block_regs), [&](auto RB) {
-                if constexpr (!is_avx512 || decltype(RB)::value < W) // (AVX-512: fewer rows than W)
-                    for (std::size_t u = 0; u < len[i]; u += RB)
-                        adjoint_right<decltype(RB)::value>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
+            // blocks of RB rows, a power of two (AVX-512: fewer than W), then one at a time
+            std::size_t RB = std::min<std::size_t>(block_regs, is_avx512 ? W / 2 : block_regs), u = 0;
+            while (RB > len[i])
+                RB /= 2;
+            with_one_of<1, 2, 4, 8>(RB, [&](auto R) {
+                if constexpr (!is_avx512 || decltype(R)::value < W)
+                    for (; u + R <= len[i]; u += R)
+                        pow2 ? adjoint_right<decltype(R)::value>(ga + off[i] + u, b, gc, i, u, N, off, len,
+                                                                 bmask)
+                             : adjoint_right<decltype(R)::value, is_avx512>(ga + off[i] + u, b, gc, i, u, N,
+                                                                            off, len, bmask);
             });
+            for (; u < len[i]; ++u) // (AVX-512, d not a power of two)
+                adjoint_right<1, is_avx512>(ga + off[i] + u, b, gc, i, u, N, off, len, bmask);
         }
     }
 
     static constexpr bool is_avx512 = std::is_base_of<xsimd::avx512f, Arch>::value;
-    // The rows' kernels (matvec, vecmat) the adjoint falls back on for d not
-    // a power of two: AVX2's with AVX-512 too, compiled into its unit
-    // (AVX-512's matvec, through xsimd 8.1's haddp, is slower and needs
-    // AVX-512DQ for float; its vecmat read 1.02-1.05x AVX2's time on d = 3).
-    // (A template, so that it is looked up where kernels is complete.)
-    template <class K = kernels>
-    using rows_policy =
-        typename std::conditional_t<is_avx512, kernels<xsimd::fma3<xsimd::avx2>, T>, K>::policy;
 
     // ga_i (at out, d^i >= W rows) += Σ_j gc_{i+j} ⌟ b_j with AVX-512's
     // two-source permutes (its adjoint_right, with xsimd's haddp and one sum
@@ -804,6 +821,72 @@ template <class Arch, class T> struct kernels {
             fold_rows<W>(acc);
             (batch::load_unaligned(out + u) + acc[0]).store_unaligned(out + u);
         }
+    }
+
+    // The same for d not a power of two (AVX-512; d^i >= W rows): every
+    // term j >= 1 as adjoint_right_lanes' long rows, block by block, a sum
+    // per row along it, the row's last d^j mod W values (or all of a row
+    // shorter than a register) by a masked load, which reads nothing past
+    // them; then the W sums across their lanes (fold_rows). The last rows
+    // (d^i mod W) as a block of fewer rows.
+    static void adjoint_right_any(T* out, const T* b, const T* gc, std::size_t i, std::size_t N,
+                                  const std::size_t* off, const std::size_t* len) {
+        const std::size_t n = len[i];
+        std::size_t u = 0;
+        for (; u + W <= n; u += W)
+            right_any_block<true>(out, b, gc, i, N, off, len, u, W);
+        if (u < n) right_any_block<false>(out, b, gc, i, N, off, len, u, n - u);
+    }
+    template <bool Full>
+    static void right_any_block(T* out, const T* b, const T* gc, std::size_t i, std::size_t N,
+                                const std::size_t* off, const std::size_t* len, std::size_t u,
+                                std::size_t rows) {
+        batch acc[W];
+#pragma GCC unroll 16
+        for (std::size_t r = 0; r < W; ++r)
+            acc[r] = batch(T(0));
+        for (std::size_t k = 1; i + k <= N; ++k) {
+            const std::size_t nk = len[k], full = nk / W * W, rest = nk - full;
+            const T* g = gc + off[i + k] + u * nk;
+            const T* bk = b + off[k];
+            for (std::size_t c = 0; c < full; c += W) {
+                const batch bv = batch::load_unaligned(bk + c);
+#pragma GCC unroll 16
+                for (std::size_t r = 0; r < W; ++r)
+                    if (Full || r < rows) acc[r] = fmadd(batch::load_unaligned(g + r * nk + c), bv, acc[r]);
+            }
+            if (rest) {
+                const batch bv = load_first(bk + full, rest);
+#pragma GCC unroll 16
+                for (std::size_t r = 0; r < W; ++r)
+                    if (Full || r < rows) acc[r] = fmadd(load_first(g + r * nk + full, rest), bv, acc[r]);
+            }
+        }
+        fold_rows<W>(acc);
+        const T* gi = gc + off[i] + u;
+        if constexpr (Full) {
+            (batch::load_unaligned(out + u) + fmadd(batch::load_unaligned(gi), batch(b[0]), acc[0]))
+                .store_unaligned(out + u);
+        } else {
+            alignas(64) T sums[W];
+            acc[0].store_aligned(sums);
+            for (std::size_t r = 0; r < rows; ++r)
+                out[u + r] += sums[r] + gi[r] * b[0];
+        }
+    }
+    // The first v < W values at p in a register, the other lanes zero
+    // (AVX-512's masked load: nothing past p + v is read).
+    template <class U = T>
+    static batch load_first([[maybe_unused]] const U* p, [[maybe_unused]] std::size_t v) {
+#if defined(__AVX512F__)
+        if constexpr (sizeof(U) == 8)
+            return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << v) - 1), p);
+        else
+            return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << v) - 1), p);
+#else
+        static_assert(sizeof(U) == 0, "AVX-512 kernels are compiled with -mavx512f");
+        return batch(T(0));
+#endif
     }
 
     // The W rows of nj values in x[0..nj) (row r at lanes r*nj.. of the
@@ -879,20 +962,44 @@ template <class Arch, class T> struct kernels {
     // product_regs), each a sum over the rows u of a_i[u] broadcast against
     // the row's stretch; K = block_regs / Rr sets of sums over
     // consecutive rows, so that the multiply-adds into one register do not
-    // wait on each other. Shorter rows (adjoint_left_short): across rows.
+    // wait on each other. Where d is not a power of two, a row's last
+    // d^j mod W values are the last lanes of a stretch of one register that
+    // ends with the row (its other lanes, which the stretches before it
+    // also sum, dropped). Shorter rows (adjoint_left_short): across rows;
+    // rows of 8 to 15 values where W is 16 (d not a power of two): by rows.
     static void adjoint_left(T* out, const T* a, const T* gc, std::size_t j, std::size_t N,
                              const std::size_t* off, const std::size_t* len) {
         const std::size_t nj = len[j];
-        if (nj >= W)
-            with_one_of<1, 2, 4, 8>(std::min(nj / W, block_regs), [&](auto Rr) {
-                for (std::size_t t = 0; t < nj; t += Rr * W)
-                    adjoint_left_tile<decltype(Rr)::value>(out + t, a, gc + t, j, N, off, len);
+        if (nj >= W) {
+            const std::size_t full = nj / W * W, rem = nj - full;
+            alignas(64) T tail[W];
+            if (rem) { // first, from out's values before any stretch is added
+                std::copy(out + nj - W, out + nj, tail);
+                adjoint_left_tile<1>(tail, a, gc + (nj - W), j, N, off, len);
+            }
+            std::size_t t = 0;
+            std::size_t Rr = block_regs;
+            while (Rr * W > full)
+                Rr /= 2;
+            with_one_of<1, 2, 4, 8>(Rr, [&](auto R) {
+                for (; t + R * W <= full; t += R * W)
+                    adjoint_left_tile<decltype(R)::value>(out + t, a, gc + t, j, N, off, len);
             });
-        else
-            with_one_of<1, 2, 4, 8>(nj, [&](auto NJ) {
-                if constexpr (decltype(NJ)::value < W)
-                    adjoint_left_short<decltype(NJ)::value>(out, a, gc, j, N, off, len);
-            });
+            for (; t < full; t += W)
+                adjoint_left_tile<1>(out + t, a, gc + t, j, N, off, len);
+            std::copy(tail + W - rem, tail + W, out + full);
+            return;
+        }
+        bool done = false;
+        with_one_of<1, 2, 3, 4, 5, 6, 7, 8>(nj, [&](auto NJ) {
+            if constexpr (decltype(NJ)::value < W) {
+                adjoint_left_short<decltype(NJ)::value>(out, a, gc, j, N, off, len);
+                done = true;
+            }
+        });
+        if (!done)
+            for (std::size_t i = 0; i + j <= N; ++i)
+                policy::vecmat(out, a + off[i], len[i], gc + off[i + j], nj);
     }
     template <std::size_t Rr>
     static void adjoint_left_tile(T* out, const T* a, const T* gct, std::size_t j, std::size_t N,
@@ -931,14 +1038,18 @@ template <class Arch, class T> struct kernels {
             acc[0][r].store_unaligned(out + r * W);
         }
     }
-    // Rows of NJ < W values: a register of gc_{i+j} holds W/NJ rows, against
-    // a_i's coefficients each repeated NJ times (expand_gen); lane l sums
-    // into gb_j[l mod NJ], folded once at the end. Levels of a_i smaller
-    // than a register go one coefficient at a time.
+    // Rows of NJ < W values: a register of a_i (W rows) against the NJ
+    // registers of gc_{i+j} that hold those rows, a_i's coefficients each
+    // repeated NJ times (expand_gen): lane l of the q-th register sums into
+    // gb_j[(q W + l) mod NJ], folded once at the end. Where NJ divides W
+    // that is l mod NJ for every q, and four sums are taken in turn; else a
+    // sum per q. Levels of a_i smaller than a register, and the rows past
+    // the last whole register of a_i, go one coefficient at a time.
     template <std::size_t NJ>
     static void adjoint_left_short(T* out, const T* a, const T* gc, std::size_t j, std::size_t N,
                                    const std::size_t* off, const std::size_t* len) {
-        constexpr std::size_t S = 4; // sums, in turn
+        constexpr bool divides = W % NJ == 0;
+        constexpr std::size_t S = divides ? 4 : NJ; // sums
         batch acc[S];
         for (auto& x : acc)
             x = batch(T(0));
@@ -946,37 +1057,47 @@ template <class Arch, class T> struct kernels {
             const T* ai = a + off[i];
             const T* g = gc + off[i + j];
             const std::size_t ni = len[i];
-            if (ni < W) {
-                for (std::size_t u = 0; u < ni; ++u)
-                    for (std::size_t v = 0; v < NJ; ++v)
-                        out[v] += ai[u] * g[u * NJ + v];
-                continue;
-            }
-            // S / NJ registers of a_i a round where NJ < S, each into its own
-            // sums (for NJ = 1 one sum had waited on its multiply-add's latency)
-            constexpr std::size_t U = NJ < S ? S / NJ : 1;
             std::size_t u = 0;
-            for (; u + U * W <= ni; u += U * W)
+            if (ni >= W) {
+                if constexpr (divides) {
+                    // S / NJ registers of a_i a round where NJ < S, each into its own
+                    // sums (for NJ = 1 one sum had waited on its multiply-add's latency)
+                    constexpr std::size_t U = NJ < S ? S / NJ : 1;
+                    for (; u + U * W <= ni; u += U * W)
 #pragma GCC unroll 4
-                for (std::size_t r = 0; r < U; ++r)
-                    adjoint_left_expand<NJ>(acc + r * NJ, batch::load_unaligned(ai + u + r * W),
-                                            g + (u + r * W) * NJ, std::make_index_sequence<NJ>{});
-            for (; u < ni; u += W)
-                adjoint_left_expand<NJ>(acc, batch::load_unaligned(ai + u), g + u * NJ,
-                                        std::make_index_sequence<NJ>{});
+                        for (std::size_t r = 0; r < U; ++r)
+                            adjoint_left_expand<NJ>(acc + r * NJ, batch::load_unaligned(ai + u + r * W),
+                                                    g + (u + r * W) * NJ, std::make_index_sequence<NJ>{});
+                }
+                for (; u + W <= ni; u += W)
+                    adjoint_left_expand<NJ>(acc, batch::load_unaligned(ai + u), g + u * NJ,
+                                            std::make_index_sequence<NJ>{});
+            }
+            for (; u < ni; ++u)
+                for (std::size_t v = 0; v < NJ; ++v)
+                    out[v] += ai[u] * g[u * NJ + v];
         }
         alignas(64) T lanes[W];
-        ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lanes);
-        for (std::size_t l = 0; l < W; ++l)
-            out[l % NJ] += lanes[l];
+        if constexpr (divides) {
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lanes);
+            for (std::size_t l = 0; l < W; ++l)
+                out[l % NJ] += lanes[l];
+        } else {
+            for (std::size_t q = 0; q < NJ; ++q) {
+                acc[q].store_aligned(lanes);
+                for (std::size_t l = 0; l < W; ++l)
+                    out[(q * W + l) % NJ] += lanes[l];
+            }
+        }
     }
     template <std::size_t NJ, std::size_t... q>
     static void adjoint_left_expand(batch* acc, const batch& av, const T* g, std::index_sequence<q...>) {
+        constexpr std::size_t S = W % NJ == 0 ? 4 : NJ;
         if constexpr (NJ == 1)
             acc[0] = fmadd(av, batch::load_unaligned(g), acc[0]);
         else
-            ((acc[q % 4] = fmadd(permuted<expand_gen<mask_int, NJ, q>>(av), batch::load_unaligned(g + q * W),
-                                 acc[q % 4])),
+            ((acc[q % S] = fmadd(permuted<expand_gen<mask_int, NJ, q>>(av), batch::load_unaligned(g + q * W),
+                                 acc[q % S])),
              ...);
     }
 
@@ -987,8 +1108,10 @@ template <class Arch, class T> struct kernels {
     // each against b_j masked to its lanes (bmask); rows of fewer values
     // than a register in all: one coefficient at a time. Then each row's
     // sum across its lanes (W rows at once, xsimd::haddp), plus the term
-    // of b_0.
-    template <std::size_t RB>
+    // of b_0. With Any (AVX-512, d not a power of two: W does not divide
+    // d^j), a row's values past its last whole register, or all of a row
+    // shorter than a register, by masked loads (load_first).
+    template <std::size_t RB, bool Any = false>
     static void adjoint_right(T* out, const T* b, const T* gc, std::size_t i, std::size_t u, std::size_t N,
                               const std::size_t* off, const std::size_t* len, const T* bmask) {
         constexpr std::size_t P = block_regs / RB;
@@ -1002,17 +1125,24 @@ template <class Arch, class T> struct kernels {
             const T* g = gc + off[i + j] + u * nj;
             const T* bj = b + off[j];
             if (nj >= W) {
-                for (std::size_t c = 0; c < nj; c += P * W)
+                const std::size_t full = Any ? nj / W * W : nj; // (Any: the rest of the row after)
+                for (std::size_t c = 0; c < full; c += P * W)
 #pragma GCC unroll 8
                     for (std::size_t p = 0; p < P; ++p)
-                        if (P == 1 || c + p * W < nj) {
+                        if (P == 1 || c + p * W < full) {
                             const batch bv = batch::load_unaligned(bj + c + p * W);
 #pragma GCC unroll 8
                             for (std::size_t r = 0; r < RB; ++r)
                                 acc[r][p] =
                                     fmadd(batch::load_unaligned(g + r * nj + c + p * W), bv, acc[r][p]);
                         }
-            } else if (RB * nj >= W) {
+                if constexpr (Any)
+                    if (full < nj) { // the row's last values (AVX-512's masked loads)
+                        const batch bv = load_first(bj + full, nj - full);
+                        for (std::size_t r = 0; r < RB; ++r)
+                            acc[r][0] = fmadd(load_first(g + r * nj + full, nj - full), bv, acc[r][0]);
+                    }
+            } else if ((!Any || W % nj == 0) && RB * nj >= W) {
                 // h = W / nj rows per register, known at compile time so that
                 // the sums stay in registers (with a run-time h they went
                 // through the stack, and h took a division)
@@ -1034,6 +1164,12 @@ template <class Arch, class T> struct kernels {
                         }
                     }
                 });
+            } else if (Any && W % nj != 0) { // a row in a register, by masked loads
+                if constexpr (Any) {
+                    const batch bv = load_first(bj, nj);
+                    for (std::size_t r = 0; r < RB; ++r)
+                        acc[r][0] = fmadd(load_first(g + r * nj, nj), bv, acc[r][0]);
+                }
             } else {
                 for (std::size_t r = 0; r < RB; ++r)
                     for (std::size_t v = 0; v < nj; ++v)
