@@ -802,50 +802,35 @@ template <class Arch, class T> struct kernels {
                 }
             });
         if (i + j > N) return;
-        for (std::size_t u = 0; u < n; u += W) {
-            batch acc[W];
-#pragma GCC unroll 16
-            for (std::size_t r = 0; r < W; ++r)
-                acc[r] = batch(T(0));
-            for (std::size_t k = j; i + k <= N; ++k) {
-                const std::size_t nk = len[k];
-                const T* g = gc + off[i + k] + u * nk;
-                const T* bk = b + off[k];
-                for (std::size_t c = 0; c < nk; c += W) {
-                    const batch bv = batch::load_unaligned(bk + c);
-#pragma GCC unroll 16
-                    for (std::size_t r = 0; r < W; ++r)
-                        acc[r] = fmadd(batch::load_unaligned(g + r * nk + c), bv, acc[r]);
-                }
-            }
-            fold_rows<W>(acc);
-            (batch::load_unaligned(out + u) + acc[0]).store_unaligned(out + u);
-        }
+        for (std::size_t u = 0; u < n; u += W) // (b_0's term above)
+            right_block<true>(out, b, gc, i, N, off, len, u, W, j, false);
     }
 
     // The same for d not a power of two (AVX-512; d^i >= W rows): every
-    // term j >= 1 as adjoint_right_lanes' long rows, block by block, a sum
-    // per row along it, the row's last d^j mod W values (or all of a row
-    // shorter than a register) by a masked load, which reads nothing past
-    // them; then the W sums across their lanes (fold_rows). The last rows
-    // (d^i mod W) as a block of fewer rows.
+    // term j >= 1 as adjoint_right_lanes' long rows (right_block), the
+    // row's last d^j mod W values (or all of a row shorter than a
+    // register) by a masked load, which reads nothing past them. The last
+    // rows (d^i mod W) as a block of fewer rows.
     static void adjoint_right_any(T* out, const T* b, const T* gc, std::size_t i, std::size_t N,
                                   const std::size_t* off, const std::size_t* len) {
         const std::size_t n = len[i];
         std::size_t u = 0;
         for (; u + W <= n; u += W)
-            right_any_block<true>(out, b, gc, i, N, off, len, u, W);
-        if (u < n) right_any_block<false>(out, b, gc, i, N, off, len, u, n - u);
+            right_block<true>(out, b, gc, i, N, off, len, u, W, 1, true);
+        if (u < n) right_block<false>(out, b, gc, i, N, off, len, u, n - u, 1, true);
     }
+    // Rows u.. (W of them where Full, else `rows`) of ga_i += Σ_{k >= j}
+    // gc_{i+k} ⌟ b_k, plus the term of b_0 where `b0`: a sum per row along
+    // it, then the W sums across their lanes at once (fold_rows).
     template <bool Full>
-    static void right_any_block(T* out, const T* b, const T* gc, std::size_t i, std::size_t N,
-                                const std::size_t* off, const std::size_t* len, std::size_t u,
-                                std::size_t rows) {
+    static void right_block(T* out, const T* b, const T* gc, std::size_t i, std::size_t N,
+                            const std::size_t* off, const std::size_t* len, std::size_t u, std::size_t rows,
+                            std::size_t j, bool b0) {
         batch acc[W];
 #pragma GCC unroll 16
         for (std::size_t r = 0; r < W; ++r)
             acc[r] = batch(T(0));
-        for (std::size_t k = 1; i + k <= N; ++k) {
+        for (std::size_t k = j; i + k <= N; ++k) {
             const std::size_t nk = len[k], full = nk / W * W, rest = nk - full;
             const T* g = gc + off[i + k] + u * nk;
             const T* bk = b + off[k];
@@ -865,13 +850,13 @@ template <class Arch, class T> struct kernels {
         fold_rows<W>(acc);
         const T* gi = gc + off[i] + u;
         if constexpr (Full) {
-            (batch::load_unaligned(out + u) + fmadd(batch::load_unaligned(gi), batch(b[0]), acc[0]))
-                .store_unaligned(out + u);
+            if (b0) acc[0] = fmadd(batch::load_unaligned(gi), batch(b[0]), acc[0]);
+            (batch::load_unaligned(out + u) + acc[0]).store_unaligned(out + u);
         } else {
             alignas(64) T sums[W];
             acc[0].store_aligned(sums);
             for (std::size_t r = 0; r < rows; ++r)
-                out[u + r] += sums[r] + gi[r] * b[0];
+                out[u + r] += b0 ? sums[r] + gi[r] * b[0] : sums[r];
         }
     }
     // The first v < W values at p in a register, the other lanes zero
