@@ -820,9 +820,9 @@ template <class Arch, class T> struct kernels {
         if (u < n) right_block<false, true>(out, b, gc, i, N, off, len, u, n - u, 1);
     }
     // Rows u.. (W of them where Full, else `rows`) of ga_i += Σ_{k >= j}
-    // gc_{i+k} ⌟ b_k, plus the term of b_0 where `b0`: a sum per row along
-    // it, then the W sums across their lanes at once (fold_rows). Any: d
-    // not a power of two (rows may end inside a register; b_0's term here).
+    // gc_{i+k} ⌟ b_k: a sum per row along it, then the W sums across their
+    // lanes at once (fold_rows). Any: d not a power of two (rows may end
+    // inside a register, and b_0's term is added here, not by the caller).
     // For a power of two neither branch is compiled: with them in, the
     // double kernel had taken 1.04-1.06x the time for d = 4, 8 and 16.
     template <bool Full, bool Any>
