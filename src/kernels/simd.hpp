@@ -855,11 +855,12 @@ template <class Arch, class T> struct kernels {
         if constexpr (Full) {
             if (Any) acc[0] = fmadd(batch::load_unaligned(gi), batch(b[0]), acc[0]);
             (batch::load_unaligned(out + u) + acc[0]).store_unaligned(out + u);
-        } else {
+        } else { // the last rows of a level (d not a power of two only)
+            static_assert(Any, "a block of fewer than W rows is only d not a power of two's");
             alignas(64) T sums[W];
             acc[0].store_aligned(sums);
             for (std::size_t r = 0; r < rows; ++r)
-                out[u + r] += Any ? sums[r] + gi[r] * b[0] : sums[r];
+                out[u + r] += sums[r] + gi[r] * b[0];
         }
     }
     // The first v < W values at p in a register, the other lanes zero
