@@ -3219,8 +3219,8 @@ template <class Arch, class T> struct kernels {
         const T* src = from ? from : A;
         if constexpr (regs_depth<D>() > 0)
             if (!root && !ez && depth >= 1 && depth <= regs_depth<D>())
-                return with_segments(depth, std::make_index_sequence<regs_depth<D>()>{},
-                                     [&](auto N) { fmexp_lanes_regs<D, decltype(N)::value>(A, src, Z, m); });
+                return with_count(depth, std::make_index_sequence<regs_depth<D>()>{},
+                                  [&](auto N) { fmexp_lanes_regs<D, decltype(N)::value>(A, src, Z, m); });
         if (root_step == 0) root_step = (depth + 1) * W;
         std::size_t off[64]; // depth < 64 (fmexp_lanes)
         level_offsets(off, dim, depth);
@@ -3237,7 +3237,7 @@ template <class Arch, class T> struct kernels {
             // stored divided by its children's divisor (lanes_visit).
             const lanes_ctx ctx{A,   src, off, dim, depth, Z + s0 * dim * W, scratch, inv,
                                 root ? root + s0 * root_step : nullptr, root_step, ez};
-            with_segments(M, std::make_index_sequence<lanes_segments>{}, [&](auto k) {
+            with_count(M, std::make_index_sequence<lanes_segments>{}, [&](auto k) {
                 if constexpr (exp_start<D>)
                     if (ez) return lanes_pass<D, decltype(k)::value, true>(ctx);
                 lanes_pass<D, decltype(k)::value>(ctx);
@@ -3254,11 +3254,11 @@ template <class Arch, class T> struct kernels {
             batch(horner::reciprocal<T>(c)).store_aligned(inv + c * W);
     }
 
-    // f(std::integral_constant<std::size_t, M>) for a pass of M segments,
-    // M in 1..sizeof...(I): one pass compiled per length.
+    // f(std::integral_constant<std::size_t, n>) for n in 1..sizeof...(I):
+    // a kernel compiled per count (a pass's segments, a depth).
     template <class F, std::size_t... I>
-    static void with_segments(std::size_t M, std::index_sequence<I...>, F&& f) {
-        ((M == I + 1 ? f(std::integral_constant<std::size_t, I + 1>{}) : void()), ...);
+    static void with_count(std::size_t n, std::index_sequence<I...>, F&& f) {
+        ((n == I + 1 ? f(std::integral_constant<std::size_t, I + 1>{}) : void()), ...);
     }
 
     // ---- The backward pass in lanes, without records ----
@@ -3294,12 +3294,46 @@ template <class Arch, class T> struct kernels {
         T* gzc;        // gzc[(s*d + b)*W]: ∂L/∂z_{s,b}
         const T* inv;  // inv[c*W] = 1/c in every lane (c = 1..N)
         T* partials;   // per level j: the node's p_k/(k-j) per segment, at [j*M*(N+1)*W + chain_major_at(N, k, s)]
-        T* adjoints;   // per level j, for each of a node's d children: its r_k, at [(j*d + b)*M*(N+1)*W + chain_major_at(N, k, s)]
+        // per level j, for each child b of a node: its r_k (k > j), at
+        // [(j*d*(N+1) + b*(N-j))*M*W + chain_major_at(N, k, s)]
+        T* adjoints;
         T* leafp;      // leafp[(u*M + s)*W]: chain N's partial sums at the d nodes u of level N-1
         T* leafr;      // leafr[(u*M + s)*W]: their adjoint sums of chain N (where not bwd_regs)
         const T* root = nullptr; // the pass's roots [(s*(N+1) + k)*W] (fmexp_lanes), or none: A_0
         T* groot = nullptr;      // with roots: ∂L/∂root, the same layout (written)
     };
+
+    // The walk knows R = N - j, the levels left under the children (level
+    // j), at compile time for R up to bwd_walk_depth<D> (lanes_bwd_at): its
+    // chain loops are unrolled and each chain's offsets are constants
+    // (chain_major_at's N - k is R - i for chain k = j + i). Deeper levels,
+    // and a d not compiled, run it with R known at run time (Rc = 0): the
+    // same operations in the same order, so the same bits. (The levels just
+    // above the last three hold most of the walk's nodes; d = 2 reaches 8
+    // for the seed's N = 12, where the first levels cost little.)
+    template <std::size_t D> static constexpr std::size_t bwd_walk_depth = D == 2 ? 8 : D >= 3 ? 5 : 0;
+
+    template <std::size_t D, std::size_t M, std::size_t R>
+    static void lanes_bwd_at(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
+        if constexpr (R == 3 && bwd_last_four<D, M>)
+            lanes_bwd_last_four<D, M>(c, parent, q, r);
+        else if constexpr (R == 2)
+            lanes_bwd_last_three<D, M>(c, parent, q, r);
+        else
+            lanes_bwd_visit<D, M, R>(c, j, parent, q, r);
+    }
+
+    template <std::size_t D, std::size_t M>
+    static void lanes_bwd_walk(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
+        const std::size_t R = c.depth - j;
+        constexpr std::size_t Rmax = std::max<std::size_t>(bwd_walk_depth<D>, bwd_last_four<D, M> ? 3 : 2);
+        if (R <= Rmax)
+            return with_count(R, std::make_index_sequence<Rmax>{}, [&](auto Rc) {
+                if constexpr (decltype(Rc)::value >= 2)
+                    lanes_bwd_at<D, M, decltype(Rc)::value>(c, j, parent, q, r);
+            });
+        lanes_bwd_visit<D, M, 0>(c, j, parent, q, r);
+    }
 
     // The children of `parent` (level j-1), whose partial sums (q) and
     // adjoint sums (r) of segment s and chain k are at q + chain_major_at(N,
@@ -3312,15 +3346,15 @@ template <class Arch, class T> struct kernels {
     // steps run together, segment by segment, so that each of the parent's
     // adjoint sums is written once for the d children, not read and written
     // d times (and not cleared before: that loop is their only writer).
-    template <std::size_t D, std::size_t M>
+    // Rc: R (above), or 0 where it is known at run time only.
+    template <std::size_t D, std::size_t M, std::size_t Rc>
     static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
-        const std::size_t N = c.depth;
-        if constexpr (bwd_last_four<D, M>)
-            if (j + 3 == N) return lanes_bwd_last_four<D, M>(c, parent, q, r);
-        if (j + 2 == N) return lanes_bwd_last_three<D, M>(c, parent, q, r);
+        const std::size_t N = c.depth, R = Rc ? Rc : N - j;
         const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W, cs = M * (N + 1) * W;
+        const auto at = [&](std::size_t i, std::size_t s) { return ((R - i) * M + s) * W; }; // chain j + i
         T* const p = c.partials + j * cs;
-        T* const rr = c.adjoints + j * d * cs; // child b's adjoint sums at rr + b*cs
+        T* const rr = c.adjoints + j * d * cs; // child b's adjoint sums (chains j+1..N) at rr + b*cb
+        const std::size_t cb = R * M * W;
         for (std::size_t b = 0; b < d; ++b) {
             const std::size_t u = parent * d + b;
             // The child's value before each segment (a[s]) and its letter's
@@ -3331,20 +3365,23 @@ template <class Arch, class T> struct kernels {
 #pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) {
                 z[s] = batch::load_unaligned(c.zs + (s * d + b) * W); // divisor 1
-                a[s + 1] = fmadd(batch::load_unaligned(q + chain_major_at<M>(N, j, s)), z[s], a[s]);
+                a[s + 1] = fmadd(batch::load_unaligned(q + at(0, s)), z[s], a[s]);
             }
 #pragma GCC unroll 8
             for (std::size_t s = 0; s < M; ++s) // chain j+1: divisor 1
-                fmadd(batch::load_unaligned(q + chain_major_at<M>(N, j + 1, s)), z[s], a[s])
-                    .store_unaligned(p + chain_major_at<M>(N, j + 1, s));
-            for (std::size_t k = j + 2; k <= N; ++k) {
-                const batch inv = batch::load_unaligned(c.inv + (k - j) * W);
+                fmadd(batch::load_unaligned(q + at(1, s)), z[s], a[s]).store_unaligned(p + at(1, s));
+#pragma GCC unroll 16
+            for (std::size_t i = 2; i <= R; ++i) {
+                const batch inv = batch::load_unaligned(c.inv + i * W);
 #pragma GCC unroll 8
                 for (std::size_t s = 0; s < M; ++s)
-                    (fmadd(batch::load_unaligned(q + chain_major_at<M>(N, k, s)), z[s], a[s]) * inv)
-                        .store_unaligned(p + chain_major_at<M>(N, k, s));
+                    (fmadd(batch::load_unaligned(q + at(i, s)), z[s], a[s]) * inv)
+                        .store_unaligned(p + at(i, s));
             }
-            lanes_bwd_visit<D, M>(c, j + 1, u, p, rr + b * cs);
+            if constexpr (Rc > 0)
+                lanes_bwd_at<D, M, Rc - 1>(c, j + 1, u, p, rr + b * cb);
+            else
+                lanes_bwd_walk<D, M>(c, j + 1, u, p, rr + b * cb);
         }
         // The children's gradients g (after the segments still to undo) and
         // their sums over chains: registers for a d known at compile time,
@@ -3371,26 +3408,28 @@ template <class Arch, class T> struct kernels {
                     sum0[b] = g[b]; // the sums over chains start from g (chain j)
                     sum1[b] = batch(T(0));
                 }
-                const auto chain = [&](std::size_t k, batch* gzk, batch* sumk) { // divisor k - j + 1
-                    const batch qc = batch::load_unaligned(q + chain_major_at<M>(N, k, s)); // divided by k - j + 1
+                const auto chain = [&](std::size_t i, batch* gzk, batch* sumk) { // chain j + i, divisor i + 1
+                    const batch qc = batch::load_unaligned(q + at(i, s));        // divided by i + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
-                    const T* zk = zsb + (k - j) * zdiv;
+                    const T* zk = zsb + i * zdiv;
                     for (std::size_t b = 0; b < D; ++b) {
-                        const batch v = k == j ? g[b] : batch::load_unaligned(rr + b * cs + chain_major_at<M>(N, k, s));
-                        if (k > j) sumk[b] = sumk[b] + v;
+                        const batch v = i == 0 ? g[b] : batch::load_unaligned(rr + b * cb + at(i, s));
+                        if (i > 0) sumk[b] = sumk[b] + v;
                         gzk[b] = fmadd(v, qc, gzk[b]);
                         rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
-                    rk.store_unaligned(r + chain_major_at<M>(N, k, s));
+                    rk.store_unaligned(r + at(i, s));
                 };
-                std::size_t k = j;
+                std::size_t i = 0;
                 if constexpr (two)
-                    for (; k + 1 <= N; k += 2) {
-                        chain(k, gz0, sum0);
-                        chain(k + 1, gz1, sum1);
+#pragma GCC unroll 8
+                    for (; i + 1 <= R; i += 2) {
+                        chain(i, gz0, sum0);
+                        chain(i + 1, gz1, sum1);
                     }
-                for (; k <= N; ++k)
-                    chain(k, gz0, sum0);
+#pragma GCC unroll 16
+                for (; i <= R; ++i)
+                    chain(i, gz0, sum0);
                 for (std::size_t b = 0; b < D; ++b) { // before segment s
                     g[b] = two ? sum0[b] + sum1[b] : sum0[b];
                     (two ? gz0[b] + gz1[b] : gz0[b]).store_unaligned(gz + b * W);
@@ -3406,17 +3445,17 @@ template <class Arch, class T> struct kernels {
                 T* gz = c.gzc + s * dW; // child b's at + b*W
                 const T* zsb = c.zs + s * dW;
                 std::copy(g, g + dW, sum); // the sums over chains start from g (chain j)
-                for (std::size_t k = j; k <= N; ++k) { // chain k, divisor k - j + 1
-                    const batch qc = batch::load_unaligned(q + chain_major_at<M>(N, k, s)); // divided by k - j + 1
+                for (std::size_t i = 0; i <= R; ++i) {                    // chain j + i, divisor i + 1
+                    const batch qc = batch::load_unaligned(q + at(i, s)); // divided by i + 1
                     batch rk(T(0)); // this loop is the only writer of r_k, k >= j
-                    const T* zk = zsb + (k - j) * zdiv;
+                    const T* zk = zsb + i * zdiv;
                     for (std::size_t b = 0; b < d; ++b) {
-                        const batch v = batch::load_unaligned(k == j ? g + b * W : rr + b * cs + chain_major_at<M>(N, k, s));
-                        if (k > j) (batch::load_unaligned(sum + b * W) + v).store_unaligned(sum + b * W);
+                        const batch v = batch::load_unaligned(i == 0 ? g + b * W : rr + b * cb + at(i, s));
+                        if (i > 0) (batch::load_unaligned(sum + b * W) + v).store_unaligned(sum + b * W);
                         fmadd(v, qc, batch::load_unaligned(gz + b * W)).store_unaligned(gz + b * W);
                         rk = fmadd(v, batch::load_unaligned(zk + b * W), rk);
                     }
-                    rk.store_unaligned(r + chain_major_at<M>(N, k, s));
+                    rk.store_unaligned(r + at(i, s));
                 }
                 std::copy(sum, sum + dW, g); // before segment s
             }
@@ -3801,7 +3840,7 @@ template <class Arch, class T> struct kernels {
         if (N == 2)
             lanes_bwd_last_two<D, M>(c, 0, c.partials, c.adjoints);
         else
-            lanes_bwd_visit<D, M>(c, 1, 0, c.partials, c.adjoints);
+            lanes_bwd_walk<D, M>(c, 1, 0, c.partials, c.adjoints);
         if (c.groot) // the root's adjoint sums: ∂L/∂root (in the roots' layout)
             for (std::size_t s = 0; s < M; ++s)
                 for (std::size_t k = 0; k <= N; ++k)
@@ -3821,7 +3860,7 @@ template <class Arch, class T> struct kernels {
                                        T* groot = nullptr, std::size_t states = 0) {
         if constexpr (regs_depth<D>() > 0)
             if (!root && depth <= regs_depth<D>())
-                return with_segments(depth, std::make_index_sequence<regs_depth<D>()>{}, [&](auto N) {
+                return with_count(depth, std::make_index_sequence<regs_depth<D>()>{}, [&](auto N) {
                     fmexp_lanes_backward_regs<D, decltype(N)::value>(A, G, GZ, Z, m, scratch);
                 });
         // Passes of M segments; or one pass of all m where m is a little
@@ -3914,8 +3953,8 @@ template <class Arch, class T> struct kernels {
                                     gzc + M * dim * W, // leafr: the rest of gzc's region (depth >= 2)
                                     proot,    pgroot};
             if constexpr (short_bwd_passes<D>)
-                with_segments(Mr, std::make_index_sequence<ML>{},
-                              [&](auto k) { lanes_bwd_pass<D, decltype(k)::value>(ctx); });
+                with_count(Mr, std::make_index_sequence<ML>{},
+                           [&](auto k) { lanes_bwd_pass<D, decltype(k)::value>(ctx); });
             else
                 lanes_bwd_pass<D, M0>(ctx);
             if (root && !own)
