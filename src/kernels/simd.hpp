@@ -3309,9 +3309,11 @@ template <class Arch, class T> struct kernels {
     // (chain_major_at's N - k is R - i for chain k = j + i). Deeper levels,
     // and a d not compiled, run it with R known at run time (Rc = 0): the
     // same operations in the same order, so the same bits. (The levels just
-    // above the last three hold most of the walk's nodes; d = 2 reaches 8
-    // for the seed's N = 12, where the first levels cost little.)
-    template <std::size_t D> static constexpr std::size_t bwd_walk_depth = D == 2 ? 8 : D >= 3 ? 5 : 0;
+    // above the last three hold most of the walk's nodes: the seed's walk
+    // at R = 7 and 8 took 3% of its backward, and compiling them (and d >= 3
+    // at R = 5) had cost the sanitizer build's AVX-512 unit 4.6 more
+    // minutes, 1049 s against 770 s, for 0.999-1.008x the backward's time.)
+    template <std::size_t D> static constexpr std::size_t bwd_walk_depth = D == 2 ? 6 : D >= 3 ? 4 : 0;
 
     template <std::size_t D, std::size_t M, std::size_t R>
     static void lanes_bwd_at(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
