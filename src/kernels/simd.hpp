@@ -3353,7 +3353,8 @@ template <class Arch, class T> struct kernels {
     static void lanes_bwd_visit(const lanes_bwd_ctx& c, std::size_t j, std::size_t parent, const T* q, T* r) {
         const std::size_t N = c.depth, R = Rc ? Rc : N - j;
         const std::size_t d = dim_of<D>(c), zdiv = M * d * W, dW = d * W, cs = M * (N + 1) * W;
-        const auto at = [&](std::size_t i, std::size_t s) { return ((R - i) * M + s) * W; }; // chain j + i
+        // chain j + i: chain_major_at(N, j + i, s), with N - j = R
+        const auto at = [&](std::size_t i, std::size_t s) { return chain_major_at<M>(R, i, s); };
         T* const p = c.partials + j * cs;
         T* const rr = c.adjoints + j * d * cs; // child b's adjoint sums (chains j+1..N) at rr + b*cb
         const std::size_t cb = R * M * W;
