@@ -39,7 +39,8 @@ struct entry {
 // been 1.8-8x slower; session 28 gave ga its own form, adjoint_right_lanes.)
 simd::kernel_table make_avx512_table() {
     simd::kernel_table t = simd::make_table<xsimd::fma3<xsimd::avx2>>();
-    simd::set_plain_kernels<xsimd::avx512f>(t);
+    simd::set_plain_kernels<xsimd::avx512f, double>(t);
+    simd::set_plain_kernels<xsimd::avx512f, float>(t);
     t.name = "avx512f+avx2";
     return t;
 }

@@ -4054,92 +4054,62 @@ template <class Arch, class T> struct kernels {
     }
 };
 
-template <class Arch> void set_plain_kernels_for(kernel_table& t);
-
-template <class Arch> kernel_table make_table_for() {
-    kernel_table t;
-    t.name = Arch::name();
-    t.lincomb_d = &kernels<Arch, double>::lincomb;
-    t.lincomb_f = &kernels<Arch, float>::lincomb;
-    t.outer_fma_d = &kernels<Arch, double>::outer_fma;
-    t.outer_fma_f = &kernels<Arch, float>::outer_fma;
-    t.fmexp_d = &kernels<Arch, double>::fmexp;
-    t.fmexp_f = &kernels<Arch, float>::fmexp;
-    t.fmexp_many_d = &kernels<Arch, double>::fmexp_many;
-    t.fmexp_many_f = &kernels<Arch, float>::fmexp_many;
-    t.matvec_d = &kernels<Arch, double>::matvec;
-    t.matvec_f = &kernels<Arch, float>::matvec;
-    t.vecmat_d = &kernels<Arch, double>::vecmat;
-    t.vecmat_f = &kernels<Arch, float>::vecmat;
-    t.fmexp_adjoint_d = &kernels<Arch, double>::fmexp_adjoint;
-    t.fmexp_adjoint_f = &kernels<Arch, float>::fmexp_adjoint;
-    t.fmexp_jvp_d = &kernels<Arch, double>::fmexp_jvp;
-    t.fmexp_jvp_f = &kernels<Arch, float>::fmexp_jvp;
-    t.fmexp_record_d = &kernels<Arch, double>::fmexp_record;
-    t.fmexp_record_f = &kernels<Arch, float>::fmexp_record;
-    t.fmexp_adjoint_recorded_d = &kernels<Arch, double>::fmexp_adjoint_recorded;
-    t.fmexp_adjoint_recorded_f = &kernels<Arch, float>::fmexp_adjoint_recorded;
-    t.fmexp_adjoint_many_d = &kernels<Arch, double>::fmexp_adjoint_many;
-    t.fmexp_adjoint_many_f = &kernels<Arch, float>::fmexp_adjoint_many;
-    t.product_d = &kernels<Arch, double>::product;
-    t.product_f = &kernels<Arch, float>::product;
-    t.product_adjoint_left_d = &kernels<Arch, double>::product_adjoint_left;
-    t.product_adjoint_left_f = &kernels<Arch, float>::product_adjoint_left;
-    t.product_adjoint_right_d = &kernels<Arch, double>::product_adjoint_right;
-    t.product_adjoint_right_f = &kernels<Arch, float>::product_adjoint_right;
-    t.gram_d = &kernels<Arch, double>::gram;
-    t.gram_f = &kernels<Arch, float>::gram;
-    t.fmexp_left_many_d = &kernels<Arch, double>::fmexp_left_many;
-    t.fmexp_left_many_f = &kernels<Arch, float>::fmexp_left_many;
-    t.fmexp_left_jvp_d = &kernels<Arch, double>::fmexp_left_jvp;
-    t.fmexp_left_jvp_f = &kernels<Arch, float>::fmexp_left_jvp;
-    set_plain_kernels_for<Arch>(t);
-    return t;
+// t's entry for T: the double one (_d) or the float one (_f).
+template <class T, class D, class F> constexpr auto& pick(D& d, F& f) {
+    if constexpr (std::is_same<T, double>::value)
+        return d;
+    else
+        return f;
 }
 
-template <class Arch> void set_plain_kernels_for(kernel_table& t) {
-    t.lincomb_d = &kernels<Arch, double>::lincomb; // (an elementwise pass: plain loads, FMAs and stores too)
-    t.lincomb_f = &kernels<Arch, float>::lincomb;
-    t.all_finite_d = &kernels<Arch, double>::all_finite; // (the same: loads and adds)
-    t.all_finite_f = &kernels<Arch, float>::all_finite;
+// table.hpp's set_kernels and set_plain_kernels, instantiated for one
+// instruction set and type in each arch_<set>_<type>.cpp.
+template <class Arch, class T> void set_kernels(kernel_table& t) {
+    pick<T>(t.outer_fma_d, t.outer_fma_f) = &kernels<Arch, T>::outer_fma;
+    pick<T>(t.fmexp_d, t.fmexp_f) = &kernels<Arch, T>::fmexp;
+    pick<T>(t.fmexp_many_d, t.fmexp_many_f) = &kernels<Arch, T>::fmexp_many;
+    pick<T>(t.matvec_d, t.matvec_f) = &kernels<Arch, T>::matvec;
+    pick<T>(t.vecmat_d, t.vecmat_f) = &kernels<Arch, T>::vecmat;
+    pick<T>(t.fmexp_adjoint_d, t.fmexp_adjoint_f) = &kernels<Arch, T>::fmexp_adjoint;
+    pick<T>(t.fmexp_jvp_d, t.fmexp_jvp_f) = &kernels<Arch, T>::fmexp_jvp;
+    pick<T>(t.fmexp_record_d, t.fmexp_record_f) = &kernels<Arch, T>::fmexp_record;
+    pick<T>(t.fmexp_adjoint_recorded_d, t.fmexp_adjoint_recorded_f) =
+        &kernels<Arch, T>::fmexp_adjoint_recorded;
+    pick<T>(t.fmexp_adjoint_many_d, t.fmexp_adjoint_many_f) = &kernels<Arch, T>::fmexp_adjoint_many;
+    pick<T>(t.gram_d, t.gram_f) = &kernels<Arch, T>::gram;
+    pick<T>(t.fmexp_left_many_d, t.fmexp_left_many_f) = &kernels<Arch, T>::fmexp_left_many;
+    pick<T>(t.fmexp_left_jvp_d, t.fmexp_left_jvp_f) = &kernels<Arch, T>::fmexp_left_jvp;
+    set_plain_kernels<Arch, T>(t);
+}
+
+template <class Arch, class T> void set_plain_kernels(kernel_table& t) {
+    pick<T>(t.lincomb_d, t.lincomb_f) =
+        &kernels<Arch, T>::lincomb; // (an elementwise pass: plain loads, FMAs and stores too)
+    pick<T>(t.all_finite_d, t.all_finite_f) = &kernels<Arch, T>::all_finite; // (the same: loads and adds)
     // The product (AVX-512 against AVX2 on the Zen 5: double 0.73-0.88x the
     // time for d = 2, 4, 8, 16; float 0.76-0.83x, (3, 7) 0.95x, (2, 10)
     // at par, (3, 5) 1.08x, its rows too short for 16 lanes).
-    t.product_d = &kernels<Arch, double>::product;
-    t.product_f = &kernels<Arch, float>::product;
+    pick<T>(t.product_d, t.product_f) = &kernels<Arch, T>::product;
     // The product's adjoint: gb's half (broadcasts against rows, as the
     // product's) 0.67-0.88x AVX2's time in AVX-512 on the Zen 5 as it was;
     // ga's half with adjoint_right_lanes, 0.45-0.81x AVX2's for both halves
     // together (session 28).
-    t.product_adjoint_left_d = &kernels<Arch, double>::product_adjoint_left;
-    t.product_adjoint_left_f = &kernels<Arch, float>::product_adjoint_left;
-    t.product_adjoint_right_d = &kernels<Arch, double>::product_adjoint_right;
-    t.product_adjoint_right_f = &kernels<Arch, float>::product_adjoint_right;
-    t.registers = kernels<Arch, double>::vector_registers;
-    t.lanes_d = kernels<Arch, double>::W;
-    t.lanes_f = kernels<Arch, float>::W;
-    t.fmexp_lanes_d = &kernels<Arch, double>::fmexp_lanes;
-    t.fmexp_lanes_f = &kernels<Arch, float>::fmexp_lanes;
-    t.fmexp_lanes_exp_d = &kernels<Arch, double>::fmexp_lanes_exp;
-    t.fmexp_lanes_exp_f = &kernels<Arch, float>::fmexp_lanes_exp;
-    t.fmexp_lanes_backward_d = &kernels<Arch, double>::fmexp_lanes_backward;
-    t.fmexp_lanes_backward_f = &kernels<Arch, float>::fmexp_lanes_backward;
-    t.interleave_d = &kernels<Arch, double>::interleave;
-    t.interleave_f = &kernels<Arch, float>::interleave;
-    t.deinterleave_d = &kernels<Arch, double>::deinterleave;
-    t.deinterleave_f = &kernels<Arch, float>::deinterleave;
-    t.interleave_differences_d = &kernels<Arch, double>::interleave_differences;
-    t.interleave_differences_f = &kernels<Arch, float>::interleave_differences;
-    t.scatter_differences_d = &kernels<Arch, double>::scatter_differences;
-    t.scatter_differences_f = &kernels<Arch, float>::scatter_differences;
-    t.exp_lanes_d = &kernels<Arch, double>::exp_lanes;
-    t.exp_lanes_f = &kernels<Arch, float>::exp_lanes;
-    t.exp_lanes_adjoint_d = &kernels<Arch, double>::exp_lanes_adjoint;
-    t.exp_lanes_adjoint_f = &kernels<Arch, float>::exp_lanes_adjoint;
-    t.prefix_roots_d = &kernels<Arch, double>::prefix_roots;
-    t.prefix_roots_f = &kernels<Arch, float>::prefix_roots;
-    t.prefix_roots_adjoint_d = &kernels<Arch, double>::prefix_roots_adjoint;
-    t.prefix_roots_adjoint_f = &kernels<Arch, float>::prefix_roots_adjoint;
+    pick<T>(t.product_adjoint_left_d, t.product_adjoint_left_f) = &kernels<Arch, T>::product_adjoint_left;
+    pick<T>(t.product_adjoint_right_d, t.product_adjoint_right_f) = &kernels<Arch, T>::product_adjoint_right;
+    t.registers = kernels<Arch, T>::vector_registers;
+    pick<T>(t.lanes_d, t.lanes_f) = kernels<Arch, T>::W;
+    pick<T>(t.fmexp_lanes_d, t.fmexp_lanes_f) = &kernels<Arch, T>::fmexp_lanes;
+    pick<T>(t.fmexp_lanes_exp_d, t.fmexp_lanes_exp_f) = &kernels<Arch, T>::fmexp_lanes_exp;
+    pick<T>(t.fmexp_lanes_backward_d, t.fmexp_lanes_backward_f) = &kernels<Arch, T>::fmexp_lanes_backward;
+    pick<T>(t.interleave_d, t.interleave_f) = &kernels<Arch, T>::interleave;
+    pick<T>(t.deinterleave_d, t.deinterleave_f) = &kernels<Arch, T>::deinterleave;
+    pick<T>(t.interleave_differences_d, t.interleave_differences_f) =
+        &kernels<Arch, T>::interleave_differences;
+    pick<T>(t.scatter_differences_d, t.scatter_differences_f) = &kernels<Arch, T>::scatter_differences;
+    pick<T>(t.exp_lanes_d, t.exp_lanes_f) = &kernels<Arch, T>::exp_lanes;
+    pick<T>(t.exp_lanes_adjoint_d, t.exp_lanes_adjoint_f) = &kernels<Arch, T>::exp_lanes_adjoint;
+    pick<T>(t.prefix_roots_d, t.prefix_roots_f) = &kernels<Arch, T>::prefix_roots;
+    pick<T>(t.prefix_roots_adjoint_d, t.prefix_roots_adjoint_f) = &kernels<Arch, T>::prefix_roots_adjoint;
 }
 
 } // namespace tensig::kernels::simd

@@ -108,15 +108,28 @@ struct kernel_table {
                                    float*, float*) = nullptr;
 };
 
-// Defined in the per-architecture translation units.
-template <class Arch> kernel_table make_table();
+// Set the entries of t for T (the _d ones for double, the _f ones for
+// float) to Arch's kernels: every entry (set_kernels), or only those whose
+// kernels are plain loads, stores and multiply-adds (set_plain_kernels:
+// fmexp_lanes, fmexp_lanes_backward, the other lanes kernels, lincomb,
+// all_finite, the product and its adjoint, lanes_d/lanes_f, registers), so
+// that an instruction set can supply those alone (AVX-512, whose other
+// kernels with xsimd 8.1 are slower than AVX2's,
+// docs/benchmarks-history.md). Defined in simd.hpp; instantiated in one
+// translation unit per instruction set and type, arch_<set>_<type>.cpp
+// (set_plain_kernels alone for xsimd::avx512f), so that a build compiles
+// them on as many cores as it has (the sanitizer build had taken 13
+// minutes for AVX-512's double and float together).
+template <class Arch, class T> void set_kernels(kernel_table& t);
+template <class Arch, class T> void set_plain_kernels(kernel_table& t);
 
-// Sets the entries of t whose kernels are plain loads, stores and
-// multiply-adds (fmexp_lanes, fmexp_lanes_backward, lanes_d, lanes_f,
-// lincomb, product, product_adjoint_left/right) to Arch's: an instruction
-// set can supply those alone (AVX-512, whose other kernels with xsimd 8.1
-// are slower than AVX2's, docs/benchmarks-history.md). Defined for
-// xsimd::avx512f (arch_avx512.cpp).
-template <class Arch> void set_plain_kernels(kernel_table& t);
+// Arch's table (Arch::name(), both types).
+template <class Arch> kernel_table make_table() {
+    kernel_table t;
+    t.name = Arch::name();
+    set_kernels<Arch, double>(t);
+    set_kernels<Arch, float>(t);
+    return t;
+}
 
 } // namespace tensig::kernels::simd
