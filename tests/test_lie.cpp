@@ -310,7 +310,11 @@ TEST_CASE("logsignature_backward in every basis: iisignature's logsigbackprop an
             xt::view(W, 0) = w;
             xt::view(W, 1) = w;
             const xt::xtensor<double, 3> G = tensig::logsignature_backward(W, P, N, basis);
-            CHECK(oracle::max_abs_diff(xt::xtensor<double, 2>(xt::view(G, 0)), gp, gp.size()) == 0);
+            const xt::xtensor<double, 2> G0 = xt::view(G, 0);
+            if (tensig::kernels::lanes<double>() > 2) // the same route: the same bits
+                CHECK(oracle::max_abs_diff(G0, gp, gp.size()) == 0);
+            else // two paths in SSE2's two lanes, one alone: equal to rounding
+                CHECK(oracle::rel_err(G0, gp, gp.size()) <= 1e-13);
         }
     }
     // the gradient must have the basis's length

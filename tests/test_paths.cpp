@@ -206,7 +206,11 @@ TEST_CASE("batches equal loops; any xtensor expression is accepted", "[paths]") 
 TEMPLATE_TEST_CASE("batches in SIMD lanes equal one path at a time, with every option (signature, logsignature)",
                    "[paths]", float, double) {
     using T = TestType;
-    const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-13;
+    // float, d = 2, N = 7: the largest difference over the largest entry,
+    // over 2200-7000 random paths per instruction set, had a median of
+    // 2.2e-7-2.9e-7 and a maximum of 2.0e-5-3.2e-5 (paths whose partial
+    // signatures grow far beyond the final one)
+    const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-13;
     // the log cancels: float rows differ by up to ~1e-4 (2000 ulp) of the largest
     const double log_tol = std::is_same_v<T, float> ? 1e-3 : 1e-12;
     lanes_cases::for_each<T>([&](std::size_t W, std::size_t d, std::size_t N, const tensig::signature_options& o) {
