@@ -144,136 +144,138 @@ void force_arch(const std::string& name) {
 
 namespace dispatched {
 void lincomb(double* out, std::size_t n, const double* const* src, const double* coef, std::size_t m) {
-    table().lincomb_d(out, n, src, coef, m);
+    table().d.lincomb(out, n, src, coef, m);
 }
 void lincomb(float* out, std::size_t n, const float* const* src, const float* coef, std::size_t m) {
-    table().lincomb_f(out, n, src, coef, m);
+    table().f.lincomb(out, n, src, coef, m);
 }
 void outer_fma(double* out, const double* a, std::size_t na, const double* b, std::size_t nb,
                const double* add) {
-    table().outer_fma_d(out, a, na, b, nb, add);
+    table().d.outer_fma(out, a, na, b, nb, add);
 }
 void outer_fma(float* out, const float* a, std::size_t na, const float* b, std::size_t nb, const float* add) {
-    table().outer_fma_f(out, a, na, b, nb, add);
+    table().f.outer_fma(out, a, na, b, nb, add);
 }
 void product(double* c, const double* a, const double* b, std::size_t dim, std::size_t depth) {
-    table().product_d(c, a, b, dim, depth);
+    table().d.product(c, a, b, dim, depth);
 }
 void product(float* c, const float* a, const float* b, std::size_t dim, std::size_t depth) {
-    table().product_f(c, a, b, dim, depth);
+    table().f.product(c, a, b, dim, depth);
 }
 void product_adjoint(double* ga, double* gb, const double* a, const double* b, const double* gc,
                      std::size_t dim, std::size_t depth) {
-    if (gb) table().product_adjoint_left_d(gb, a, gc, dim, depth);
-    if (ga) table().product_adjoint_right_d(ga, b, gc, dim, depth);
+    if (gb) table().d.product_adjoint_left(gb, a, gc, dim, depth);
+    if (ga) table().d.product_adjoint_right(ga, b, gc, dim, depth);
 }
 void product_adjoint(float* ga, float* gb, const float* a, const float* b, const float* gc, std::size_t dim,
                      std::size_t depth) {
-    if (gb) table().product_adjoint_left_f(gb, a, gc, dim, depth);
-    if (ga) table().product_adjoint_right_f(ga, b, gc, dim, depth);
+    if (gb) table().f.product_adjoint_left(gb, a, gc, dim, depth);
+    if (ga) table().f.product_adjoint_right(ga, b, gc, dim, depth);
 }
 void fmexp(double* A, const double* z, std::size_t dim, std::size_t depth) {
-    table().fmexp_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)));
+    table().d.fmexp(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)));
 }
 void fmexp(float* A, const float* z, std::size_t dim, std::size_t depth) {
-    table().fmexp_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
+    table().f.fmexp(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)));
 }
 void fmexp_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, double* record,
                 bool update_top) {
-    table().fmexp_many_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)),
+    table().d.fmexp_many(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)),
                          record, update_top);
 }
 void fmexp_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, float* record,
                 bool update_top) {
-    table().fmexp_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)),
+    table().f.fmexp_many(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)),
                          record, update_top);
 }
 void matvec(double* out, const double* M, std::size_t rows, std::size_t cols, const double* v, double* acc) {
-    table().matvec_d(out, M, rows, cols, v, acc);
+    table().d.matvec(out, M, rows, cols, v, acc);
 }
 void matvec(float* out, const float* M, std::size_t rows, std::size_t cols, const float* v, float* acc) {
-    table().matvec_f(out, M, rows, cols, v, acc);
+    table().f.matvec(out, M, rows, cols, v, acc);
 }
 void vecmat(double* out, const double* v, std::size_t rows, const double* M, std::size_t cols) {
-    table().vecmat_d(out, v, rows, M, cols);
+    table().d.vecmat(out, v, rows, M, cols);
 }
 void vecmat(float* out, const float* v, std::size_t rows, const float* M, std::size_t cols) {
-    table().vecmat_f(out, v, rows, M, cols);
+    table().f.vecmat(out, v, rows, M, cols);
 }
 void fmexp_adjoint(double* gA, double* gz, const double* A, const double* z, std::size_t dim,
                    std::size_t depth) {
-    table().fmexp_adjoint_d(gA, gz, A, z, dim, depth,
+    table().d.fmexp_adjoint(gA, gz, A, z, dim, depth,
                             scratch<double>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_adjoint(float* gA, float* gz, const float* A, const float* z, std::size_t dim, std::size_t depth) {
-    table().fmexp_adjoint_f(gA, gz, A, z, dim, depth,
+    table().f.fmexp_adjoint(gA, gz, A, z, dim, depth,
                             scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                std::size_t depth, std::size_t count) {
-    table().fmexp_jvp_d(Bdot, A, z, zdot, dim, depth,
+    table().d.fmexp_jvp(Bdot, A, z, zdot, dim, depth,
                         scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void fmexp_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
                std::size_t depth, std::size_t count) {
-    table().fmexp_jvp_f(Bdot, A, z, zdot, dim, depth,
+    table().f.fmexp_jvp(Bdot, A, z, zdot, dim, depth,
                         scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void fmexp_record(double* A, const double* z, std::size_t dim, std::size_t depth, double* record) {
-    table().fmexp_record_d(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)), record);
+    table().d.fmexp_record(A, z, dim, depth, scratch<double>(scalar::fmexp_scratch_size(dim, depth)), record);
 }
 void fmexp_record(float* A, const float* z, std::size_t dim, std::size_t depth, float* record) {
-    table().fmexp_record_f(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)), record);
+    table().f.fmexp_record(A, z, dim, depth, scratch<float>(scalar::fmexp_scratch_size(dim, depth)), record);
 }
 void fmexp_adjoint_recorded(double* gA, double* gz, const double* record, const double* z, std::size_t dim,
                             std::size_t depth) {
-    table().fmexp_adjoint_recorded_d(gA, gz, record, z, dim, depth,
+    table().d.fmexp_adjoint_recorded(gA, gz, record, z, dim, depth,
                                      scratch<double>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_adjoint_recorded(float* gA, float* gz, const float* record, const float* z, std::size_t dim,
                             std::size_t depth) {
-    table().fmexp_adjoint_recorded_f(gA, gz, record, z, dim, depth,
+    table().f.fmexp_adjoint_recorded(gA, gz, record, z, dim, depth,
                                      scratch<float>(scalar::fmexp_adjoint_scratch_size(dim, depth)));
 }
 void fmexp_adjoint_many(double* gA, double* GZ, const double* record, const double* Z, std::size_t m,
                         std::size_t dim, std::size_t depth) {
-    table().fmexp_adjoint_many_d(gA, GZ, record, Z, m, dim, depth,
+    table().d.fmexp_adjoint_many(gA, GZ, record, Z, m, dim, depth,
                                  scratch<double>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
 }
 void fmexp_adjoint_many(float* gA, float* GZ, const float* record, const float* Z, std::size_t m,
                         std::size_t dim, std::size_t depth) {
-    table().fmexp_adjoint_many_f(gA, GZ, record, Z, m, dim, depth,
+    table().f.fmexp_adjoint_many(gA, GZ, record, Z, m, dim, depth,
                                  scratch<float>(scalar::fmexp_adjoint_many_scratch_size(dim, depth, m)));
 }
 void fmexp_left_many(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth) {
-    table().fmexp_left_many_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+    table().d.fmexp_left_many(A, Z, m, dim, depth,
+                              scratch<double>(scalar::fmexp_many_scratch_size(dim, depth, m)));
 }
 void fmexp_left_many(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth) {
-    table().fmexp_left_many_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)));
+    table().f.fmexp_left_many(A, Z, m, dim, depth,
+                              scratch<float>(scalar::fmexp_many_scratch_size(dim, depth, m)));
 }
 std::size_t lanes_double() {
-    return table().lanes_d;
+    return table().d.lanes;
 }
 std::size_t lanes_float() {
-    return table().lanes_f;
+    return table().f.lanes;
 }
 std::size_t vector_registers() {
     return table().registers;
 }
 void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
                  const double* from) {
-    const std::size_t W = table().lanes_d;
+    const std::size_t W = table().d.lanes;
     if (depth >= 64) // (d = 1 only in practice) the kernels index levels in a fixed array
         return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root, from);
-    table().fmexp_lanes_d(A, Z, m, dim, depth, scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
-                          root, from);
+    table().d.fmexp_lanes(A, Z, m, dim, depth,
+                          scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, from);
 }
 void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
                  const float* from) {
-    const std::size_t W = table().lanes_f;
+    const std::size_t W = table().f.lanes;
     if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root, from);
-    table().fmexp_lanes_f(A, Z, m, dim, depth, scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)),
-                          root, from);
+    table().f.fmexp_lanes(A, Z, m, dim, depth,
+                          scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, from);
 }
 namespace {
 // fmexp_lanes_exp for T: the table's kernel (W lanes), or the scalar twin
@@ -287,53 +289,53 @@ void lanes_from_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_
 } // namespace
 void fmexp_lanes_exp(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth,
                      const double* root, const double* z0, std::size_t k0, const double* e0) {
-    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().lanes_d, table().fmexp_lanes_exp_d);
+    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().d.lanes, table().d.fmexp_lanes_exp);
 }
 void fmexp_lanes_exp(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
                      const float* z0, std::size_t k0, const float* e0) {
-    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().lanes_f, table().fmexp_lanes_exp_f);
+    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().f.lanes, table().f.fmexp_lanes_exp);
 }
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes) {
-    table().interleave_d(rows, stride, count, n, lanes);
+    table().d.interleave(rows, stride, count, n, lanes);
 }
 void interleave(const float* rows, std::size_t stride, std::size_t count, std::size_t n, float* lanes) {
-    table().interleave_f(rows, stride, count, n, lanes);
+    table().f.interleave(rows, stride, count, n, lanes);
 }
 void deinterleave(const double* lanes, std::size_t count, std::size_t n, double* rows, std::size_t stride) {
-    table().deinterleave_d(lanes, count, n, rows, stride);
+    table().d.deinterleave(lanes, count, n, rows, stride);
 }
 void deinterleave(const float* lanes, std::size_t count, std::size_t n, float* rows, std::size_t stride) {
-    table().deinterleave_f(lanes, count, n, rows, stride);
+    table().f.deinterleave(lanes, count, n, rows, stride);
 }
 void scatter_differences(double* x, const double* g, std::size_t n, std::size_t lag, bool fresh) {
-    table().scatter_differences_d(x, g, n, lag, fresh);
+    table().d.scatter_differences(x, g, n, lag, fresh);
 }
 void scatter_differences(float* x, const float* g, std::size_t n, std::size_t lag, bool fresh) {
-    table().scatter_differences_f(x, g, n, lag, fresh);
+    table().f.scatter_differences(x, g, n, lag, fresh);
 }
 void interleave_differences(const double* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             double* lanes) {
-    table().interleave_differences_d(src, count, n, lag, lanes);
+    table().d.interleave_differences(src, count, n, lag, lanes);
 }
 void interleave_differences(const float* const* src, const std::size_t* count, std::size_t n, std::size_t lag,
                             float* lanes) {
-    table().interleave_differences_f(src, count, n, lag, lanes);
+    table().f.interleave_differences(src, count, n, lag, lanes);
 }
 void exp_lanes(double* A, const double* z, std::size_t dim, std::size_t depth, std::size_t k0) {
-    table().exp_lanes_d(A, z, dim, depth, k0);
+    table().d.exp_lanes(A, z, dim, depth, k0);
 }
 void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std::size_t k0) {
-    table().exp_lanes_f(A, z, dim, depth, k0);
+    table().f.exp_lanes(A, z, dim, depth, k0);
 }
 void exp_lanes_adjoint(const double* E, double* G, double* gz, const double* z, std::size_t dim, std::size_t depth,
                        std::size_t k0) {
-    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().lanes_d);
-    table().exp_lanes_adjoint_d(E, G, gz, z, dim, depth, k0);
+    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().d.lanes);
+    table().d.exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
 }
 void exp_lanes_adjoint(const float* E, float* G, float* gz, const float* z, std::size_t dim, std::size_t depth,
                        std::size_t k0) {
-    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().lanes_f);
-    table().exp_lanes_adjoint_f(E, G, gz, z, dim, depth, k0);
+    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().f.lanes);
+    table().f.exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
 }
 namespace {
 // Whether kernels::prefix_roots runs in lanes: the words of level p fill them.
@@ -367,53 +369,57 @@ void roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::
 } // namespace
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root,
                   std::size_t m, std::size_t root_step) {
-    roots(A, z, dim, p, depth, root, m, root_step, table().lanes_d, table().prefix_roots_d);
+    roots(A, z, dim, p, depth, root, m, root_step, table().d.lanes, table().d.prefix_roots);
 }
 void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root,
                   std::size_t m, std::size_t root_step) {
-    roots(A, z, dim, p, depth, root, m, root_step, table().lanes_f, table().prefix_roots_f);
+    roots(A, z, dim, p, depth, root, m, root_step, table().f.lanes, table().f.prefix_roots);
 }
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const double* groot, double* gA, double* gz) {
-    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().lanes_d, table().prefix_roots_adjoint_d);
+    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().d.lanes, table().d.prefix_roots_adjoint);
 }
 void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const float* groot, float* gA, float* gz) {
-    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().lanes_f, table().prefix_roots_adjoint_f);
+    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().f.lanes, table().f.prefix_roots_adjoint);
 }
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot, std::size_t states) {
-    const std::size_t W = table().lanes_d;
+    const std::size_t W = table().d.lanes;
     if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
     const std::size_t size = scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers);
-    table().fmexp_lanes_backward_d(A, G, GZ, Z, m, dim, depth, scratch<double>(size), root, groot, states);
+    table().d.fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, scratch<double>(size), root, groot, states);
 }
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const float* root, float* groot, std::size_t states) {
-    const std::size_t W = table().lanes_f;
+    const std::size_t W = table().f.lanes;
     if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
     const std::size_t size = scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers);
-    table().fmexp_lanes_backward_f(A, G, GZ, Z, m, dim, depth, scratch<float>(size), root, groot, states);
+    table().f.fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, scratch<float>(size), root, groot, states);
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {
-    table().fmexp_left_jvp_d(Bdot, A, z, zdot, dim, depth,
+    table().d.fmexp_left_jvp(Bdot, A, z, zdot, dim, depth,
                              scratch<double>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
 void fmexp_left_jvp(float* Bdot, const float* A, const float* z, const float* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {
-    table().fmexp_left_jvp_f(Bdot, A, z, zdot, dim, depth,
+    table().f.fmexp_left_jvp(Bdot, A, z, zdot, dim, depth,
                              scratch<float>(scalar::fmexp_jvp_scratch_size(dim, depth, count)), count);
 }
-bool all_finite(const double* p, std::size_t n) { return table().all_finite_d(p, n); }
-bool all_finite(const float* p, std::size_t n) { return table().all_finite_f(p, n); }
+bool all_finite(const double* p, std::size_t n) {
+    return table().d.all_finite(p, n);
+}
+bool all_finite(const float* p, std::size_t n) {
+    return table().f.all_finite(p, n);
+}
 void gram(double* H, const double* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const double* scales, std::size_t ranges) {
-    table().gram_d(H, C, n, m, ld, ends, scales, ranges);
+    table().d.gram(H, C, n, m, ld, ends, scales, ranges);
 }
 void gram(float* H, const float* C, std::size_t n, std::size_t m, std::size_t ld, const std::size_t* ends,
           const float* scales, std::size_t ranges) {
-    table().gram_f(H, C, n, m, ld, ends, scales, ranges);
+    table().f.gram(H, C, n, m, ld, ends, scales, ranges);
 }
 } // namespace dispatched
 

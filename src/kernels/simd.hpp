@@ -692,7 +692,7 @@ template <class Arch, class T> struct kernels {
     // power of two, each output is summed in registers over all its terms
     // and stored once: gb_j in tiles (adjoint_left), ga_i by blocks of rows
     // (adjoint_right). Other d go by rows.
-    // The two halves have a table entry each (kernel_table::
+    // The two halves have a table entry each (typed_kernels::
     // product_adjoint_left and _right; dispatched::product_adjoint runs
     // both). With AVX-512, ga's half goes by adjoint_right_lanes where a
     // level has W rows or more.
@@ -4054,62 +4054,55 @@ template <class Arch, class T> struct kernels {
     }
 };
 
-// t's entry for T: the double one (_d) or the float one (_f).
-template <class T, class D, class F> constexpr auto& pick(D& d, F& f) {
-    if constexpr (std::is_same<T, double>::value)
-        return d;
-    else
-        return f;
-}
-
 // table.hpp's set_kernels and set_plain_kernels, instantiated for one
 // instruction set and type in each arch_<set>_<type>.cpp.
 template <class Arch, class T> void set_kernels(kernel_table& t) {
-    pick<T>(t.outer_fma_d, t.outer_fma_f) = &kernels<Arch, T>::outer_fma;
-    pick<T>(t.fmexp_d, t.fmexp_f) = &kernels<Arch, T>::fmexp;
-    pick<T>(t.fmexp_many_d, t.fmexp_many_f) = &kernels<Arch, T>::fmexp_many;
-    pick<T>(t.matvec_d, t.matvec_f) = &kernels<Arch, T>::matvec;
-    pick<T>(t.vecmat_d, t.vecmat_f) = &kernels<Arch, T>::vecmat;
-    pick<T>(t.fmexp_adjoint_d, t.fmexp_adjoint_f) = &kernels<Arch, T>::fmexp_adjoint;
-    pick<T>(t.fmexp_jvp_d, t.fmexp_jvp_f) = &kernels<Arch, T>::fmexp_jvp;
-    pick<T>(t.fmexp_record_d, t.fmexp_record_f) = &kernels<Arch, T>::fmexp_record;
-    pick<T>(t.fmexp_adjoint_recorded_d, t.fmexp_adjoint_recorded_f) =
-        &kernels<Arch, T>::fmexp_adjoint_recorded;
-    pick<T>(t.fmexp_adjoint_many_d, t.fmexp_adjoint_many_f) = &kernels<Arch, T>::fmexp_adjoint_many;
-    pick<T>(t.gram_d, t.gram_f) = &kernels<Arch, T>::gram;
-    pick<T>(t.fmexp_left_many_d, t.fmexp_left_many_f) = &kernels<Arch, T>::fmexp_left_many;
-    pick<T>(t.fmexp_left_jvp_d, t.fmexp_left_jvp_f) = &kernels<Arch, T>::fmexp_left_jvp;
+    using K = kernels<Arch, T>;
+    typed_kernels<T>& k = t.of<T>();
+    k.outer_fma = &K::outer_fma;
+    k.fmexp = &K::fmexp;
+    k.fmexp_many = &K::fmexp_many;
+    k.matvec = &K::matvec;
+    k.vecmat = &K::vecmat;
+    k.fmexp_adjoint = &K::fmexp_adjoint;
+    k.fmexp_jvp = &K::fmexp_jvp;
+    k.fmexp_record = &K::fmexp_record;
+    k.fmexp_adjoint_recorded = &K::fmexp_adjoint_recorded;
+    k.fmexp_adjoint_many = &K::fmexp_adjoint_many;
+    k.gram = &K::gram;
+    k.fmexp_left_many = &K::fmexp_left_many;
+    k.fmexp_left_jvp = &K::fmexp_left_jvp;
     set_plain_kernels<Arch, T>(t);
 }
 
 template <class Arch, class T> void set_plain_kernels(kernel_table& t) {
-    pick<T>(t.lincomb_d, t.lincomb_f) =
-        &kernels<Arch, T>::lincomb; // (an elementwise pass: plain loads, FMAs and stores too)
-    pick<T>(t.all_finite_d, t.all_finite_f) = &kernels<Arch, T>::all_finite; // (the same: loads and adds)
+    using K = kernels<Arch, T>;
+    typed_kernels<T>& k = t.of<T>();
+    k.lincomb = &K::lincomb;       // (an elementwise pass: plain loads, FMAs and stores too)
+    k.all_finite = &K::all_finite; // (the same: loads and adds)
     // The product (AVX-512 against AVX2 on the Zen 5: double 0.73-0.88x the
     // time for d = 2, 4, 8, 16; float 0.76-0.83x, (3, 7) 0.95x, (2, 10)
     // at par, (3, 5) 1.08x, its rows too short for 16 lanes).
-    pick<T>(t.product_d, t.product_f) = &kernels<Arch, T>::product;
+    k.product = &K::product;
     // The product's adjoint: gb's half (broadcasts against rows, as the
     // product's) 0.67-0.88x AVX2's time in AVX-512 on the Zen 5 as it was;
     // ga's half with adjoint_right_lanes, 0.45-0.81x AVX2's for both halves
     // together (session 28).
-    pick<T>(t.product_adjoint_left_d, t.product_adjoint_left_f) = &kernels<Arch, T>::product_adjoint_left;
-    pick<T>(t.product_adjoint_right_d, t.product_adjoint_right_f) = &kernels<Arch, T>::product_adjoint_right;
-    t.registers = kernels<Arch, T>::vector_registers;
-    pick<T>(t.lanes_d, t.lanes_f) = kernels<Arch, T>::W;
-    pick<T>(t.fmexp_lanes_d, t.fmexp_lanes_f) = &kernels<Arch, T>::fmexp_lanes;
-    pick<T>(t.fmexp_lanes_exp_d, t.fmexp_lanes_exp_f) = &kernels<Arch, T>::fmexp_lanes_exp;
-    pick<T>(t.fmexp_lanes_backward_d, t.fmexp_lanes_backward_f) = &kernels<Arch, T>::fmexp_lanes_backward;
-    pick<T>(t.interleave_d, t.interleave_f) = &kernels<Arch, T>::interleave;
-    pick<T>(t.deinterleave_d, t.deinterleave_f) = &kernels<Arch, T>::deinterleave;
-    pick<T>(t.interleave_differences_d, t.interleave_differences_f) =
-        &kernels<Arch, T>::interleave_differences;
-    pick<T>(t.scatter_differences_d, t.scatter_differences_f) = &kernels<Arch, T>::scatter_differences;
-    pick<T>(t.exp_lanes_d, t.exp_lanes_f) = &kernels<Arch, T>::exp_lanes;
-    pick<T>(t.exp_lanes_adjoint_d, t.exp_lanes_adjoint_f) = &kernels<Arch, T>::exp_lanes_adjoint;
-    pick<T>(t.prefix_roots_d, t.prefix_roots_f) = &kernels<Arch, T>::prefix_roots;
-    pick<T>(t.prefix_roots_adjoint_d, t.prefix_roots_adjoint_f) = &kernels<Arch, T>::prefix_roots_adjoint;
+    k.product_adjoint_left = &K::product_adjoint_left;
+    k.product_adjoint_right = &K::product_adjoint_right;
+    t.registers = K::vector_registers;
+    k.lanes = K::W;
+    k.fmexp_lanes = &K::fmexp_lanes;
+    k.fmexp_lanes_exp = &K::fmexp_lanes_exp;
+    k.fmexp_lanes_backward = &K::fmexp_lanes_backward;
+    k.interleave = &K::interleave;
+    k.deinterleave = &K::deinterleave;
+    k.interleave_differences = &K::interleave_differences;
+    k.scatter_differences = &K::scatter_differences;
+    k.exp_lanes = &K::exp_lanes;
+    k.exp_lanes_adjoint = &K::exp_lanes_adjoint;
+    k.prefix_roots = &K::prefix_roots;
+    k.prefix_roots_adjoint = &K::prefix_roots_adjoint;
 }
 
 } // namespace tensig::kernels::simd
