@@ -262,38 +262,57 @@ std::size_t lanes_float() {
 std::size_t vector_registers() {
     return table().registers;
 }
+namespace {
+// The lanes kernels for T (the table's, W = its lanes), or their scalar twins
+// past the kernels' depth (d = 1 only in practice: the kernels index levels
+// in a fixed array).
+template <class T>
+void lanes_forward(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root,
+                   const T* from) {
+    const auto& k = table().of<T>();
+    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, k.lanes, root, from);
+    k.fmexp_lanes(A, Z, m, dim, depth, scratch<T>(scalar::fmexp_lanes_scratch_size(dim, depth, m, k.lanes)),
+                  root, from);
+}
+template <class T>
+void lanes_from_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root,
+                    const T* z0, std::size_t k0, const T* e0) {
+    const auto& k = table().of<T>();
+    if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, k.lanes, root, z0, k0, e0);
+    k.fmexp_lanes_exp(A, Z, m, dim, depth,
+                      scratch<T>(scalar::fmexp_lanes_scratch_size(dim, depth, m, k.lanes)), root, z0, k0, e0);
+}
+template <class T>
+void lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
+                    const T* root, T* groot, std::size_t states) {
+    const auto& k = table().of<T>();
+    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, k.lanes, root, groot);
+    const std::size_t size =
+        scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, k.lanes, table().registers);
+    k.fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, scratch<T>(size), root, groot, states);
+}
+template <class T>
+void exp_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth, std::size_t k0) {
+    const auto& k = table().of<T>();
+    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, k.lanes);
+    k.exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
+}
+} // namespace
 void fmexp_lanes(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth, const double* root,
                  const double* from) {
-    const std::size_t W = table().d.lanes;
-    if (depth >= 64) // (d = 1 only in practice) the kernels index levels in a fixed array
-        return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root, from);
-    table().d.fmexp_lanes(A, Z, m, dim, depth,
-                          scratch<double>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, from);
+    lanes_forward(A, Z, m, dim, depth, root, from);
 }
 void fmexp_lanes(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
                  const float* from) {
-    const std::size_t W = table().f.lanes;
-    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, W, root, from);
-    table().f.fmexp_lanes(A, Z, m, dim, depth,
-                          scratch<float>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, from);
+    lanes_forward(A, Z, m, dim, depth, root, from);
 }
-namespace {
-// fmexp_lanes_exp for T: the table's kernel (W lanes), or the scalar twin
-// past the kernels' depth.
-template <class T, class Kernel>
-void lanes_from_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root, const T* z0,
-                    std::size_t k0, const T* e0, std::size_t W, Kernel kernel) {
-    if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, W, root, z0, k0, e0);
-    kernel(A, Z, m, dim, depth, scratch<T>(scalar::fmexp_lanes_scratch_size(dim, depth, m, W)), root, z0, k0, e0);
-}
-} // namespace
 void fmexp_lanes_exp(double* A, const double* Z, std::size_t m, std::size_t dim, std::size_t depth,
                      const double* root, const double* z0, std::size_t k0, const double* e0) {
-    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().d.lanes, table().d.fmexp_lanes_exp);
+    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0);
 }
 void fmexp_lanes_exp(float* A, const float* Z, std::size_t m, std::size_t dim, std::size_t depth, const float* root,
                      const float* z0, std::size_t k0, const float* e0) {
-    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0, table().f.lanes, table().f.fmexp_lanes_exp);
+    lanes_from_exp(A, Z, m, dim, depth, root, z0, k0, e0);
 }
 void interleave(const double* rows, std::size_t stride, std::size_t count, std::size_t n, double* lanes) {
     table().d.interleave(rows, stride, count, n, lanes);
@@ -329,13 +348,11 @@ void exp_lanes(float* A, const float* z, std::size_t dim, std::size_t depth, std
 }
 void exp_lanes_adjoint(const double* E, double* G, double* gz, const double* z, std::size_t dim, std::size_t depth,
                        std::size_t k0) {
-    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().d.lanes);
-    table().d.exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
+    exp_adjoint(E, G, gz, z, dim, depth, k0);
 }
 void exp_lanes_adjoint(const float* E, float* G, float* gz, const float* z, std::size_t dim, std::size_t depth,
                        std::size_t k0) {
-    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, table().f.lanes);
-    table().f.exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
+    exp_adjoint(E, G, gz, z, dim, depth, k0);
 }
 namespace {
 // Whether kernels::prefix_roots runs in lanes: the words of level p fill them.
@@ -346,56 +363,51 @@ bool roots_in_lanes(std::size_t dim, std::size_t p, std::size_t depth, std::size
     return p >= 1 && words == W && p <= simd::prefix_roots_max_p && depth < simd::prefix_roots_max_depth;
 }
 
-// prefix_roots and its adjoint for T: the table's lanes kernel (W lanes)
-// where the words fill the lanes, else horner's.
+// prefix_roots and its adjoint for T: the table's lanes kernel where the
+// words fill its lanes, else horner's.
 template <class T>
 void roots(T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, T* root, std::size_t m,
-           std::size_t root_step, std::size_t W,
-           void (*in_lanes)(T*, const T*, std::size_t, std::size_t, std::size_t, T*, std::size_t,
-                            std::size_t)) {
-    if (roots_in_lanes(dim, p, depth, W)) return in_lanes(A, z, dim, p, depth, root, m, root_step);
+           std::size_t root_step) {
+    const auto& k = table().of<T>();
+    if (roots_in_lanes(dim, p, depth, k.lanes))
+        return k.prefix_roots(A, z, dim, p, depth, root, m, root_step);
     for (std::size_t s = 0; s < m; ++s)
         horner::prefix_chains(A, z + s * dim, dim, p, depth, root + s * root_step,
                               scratch<T>(horner::prefix_chains_scratch_size(dim, p, depth)));
 }
 template <class T>
-void roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, const T* groot, T* gA,
-                   T* gz, std::size_t W,
-                   void (*in_lanes)(const T*, const T*, std::size_t, std::size_t, std::size_t, const T*, T*, T*)) {
-    if (roots_in_lanes(dim, p, depth, W)) return in_lanes(A, z, dim, p, depth, groot, gA, gz);
+void roots_adjoint(const T* A, const T* z, std::size_t dim, std::size_t p, std::size_t depth, const T* groot,
+                   T* gA, T* gz) {
+    const auto& k = table().of<T>();
+    if (roots_in_lanes(dim, p, depth, k.lanes))
+        return k.prefix_roots_adjoint(A, z, dim, p, depth, groot, gA, gz);
     horner::prefix_chains_adjoint(A, z, dim, p, depth, groot, gA, gz,
                                   scratch<T>(horner::prefix_chains_adjoint_scratch_size(dim, p, depth)));
 }
 } // namespace
 void prefix_roots(double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth, double* root,
                   std::size_t m, std::size_t root_step) {
-    roots(A, z, dim, p, depth, root, m, root_step, table().d.lanes, table().d.prefix_roots);
+    roots(A, z, dim, p, depth, root, m, root_step);
 }
 void prefix_roots(float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth, float* root,
                   std::size_t m, std::size_t root_step) {
-    roots(A, z, dim, p, depth, root, m, root_step, table().f.lanes, table().f.prefix_roots);
+    roots(A, z, dim, p, depth, root, m, root_step);
 }
 void prefix_roots_adjoint(const double* A, const double* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const double* groot, double* gA, double* gz) {
-    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().d.lanes, table().d.prefix_roots_adjoint);
+    roots_adjoint(A, z, dim, p, depth, groot, gA, gz);
 }
 void prefix_roots_adjoint(const float* A, const float* z, std::size_t dim, std::size_t p, std::size_t depth,
                           const float* groot, float* gA, float* gz) {
-    roots_adjoint(A, z, dim, p, depth, groot, gA, gz, table().f.lanes, table().f.prefix_roots_adjoint);
+    roots_adjoint(A, z, dim, p, depth, groot, gA, gz);
 }
 void fmexp_lanes_backward(const double* A, double* G, double* GZ, const double* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const double* root, double* groot, std::size_t states) {
-    const std::size_t W = table().d.lanes;
-    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
-    const std::size_t size = scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers);
-    table().d.fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, scratch<double>(size), root, groot, states);
+    lanes_backward(A, G, GZ, Z, m, dim, depth, root, groot, states);
 }
 void fmexp_lanes_backward(const float* A, float* G, float* GZ, const float* Z, std::size_t m, std::size_t dim,
                           std::size_t depth, const float* root, float* groot, std::size_t states) {
-    const std::size_t W = table().f.lanes;
-    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, W, root, groot);
-    const std::size_t size = scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, W, table().registers);
-    table().f.fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, scratch<float>(size), root, groot, states);
+    lanes_backward(A, G, GZ, Z, m, dim, depth, root, groot, states);
 }
 void fmexp_left_jvp(double* Bdot, const double* A, const double* z, const double* zdot, std::size_t dim,
                     std::size_t depth, std::size_t count) {

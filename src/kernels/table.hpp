@@ -70,6 +70,7 @@ struct kernel_table {
         else
             return f;
     }
+    template <class T> const typed_kernels<T>& of() const { return const_cast<kernel_table*>(this)->of<T>(); }
 };
 
 // Set t's kernels for T (t.of<T>()) to Arch's: every entry (set_kernels),
