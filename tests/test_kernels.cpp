@@ -1220,3 +1220,76 @@ TEMPLATE_TEST_CASE("gram: SIMD equals scalar, symmetric, equals the definition",
             }
     }
 }
+
+TEMPLATE_TEST_CASE("lanes kernels below, at and past their depth limit (d = 1): their scalar twins' values",
+                   "[kernels]", float, double) {
+    // Past horner::lanes_max_depth the dispatcher runs the scalar twins
+    // (the kernels' level offsets sit in fixed arrays): the same bits there,
+    // the same values to rounding just below, and the closed form
+    // (s^k / k!, s the sum of the increments) from the unit either way.
+    using T = TestType;
+    constexpr std::size_t d = 1, limit = kn::horner::lanes_max_depth;
+    for (const auto& arch : kn::available_archs()) {
+        arch_guard g(arch);
+        const std::size_t W = kn::lanes<T>();
+        for (std::size_t N : {limit - 1, limit, limit + 5})
+            for (std::size_t m : {1, 5}) {
+                INFO(arch << " lanes " << W << " N " << N << " m " << m);
+                const bool twin_only = N >= limit;
+                const double t = tol<T>(N) * 16;
+                const std::size_t size = N + 1;
+                const auto Z = random_vector<T>(m * W);
+                // forward, from the unit
+                std::vector<T> A1(size * W, T(0));
+                std::fill(A1.begin(), A1.begin() + static_cast<std::ptrdiff_t>(W), T(1));
+                auto A2 = A1;
+                kn::fmexp_lanes(A1.data(), Z.data(), m, d, N);
+                kn::scalar::fmexp_lanes(A2.data(), Z.data(), m, d, N, W);
+                CHECK((twin_only ? oracle::max_abs_diff(A1, A2, A1.size()) : 0.0) == 0.0);
+                CHECK(oracle::rel_err(A1, A2, A1.size()) <= t);
+                for (std::size_t l = 0; l < W; ++l) {
+                    double s = 0;
+                    for (std::size_t i = 0; i < m; ++i)
+                        s += double(Z[i * W + l]);
+                    std::vector<double> lane(size), exact(size);
+                    for (std::size_t k = 0; k < size; ++k) {
+                        lane[k] = double(A1[k * W + l]);
+                        exact[k] = std::pow(s, double(k)) / std::tgamma(double(k) + 1);
+                    }
+                    CHECK(oracle::rel_err(lane, exact, size) <= t * double(m));
+                }
+                // from exp(z0) at level k0 = 2, with level 0 e0
+                const auto z0 = random_vector<T>(d), e0 = random_vector<T>(W);
+                const T* none = nullptr; // no roots
+                std::vector<T> E1(size * W, std::numeric_limits<T>::quiet_NaN()), E2 = E1;
+                kn::fmexp_lanes_exp(E1.data(), Z.data(), m, d, N, none, z0.data(), 2, e0.data());
+                kn::scalar::fmexp_lanes_exp(E2.data(), Z.data(), m, d, N, W, none, z0.data(), 2, e0.data());
+                CHECK((twin_only ? oracle::max_abs_diff(E1, E2, E1.size()) : 0.0) == 0.0);
+                CHECK(oracle::rel_err(E1, E2, E1.size()) <= t);
+                // backward through the m segments, from levels 0..N-1 of a random state
+                const auto A0 = random_vector<T>(N * W), G0 = random_vector<T>(size * W);
+                auto G1 = G0, G2 = G0;
+                std::vector<T> GZ1(m * W, std::numeric_limits<T>::quiet_NaN()), GZ2 = GZ1;
+                kn::fmexp_lanes_backward(A0.data(), G1.data(), GZ1.data(), Z.data(), m, d, N);
+                kn::scalar::fmexp_lanes_backward(A0.data(), G2.data(), GZ2.data(), Z.data(), m, d, N, W);
+                CHECK((twin_only
+                           ? oracle::max_abs_diff(G1, G2, G1.size()) + oracle::max_abs_diff(GZ1, GZ2, m * W)
+                           : 0.0) == 0.0);
+                CHECK(oracle::rel_err(GZ1, GZ2, GZ1.size()) <= t);
+                CHECK(oracle::rel_err(std::vector<T>(G1.begin() + W, G1.end()),
+                                      std::vector<T>(G2.begin() + W, G2.end()), N * W) <= t);
+                // exp_lanes' adjoint
+                std::vector<T> X(size * W, T(0));
+                std::copy(e0.begin(), e0.end(), X.begin());
+                kn::exp_lanes(X.data(), z0.data(), d, N, 2);
+                auto H1 = G0, H2 = G0;
+                T gz1 = T(0.5), gz2 = T(0.5);
+                kn::exp_lanes_adjoint(X.data(), H1.data(), &gz1, z0.data(), d, N, 2);
+                kn::scalar::exp_lanes_adjoint(X.data(), H2.data(), &gz2, z0.data(), d, N, 2, W);
+                CHECK((twin_only ? oracle::max_abs_diff(H1, H2, H1.size()) + std::abs(double(gz1 - gz2))
+                                 : 0.0) == 0.0);
+                CHECK(oracle::rel_err(H1, H2, H1.size()) <= t);
+                CHECK(std::abs(double(gz1 - gz2)) <= t * std::max(1.0, std::abs(double(gz2))));
+            }
+    }
+}

@@ -264,13 +264,14 @@ std::size_t vector_registers() {
 }
 namespace {
 // The lanes kernels for T (the table's, W = its lanes), or their scalar twins
-// past the kernels' depth (d = 1 only in practice: the kernels index levels
-// in a fixed array).
+// from horner::lanes_max_depth on (d = 1 only in practice: the kernels index
+// levels in fixed arrays).
 template <class T>
 void lanes_forward(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root,
                    const T* from) {
     const auto& k = table().of<T>();
-    if (depth >= 64) return scalar::fmexp_lanes(A, Z, m, dim, depth, k.lanes, root, from);
+    if (depth >= horner::lanes_max_depth)
+        return scalar::fmexp_lanes(A, Z, m, dim, depth, k.lanes, root, from);
     k.fmexp_lanes(A, Z, m, dim, depth, scratch<T>(scalar::fmexp_lanes_scratch_size(dim, depth, m, k.lanes)),
                   root, from);
 }
@@ -278,7 +279,8 @@ template <class T>
 void lanes_from_exp(T* A, const T* Z, std::size_t m, std::size_t dim, std::size_t depth, const T* root,
                     const T* z0, std::size_t k0, const T* e0) {
     const auto& k = table().of<T>();
-    if (depth >= 64) return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, k.lanes, root, z0, k0, e0);
+    if (depth >= horner::lanes_max_depth)
+        return scalar::fmexp_lanes_exp(A, Z, m, dim, depth, k.lanes, root, z0, k0, e0);
     k.fmexp_lanes_exp(A, Z, m, dim, depth,
                       scratch<T>(scalar::fmexp_lanes_scratch_size(dim, depth, m, k.lanes)), root, z0, k0, e0);
 }
@@ -286,7 +288,8 @@ template <class T>
 void lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::size_t dim, std::size_t depth,
                     const T* root, T* groot, std::size_t states) {
     const auto& k = table().of<T>();
-    if (depth >= 64) return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, k.lanes, root, groot);
+    if (depth >= horner::lanes_max_depth)
+        return scalar::fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, k.lanes, root, groot);
     const std::size_t size =
         scalar::fmexp_lanes_backward_scratch_size(dim, depth, m, k.lanes, table().registers);
     k.fmexp_lanes_backward(A, G, GZ, Z, m, dim, depth, scratch<T>(size), root, groot, states);
@@ -294,7 +297,8 @@ void lanes_backward(const T* A, T* G, T* GZ, const T* Z, std::size_t m, std::siz
 template <class T>
 void exp_adjoint(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth, std::size_t k0) {
     const auto& k = table().of<T>();
-    if (depth >= 64) return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, k.lanes);
+    if (depth >= horner::lanes_max_depth)
+        return scalar::exp_lanes_adjoint(E, G, gz, z, dim, depth, k0, k.lanes);
     k.exp_lanes_adjoint(E, G, gz, z, dim, depth, k0);
 }
 } // namespace

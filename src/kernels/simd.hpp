@@ -77,6 +77,7 @@ template <class Arch, class T> struct kernels {
     // Segments fmexp_lanes carries through one depth-first pass: their
     // increments stay in registers at the leaves (M d registers).
     static constexpr std::size_t lanes_segments = horner::lanes_segments;
+    static constexpr std::size_t lanes_max_depth = horner::lanes_max_depth;
 
     // x*y + z, rounded once. xsimd 8.1's avx512f fma is the expression
     // x*y + z, fused only by the compiler's contraction (-ffp-contract=fast),
@@ -2398,7 +2399,7 @@ template <class Arch, class T> struct kernels {
     template <std::size_t D>
     static void exp_lanes_adjoint_d(const T* E, T* G, T* gz, const T* z, std::size_t dim, std::size_t depth,
                                     std::size_t k0) {
-        std::size_t off[64]; // depth < 64 (the dispatcher's limit)
+        std::size_t off[lanes_max_depth];
         level_offsets(off, dim, depth);
         for (std::size_t j = depth; j >= 1; --j) {
             const std::size_t n = off[j] - off[j - 1];
@@ -3222,14 +3223,14 @@ template <class Arch, class T> struct kernels {
                 return with_count(depth, std::make_index_sequence<regs_depth<D>()>{},
                                   [&](auto N) { fmexp_lanes_regs<D, decltype(N)::value>(A, src, Z, m); });
         if (root_step == 0) root_step = (depth + 1) * W;
-        std::size_t off[64]; // depth < 64 (fmexp_lanes)
+        std::size_t off[lanes_max_depth];
         level_offsets(off, dim, depth);
         if (src != A) // level 0: read by the passes (without roots), never written
             batch::load_unaligned(src).store_unaligned(A);
         // Passes of at most lanes_segments, as equal in length as can be: the
         // seed path's six steps after exp as 3 + 3, not 4 + 2 (0.97x the time).
         const std::size_t passes = (m + lanes_segments - 1) / lanes_segments;
-        alignas(64) T inv[64 * W];
+        alignas(64) T inv[lanes_max_depth * W];
         lanes_reciprocals(inv, depth);
         for (std::size_t s0 = 0, left = passes; left > 0; --left, src = A) {
             const std::size_t M = (m - s0 + left - 1) / left;
@@ -3247,8 +3248,8 @@ template <class Arch, class T> struct kernels {
     }
 
     // inv[c*W..] = 1/c in every lane for c = 1..depth (horner::reciprocal):
-    // the passes' divisors, forward and backward (inv: 64 registers; depth
-    // < 64, the dispatcher's limit).
+    // the passes' divisors, forward and backward (inv: lanes_max_depth
+    // registers; depth < lanes_max_depth, the dispatcher's limit).
     static void lanes_reciprocals(T* inv, std::size_t depth) {
         for (std::size_t c = 1; c <= depth; ++c)
             batch(horner::reciprocal<T>(c)).store_aligned(inv + c * W);
@@ -3878,14 +3879,14 @@ template <class Arch, class T> struct kernels {
                                    horner::lanes_backward_segments(9, vector_registers));
         // (M > M0: short_bwd_passes<D>)
         const std::size_t M = horner::lanes_backward_pass(dim, m, states != 0, vector_registers);
-        std::size_t off[64];
+        std::size_t off[lanes_max_depth];
         level_offsets(off, dim, depth);
         const std::size_t R = off[depth] * W, stride = (depth + 1) * W, passes = (m + M - 1) / M,
                           gzn = M * depth * dim * W;
         T* zs = scratch;
         T* gzc = zs + gzn; // M*d*W of its gzn; then leafr (M*d*W, depth >= 2)
         T* partials = gzc + gzn;
-        alignas(64) T inv[64 * W];
+        alignas(64) T inv[lanes_max_depth * W];
         lanes_reciprocals(inv, depth);
         T* adjoints = partials + depth * M * stride; // d children's per level
         T* leafp = adjoints + depth * dim * M * stride;

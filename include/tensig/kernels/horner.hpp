@@ -34,6 +34,12 @@ inline std::size_t fmexp_many_scratch_size(std::size_t dim, std::size_t depth, s
 /// Segments fmexp_lanes carries through one depth-first pass (the SIMD
 /// kernels keep their increments in registers at the leaves).
 inline constexpr std::size_t lanes_segments = 4;
+/// Depths the lanes kernels (fmexp_lanes, its exp and backward forms,
+/// exp_lanes_adjoint) take: below this one (their level offsets and
+/// reciprocals sit in arrays on the stack). The dispatcher sends deeper
+/// calls to the scalar twins, and the paths' lanes routes stop short of it
+/// (use_lanes). Only d = 1 gets there: 2^64 coefficients are no shape.
+inline constexpr std::size_t lanes_max_depth = 64;
 /// Segments per pass of fmexp_lanes_backward for dimension `dim` with
 /// `registers` vector registers (the instruction set's: 16 for SSE2 and
 /// AVX2, 32 for AVX-512; kernels::lanes_backward_segments gives the

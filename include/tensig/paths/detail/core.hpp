@@ -142,7 +142,7 @@ template <class T> std::size_t prefix_lanes_level(const shape& s) {
         words *= d;
         ++p;
     }
-    if (words != W || N < p + prefix_lanes_min_below || N - p >= 64) return 0;
+    if (words != W || N < p + prefix_lanes_min_below || N - p >= kernels::horner::lanes_max_depth) return 0;
     return p;
 }
 
@@ -449,7 +449,8 @@ inline constexpr std::size_t lanes_max_bytes = std::size_t(1) << 20;
 /// Whether signature_batch runs B paths of shape s in lanes.
 template <class T> bool use_lanes(const shape& s, std::size_t B) {
     const std::size_t W = kernels::lanes<T>();
-    return W > 1 && B >= W && s.depth() < 64 && s.size() <= lanes_max_bytes / (W * sizeof(T));
+    return W > 1 && B >= W && s.depth() < kernels::horner::lanes_max_depth &&
+           s.size() <= lanes_max_bytes / (W * sizeof(T));
 }
 
 /// Segments from which one path's signature is computed by the parallel
